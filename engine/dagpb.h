@@ -1,0 +1,55 @@
+/*
+ * dagpb: the dag-pb codec (ipld specs/codecs/dag-pb).
+ *
+ *   PBLink { bytes Hash = 1; string Name = 2; uint64 Tsize = 3; }
+ *   PBNode { repeated PBLink Links = 2; bytes Data = 1; }
+ *
+ * Encoding is canonical: all Links first, then Data; inside a link Hash, Name,
+ * Tsize.  Like Kubo we always write Name (even empty) and Tsize when has_* says so
+ * (the importer sets both).  Decoding is strict: no unknown fields or wire types,
+ * no duplicate Data, link fields in order, Hash must be a binary CID, varints
+ * minimal-length as protobuf allows; Data may come before or after Links (old
+ * blocks exist both ways).  Links are NOT re-sorted on decode.
+ */
+#ifndef ANYA_DAGPB_H
+#define ANYA_DAGPB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cid.h"
+
+#define DAGPB_LINKS_MAX 65536 /* decoder bound on links in one node */
+
+typedef struct dagpb_link {
+  cid_t cid;          /* Hash */
+  const char *name;   /* Name bytes (not NUL-terminated); borrowed */
+  size_t name_len;    /* bytes in name */
+  bool has_name;      /* Name present */
+  uint64_t tsize;     /* Tsize: cumulative bytes of the child DAG */
+  bool has_tsize;     /* Tsize present */
+} dagpb_link_t;
+
+typedef struct dagpb_node {
+  dagpb_link_t *links;  /* decode: heap array owned by the node (dagpb_node_free) */
+  size_t links_len;     /* number of links */
+  const uint8_t *data;  /* Data bytes; on decode points into the input block */
+  size_t data_len;      /* bytes in data */
+  bool has_data;        /* Data present */
+} dagpb_node_t;
+
+/* Appends the canonical encoding of node to out.  0, -EINVAL (link without a
+ * valid CID), -ENOMEM. */
+int dagpb_encode(const dagpb_node_t *node, buf_t *out);
+
+/* Decodes block[0..len) into *node.  Names and data point into `block`, which
+ * must outlive the node.  0, -EINVAL (err_set says what), -E2BIG too many links,
+ * -ENOMEM. */
+int dagpb_decode(const uint8_t *block, size_t len, dagpb_node_t *node);
+
+/* Frees what dagpb_decode allocated; the node is zeroed. */
+void dagpb_node_free(dagpb_node_t *node);
+
+#endif

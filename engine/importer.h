@@ -1,0 +1,63 @@
+/*
+ * importer: bytes and trees in, UnixFS DAGs out, with exactly Kubo's CIDs
+ * (`ipfs add` defaults and flags; facts in shared ipfs-reference.md §6-7).
+ *
+ * Streaming in constant memory: a file is read chunk by chunk; only the open
+ * right edge of the tree is held.  Blocks go to a block_sink as soon as they
+ * are complete.
+ */
+#ifndef ANYA_IMPORTER_H
+#define ANYA_IMPORTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "cid.h"
+
+#define IMP_CHUNK_BYTES_DEFAULT 262144u
+#define IMP_CHUNK_BYTES_MAX 2096896u  /* Kubo's limit: 2 MiB - 256 */
+#define IMP_LINKS_MAX_DEFAULT 174u
+#define IMP_HAMT_THRESHOLD_DEFAULT 262144u
+#define IMP_DEPTH_MAX 64              /* directory recursion bound */
+
+typedef struct imp_options {
+  uint32_t cid_version;          /* 0 (default) or 1 */
+  int raw_leaves;                /* -1 default (on iff cid_version 1), 0 off, 1 on */
+  uint32_t chunk_bytes;          /* fixed chunker size, 1..IMP_CHUNK_BYTES_MAX */
+  bool trickle;                  /* trickle layout instead of balanced */
+  bool hidden;                   /* -H: include dot-files when adding directories */
+  bool wrap;                     /* -w: wrap the added paths in a directory */
+  uint32_t links_max;            /* links per file node (174) */
+  uint64_t hamt_threshold_bytes; /* shard a directory when its estimate exceeds this */
+} imp_options_t;
+
+typedef struct imp_callbacks {
+  /* Called once per file, directory and symlink added, children before their
+   * parent, root last; `path` is as `ipfs add` prints it. May be NULL. */
+  void (*added)(void *ctx, const cid_t *cid, const char *path, uint64_t size_bytes);
+  /* Called as content bytes are consumed (cumulative over the whole add). May be NULL. */
+  void (*progress)(void *ctx, uint64_t bytes_done);
+  void *ctx;
+} imp_callbacks_t;
+
+/* Kubo's defaults. */
+void imp_options_default(imp_options_t *opts);
+
+/* Checks option values (chunk size range, links_max >= 2, version 0/1). 0 or -EINVAL. */
+int imp_options_check(const imp_options_t *opts);
+
+/* Imports the whole stream readable from fd as one file.  *root gets the
+ * root CID, *tsize (if non-NULL) the cumulative DAG size. */
+int imp_add_fd(const imp_options_t *opts, const block_sink_t *sink, int fd,
+               const imp_callbacks_t *cb, cid_t *root, uint64_t *tsize);
+
+/* Imports `paths` (files, directories recursively, symlinks as UnixFS
+ * symlinks) as `ipfs add -r` would; with opts->wrap they are wrapped in one
+ * directory.  *root gets the last root (the wrapper with -w). Errors name the
+ * offending path (err_set). */
+int imp_add_paths(const imp_options_t *opts, const block_sink_t *sink,
+                  const char *const *paths, size_t paths_len,
+                  const imp_callbacks_t *cb, cid_t *root);
+
+#endif
