@@ -8,7 +8,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := liburing libcrypto
+PKGS    := liburing libcrypto libcbor
 # Debian's libleveldb-dev ships no .pc file; fall back to plain -lleveldb.
 LDLEVEL := $(shell pkg-config --libs leveldb 2>/dev/null || echo -lleveldb)
 SAN     ?=
