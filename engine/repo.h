@@ -1,0 +1,55 @@
+/*
+ * repo: the repository directory that `anya init` creates and every command
+ * opens.
+ *
+ *   <repo>/version        repository format version ("1\n")
+ *   <repo>/config.toml    configuration (profile, identity); the config issue
+ *                         extends it
+ *   <repo>/keystore/self  the node's libp2p Ed25519 private key (protobuf
+ *                         PrivateKey, mode 0600)
+ *   <repo>/blocks/        the block engine (bs.h, docs/format.md)
+ *   <repo>/repo.lock      advisory lock held (flock) by the process using the
+ *                         repository; its text names the holder
+ *
+ * One process holds a repository at a time: repo_open takes the lock without
+ * waiting and, when another process has it, fails with -EBUSY and a message
+ * naming the holder's pid and command.
+ */
+#ifndef ANYA_REPO_H
+#define ANYA_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bs.h"
+#include "buf.h"
+
+#define REPO_FORMAT_VERSION 1
+#define REPO_PATH_BYTES_MAX 4096
+
+typedef struct repo {
+  char path[REPO_PATH_BYTES_MAX]; /* the repository directory */
+  int lock_fd;                    /* the held repo.lock, or -1 */
+  bs_t *bs;                       /* the block engine, open while the repo is */
+  char peer_id[64];               /* base58btc peer ID ("12D3KooW...") */
+} repo_t;
+
+/* Resolves the repository path: `flag` if non-NULL, else $ANYA_REPO, else
+ * $HOME/.anya.  0 or -EINVAL (no HOME). */
+int repo_default_path(const char *flag, char out[REPO_PATH_BYTES_MAX]);
+
+/* Creates a repository at path ("dev" or "prod" profile): directory, version,
+ * config, a fresh Ed25519 peer key, an empty block store.  -EEXIST when a
+ * repository (or a non-empty directory) is already there; on failure removes
+ * what it created.  peer_id_out (if non-NULL, 64 bytes) gets the new peer ID. */
+int repo_init(const char *path, const char *profile, char *peer_id_out);
+
+/* Opens and locks the repository (`holder` names the command in the lock
+ * file).  -ENOENT no repository (message says to run `anya init`),
+ * -EBUSY held by another process (message names it). */
+int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts, repo_t **out);
+
+/* Syncs and closes the block engine, releases the lock.  Returns the sync result. */
+int repo_close(repo_t *r);
+
+#endif

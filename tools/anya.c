@@ -1,0 +1,802 @@
+/*
+ * anya: the command-line tool (Kubo-shaped; docs/cli.md and shared
+ * interfaces.md are the contract).  Each subcommand parses its options with
+ * the small table-driven parser below, opens the repository when it needs
+ * one, calls into libanya, and reports failures as one `anya: ` line on
+ * stderr with a non-zero exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bs.h"
+#include "car.h"
+#include "cid.h"
+#include "err.h"
+#include "exporter.h"
+#include "importer.h"
+#include "repo.h"
+
+#define ANYA_VERSION "0.1.0"
+#define IO_CHUNK_BYTES (1u << 20)
+#define ARGS_MAX 256
+
+/* ---- option parsing ---------------------------------------------------- */
+
+enum opt_kind { OPT_FLAG, OPT_VALUE, OPT_BOOL /* --x, --x=true|false */ };
+
+typedef struct opt_spec {
+  const char *name; /* long name without dashes */
+  char short_name;  /* 0 if none */
+  enum opt_kind kind;
+} opt_spec_t;
+
+typedef struct opts {
+  const opt_spec_t *specs;
+  size_t specs_len;
+  const char *values[32]; /* per spec: NULL unset, "true"/"false"/value */
+  const char *args[ARGS_MAX];
+  size_t args_len;
+} opts_t;
+
+static const char *global_repo; /* --repo, accepted anywhere */
+
+static int die(int rc) {
+  fprintf(stderr, "anya: %s\n", err_msg(rc));
+  return 1;
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "anya: ");
+  fprintf(stderr, fmt, arg);
+  fputc('\n', stderr);
+  return 2;
+}
+
+static int find_spec(const opts_t *o, const char *name, size_t len, char short_name) {
+  for (size_t i = 0; i < o->specs_len; i++) {
+    if (short_name && o->specs[i].short_name == short_name) return (int)i;
+    if (!short_name && strlen(o->specs[i].name) == len && memcmp(o->specs[i].name, name, len) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+/* Returns 0 or an exit code (2) after printing the usage error. */
+static int parse_opts(opts_t *o, int argc, char **argv) {
+  bool only_args = false;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (only_args || a[0] != '-' || strcmp(a, "-") == 0) {
+      if (o->args_len == ARGS_MAX) return usage_error("too many arguments (at most %s)", "256");
+      o->args[o->args_len++] = a;
+      continue;
+    }
+    if (strcmp(a, "--") == 0) { only_args = true; continue; }
+    if (a[1] == '-') {
+      const char *name = a + 2, *eq = strchr(name, '=');
+      size_t len = eq ? (size_t)(eq - name) : strlen(name);
+      if (len == 4 && memcmp(name, "repo", 4) == 0) {
+        if (eq) global_repo = eq + 1;
+        else if (i + 1 < argc) global_repo = argv[++i];
+        else return usage_error("--repo needs a directory", "");
+        continue;
+      }
+      int s = find_spec(o, name, len, 0);
+      if (s < 0) return usage_error("unknown option %s", a);
+      switch (o->specs[s].kind) {
+        case OPT_FLAG:
+          if (eq) return usage_error("option %s takes no value", a);
+          o->values[s] = "true";
+          break;
+        case OPT_BOOL:
+          if (!eq) o->values[s] = "true";
+          else if (strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "false") == 0) o->values[s] = eq + 1;
+          else return usage_error("option %s wants true or false", a);
+          break;
+        case OPT_VALUE:
+          if (eq) o->values[s] = eq + 1;
+          else if (i + 1 < argc) o->values[s] = argv[++i];
+          else return usage_error("option %s needs a value", a);
+          break;
+      }
+      continue;
+    }
+    for (const char *c = a + 1; *c; c++) { /* bundled short flags: -rH */
+      int s = find_spec(o, NULL, 0, *c);
+      if (s < 0) {
+        char bad[3] = {'-', *c, 0};
+        return usage_error("unknown option %s", bad);
+      }
+      if (o->specs[s].kind == OPT_VALUE) {
+        if (c[1]) o->values[s] = c + 1;
+        else if (i + 1 < argc) o->values[s] = argv[++i];
+        else return usage_error("option %s needs a value", a);
+        break;
+      }
+      o->values[s] = "true";
+    }
+  }
+  return 0;
+}
+
+static const char *opt_get(const opts_t *o, const char *name) {
+  int s = find_spec(o, name, strlen(name), 0);
+  return s < 0 ? NULL : o->values[s];
+}
+
+static bool opt_true(const opts_t *o, const char *name) {
+  const char *v = opt_get(o, name);
+  return v && strcmp(v, "false") != 0;
+}
+
+static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (!text || !*text || *text == '-') return -EINVAL;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (errno || *end || v > max) return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+#define PARSE(o, argc, argv, table)                         \
+  do {                                                      \
+    (o)->specs = (table);                                   \
+    (o)->specs_len = sizeof(table) / sizeof((table)[0]);    \
+    int prc_ = parse_opts((o), (argc), (argv));             \
+    if (prc_) return prc_;                                  \
+  } while (0)
+
+/* ---- repository helpers ------------------------------------------------- */
+
+static int open_repo(const char *holder, repo_t **out) {
+  char path[REPO_PATH_BYTES_MAX];
+  int rc = repo_default_path(global_repo, path);
+  if (!rc) rc = repo_open(path, holder, NULL, out);
+  return rc;
+}
+
+static int close_repo(repo_t *r, int rc) {
+  int crc = repo_close(r);
+  return rc ? rc : crc;
+}
+
+/* "CID[/path]" or "/ipfs/CID[/path]" -> root CID and the path after it. */
+static int split_cid_path(const char *arg, cid_t *root, const char **path) {
+  if (strncmp(arg, "/ipfs/", 6) == 0) arg += 6;
+  const char *slash = strchr(arg, '/');
+  size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
+  char text[CID_TEXT_BYTES_MAX];
+  if (len == 0 || len >= sizeof text) return err_set(-EINVAL, "invalid CID '%s'", arg);
+  memcpy(text, arg, len);
+  text[len] = '\0';
+  int rc = cid_parse(root, text);
+  if (rc) return err_set(rc, "invalid CID '%s': %s", text, err_msg(rc));
+  *path = slash ? slash + 1 : "";
+  return 0;
+}
+
+static int resolve_arg(repo_t *r, const char *arg, cid_t *out) {
+  cid_t root;
+  const char *path;
+  int rc = split_cid_path(arg, &root, &path);
+  if (rc) return rc;
+  block_source_t src = bs_source(r->bs);
+  rc = exp_resolve(&src, &root, path, out);
+  if (rc == -ENOENT) return err_set(rc, "%s: not found in the local store", arg);
+  if (rc == -ENOTDIR) return err_set(rc, "%s: a path component is not a directory", arg);
+  return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const uint8_t *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return err_set(-errno, "write failed: %s", strerror(errno));
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* ---- progress bar --------------------------------------------------------- */
+
+typedef struct progress {
+  bool enabled;
+  uint64_t total_bytes; /* 0 when unknown */
+  uint64_t last_ms;
+  bool drawn;
+} progress_t;
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void progress_draw(progress_t *p, uint64_t done, bool final) {
+  uint64_t t = now_ms();
+  if (!final && t - p->last_ms < 100) return;
+  p->last_ms = t;
+  p->drawn = true;
+  double mib = (double)done / (1024.0 * 1024.0);
+  if (p->total_bytes) {
+    unsigned pct = (unsigned)(done * 100 / p->total_bytes);
+    if (pct > 100) pct = 100;
+    char bar[41];
+    unsigned fill = pct * 40 / 100;
+    for (unsigned i = 0; i < 40; i++) bar[i] = i < fill ? '=' : ' ';
+    bar[40] = '\0';
+    fprintf(stderr, "\r %9.1f MiB / %.1f MiB [%s] %3u%%", mib,
+            (double)p->total_bytes / (1024.0 * 1024.0), bar, pct);
+  } else {
+    fprintf(stderr, "\r %9.1f MiB", mib);
+  }
+}
+
+
+static uint64_t walk_total;
+static int walk_fn(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  if (type == FTW_F && S_ISREG(st->st_mode)) walk_total += (uint64_t)st->st_size;
+  return 0;
+}
+
+/* ---- add -------------------------------------------------------------------- */
+
+typedef struct add_ctx {
+  progress_t *progress;
+  bool quiet;          /* -q: CIDs only */
+  bool quieter;        /* -Q: only the final root */
+} add_ctx_t;
+
+static void added_cb(void *ctx, const cid_t *cid, const char *path, uint64_t size_bytes) {
+  add_ctx_t *a = ctx;
+  if (a->quieter) return;
+  char text[CID_TEXT_BYTES_MAX];
+  if (cid_format_default(cid, text)) return;
+  if (a->progress->enabled && a->progress->drawn) fputs("\r\033[K", stderr);
+  if (a->quiet) printf("%s\n", text);
+  else printf("added %s %s\n", text, path);
+}
+
+static void progress_cb(void *ctx, uint64_t done) {
+  add_ctx_t *a = ctx;
+  if (a->progress->enabled) progress_draw(a->progress, done, false);
+}
+
+static int discard_put(void *ctx, const cid_t *cid, const uint8_t *data, size_t len) { return 0; }
+
+static const opt_spec_t add_specs[] = {
+    {"recursive", 'r', OPT_FLAG},  {"hidden", 'H', OPT_FLAG},       {"quieter", 'Q', OPT_FLAG},
+    {"quiet", 'q', OPT_FLAG},      {"only-hash", 'n', OPT_FLAG},    {"cid-version", 0, OPT_VALUE},
+    {"raw-leaves", 0, OPT_BOOL},   {"chunker", 's', OPT_VALUE},     {"trickle", 't', OPT_FLAG},
+    {"pin", 0, OPT_BOOL},          {"progress", 'p', OPT_BOOL},     {"wrap-with-directory", 'w', OPT_FLAG},
+};
+
+static int cmd_add(int argc, char **argv) {
+  opts_t o = {0};
+  PARSE(&o, argc, argv, add_specs);
+  imp_options_t io;
+  imp_options_default(&io);
+  const char *v;
+  uint64_t n;
+  if ((v = opt_get(&o, "cid-version"))) {
+    if (parse_u64(v, 1, &n)) return usage_error("--cid-version must be 0 or 1, not '%s'", v);
+    io.cid_version = (uint32_t)n;
+  }
+  if ((v = opt_get(&o, "raw-leaves"))) io.raw_leaves = strcmp(v, "true") == 0;
+  if ((v = opt_get(&o, "chunker"))) {
+    if (strncmp(v, "size-", 5) != 0 || parse_u64(v + 5, IMP_CHUNK_BYTES_MAX, &n) || n == 0)
+      return usage_error("--chunker must be size-N with 1 <= N <= 2096896, not '%s'", v);
+    io.chunk_bytes = (uint32_t)n;
+  }
+  io.trickle = opt_true(&o, "trickle");
+  io.hidden = opt_true(&o, "hidden");
+  io.wrap = opt_true(&o, "wrap-with-directory");
+  int rc = imp_options_check(&io);
+  if (rc) return die(rc);
+
+  bool recursive = opt_true(&o, "recursive");
+  bool from_stdin = o.args_len == 0 || (o.args_len == 1 && strcmp(o.args[0], "-") == 0);
+  progress_t progress = {.enabled = isatty(2)};
+  if ((v = opt_get(&o, "progress"))) progress.enabled = strcmp(v, "true") == 0;
+  if (opt_true(&o, "quieter")) progress.enabled = progress.enabled && opt_get(&o, "progress");
+  if (!from_stdin) {
+    for (size_t i = 0; i < o.args_len; i++) {
+      struct stat st;
+      if (strcmp(o.args[i], "-") == 0) return usage_error("'-' (stdin) cannot be mixed with paths%s", "");
+      if (lstat(o.args[i], &st) != 0)
+        return die(err_set(-errno, "%s: %s", o.args[i], strerror(errno)));
+      if (S_ISDIR(st.st_mode) && !recursive)
+        return die(err_set(-EISDIR, "%s is a directory, use -r to add directories", o.args[i]));
+      if (progress.enabled) {
+        if (S_ISDIR(st.st_mode)) nftw(o.args[i], walk_fn, 16, FTW_PHYS);
+        else if (S_ISREG(st.st_mode)) walk_total += (uint64_t)st.st_size;
+      }
+    }
+    progress.total_bytes = walk_total;
+  }
+
+  repo_t *r = NULL;
+  block_sink_t sink = {discard_put, NULL};
+  if (!opt_true(&o, "only-hash")) {
+    if ((rc = open_repo("anya add", &r))) return die(rc);
+    sink = bs_sink(r->bs);
+  }
+  add_ctx_t ctx = {.progress = &progress, .quiet = opt_true(&o, "quiet"), .quieter = opt_true(&o, "quieter")};
+  imp_callbacks_t cb = {.added = added_cb, .progress = progress_cb, .ctx = &ctx};
+  cid_t root;
+  if (from_stdin) {
+    uint64_t tsize;
+    rc = imp_add_fd(&io, &sink, 0, &cb, &root, &tsize);
+    if (!rc && !ctx.quieter) {
+      char text[CID_TEXT_BYTES_MAX];
+      cid_format_default(&root, text);
+      if (progress.enabled && progress.drawn) fputs("\r\033[K", stderr);
+      if (ctx.quiet) printf("%s\n", text);
+      else printf("added %s %s\n", text, text);
+    }
+  } else {
+    rc = imp_add_paths(&io, &sink, o.args, o.args_len, &cb, &root);
+  }
+  if (r) rc = close_repo(r, rc); /* group commit: everything durable before we report the root */
+  if (progress.enabled && progress.drawn) fputs("\r\033[K", stderr);
+  if (rc) return die(rc);
+  if (ctx.quieter) {
+    char text[CID_TEXT_BYTES_MAX];
+    cid_format_default(&root, text);
+    printf("%s\n", text);
+  }
+  return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- cat, get, ls ---------------------------------------------------------- */
+
+static int copy_file_out(const block_source_t *src, const cid_t *cid, int fd, uint64_t offset,
+                         uint64_t length) {
+  exp_file_t *f;
+  int rc = exp_open(src, cid, &f);
+  if (rc) return rc;
+  uint8_t *chunk = malloc(IO_CHUNK_BYTES);
+  if (!chunk) { exp_close(f); return -ENOMEM; }
+  uint64_t end = exp_size(f);
+  if (length != UINT64_MAX && offset + length < end) end = offset + length;
+  for (uint64_t pos = offset; pos < end && !rc;) {
+    size_t want = end - pos < IO_CHUNK_BYTES ? (size_t)(end - pos) : IO_CHUNK_BYTES;
+    ssize_t n = exp_pread(f, chunk, want, pos);
+    if (n < 0) rc = (int)n;
+    else if (n == 0) rc = err_set(-EIO, "file ended early at byte %llu", (unsigned long long)pos);
+    else {
+      rc = write_all(fd, chunk, (size_t)n);
+      pos += (uint64_t)n;
+    }
+  }
+  free(chunk);
+  exp_close(f);
+  return rc;
+}
+
+static const opt_spec_t cat_specs[] = {{"offset", 'o', OPT_VALUE}, {"length", 'l', OPT_VALUE}};
+
+static int cmd_cat(int argc, char **argv) {
+  opts_t o = {0};
+  PARSE(&o, argc, argv, cat_specs);
+  if (o.args_len == 0) return usage_error("cat needs a CID%s", "");
+  uint64_t offset = 0, length = UINT64_MAX;
+  const char *v;
+  if ((v = opt_get(&o, "offset")) && parse_u64(v, UINT64_MAX, &offset))
+    return usage_error("bad --offset '%s'", v);
+  if ((v = opt_get(&o, "length")) && parse_u64(v, UINT64_MAX, &length))
+    return usage_error("bad --length '%s'", v);
+  repo_t *r;
+  int rc = open_repo("anya cat", &r);
+  if (rc) return die(rc);
+  block_source_t src = bs_source(r->bs);
+  for (size_t i = 0; i < o.args_len && !rc; i++) {
+    cid_t cid;
+    rc = resolve_arg(r, o.args[i], &cid);
+    if (!rc) rc = copy_file_out(&src, &cid, 1, offset, length);
+    if (rc == -EISDIR) rc = err_set(rc, "%s is a directory", o.args[i]);
+  }
+  rc = close_repo(r, rc);
+  return rc ? die(rc) : 0;
+}
+
+typedef struct child_walk {
+  const block_source_t *src;
+  const char *dir; /* the directory being filled */
+  int depth;       /* its nesting depth */
+} child_walk_t;
+
+static int get_child(void *ctx, const char *name, const cid_t *ccid, uint64_t tsize);
+
+/* Writes the node at cid to `out` (which must not exist). */
+static int get_node(const block_source_t *src, const cid_t *cid, const char *out, int depth) {
+  if (depth > IMP_DEPTH_MAX) return err_set(-ELOOP, "directory nesting deeper than %d", IMP_DEPTH_MAX);
+  exp_stat_t st;
+  int rc = exp_stat(src, cid, &st);
+  if (rc) return rc;
+  if (st.kind == EXP_SYMLINK) {
+    buf_t target = {0};
+    rc = exp_readlink(src, cid, &target);
+    if (!rc && !buf_cstr(&target)) rc = -ENOMEM;
+    if (!rc && symlink((char *)target.data, out) != 0)
+      rc = err_set(-errno, "cannot create symlink %s: %s", out, strerror(errno));
+    buf_free(&target);
+    return rc;
+  }
+  if (st.kind == EXP_DIRECTORY) {
+    if (mkdir(out, st.has_mode ? (st.mode & 07777) : 0755) != 0)
+      return err_set(-errno, "cannot create %s: %s", out, strerror(errno));
+    child_walk_t w = {src, out, depth};
+    return exp_readdir(src, cid, get_child, &w);
+  }
+  int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.has_mode ? (st.mode & 07777) : 0644);
+  if (fd < 0) return err_set(-errno, "cannot create %s: %s", out, strerror(errno));
+  rc = copy_file_out(src, cid, fd, 0, UINT64_MAX);
+  if (close(fd) != 0 && !rc) rc = err_set(-errno, "cannot close %s: %s", out, strerror(errno));
+  return rc;
+}
+
+static int get_child(void *ctx, const char *name, const cid_t *ccid, uint64_t tsize) {
+  child_walk_t *w = ctx;
+  if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return err_set(-EINVAL, "refusing unsafe entry name '%s' in %s", name, w->dir);
+  char path[PATH_MAX];
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", w->dir, name) >= sizeof path)
+    return err_set(-ENAMETOOLONG, "path too long under %s", w->dir);
+  return get_node(w->src, ccid, path, w->depth + 1);
+}
+
+static int remove_tree_fn(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  remove(path); /* best effort: clean-up after a failure already being reported */
+  return 0;
+}
+
+static const opt_spec_t get_specs[] = {{"output", 'o', OPT_VALUE}};
+
+static int cmd_get(int argc, char **argv) {
+  opts_t o = {0};
+  PARSE(&o, argc, argv, get_specs);
+  if (o.args_len != 1) return usage_error("get needs one CID[/path]%s", "");
+  const char *out = opt_get(&o, "output");
+  char default_out[PATH_MAX];
+  if (!out) { /* like Kubo: the last path segment, or the CID */
+    const char *a = o.args[0];
+    if (strncmp(a, "/ipfs/", 6) == 0) a += 6;
+    const char *base = strrchr(a, '/');
+    snprintf(default_out, sizeof default_out, "%s", base && base[1] ? base + 1 : a);
+    default_out[strcspn(default_out, "/")] = '\0';
+    out = default_out;
+  }
+  struct stat st;
+  if (lstat(out, &st) == 0) return die(err_set(-EEXIST, "%s already exists", out));
+  char tmp[PATH_MAX];
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid()) >= sizeof tmp)
+    return die(err_set(-ENAMETOOLONG, "output path too long"));
+  repo_t *r;
+  int rc = open_repo("anya get", &r);
+  if (rc) return die(rc);
+  cid_t cid;
+  rc = resolve_arg(r, o.args[0], &cid);
+  block_source_t src = bs_source(r->bs);
+  if (!rc) rc = get_node(&src, &cid, tmp, 0);
+  if (!rc && rename(tmp, out) != 0) rc = err_set(-errno, "cannot rename to %s: %s", out, strerror(errno));
+  if (rc) nftw(tmp, remove_tree_fn, 16, FTW_DEPTH | FTW_PHYS); /* nothing half-written left behind */
+  rc = close_repo(r, rc);
+  return rc ? die(rc) : 0;
+}
+
+typedef struct ls_ctx { const block_source_t *src; } ls_ctx_t;
+
+static int ls_entry(void *ctx, const char *name, const cid_t *cid, uint64_t tsize) {
+  ls_ctx_t *l = ctx;
+  char text[CID_TEXT_BYTES_MAX];
+  exp_stat_t st;
+  int rc = exp_stat(l->src, cid, &st);
+  if (rc) return rc;
+  cid_format_default(cid, text);
+  if (st.kind == EXP_DIRECTORY) printf("%s - %s/\n", text, name);
+  else printf("%s %llu %s\n", text, (unsigned long long)st.size_bytes, name);
+  return 0;
+}
+
+static int cmd_ls(int argc, char **argv) {
+  opts_t o = {0};
+  static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
+  PARSE(&o, argc, argv, none);
+  if (o.args_len == 0) return usage_error("ls needs a CID[/path]%s", "");
+  repo_t *r;
+  int rc = open_repo("anya ls", &r);
+  if (rc) return die(rc);
+  block_source_t src = bs_source(r->bs);
+  ls_ctx_t l = {&src};
+  for (size_t i = 0; i < o.args_len && !rc; i++) {
+    cid_t cid;
+    rc = resolve_arg(r, o.args[i], &cid);
+    if (!rc) rc = exp_readdir(&src, &cid, ls_entry, &l);
+    if (rc == -ENOTDIR) rc = err_set(rc, "%s is not a directory", o.args[i]);
+  }
+  rc = close_repo(r, rc);
+  return rc ? die(rc) : 0;
+}
+
+/* ---- block ------------------------------------------------------------------ */
+
+static int read_all_fd(int fd, buf_t *out, size_t max) {
+  for (;;) {
+    int rc = buf_reserve(out, 65536);
+    if (rc) return rc;
+    ssize_t n = read(fd, out->data + out->len, 65536);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return err_set(-errno, "read failed: %s", strerror(errno));
+    if (n == 0) return 0;
+    out->len += (size_t)n;
+    if (out->len > max) return err_set(-E2BIG, "input is larger than %zu bytes", max);
+  }
+}
+
+static const opt_spec_t block_specs[] = {{"cid-codec", 0, OPT_VALUE}, {"format", 'f', OPT_VALUE}};
+
+static int cmd_block(int argc, char **argv) {
+  if (argc < 1) return usage_error("block needs get, put, stat or rm%s", "");
+  const char *sub = argv[0];
+  opts_t o = {0};
+  PARSE(&o, argc - 1, argv + 1, block_specs);
+  bool put = strcmp(sub, "put") == 0;
+  if (!put && strcmp(sub, "get") && strcmp(sub, "stat") && strcmp(sub, "rm"))
+    return usage_error("unknown block command '%s'", sub);
+  if (!put && o.args_len == 0) return usage_error("block %s needs a CID", sub);
+  buf_t data = {0};
+  cid_t cid;
+  int rc = 0;
+  if (put) {
+    uint64_t codec = CODEC_RAW;
+    uint32_t version = 1;
+    const char *c = opt_get(&o, "cid-codec");
+    if (!c) c = opt_get(&o, "format");
+    if (c && strcmp(c, "raw") == 0) codec = CODEC_RAW;
+    else if (c && strcmp(c, "dag-pb") == 0) codec = CODEC_DAG_PB;
+    else if (c && strcmp(c, "v0") == 0) codec = CODEC_DAG_PB, version = 0;
+    else if (c && strcmp(c, "dag-cbor") == 0) codec = CODEC_DAG_CBOR;
+    else if (c) return usage_error("unknown --cid-codec '%s' (raw, dag-pb, dag-cbor, v0)", c);
+    int fd = 0;
+    if (o.args_len > 0 && strcmp(o.args[0], "-") != 0) {
+      fd = open(o.args[0], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return die(err_set(-errno, "%s: %s", o.args[0], strerror(errno)));
+    }
+    rc = read_all_fd(fd, &data, BLOCK_BYTES_MAX);
+    if (fd) close(fd);
+    if (!rc) rc = cid_make(&cid, version, codec, MH_SHA2_256, data.data, data.len);
+    if (rc) { buf_free(&data); return die(rc); }
+  }
+  repo_t *r;
+  rc = open_repo(put ? "anya block put" : "anya block", &r);
+  if (rc) { buf_free(&data); return die(rc); }
+  char text[CID_TEXT_BYTES_MAX];
+  if (put) {
+    rc = bs_put(r->bs, &cid, data.data, data.len);
+    if (rc > 0) rc = 0;
+    if (!rc) rc = bs_sync(r->bs);
+    if (!rc) cid_format_default(&cid, text), printf("%s\n", text);
+  }
+  for (size_t i = 0; !put && i < o.args_len && !rc; i++) {
+    if ((rc = cid_parse(&cid, o.args[i]))) {
+      rc = err_set(rc, "invalid CID '%s': %s", o.args[i], err_msg(rc));
+      break;
+    }
+    cid_format_default(&cid, text);
+    if (strcmp(sub, "get") == 0) {
+      rc = bs_get(r->bs, &cid, &data);
+      if (!rc) rc = write_all(1, data.data, data.len);
+    } else if (strcmp(sub, "stat") == 0) {
+      uint64_t size;
+      rc = bs_has(r->bs, &cid, &size);
+      if (rc == 1) printf("Key: %s\nSize: %llu\n", text, (unsigned long long)size), rc = 0;
+      else if (rc == 0) rc = -ENOENT;
+    } else {
+      rc = bs_delete(r->bs, &cid);
+      if (!rc) printf("removed %s\n", text);
+    }
+    if (rc == -ENOENT) rc = err_set(rc, "block %s not found", text);
+  }
+  buf_free(&data);
+  rc = close_repo(r, rc);
+  return rc ? die(rc) : 0;
+}
+
+/* ---- car -------------------------------------------------------------------- */
+
+static int fd_write(void *ctx, const void *data, size_t len) { return write_all(*(int *)ctx, data, len); }
+
+static ssize_t fd_read(void *ctx, void *data, size_t len) {
+  for (;;) {
+    ssize_t n = read(*(int *)ctx, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 ? err_set(-errno, "read failed: %s", strerror(errno)) : n;
+  }
+}
+
+static void print_root(void *ctx, const cid_t *root) {
+  char text[CID_TEXT_BYTES_MAX];
+  cid_format_default(root, text);
+  printf("root %s\n", text);
+}
+
+static const opt_spec_t car_specs[] = {{"output", 'o', OPT_VALUE}};
+
+static int cmd_car(int argc, char **argv) {
+  if (argc < 1) return usage_error("car needs export or import%s", "");
+  const char *sub = argv[0];
+  opts_t o = {0};
+  PARSE(&o, argc - 1, argv + 1, car_specs);
+  bool export = strcmp(sub, "export") == 0;
+  if (!export && strcmp(sub, "import") != 0) return usage_error("unknown car command '%s'", sub);
+  if (export && o.args_len != 1) return usage_error("car export needs one CID%s", "");
+  if (!export && o.args_len == 0) return usage_error("car import needs a FILE (or -)%s", "");
+  repo_t *r;
+  int rc = open_repo(export ? "anya car export" : "anya car import", &r);
+  if (rc) return die(rc);
+  if (export) {
+    cid_t root;
+    const char *path;
+    const char *out = opt_get(&o, "output");
+    char tmp[PATH_MAX];
+    int fd = 1;
+    rc = split_cid_path(o.args[0], &root, &path);
+    if (!rc && *path) rc = err_set(-EINVAL, "car export takes a CID, not a path");
+    if (!rc && out) {
+      snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid());
+      fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0) rc = err_set(-errno, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    block_source_t src = bs_source(r->bs);
+    if (!rc) rc = car_export(&src, &root, fd_write, &fd);
+    if (out && fd >= 0) {
+      if (!rc && fsync(fd) != 0) rc = err_set(-errno, "cannot sync %s: %s", out, strerror(errno));
+      close(fd);
+      if (!rc && rename(tmp, out) != 0) rc = err_set(-errno, "cannot rename to %s: %s", out, strerror(errno));
+      if (rc) unlink(tmp);
+    }
+  } else {
+    block_sink_t sink = bs_sink(r->bs);
+    for (size_t i = 0; i < o.args_len && !rc; i++) {
+      int fd = 0;
+      if (strcmp(o.args[i], "-") != 0) {
+        fd = open(o.args[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { rc = err_set(-errno, "%s: %s", o.args[i], strerror(errno)); break; }
+      }
+      uint64_t blocks = 0;
+      rc = car_import(fd_read, &fd, &sink, print_root, NULL, &blocks);
+      if (fd) close(fd);
+      if (!rc) rc = bs_sync(r->bs);
+      if (rc) rc = err_set(rc, "%s: %s", o.args[i], err_msg(rc));
+      else printf("imported %llu blocks from %s\n", (unsigned long long)blocks, o.args[i]);
+    }
+  }
+  rc = close_repo(r, rc);
+  return rc ? die(rc) : 0;
+}
+
+/* ---- repo, init, version ------------------------------------------------------ */
+
+static void fsck_problem(void *ctx, const char *problem) {
+  printf("%s\n", problem);
+  ++*(int *)ctx;
+}
+
+static int cmd_repo(int argc, char **argv) {
+  if (argc < 1) return usage_error("repo needs stat or fsck%s", "");
+  const char *sub = argv[0];
+  opts_t o = {0};
+  static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
+  PARSE(&o, argc - 1, argv + 1, none);
+  if (strcmp(sub, "stat") != 0 && strcmp(sub, "fsck") != 0)
+    return usage_error("unknown repo command '%s'", sub);
+  repo_t *r;
+  int rc = open_repo(strcmp(sub, "stat") == 0 ? "anya repo stat" : "anya repo fsck", &r);
+  if (rc) return die(rc);
+  if (strcmp(sub, "stat") == 0) {
+    bs_stat_t st;
+    rc = bs_stat(r->bs, &st);
+    if (!rc)
+      printf("NumObjects: %llu\nRepoSize: %llu\nBlockBytes: %llu\nSegments: %llu\nRepoPath: %s\nVersion: anya-repo@%d\n",
+             (unsigned long long)st.blocks, (unsigned long long)st.disk_bytes,
+             (unsigned long long)st.block_bytes, (unsigned long long)st.segments, r->path,
+             REPO_FORMAT_VERSION);
+  } else {
+    int problems = 0;
+    rc = bs_fsck(r->bs, fsck_problem, &problems);
+    if (rc > 0) rc = err_set(-EIO, "repo fsck found %d problem%s", rc, rc == 1 ? "" : "s");
+    else if (!rc) {
+      bs_stat_t st;
+      if (bs_stat(r->bs, &st) == 0) printf("repo fsck: ok, %llu blocks\n", (unsigned long long)st.blocks);
+    }
+  }
+  rc = close_repo(r, rc);
+  return rc ? die(rc) : 0;
+}
+
+static int cmd_init(int argc, char **argv) {
+  opts_t o = {0};
+  static const opt_spec_t specs[] = {{"profile", 0, OPT_VALUE}};
+  PARSE(&o, argc, argv, specs);
+  if (o.args_len) return usage_error("init takes no arguments (use --repo DIR), got '%s'", o.args[0]);
+  char path[REPO_PATH_BYTES_MAX], peer_id[64];
+  int rc = repo_default_path(global_repo, path);
+  if (!rc) rc = repo_init(path, opt_get(&o, "profile"), peer_id);
+  if (rc) return die(rc);
+  printf("initialized Anya repository at %s\npeer identity: %s\n", path, peer_id);
+  return 0;
+}
+
+static int cmd_id(int argc, char **argv) {
+  opts_t o = {0};
+  static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
+  PARSE(&o, argc, argv, none);
+  repo_t *r;
+  int rc = open_repo("anya id", &r);
+  if (rc) return die(rc);
+  printf("{\"ID\": \"%s\", \"Addresses\": [], \"AgentVersion\": \"anya/%s\"}\n", r->peer_id, ANYA_VERSION);
+  rc = close_repo(r, 0);
+  return rc ? die(rc) : 0;
+}
+
+static void usage(FILE *f) {
+  fputs("usage: anya [--repo DIR] COMMAND [ARGS]\n"
+        "  init [--profile dev|prod]       create the repository\n"
+        "  add [-r] [-H] [-Q] [-q] [-n] [-w] [-t] [--cid-version 0|1] [--raw-leaves[=bool]]\n"
+        "      [--chunker size-N] [--progress[=bool]] PATH...|-   add files\n"
+        "  cat CID[/path] [--offset N] [--length N]\n"
+        "  get CID[/path] [-o OUT]\n"
+        "  ls CID[/path]\n"
+        "  block get|stat|rm CID... / block put [--cid-codec raw|dag-pb|dag-cbor] [FILE]\n"
+        "  car export CID [-o FILE] / car import FILE...\n"
+        "  repo stat|fsck\n"
+        "  id\n"
+        "  version\n",
+        f);
+}
+
+int main(int argc, char **argv) {
+  int i = 1;
+  while (i < argc && strncmp(argv[i], "--repo", 6) == 0) { /* global option before the command */
+    if (argv[i][6] == '=') global_repo = argv[i] + 7, i++;
+    else if (argv[i][6] == '\0' && i + 1 < argc) global_repo = argv[i + 1], i += 2;
+    else break;
+  }
+  if (i >= argc) { usage(stderr); return 2; }
+  const char *cmd = argv[i];
+  int sub_argc = argc - i - 1;
+  char **sub_argv = argv + i + 1;
+  if (strcmp(cmd, "init") == 0) return cmd_init(sub_argc, sub_argv);
+  if (strcmp(cmd, "add") == 0) return cmd_add(sub_argc, sub_argv);
+  if (strcmp(cmd, "cat") == 0) return cmd_cat(sub_argc, sub_argv);
+  if (strcmp(cmd, "get") == 0) return cmd_get(sub_argc, sub_argv);
+  if (strcmp(cmd, "ls") == 0) return cmd_ls(sub_argc, sub_argv);
+  if (strcmp(cmd, "block") == 0) return cmd_block(sub_argc, sub_argv);
+  if (strcmp(cmd, "car") == 0) return cmd_car(sub_argc, sub_argv);
+  if (strcmp(cmd, "repo") == 0) return cmd_repo(sub_argc, sub_argv);
+  if (strcmp(cmd, "id") == 0) return cmd_id(sub_argc, sub_argv);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("anya version %s\n", ANYA_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "anya: unknown command '%s' (try 'anya help')\n", cmd);
+  return 2;
+}
