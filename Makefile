@@ -32,7 +32,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check asan fuzz bench deps clean tests
+.PHONY: all check asan fuzz bench deps clean tests run
 all: $(BUILD)/bin/anya
 
 $(BUILD)/obj/%.o: %.c
@@ -85,6 +85,10 @@ bench: all $(BENCH_BIN)
 
 deps:
 	tools/install-deps
+
+# The main job (until the FUSE mount exists): a demo of the CLI on the sources.
+run: all
+	tools/demo.sh
 
 clean:
 	rm -rf build
