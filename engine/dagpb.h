@@ -40,8 +40,12 @@ typedef struct dagpb_node {
   bool has_data;        /* Data present */
 } dagpb_node_t;
 
-/* Appends the canonical encoding of node to out.  0, -EINVAL (link without a
- * valid CID), -ENOMEM. */
+/* Appends the canonical encoding of node to out.  Links must already be in
+ * canonical order (sorted by Name bytes, absent name = "", stable), as the
+ * importer builds them; the encoder checks rather than re-sorts.  A link whose
+ * has_name is false must have name_len 0.  Nothing is appended on error.
+ * 0, -EINVAL (link without a valid CID, links out of order, name without
+ * has_name), -ENOMEM. */
 int dagpb_encode(const dagpb_node_t *node, buf_t *out);
 
 /* Decodes block[0..len) into *node.  Names and data point into `block`, which
@@ -51,5 +55,18 @@ int dagpb_decode(const uint8_t *block, size_t len, dagpb_node_t *node);
 
 /* Frees what dagpb_decode allocated; the node is zeroed. */
 void dagpb_node_free(dagpb_node_t *node);
+
+/* Byte-wise comparison of link names as dag-pb orders them (memcmp, then the
+ * shorter first).  <0, 0, >0. */
+int dagpb_name_cmp(const char *a, size_t a_len, const char *b, size_t b_len);
+
+/* Protobuf wire helpers shared with unixfs.c.
+ * dagpb_pb_varint_decode reads one protobuf varint from in[0..len): at most 10
+ * bytes, the 10th carrying only the top bit of a uint64, and minimal (no
+ * trailing 0x80 .. 0x00 padding: the codecs here are canonical).  Returns the
+ * bytes consumed (1..10) or -EINVAL (truncated, overlong or non-minimal). */
+int dagpb_pb_varint_decode(const uint8_t *in, size_t len, uint64_t *value);
+/* Appends a protobuf varint (any uint64; 1..10 bytes). 0 or -ENOMEM. */
+int dagpb_pb_varint_append(buf_t *out, uint64_t value);
 
 #endif
