@@ -62,6 +62,10 @@ static const mbase_info_t *mbase_lookup(mbase_t base) {
   return NULL;
 }
 
+static int unknown_base(mbase_t base) {
+  return err_set(-EINVAL, "multibase: unknown or unsupported base prefix 0x%02x", (unsigned)base & 0xff);
+}
+
 static const int8_t *mbase_reverse_of(const mbase_info_t *info) {
   pthread_once(&mbase_reverse_once, mbase_reverse_init);
   return mbase_reverse[info - mbase_table];
@@ -148,7 +152,7 @@ int mbase_encode_to(mbase_t base, bool prefixed, const uint8_t *in, size_t len, 
   assert(in != NULL || len == 0);
   assert(out != NULL || out_size == 0);
   const mbase_info_t *info = mbase_lookup(base);
-  if (!info) return err_set(-EINVAL, "multibase: unknown base '%c' (0x%02x)", (char)base, (unsigned)base);
+  if (!info) return unknown_base(base);
   if (info->bits == 0 && len > MBASE_BIGNUM_BYTES_MAX)
     return err_set(-E2BIG, "multibase: %zu bytes exceed the %s limit of %d", len, info->name,
                    MBASE_BIGNUM_BYTES_MAX);
@@ -169,7 +173,7 @@ int mbase_encode_to(mbase_t base, bool prefixed, const uint8_t *in, size_t len, 
 static int encode_buf(mbase_t base, bool prefixed, const uint8_t *in, size_t len, buf_t *out) {
   assert(out != NULL);
   const mbase_info_t *info = mbase_lookup(base);
-  if (!info) return err_set(-EINVAL, "multibase: unknown base '%c' (0x%02x)", (char)base, (unsigned)base);
+  if (!info) return unknown_base(base);
   size_t need = mbase_encoded_len_max(base, len);
   if (need > MBASE_LINEAR_TEXT_BYTES_MAX) need = MBASE_LINEAR_TEXT_BYTES_MAX; /* encode_to refuses */
   int rc = buf_reserve(out, need + 2);
@@ -266,7 +270,7 @@ int mbase_decode_to(mbase_t base, const char *text, size_t len, uint8_t *out, si
   assert(text != NULL || len == 0);
   assert(out != NULL || out_size == 0);
   const mbase_info_t *info = mbase_lookup(base);
-  if (!info) return err_set(-EINVAL, "multibase: unknown base '%c' (0x%02x)", (char)base, (unsigned)base);
+  if (!info) return unknown_base(base);
   size_t text_max = info->bits ? MBASE_LINEAR_TEXT_BYTES_MAX : MBASE_TEXT_BYTES_MAX;
   if (len > text_max)
     return err_set(-EINVAL, "multibase: %s text of %zu characters exceeds %zu", info->name, len, text_max);
@@ -298,8 +302,7 @@ int mbase_decode_prefixed(const char *text, size_t len, buf_t *out, mbase_t *bas
   assert(text != NULL || len == 0);
   if (len == 0) return err_set(-EINVAL, "multibase: empty string has no base prefix");
   const mbase_info_t *info = mbase_lookup((mbase_t)(uint8_t)text[0]);
-  if (!info)
-    return err_set(-EINVAL, "multibase: unknown or unsupported prefix 0x%02x", (unsigned)(uint8_t)text[0]);
+  if (!info) return unknown_base((mbase_t)(uint8_t)text[0]);
   int rc = mbase_decode(info->base, text + 1, len - 1, out);
   if (rc) return rc;
   if (base) *base = info->family;
