@@ -29,7 +29,9 @@ typedef struct bs_options {
   const struct io_backend *io;   /* NULL = the real io_uring backend */
   uint64_t segment_bytes_max;    /* roll to a new segment past this (default 1 GiB) */
   uint64_t batch_bytes_max;      /* flush a batch when it reaches this (default 8 MiB) */
-  bool read_only;                /* open without recovery writes (fsck) */
+  uint64_t sync_bytes_max;       /* commit (fdatasync + index) at least every this many
+                                    written bytes even without bs_sync (default 256 MiB) */
+  bool read_only;                /* open without recovery writes (fsck); puts fail -EROFS */
 } bs_options_t;
 
 void bs_options_default(bs_options_t *opts);
