@@ -79,19 +79,11 @@ static size_t bignum_digits_max(unsigned radix, size_t len) {
   return len * per100 / 100 + 1;
 }
 
-/* Bytes of text_len digits in radix 58 or 36, rounded up:
- * log(58)/log(256) = 0.7322 < 733/1000, log(36)/log(256) = 0.6462 < 647/1000. */
-static size_t bignum_bytes_max(unsigned radix, size_t text_len) {
-  size_t per1000 = radix == 58 ? 733 : 647;
-  assert(radix == 58 || radix == 36);
-  return text_len * per1000 / 1000 + 1;
-}
-
 size_t mbase_encoded_len_max(mbase_t base, size_t len) {
   const mbase_info_t *info = mbase_lookup(base);
   if (!info) return 0;
+  if (len > SIZE_MAX / 200) return SIZE_MAX; /* saturate: no encoder accepts it anyway */
   if (info->bits == 0) return bignum_digits_max(info->radix, len);
-  if (len > SIZE_MAX / 8) return SIZE_MAX;
   return (len * 8 + info->bits - 1) / info->bits;
 }
 
@@ -116,36 +108,68 @@ static size_t bits_encode(const mbase_info_t *info, const uint8_t *in, size_t le
   return n;
 }
 
-static size_t bignum_encode(const mbase_info_t *info, const uint8_t *in, size_t len, char *out) {
-  const unsigned radix = info->radix;
+/* The bignum bases convert through limbs of radix^k (58^5 and 36^6 fit in 32
+ * bits) and feed up to 3 input bytes a step, so the quadratic inner loop runs
+ * about 15 times fewer rounds than digit-by-digit, and with constant divisors. */
+#define BIGNUM_ENCODE_LIMBS_MAX (MBASE_BIGNUM_BYTES_MAX * 8 / 29 + 2) /* log2(58^5) > 29 */
+#define BIGNUM_DECODE_LIMBS_MAX (MBASE_TEXT_BYTES_MAX * 3 / 16 + 2)   /* log2(58)/32 < 3/16 */
+
+static inline __attribute__((always_inline)) size_t
+bignum_encode_k(const char *alphabet, const unsigned radix, const unsigned k, const uint32_t limb_base,
+                const uint8_t *in, size_t len, char *out) {
   size_t zeros = 0;
   while (zeros < len && in[zeros] == 0) zeros++;
-  /* Digits accumulate little-endian in the output area after the leading zero digits. */
-  uint8_t *digits = (uint8_t *)out + zeros;
-  size_t digits_max = bignum_digits_max(radix, len - zeros);
+  assert(len - zeros <= MBASE_BIGNUM_BYTES_MAX);
+  uint32_t limbs[BIGNUM_ENCODE_LIMBS_MAX]; /* little-endian, base limb_base */
   size_t n = 0;
-  for (size_t i = zeros; i < len; i++) {
-    uint32_t carry = in[i];
+  for (size_t i = zeros; i < len;) {
+    unsigned take = len - i < 3 ? (unsigned)(len - i) : 3;
+    uint64_t carry = 0;
+    for (unsigned t = 0; t < take; t++) carry = (carry << 8) | in[i + t];
+    i += take;
+    const uint64_t mult = UINT64_C(1) << (8 * take);
     for (size_t j = 0; j < n; j++) {
-      carry += (uint32_t)digits[j] << 8;
-      digits[j] = (uint8_t)(carry % radix);
-      carry /= radix;
+      uint64_t v = (uint64_t)limbs[j] * mult + carry;
+      limbs[j] = (uint32_t)(v % limb_base);
+      carry = v / limb_base;
     }
     while (carry > 0) {
-      assert(n < digits_max);
-      digits[n++] = (uint8_t)(carry % radix);
-      carry /= radix;
+      assert(n < BIGNUM_ENCODE_LIMBS_MAX);
+      limbs[n++] = (uint32_t)(carry % limb_base);
+      carry /= limb_base;
     }
   }
-  (void)digits_max;
-  for (size_t i = 0; i < zeros; i++) out[i] = info->alphabet[0];
-  for (size_t i = 0, j = n; i < j--; i++) {
-    uint8_t t = digits[i];
-    digits[i] = digits[j];
-    digits[j] = t;
+  for (size_t i = 0; i < zeros; i++) out[i] = alphabet[0];
+  size_t pos = zeros;
+  if (n == 0) return pos;
+  /* the top limb without its leading zero digits, then k digits per limb */
+  char top[8];
+  unsigned top_len = 0;
+  for (uint32_t v = limbs[n - 1]; v > 0; v /= radix) top[top_len++] = alphabet[v % radix];
+  while (top_len > 0) out[pos++] = top[--top_len];
+  for (size_t j = n - 1; j-- > 0;) {
+    uint32_t v = limbs[j];
+    for (unsigned d = k; d-- > 0; v /= radix) out[pos + d] = alphabet[v % radix];
+    pos += k;
   }
-  for (size_t i = 0; i < n; i++) digits[i] = (uint8_t)info->alphabet[digits[i]];
-  return zeros + n;
+  return pos;
+}
+
+static size_t bignum_encode(const mbase_info_t *info, const uint8_t *in, size_t len, char *out) {
+  if (info->radix == 58) return bignum_encode_k(info->alphabet, 58, 5, 656356768u, in, len, out);
+  assert(info->radix == 36);
+  return bignum_encode_k(info->alphabet, 36, 6, 2176782336u, in, len, out);
+}
+
+/* The encoders' input bounds: each text they produce must be one the decoders accept. */
+static int encode_check(const mbase_info_t *info, size_t len) {
+  if (info->bits == 0 && len > MBASE_BIGNUM_BYTES_MAX)
+    return err_set(-E2BIG, "multibase: %zu bytes exceed the %s limit of %d", len, info->name,
+                   MBASE_BIGNUM_BYTES_MAX);
+  if (info->bits != 0 && mbase_encoded_len_max(info->base, len) > MBASE_LINEAR_TEXT_BYTES_MAX)
+    return err_set(-E2BIG, "multibase: %zu bytes encode to more than %zu characters", len,
+                   MBASE_LINEAR_TEXT_BYTES_MAX);
+  return 0;
 }
 
 int mbase_encode_to(mbase_t base, bool prefixed, const uint8_t *in, size_t len, char *out, size_t out_size) {
@@ -153,13 +177,9 @@ int mbase_encode_to(mbase_t base, bool prefixed, const uint8_t *in, size_t len, 
   assert(out != NULL || out_size == 0);
   const mbase_info_t *info = mbase_lookup(base);
   if (!info) return unknown_base(base);
-  if (info->bits == 0 && len > MBASE_BIGNUM_BYTES_MAX)
-    return err_set(-E2BIG, "multibase: %zu bytes exceed the %s limit of %d", len, info->name,
-                   MBASE_BIGNUM_BYTES_MAX);
+  int rc = encode_check(info, len);
+  if (rc) return rc;
   size_t need = mbase_encoded_len_max(base, len);
-  if (info->bits != 0 && need > MBASE_LINEAR_TEXT_BYTES_MAX)
-    return err_set(-E2BIG, "multibase: %zu bytes encode to more than %zu characters", len,
-                   MBASE_LINEAR_TEXT_BYTES_MAX);
   size_t pre = prefixed ? 1 : 0;
   if (out_size < need + pre + 1) return err_set(-ENOSPC, "multibase: output buffer too small");
   if (prefixed) out[0] = (char)base;
@@ -174,9 +194,9 @@ static int encode_buf(mbase_t base, bool prefixed, const uint8_t *in, size_t len
   assert(out != NULL);
   const mbase_info_t *info = mbase_lookup(base);
   if (!info) return unknown_base(base);
-  size_t need = mbase_encoded_len_max(base, len);
-  if (need > MBASE_LINEAR_TEXT_BYTES_MAX) need = MBASE_LINEAR_TEXT_BYTES_MAX; /* encode_to refuses */
-  int rc = buf_reserve(out, need + 2);
+  int rc = encode_check(info, len);
+  if (rc) return rc;
+  rc = buf_reserve(out, mbase_encoded_len_max(base, len) + 2);
   if (rc) return rc;
   rc = mbase_encode_to(base, prefixed, in, len, (char *)out->data + out->len, out->cap - out->len);
   if (rc < 0) return rc;
@@ -224,45 +244,64 @@ static int bits_decode(const mbase_info_t *info, const char *text, size_t len, u
   return 0;
 }
 
-static int bignum_decode(const mbase_info_t *info, const char *text, size_t len, uint8_t *out, size_t *out_len) {
+static inline __attribute__((always_inline)) int
+bignum_decode_k(const mbase_info_t *info, const unsigned radix, const unsigned k, const char *text, size_t len,
+                uint8_t *out, size_t *out_len) {
   const int8_t *rev = mbase_reverse_of(info);
-  const unsigned radix = info->radix;
   size_t zeros = 0;
   while (zeros < len && text[zeros] == info->alphabet[0]) zeros++;
-  memset(out, 0, zeros);
-  uint8_t *bytes = out + zeros; /* little-endian while converting */
-  size_t bytes_max = bignum_bytes_max(radix, len - zeros);
+  assert(len <= MBASE_TEXT_BYTES_MAX);
+  uint32_t limbs[BIGNUM_DECODE_LIMBS_MAX]; /* little-endian, base 2^32 */
   size_t n = 0;
-  for (size_t i = zeros; i < len; i++) {
-    int v = rev[(uint8_t)text[i]];
-    if (v < 0) return bad_char(info, text, i);
-    uint32_t carry = (uint32_t)v;
+  for (size_t i = zeros; i < len;) {
+    unsigned take = len - i < k ? (unsigned)(len - i) : k;
+    uint64_t carry = 0, mult = 1;
+    for (unsigned t = 0; t < take; t++, i++) {
+      int v = rev[(uint8_t)text[i]];
+      if (v < 0) return bad_char(info, text, i);
+      carry = carry * radix + (unsigned)v;
+      mult *= radix;
+    }
     for (size_t j = 0; j < n; j++) {
-      carry += (uint32_t)bytes[j] * radix;
-      bytes[j] = (uint8_t)carry;
-      carry >>= 8;
+      uint64_t v = (uint64_t)limbs[j] * mult + carry;
+      limbs[j] = (uint32_t)v;
+      carry = v >> 32;
     }
     while (carry > 0) {
-      assert(n < bytes_max);
-      bytes[n++] = (uint8_t)carry;
-      carry >>= 8;
+      assert(n < BIGNUM_DECODE_LIMBS_MAX);
+      limbs[n++] = (uint32_t)carry;
+      carry >>= 32;
     }
   }
-  (void)bytes_max;
-  for (size_t i = 0, j = n; i < j--; i++) {
-    uint8_t t = bytes[i];
-    bytes[i] = bytes[j];
-    bytes[j] = t;
+  memset(out, 0, zeros);
+  size_t pos = zeros;
+  if (n > 0) {
+    uint32_t top = limbs[n - 1];
+    for (int shift = 24; shift >= 0; shift -= 8)
+      if ((top >> shift) != 0) out[pos++] = (uint8_t)(top >> shift);
+    for (size_t j = n - 1; j-- > 0;) {
+      uint32_t v = limbs[j];
+      out[pos++] = (uint8_t)(v >> 24);
+      out[pos++] = (uint8_t)(v >> 16);
+      out[pos++] = (uint8_t)(v >> 8);
+      out[pos++] = (uint8_t)v;
+    }
   }
-  *out_len = zeros + n;
+  *out_len = pos;
   return 0;
+}
+
+static int bignum_decode(const mbase_info_t *info, const char *text, size_t len, uint8_t *out, size_t *out_len) {
+  if (info->radix == 58) return bignum_decode_k(info, 58, 5, text, len, out, out_len);
+  assert(info->radix == 36);
+  return bignum_decode_k(info, 36, 6, text, len, out, out_len);
 }
 
 size_t mbase_decoded_len_max(mbase_t base, size_t text_len) {
   const mbase_info_t *info = mbase_lookup(base);
   if (!info) return 0;
-  if (text_len > MBASE_LINEAR_TEXT_BYTES_MAX) return text_len + 1; /* decoders refuse it anyway */
-  /* bignum: zeros + bignum_bytes_max(len - zeros) <= len + 1 whatever the zeros */
+  if (text_len > MBASE_LINEAR_TEXT_BYTES_MAX) return SIZE_MAX; /* saturate: decoders refuse it anyway */
+  /* bignum: the zero digits give one byte each, the others under 0.74 bytes each */
   return info->bits ? text_len * info->bits / 8 + 1 : text_len + 1;
 }
 

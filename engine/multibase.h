@@ -82,7 +82,8 @@ int mbase_encode_prefixed(mbase_t base, const uint8_t *in, size_t len, buf_t *ou
 int mbase_decode(mbase_t base, const char *text, size_t len, buf_t *out);
 
 /* Upper bound of the bytes (plus work space) mbase_decode_to needs for
- * text_len characters in `base`; 0 for an unknown base.  Never above text_len + 1. */
+ * text_len characters in `base`; 0 for an unknown base.  At most text_len + 1 for
+ * any text a decoder accepts (SIZE_MAX beyond MBASE_LINEAR_TEXT_BYTES_MAX). */
 size_t mbase_decoded_len_max(mbase_t base, size_t text_len);
 
 /* Decodes text[0..len) (no prefix) into the caller's out[0..out_size), which
