@@ -18,6 +18,7 @@
 #define IMP_CHUNK_BYTES_DEFAULT 262144u
 #define IMP_CHUNK_BYTES_MAX 2096896u  /* Kubo's limit: 2 MiB - 256 */
 #define IMP_LINKS_MAX_DEFAULT 174u
+#define IMP_LINKS_MAX_LIMIT 16384u    /* largest links_max accepted (keeps nodes well under 2 MiB) */
 #define IMP_HAMT_THRESHOLD_DEFAULT 262144u
 #define IMP_DEPTH_MAX 64              /* directory recursion bound */
 
@@ -29,7 +30,8 @@ typedef struct imp_options {
   bool hidden;                   /* -H: include dot-files when adding directories */
   bool wrap;                     /* -w: wrap the added paths in a directory */
   uint32_t links_max;            /* links per file node (174) */
-  uint64_t hamt_threshold_bytes; /* shard a directory when its estimate exceeds this */
+  uint64_t hamt_threshold_bytes; /* shard a directory when Σ(name + CID bytes) of its
+                                    entries exceeds this (Kubo's "links" estimate); 0 = never */
 } imp_options_t;
 
 typedef struct imp_callbacks {
@@ -44,18 +46,36 @@ typedef struct imp_callbacks {
 /* Kubo's defaults. */
 void imp_options_default(imp_options_t *opts);
 
-/* Checks option values (chunk size range, links_max >= 2, version 0/1). 0 or -EINVAL. */
+/* Checks option values (chunk size range, 2 <= links_max <= IMP_LINKS_MAX_LIMIT,
+ * version 0/1, raw_leaves -1/0/1). 0 or -EINVAL. */
 int imp_options_check(const imp_options_t *opts);
 
-/* Imports the whole stream readable from fd as one file.  *root gets the
- * root CID, *tsize (if non-NULL) the cumulative DAG size. */
+/* Imports the whole stream readable from fd (from its current offset) as one
+ * file.  *root gets the root CID, *tsize (if non-NULL) the cumulative DAG size.
+ * cb->added is NOT called: the caller names the stream (Kubo prints stdin with
+ * its CID as the name: `added <cid> <cid>`); cb->progress is. */
 int imp_add_fd(const imp_options_t *opts, const block_sink_t *sink, int fd,
                const imp_callbacks_t *cb, cid_t *root, uint64_t *tsize);
 
 /* Imports `paths` (files, directories recursively, symlinks as UnixFS
  * symlinks) as `ipfs add -r` would; with opts->wrap they are wrapped in one
  * directory.  *root gets the last root (the wrapper with -w). Errors name the
- * offending path (err_set). */
+ * offending path (err_set).
+ *
+ * As Kubo's CLI does: each path is cleaned lexically ("." becomes the working
+ * directory) and named by its last element; the paths are added in byte order
+ * of those names; a name given twice from the same directory is added once,
+ * from two directories is an error (-EINVAL).  FIFOs named directly are read as
+ * files; inside directories only files, directories and symlinks are accepted
+ * (anything else is -EINVAL).  Refusing a directory without -r is the caller's
+ * job.  Directory nesting is limited to IMP_DEPTH_MAX (-ELOOP).
+ *
+ * cb->added order and paths (Kubo's adder): files and symlinks as they complete,
+ * named "<name>/<sub>/<file>" ("<name>" alone for a path that is a file); then,
+ * per path (once for all with -w), its directories children-first in the order
+ * their parent lists them (by name; by hash inside a HAMT), the path itself
+ * last; with -w finally the wrapper with the empty path "".  size_bytes is the
+ * entry's cumulative DAG size (Kubo's AddEvent Size). */
 int imp_add_paths(const imp_options_t *opts, const block_sink_t *sink,
                   const char *const *paths, size_t paths_len,
                   const imp_callbacks_t *cb, cid_t *root);
