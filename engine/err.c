@@ -7,10 +7,14 @@
 static _Thread_local char err_message[ERR_MSG_BYTES_MAX];
 
 int err_set(int code, const char *fmt, ...) {
+  /* Format into a scratch buffer first: an argument may be err_msg() itself
+   * (a caller adding context to the message below it). */
+  char message[ERR_MSG_BYTES_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err_message, sizeof err_message, fmt, ap);
+  vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
+  memcpy(err_message, message, sizeof message);
   return code;
 }
 

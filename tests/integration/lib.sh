@@ -17,7 +17,7 @@ step() { echo "--- $*"; }
 # expect_fail "what" cmd...: the command must exit non-zero with one "anya: " line on stderr.
 expect_fail() {
   local what=$1; shift
-  if "$@" >"$T/out" 2>"$T/err"; then fail "$what: succeeded"; fi
+  if "$@" >"$T/.stdout" 2>"$T/err"; then fail "$what: succeeded"; fi
   [ "$(wc -l <"$T/err")" -eq 1 ] || { cat "$T/err"; fail "$what: stderr is not one line"; }
   grep -q '^anya: ' "$T/err" || { cat "$T/err"; fail "$what: stderr does not start with 'anya: '"; }
   echo "ok (fails as it should): $what: $(cat "$T/err")"
