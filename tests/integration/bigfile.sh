@@ -6,8 +6,7 @@ avail=$(df -Pk "$T" | awk 'NR==2 {print $4}')
 [ "$avail" -ge "$need" ] || { echo "skip: needs 4 GiB free in ${TMPDIR:-/tmp}, has $((avail / 1024)) MiB"; exit 77; }
 $ANYA init >/dev/null
 # Deterministic pseudo-random content, fast to generate.
-openssl enc -aes-128-ctr -K 00112233445566778899aabbccddeeff -iv 0 -nosalt -in /dev/zero 2>/dev/null \
-  | head -c $((1536 * 1024 * 1024)) >"$T/big"
+prng_bytes 7 $((1536 * 1024 * 1024)) >"$T/big"
 cid=$($ANYA add -Q --progress=false "$T/big")
 [ "$cid" = "$($ANYA add -Q -n "$T/big")" ] || fail "-n disagrees"
 $ANYA cat "$cid" | cmp - "$T/big" || fail "1.5 GiB round trip differs"

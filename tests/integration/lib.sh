@@ -22,3 +22,7 @@ expect_fail() {
   grep -q '^anya: ' "$T/err" || { cat "$T/err"; fail "$what: stderr does not start with 'anya: '"; }
   echo "ok (fails as it should): $what: $(cat "$T/err")"
 }
+# prng_bytes SEED SIZE: SIZE deterministic pseudo-random bytes (AES-CTR keystream) on stdout.
+prng_bytes() {
+  { openssl enc -aes-128-ctr -K "$(printf '%032x' "$1")" -iv 0 -nosalt -in /dev/zero 2>/dev/null || true; } | head -c "$2"
+}
