@@ -58,6 +58,7 @@
 #define BS_NONE UINT32_MAX                          /* empty chain / bucket */
 #define BS_SEGMENTS_MAX 65536u                      /* segment files per store */
 #define BS_SEGMENT_BYTES_DEFAULT (1ull << 30)
+#define BS_SEGMENT_BYTES_MIN (64ull << 10)
 #define BS_BATCH_BYTES_DEFAULT (8ull << 20)
 #define BS_SYNC_BYTES_DEFAULT (256ull << 20)
 #define BS_PATH_BYTES_MAX PATH_MAX
@@ -819,7 +820,9 @@ static int locate(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc
       *loc = (bs_location_t){.segment_id = e->segment_id, .offset = e->offset, .len = e->data_len};
       *fd = -1;
       int copy_rc = 0;
-      if (!out || !copy_from_batch_locked(bs, e, out, &copy_rc)) {
+      if (!out) {
+        /* bs_has: the location is enough (the segment may not exist yet) */
+      } else if (!copy_from_batch_locked(bs, e, out, &copy_rc)) {
         bs_segment_t *s = segment_find(bs, e->segment_id);
         assert(s);
         *fd = s->fd;
@@ -975,6 +978,10 @@ static int fsck_segment(bs_t *bs, const bs_segment_t *s, fsck_state_t *f) {
   uint64_t size = 0;
   int rc = io_size(bs->io, s->fd, &size);
   if (rc) return rc;
+  if (size < SEG_HEADER_BYTES) {
+    problem(f, "segment %08x: %llu bytes, shorter than its header", s->id, (unsigned long long)size);
+    return 0;
+  }
   if (size < s->durable_bytes)
     problem(f, "segment %08x: %llu bytes, shorter than its durable length %llu", s->id,
             (unsigned long long)size, (unsigned long long)s->durable_bytes);
@@ -1424,8 +1431,9 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   if (!bs->opts.segment_bytes_max) bs->opts.segment_bytes_max = BS_SEGMENT_BYTES_DEFAULT;
   if (!bs->opts.batch_bytes_max) bs->opts.batch_bytes_max = BS_BATCH_BYTES_DEFAULT;
   bs->sync_bytes_max = bs->opts.sync_bytes_max ? bs->opts.sync_bytes_max : BS_SYNC_BYTES_DEFAULT;
-  if (bs->opts.segment_bytes_max < SEG_HEADER_BYTES + SEG_RECORD_BYTES_MAX)
-    bs->opts.segment_bytes_max = SEG_HEADER_BYTES + SEG_RECORD_BYTES_MAX;
+  /* A record larger than a segment still gets one to itself (reserve_locked
+   * rolls only segments that hold something). */
+  if (bs->opts.segment_bytes_max < BS_SEGMENT_BYTES_MIN) bs->opts.segment_bytes_max = BS_SEGMENT_BYTES_MIN;
   if (bs->opts.segment_bytes_max > (1ull << 40)) bs->opts.segment_bytes_max = 1ull << 40;
   if (bs->opts.batch_bytes_max > (256ull << 20)) bs->opts.batch_bytes_max = 256ull << 20;
   bs->next_seq = 1;

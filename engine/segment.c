@@ -65,7 +65,7 @@ void seg_header_encode(uint8_t out[SEG_HEADER_BYTES], uint32_t segment_id) {
 }
 
 int seg_header_decode(const uint8_t *in, size_t len, uint32_t *segment_id) {
-  if (len < SEG_HEADER_CRC_OFFSET + 4) return -EBADMSG;
+  if (len < SEG_HEADER_BYTES) return -EBADMSG; /* a file cut inside its header never became durable */
   if (memcmp(in, SEG_MAGIC, 8) != 0) return -EBADMSG;
   if (get_le32(in + SEG_HEADER_CRC_OFFSET) != crc32c(0, in, SEG_HEADER_CRC_OFFSET)) return -EBADMSG;
   if (get_le32(in + 8) != SEG_FORMAT_VERSION) return -EPROTONOSUPPORT;

@@ -68,7 +68,8 @@ size_t seg_name(uint32_t segment_id, char out[SEG_NAME_BYTES_MAX]);
 /* 0 and *segment_id when name is a segment file name, else -EINVAL. */
 int seg_parse_name(const char *name, uint32_t *segment_id);
 
-/* The file header.  decode: 0, -EBADMSG (short, bad magic, bad checksum),
+/* The file header.  decode: 0, -EBADMSG (shorter than SEG_HEADER_BYTES, bad
+ * magic, bad checksum),
  * -EPROTONOSUPPORT (another format version). */
 void seg_header_encode(uint8_t out[SEG_HEADER_BYTES], uint32_t segment_id);
 int seg_header_decode(const uint8_t *in, size_t len, uint32_t *segment_id);
