@@ -18,22 +18,27 @@ command -v npm >/dev/null 2>&1 || { echo "skip: npm is not installed"; exit 77; 
 [ -x "$ANYA" ] || { echo "FAIL: $ANYA is not built"; exit 1; }
 
 NPM_DIR="$BUILD/npm/unixfs-diff"
-if [ ! -f "$NPM_DIR/node_modules/ipfs-unixfs-importer/package.json" ] ||
-   ! grep -q "\"version\": \"$IMPORTER_VERSION\"" "$NPM_DIR/node_modules/ipfs-unixfs-importer/package.json"; then
-  mkdir -p "$NPM_DIR"
+mkdir -p "$NPM_DIR"
+install_oracle() {
+  [ -f "$NPM_DIR/node_modules/ipfs-unixfs-importer/package.json" ] &&
+    grep -q "\"version\": \"$IMPORTER_VERSION\"" "$NPM_DIR/node_modules/ipfs-unixfs-importer/package.json" &&
+    return 0
   echo '{"name": "anya-unixfs-diff", "private": true, "type": "module"}' >"$NPM_DIR/package.json"
-  if ! (cd "$NPM_DIR" && npm install --no-package-lock --no-audit --no-fund --silent \
-          "ipfs-unixfs-importer@$IMPORTER_VERSION") >"$NPM_DIR/install.log" 2>&1; then
-    tail -n 5 "$NPM_DIR/install.log"
-    echo "skip: npm install ipfs-unixfs-importer@$IMPORTER_VERSION failed (registry unreachable?)"
-    exit 77
-  fi
+  (cd "$NPM_DIR" && npm install --no-package-lock --no-audit --no-fund --silent \
+     "ipfs-unixfs-importer@$IMPORTER_VERSION") >"$NPM_DIR/install.log" 2>&1
+}
+# Several runs may share a build directory: one installs at a time.
+if ! (flock 9 && install_oracle) 9>"$NPM_DIR/.lock"; then
+  tail -n 5 "$NPM_DIR/install.log"
+  echo "skip: npm install ipfs-unixfs-importer@$IMPORTER_VERSION failed (registry unreachable?)"
+  exit 77
 fi
+WORK=$(mktemp -d "$BUILD/unixfs-diff.XXXXXX")
 # ESM resolves packages from the script's own directory: run a copy there.
-cp "$ROOT/tests/interop/unixfs-diff.mjs" "$NPM_DIR/oracle.mjs"
+ORACLE="$NPM_DIR/oracle-$(basename "$WORK").mjs"
+trap 'rm -rf "$WORK" "$ORACLE"' EXIT
+cp "$ROOT/tests/interop/unixfs-diff.mjs" "$ORACLE"
 
-WORK="$BUILD/unixfs-diff"
-rm -rf "$WORK"
 mkdir -p "$WORK/data"
 cd "$WORK/data" || exit 1
 
@@ -99,20 +104,20 @@ check() { # check "FLAGS" PATH...
     return
   fi
   # shellcheck disable=SC2086
-  if ! (cd "$WORK/data" && node "$NPM_DIR/oracle.mjs" $flags "$@") >"$WORK/theirs" 2>"$WORK/theirs.err"; then
+  if ! (cd "$WORK/data" && node "$ORACLE" $flags "$@") >"$WORK/theirs" 2>"$WORK/theirs.err"; then
     echo "FAIL $name: oracle failed: $(tail -n 3 "$WORK/theirs.err")"
     failed=$((failed + 1))
     return
   fi
   local our_root their_root
   our_root=$(tail -n 1 "$WORK/ours" | cut -d' ' -f2)
-  their_root=$(grep '^root ' "$WORK/theirs" | cut -d' ' -f2)
+  their_root=$(grep -a '^root ' "$WORK/theirs" | cut -d' ' -f2)
   if [ "$our_root" != "$their_root" ]; then
     echo "FAIL $name: root $our_root, oracle $their_root"
     failed=$((failed + 1))
     return
   fi
-  if ! diff <(sort "$WORK/ours") <(grep '^added ' "$WORK/theirs" | sort) >"$WORK/diff"; then
+  if ! diff <(sort "$WORK/ours") <(grep -a '^added ' "$WORK/theirs" | sort) >"$WORK/diff"; then
     echo "FAIL $name: entries differ (< anya, > oracle):"
     head -n 20 "$WORK/diff"
     failed=$((failed + 1))
@@ -150,13 +155,13 @@ check "" f262145 f1 tree
 
 # -Q prints the root alone: the last root for several paths, the wrapper with -w.
 q=$("$ANYA" add -n -Q f1 f262145)
-want=$(cd "$WORK/data" && node "$NPM_DIR/oracle.mjs" f262145 | grep '^root ' | cut -d' ' -f2)
+want=$(cd "$WORK/data" && node "$ORACLE" f262145 | grep '^root ' | cut -d' ' -f2)
 if [ "$q" = "$want" ]; then passed=$((passed + 1)); echo "ok   add -Q f1 f262145 -> $q"
 else failed=$((failed + 1)); echo "FAIL add -Q f1 f262145: $q, want $want"; fi
 
 # stdin: the CID names the entry.
 s=$("$ANYA" add -n <f262145)
-want=$(cd "$WORK/data" && node "$NPM_DIR/oracle.mjs" f262145 | grep '^root ' | cut -d' ' -f2)
+want=$(cd "$WORK/data" && node "$ORACLE" f262145 | grep '^root ' | cut -d' ' -f2)
 if [ "$s" = "added $want $want" ]; then passed=$((passed + 1)); echo "ok   add <stdin -> $want"
 else failed=$((failed + 1)); echo "FAIL add <stdin: '$s', want 'added $want $want'"; fi
 
