@@ -9,6 +9,16 @@
  * Encoding writes fields in tag order, blocksizes unpacked (one `20 <varint>`
  * each), exactly as Kubo does.  Decoding is strict (Type required, no unknown
  * fields, each non-repeated field at most once) and accepts packed blocksizes.
+ *
+ * Proto2 semantics: a field is written when its has_* flag is set, even when
+ * zero (the empty file is `08 02 18 00`); Type, and Seconds inside mtime, are
+ * always written.  Both directions refuse what the spec calls invalid: a Type
+ * outside 0..5 and FractionalNanoseconds outside 1..999999999 (an encoder
+ * caller wanting "no fraction" clears has_mtime_nanos); decoding also refuses
+ * an mtime without Seconds, a mode that does not fit 32 bits, wrong wire
+ * types, non-minimal varints and lengths past the end.  Fields may arrive in any order; re-encoding a
+ * decoded message gives the canonical bytes.  Checks on meaning (blocksizes
+ * matching links, HAMT fanout) belong to the exporter, not to this codec.
  */
 #ifndef ANYA_UNIXFS_H
 #define ANYA_UNIXFS_H
@@ -51,10 +61,12 @@ typedef struct unixfs_data {
   bool has_mtime_nanos;
 } unixfs_data_t;
 
-/* Appends the encoding to out. 0, -EINVAL, -ENOMEM. */
+/* Appends the encoding to out (nothing on error). 0, -EINVAL, -ENOMEM. */
 int unixfs_encode(const unixfs_data_t *d, buf_t *out);
 
-/* Decodes in[0..len) into *d (data points into `in`). 0, -EINVAL, -E2BIG, -ENOMEM. */
+/* Decodes in[0..len) into *d (data points into `in`, which must outlive d).
+ * 0, -EINVAL (err_set says what), -E2BIG more than UNIXFS_BLOCKSIZES_MAX
+ * blocksizes, -ENOMEM.  On error *d is zeroed and owns nothing. */
 int unixfs_decode(const uint8_t *in, size_t len, unixfs_data_t *d);
 
 /* Frees what unixfs_decode allocated; *d is zeroed. */
