@@ -1197,12 +1197,15 @@ static int reindex_record(bs_t *bs, uint32_t segment_id, const seg_record_t *rec
   if (found < 0) return found;
   leveldb_writebatch_t *batch = leveldb_writebatch_create();
   bool changed = false;
-  if (rec->kind == SEG_KIND_BLOCK && !found) {
+  if (rec->kind == SEG_KIND_BLOCK &&
+      (!found || loc.segment_id != segment_id || loc.offset != rec->offset)) {
+    /* Later records win (a compaction copy, a put after a delete). */
     uint8_t value[BS_LOCATION_BYTES];
     location_encode(value, segment_id, rec->offset, rec->data_len);
     leveldb_writebatch_put(batch, (const char *)key, key_len, (const char *)value, sizeof value);
-    bs->blocks++;
+    if (!found) bs->blocks++;
     bs->block_bytes += rec->data_len;
+    if (found) bs->block_bytes -= loc.len;
     changed = true;
   } else if (rec->kind == SEG_KIND_TOMBSTONE && found) {
     uint32_t target_segment;
@@ -1453,7 +1456,7 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
     rc = io_list(bs->io, dir, collect_segment, &ids);
     if (rc < 0) rc = err_set(rc, "list %s: %s", dir, err_msg(rc));
   }
-  if (!rc) qsort(ids.ids, ids.len, sizeof *ids.ids, compare_ids);
+  if (!rc && ids.len) qsort(ids.ids, ids.len, sizeof *ids.ids, compare_ids);
   for (size_t i = 0; !rc && i < ids.len; i++) rc = recover_segment(bs, ids.ids[i], i + 1 == ids.len);
   free(ids.ids);
   if (!rc && !bs->opts.read_only) {

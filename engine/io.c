@@ -189,7 +189,7 @@ int io_close(const io_backend_t *io, int fd) {
 
 ssize_t io_preadv(const io_backend_t *io, int fd, const struct iovec *iov, int iov_count,
                   uint64_t offset) {
-  assert(io && fd >= 0 && iov && iov_count > 0 && iov_count <= IOV_MAX);
+  assert(io && fd >= 0 && iov && iov_count > 0 && iov_count <= IO_IOV_COUNT_MAX);
   size_t want = 0;
   for (int i = 0; i < iov_count; i++) want += iov[i].iov_len;
   struct iovec local[8];

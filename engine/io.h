@@ -42,6 +42,7 @@
 #define IO_RING_DEPTH 64                        /* SQEs per ring (per thread) */
 #define IO_WRITE_CHUNK_BYTES (1024u * 1024u)    /* io_write_all splits writes into SQEs of this size */
 #define IO_WRITE_ROUNDS_MAX 64                  /* resubmission rounds before io_write_all gives up */
+#define IO_IOV_COUNT_MAX 64                     /* iovec entries in one io_preadv */
 #define IO_BATCH_WRITES_MAX 256                 /* writes in one io_write_batch call */
 
 /* One write of a batch.  `result` is filled in: bytes written (may be short)
@@ -104,7 +105,7 @@ int io_open(const io_backend_t *io, const char *path, int flags, unsigned mode);
 int io_close(const io_backend_t *io, int fd);
 /* Reads until len bytes or end of file; returns bytes read (short only at EOF) or -errno. */
 ssize_t io_pread(const io_backend_t *io, int fd, void *buf, size_t len, uint64_t offset);
-/* Same with a vector (at most IOV_MAX entries); short only at EOF. */
+/* Same with a vector (at most IO_IOV_COUNT_MAX entries); short only at EOF. */
 ssize_t io_preadv(const io_backend_t *io, int fd, const struct iovec *iov, int iov_count,
                   uint64_t offset);
 /* Submits count (<= IO_BATCH_WRITES_MAX) writes together; fills each result.
