@@ -326,22 +326,74 @@ static int emit(exp_dirent_fn fn, void *ctx, buf_t *name_buf, const char *name, 
   return fn(ctx, cname, &l->cid, l->tsize);
 }
 
-static int hamt_walk(const block_source_t *src, const exp_node_t *shard, const hamt_shape_t *shape,
-                     unsigned level, exp_dirent_fn fn, void *ctx, buf_t *name_buf) {
+/* The shards one readdir has visited, by multihash.  A valid HAMT never
+ * links the same shard twice (each name lives in exactly one bucket), so a
+ * repeat means a "HAMT bomb": a few blocks linking each other many times over,
+ * whose flattened listing would be exponentially long. */
+typedef struct shard_set {
+  uint64_t *hashes; /* 0 = empty slot */
+  size_t cap;       /* power of two */
+  size_t len;
+} shard_set_t;
+
+/* 1 when added, 0 when already there, -ENOMEM.  Keys are the multihash
+ * bytes folded to 64 bits; the digests are cryptographic, so a false repeat
+ * would need a hash collision, and the cost of one is a spurious -EIO. */
+static int shard_set_add(shard_set_t *set, const cid_t *c) {
+  uint8_t mh[MH_BYTES_MAX];
+  size_t n = cid_mh_bytes(c, mh);
+  uint64_t key = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < n; i++) { key ^= mh[i]; key *= 0x100000001b3ULL; }
+  if (key == 0) key = 1;
+  if ((set->len + 1) * 2 > set->cap) {
+    size_t cap = set->cap ? set->cap * 2 : 64;
+    uint64_t *hashes = calloc(cap, sizeof *hashes);
+    if (!hashes) return -ENOMEM;
+    for (size_t i = 0; i < set->cap; i++) {
+      if (!set->hashes[i]) continue;
+      size_t j = set->hashes[i] & (cap - 1);
+      while (hashes[j]) j = (j + 1) & (cap - 1);
+      hashes[j] = set->hashes[i];
+    }
+    free(set->hashes);
+    set->hashes = hashes;
+    set->cap = cap;
+  }
+  size_t j = key & (set->cap - 1);
+  for (; set->hashes[j]; j = (j + 1) & (set->cap - 1))
+    if (set->hashes[j] == key) return 0;
+  set->hashes[j] = key;
+  set->len++;
+  return 1;
+}
+
+typedef struct walk {
+  const block_source_t *src;
+  const hamt_shape_t *shape;
+  exp_dirent_fn fn;
+  void *ctx;
+  buf_t name_buf;
+  shard_set_t visited;
+} walk_t;
+
+static int hamt_walk(walk_t *w, const exp_node_t *shard, unsigned level) {
+  const hamt_shape_t *shape = w->shape;
   if ((level + 1) * shape->bits > HAMT_KEY_BITS || level >= EXP_DEPTH_MAX)
     return malformed(&shard->cid, "HAMT deeper than its hash");
+  int rc = shard_set_add(&w->visited, &shard->cid);
+  if (rc < 0) return rc;
+  if (rc == 0) return malformed(&shard->cid, "HAMT links the same shard twice");
   for (size_t i = 0; i < shard->pb.links_len; i++) {
     const dagpb_link_t *l = &shard->pb.links[i];
     if (l->name_len < shape->pad) return malformed(&shard->cid, "HAMT link name shorter than its prefix");
-    int rc;
     if (l->name_len == shape->pad) {
       exp_node_t child;
-      rc = hamt_child(src, &l->cid, shape, &child);
+      rc = hamt_child(w->src, &l->cid, shape, &child);
       if (rc) return rc;
-      rc = hamt_walk(src, &child, shape, level + 1, fn, ctx, name_buf);
+      rc = hamt_walk(w, &child, level + 1);
       node_free(&child);
     } else {
-      rc = emit(fn, ctx, name_buf, l->name + shape->pad, l->name_len - shape->pad, l);
+      rc = emit(w->fn, w->ctx, &w->name_buf, l->name + shape->pad, l->name_len - shape->pad, l);
     }
     if (rc) return rc;
   }
@@ -359,7 +411,12 @@ int exp_readdir(const block_source_t *src, const cid_t *cid, exp_dirent_fn fn, v
   } else if (n.fs.type == UNIXFS_HAMT_SHARD) {
     hamt_shape_t shape;
     rc = hamt_shape(&n, &shape);
-    if (rc == 0) rc = hamt_walk(src, &n, &shape, 0, fn, ctx, &name_buf);
+    if (rc == 0) {
+      walk_t w = {.src = src, .shape = &shape, .fn = fn, .ctx = ctx};
+      rc = hamt_walk(&w, &n, 0);
+      buf_free(&w.name_buf);
+      free(w.visited.hashes);
+    }
   } else {
     for (size_t i = 0; i < n.pb.links_len && rc == 0; i++) {
       const dagpb_link_t *l = &n.pb.links[i];

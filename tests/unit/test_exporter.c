@@ -520,6 +520,33 @@ static void test_hamt_directory(void **state) {
   memstore_free(&ms);
 }
 
+/* A "HAMT bomb": four small shards, each linking the next from all 256
+ * buckets, would flatten to 256^3 entries; a valid HAMT never links one shard
+ * twice, so readdir refuses it after a handful of blocks. */
+static void test_hamt_bomb(void **state) {
+  (void)state;
+  memstore_t ms = {0};
+  block_source_t src = memstore_source(&ms);
+  cid_t file = put(&ms, 1, CODEC_RAW, (const uint8_t *)"x", 1);
+  dagpb_link_t one[1] = {named("00x", file, 1)};
+  cid_t cur = put_shard(&ms, one, 1, 256, MURMUR3_X64_64);
+  static char bucket_names[256][3];
+  for (int level = 0; level < 3; level++) {
+    dagpb_link_t all[256];
+    for (int b = 0; b < 256; b++) {
+      snprintf(bucket_names[b], sizeof bucket_names[b], "%02X", b);
+      all[b] = named(bucket_names[b], cur, 1);
+    }
+    cur = put_shard(&ms, all, 256, 256, MURMUR3_X64_64);
+  }
+  listing_t l = {0};
+  size_t before = ms.gets;
+  assert_int_equal(exp_readdir(&src, &cur, collect, &l), -EIO);
+  assert_int_equal(l.len, 1);
+  assert_true(ms.gets - before < 8);
+  memstore_free(&ms);
+}
+
 /* ---- malformed files ---- */
 
 static void test_malformed_files(void **state) {
@@ -638,6 +665,7 @@ int main(void) {
       cmocka_unit_test(test_directories_and_symlinks),
       cmocka_unit_test(test_hamt_spec_bucket_names),
       cmocka_unit_test(test_hamt_directory),
+      cmocka_unit_test(test_hamt_bomb),
       cmocka_unit_test(test_malformed_files),
       cmocka_unit_test(test_path_bounds),
   };
