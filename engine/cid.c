@@ -23,7 +23,7 @@ static const struct {
   uint64_t code;
   const char *name;
 } cid_codecs[] = {
-    {0x00, "identity"},         {CODEC_RAW, "raw"},           {CODEC_DAG_PB, "dag-pb"},
+    {CODEC_IDENTITY, "identity"}, {CODEC_RAW, "raw"},             {CODEC_DAG_PB, "dag-pb"},
     {CODEC_DAG_CBOR, "dag-cbor"}, {CODEC_LIBP2P_KEY, "libp2p-key"}, {CODEC_DAG_JSON, "dag-json"},
 };
 #define CID_CODEC_COUNT (sizeof cid_codecs / sizeof cid_codecs[0])
