@@ -11,7 +11,9 @@
  * with seq_take <= seq_claim <= seq_read and seq_read - (seq_take - held) <= S,
  * held being 1 while the caller still borrows the last slot it took.  The
  * lock is taken a handful of times per chunk (256 KiB by default), so one
- * mutex costs nothing measurable next to SHA-256.
+ * mutex costs nothing measurable next to SHA-256; wake-ups do cost (a futex
+ * call and a context switch each), so each party has its own condition
+ * variable and is signalled only when it is waiting for what just happened.
  */
 #include "chunker.h"
 
@@ -55,8 +57,12 @@ struct chunker {
 
   /* pipelined mode; everything below is guarded by mu */
   pthread_mutex_t mu;
-  pthread_cond_t cond_work;     /* reader and workers wait here */
-  pthread_cond_t cond_consumer; /* the caller waits here */
+  pthread_cond_t cond_reader;   /* the reader waits here (free slot, new stream, stop) */
+  pthread_cond_t cond_workers;  /* workers wait here (filled slot) */
+  pthread_cond_t cond_consumer; /* the caller waits here (head hashed, end, idle) */
+  bool reader_waiting;
+  uint32_t workers_waiting;
+  bool consumer_waiting;
   pthread_t reader;
   pthread_t workers[CHUNKER_WORKERS_MAX];
   uint32_t workers_len;         /* threads started (0 until the first pipelined stream) */
@@ -149,12 +155,16 @@ static void *reader_main(void *arg) {
   chunker_t *c = arg;
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    while (!c->shutdown && !reader_may_run(c)) pthread_cond_wait(&c->cond_work, &c->mu);
+    while (!c->shutdown && !reader_may_run(c)) {
+      c->reader_waiting = true;
+      pthread_cond_wait(&c->cond_reader, &c->mu);
+      c->reader_waiting = false;
+    }
     if (c->shutdown) break;
     if (c->stop) {
       c->end_seq = c->seq_read;
       c->reader_done = true;
-      pthread_cond_broadcast(&c->cond_consumer);
+      if (c->consumer_waiting) pthread_cond_signal(&c->cond_consumer);
       continue;
     }
     slot_t *s = &c->slots[c->seq_read % c->slots_len];
@@ -167,7 +177,7 @@ static void *reader_main(void *arg) {
       c->stream_errno = n < 0 ? (int)-n : 0;
       c->end_seq = c->seq_read;
       c->reader_done = true;
-      pthread_cond_broadcast(&c->cond_consumer);
+      if (c->consumer_waiting) pthread_cond_signal(&c->cond_consumer);
       continue;
     }
     s->data_bytes = (uint32_t)n;
@@ -177,9 +187,9 @@ static void *reader_main(void *arg) {
     if ((size_t)n < want) { /* a short chunk is the last one */
       c->end_seq = c->seq_read;
       c->reader_done = true;
-      pthread_cond_broadcast(&c->cond_consumer);
+      if (c->consumer_waiting) pthread_cond_signal(&c->cond_consumer);
     }
-    pthread_cond_broadcast(&c->cond_work);
+    if (c->workers_waiting) pthread_cond_signal(&c->cond_workers);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
@@ -189,17 +199,24 @@ static void *worker_main(void *arg) {
   chunker_t *c = arg;
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    while (!c->shutdown && c->seq_claim >= c->seq_read) pthread_cond_wait(&c->cond_work, &c->mu);
+    while (!c->shutdown && c->seq_claim >= c->seq_read) {
+      c->workers_waiting++;
+      pthread_cond_wait(&c->cond_workers, &c->mu);
+      c->workers_waiting--;
+    }
     if (c->shutdown) break;
-    slot_t *s = &c->slots[c->seq_claim % c->slots_len];
-    c->seq_claim++;
+    uint64_t seq = c->seq_claim++;
+    slot_t *s = &c->slots[seq % c->slots_len];
+    /* More filled slots than this one: make sure another worker takes them. */
+    if (c->seq_claim < c->seq_read && c->workers_waiting) pthread_cond_signal(&c->cond_workers);
     pthread_mutex_unlock(&c->mu);
     int rc = slot_hash(&c->cfg, s);
     pthread_mutex_lock(&c->mu);
     s->err = rc;
     s->hashed = true;
     c->n_hashed++;
-    pthread_cond_broadcast(&c->cond_consumer);
+    /* The caller waits for the head slot, or (stopping) for all of them. */
+    if (c->consumer_waiting && (seq == c->seq_take || c->stop)) pthread_cond_signal(&c->cond_consumer);
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;
@@ -228,7 +245,7 @@ static bool threads_start(chunker_t *c) {
   if (c->workers_len == 0) { /* reader alone cannot hash: take it down again */
     pthread_mutex_lock(&c->mu);
     c->shutdown = true;
-    pthread_cond_broadcast(&c->cond_work);
+    pthread_cond_broadcast(&c->cond_reader);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->reader, NULL);
     c->shutdown = false;
@@ -269,7 +286,8 @@ int chunker_new(const chunker_config_t *cfg, chunker_t **out) {
   }
   for (size_t i = 0; i < slots; i++) c->slots[i].mem = c->ring + i * c->slot_bytes;
   pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->cond_work, NULL);
+  pthread_cond_init(&c->cond_reader, NULL);
+  pthread_cond_init(&c->cond_workers, NULL);
   pthread_cond_init(&c->cond_consumer, NULL);
   c->fd = -1;
   *out = c;
@@ -282,13 +300,15 @@ void chunker_free(chunker_t *c) {
   if (c->workers_len > 0) {
     pthread_mutex_lock(&c->mu);
     c->shutdown = true;
-    pthread_cond_broadcast(&c->cond_work);
+    pthread_cond_broadcast(&c->cond_reader);
+    pthread_cond_broadcast(&c->cond_workers);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->reader, NULL);
     for (uint32_t i = 0; i < c->workers_len; i++) pthread_join(c->workers[i], NULL);
   }
   pthread_cond_destroy(&c->cond_consumer);
-  pthread_cond_destroy(&c->cond_work);
+  pthread_cond_destroy(&c->cond_workers);
+  pthread_cond_destroy(&c->cond_reader);
   pthread_mutex_destroy(&c->mu);
   free(c->slots);
   free(c->ring);
@@ -317,7 +337,7 @@ int chunker_start(chunker_t *c, int fd, uint64_t size_hint_bytes) {
   c->reader_done = false;
   c->stream_errno = 0;
   c->active = true;
-  pthread_cond_broadcast(&c->cond_work);
+  pthread_cond_signal(&c->cond_reader);
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
@@ -339,12 +359,18 @@ static int inline_more(chunker_t *c) {
   return 1;
 }
 
+static void consumer_wait(chunker_t *c) {
+  c->consumer_waiting = true;
+  pthread_cond_wait(&c->cond_consumer, &c->mu);
+  c->consumer_waiting = false;
+}
+
 /* Pipelined, with mu held: 1 when the head slot is hashed, 0 at the end, <0 error. */
 static int pipe_wait_head(chunker_t *c) {
   for (;;) {
     if (c->seq_take < c->seq_read && c->slots[c->seq_take % c->slots_len].hashed) return 1;
     if (c->reader_done && c->seq_take == c->end_seq) return c->stream_errno ? -c->stream_errno : 0;
-    pthread_cond_wait(&c->cond_consumer, &c->mu);
+    consumer_wait(c);
   }
 }
 
@@ -377,7 +403,7 @@ int chunker_next(chunker_t *c, chunker_leaf_t *leaf) {
   }
   if (c->held) { /* the previous leaf's slot is free again */
     c->held = false;
-    pthread_cond_broadcast(&c->cond_work);
+    if (c->reader_waiting) pthread_cond_signal(&c->cond_reader);
   }
   int rc = pipe_wait_head(c);
   slot_t *s = NULL;
@@ -407,8 +433,8 @@ void chunker_stop(chunker_t *c) {
   if (c->active) {
     c->held = false;
     c->stop = true;
-    pthread_cond_broadcast(&c->cond_work);
-    while (!(c->reader_done && c->n_hashed == c->seq_read)) pthread_cond_wait(&c->cond_consumer, &c->mu);
+    pthread_cond_signal(&c->cond_reader);
+    while (!(c->reader_done && c->n_hashed == c->seq_read)) consumer_wait(c);
     c->active = false;
   }
   pthread_mutex_unlock(&c->mu);

@@ -516,6 +516,54 @@ static void test_inline_equals_pipelined(void **state) {
   free(data);
 }
 
+/* Many short pipelined streams (0..40 chunks), some abandoned at a random
+ * leaf: every completed one equals the inline result; nothing hangs. */
+static void test_pipeline_stress(void **state) {
+  (void)state;
+  const size_t max_len = 40 * 4096 + 100;
+  uint8_t *data = malloc(max_len);
+  assert_non_null(data);
+  for (size_t i = 0; i < max_len; i++) data[i] = (uint8_t)(i * 131 + (i >> 11));
+  chunker_config_t cfg = {.chunk_bytes = 4096, .leaf_kind = CHUNKER_LEAF_UNIXFS_FILE, .workers = 2,
+                          .ring_bytes_max = 6 * 4096};
+  chunker_t *piped, *inl;
+  assert_int_equal(chunker_new(&cfg, &piped), 0);
+  assert_int_equal(chunker_new(&cfg, &inl), 0);
+  uint64_t rng = 88172645463325252ull;
+  for (int round = 0; round < 300; round++) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    size_t len = (size_t)(rng % max_len);
+    size_t stop_at = (rng >> 32) % 8 == 0 ? (size_t)((rng >> 40) % 41) : SIZE_MAX;
+    int fd1 = memfd_with(data, len), fd2 = memfd_with(data, len);
+    assert_int_equal(chunker_start(piped, fd1, UINT64_MAX), 0);
+    assert_int_equal(chunker_start(inl, fd2, 0), 0);
+    chunker_leaf_t a, b;
+    size_t k = 0;
+    int ra, rb;
+    for (;;) {
+      if (k == stop_at) {
+        chunker_stop(piped);
+        break;
+      }
+      ra = chunker_next(piped, &a);
+      rb = chunker_next(inl, &b);
+      assert_int_equal(ra, rb);
+      if (ra != 1) break;
+      assert_true(cid_equal(&a.cid, &b.cid));
+      assert_int_equal(a.block_bytes, b.block_bytes);
+      assert_memory_equal(a.block, b.block, a.block_bytes);
+      k++;
+    }
+    if (k != stop_at) assert_int_equal(k, (len + 4095) / 4096);
+    chunker_stop(inl);
+    close(fd1);
+    close(fd2);
+  }
+  chunker_free(piped);
+  chunker_free(inl);
+  free(data);
+}
+
 typedef struct pipe_writer {
   int fd;
   uint64_t bytes;
@@ -877,6 +925,7 @@ int main(void) {
       cmocka_unit_test(test_balanced_matches_boxo_recursion),
       cmocka_unit_test(test_chunk_sizes),
       cmocka_unit_test(test_inline_equals_pipelined),
+      cmocka_unit_test(test_pipeline_stress),
       cmocka_unit_test(test_constant_memory),
       cmocka_unit_test(test_directory_events),
       cmocka_unit_test(test_hamt_directory),
