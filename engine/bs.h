@@ -10,6 +10,31 @@
  * Blocks are keyed by multihash, so the CIDv0 and CIDv1 (any codec) of the
  * same bytes are the same block.  Putting an existing block is a no-op.
  * Thread-safe: any number of threads may put/get/sync concurrently.
+ *
+ * How it works (details at the top of bs.c):
+ *   - Two batch buffers of batch_bytes_max: callers fill one (a memcpy and a
+ *     crc32c per block, under the store's mutex) while one flusher thread
+ *     writes the other with a few large io_uring writes.  A put blocks only
+ *     when both buffers are busy.  No allocation per block.
+ *   - Written batches reach the page cache; a commit (fdatasync + synced
+ *     index batch) happens on bs_sync/bs_delete/bs_close, every
+ *     sync_bytes_max bytes, when 8192 records are uncommitted, and before
+ *     moving to a new segment.
+ *   - Until committed, blocks live in an in-memory pending table, so
+ *     bs_get/bs_has/bs_put (dedupe) see them at once: bytes still in a buffer
+ *     are copied from memory, written ones are read from the segment.
+ *   - Reads are one LevelDB lookup and one preadv (header, multihash and data
+ *     in one syscall, straight into the caller's buf) through the I/O layer,
+ *     from any thread; the record's checksum is verified on every read.
+ *   - Identity multihashes are never stored: bs_put returns 1, bs_get returns
+ *     the digest, bs_has says present.
+ *   - Write-path errors are sticky: after a failed write, fdatasync or index
+ *     write, every bs_put/bs_sync/bs_delete returns that error (err_msg says
+ *     what failed) and blocks not yet committed are gone; reads keep working.
+ *     Reopen the store: recovery makes it consistent again.
+ *   - bs_fsck and bs_stat's counters are exact on a quiescent store.
+ *   - Memory: 2 x max(batch_bytes_max, one max record) for the buffers, about
+ *     3 MiB of pending table, LevelDB's 4 MiB cache and 4 MiB write buffer.
  */
 #ifndef ANYA_BS_H
 #define ANYA_BS_H

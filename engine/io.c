@@ -359,16 +359,58 @@ static int fault_enter(io_fault_t *f, io_op_t op, bool mutating) {
   return rc;
 }
 
+static io_fault_file_t *fault_file(io_fault_t *f, int fd) {
+  for (size_t i = 0; i < f->files_len; i++)
+    if (f->files[i].fd == fd) return &f->files[i];
+  return NULL;
+}
+
+/* Power loss: what was not synced is gone.  Mutex held; uses the inner backend. */
+static void fault_lose_unsynced(io_fault_t *f) {
+  const io_backend_t *in = f->inner;
+  for (size_t i = 0; i < f->files_len; i++) {
+    io_fault_file_t *file = &f->files[i];
+    if (file->created && !file->dir_synced) {
+      (void)in->unlink(in, file->path);
+      continue;
+    }
+    int fd = in->open(in, file->path, O_WRONLY, 0);
+    if (fd < 0) continue;
+    uint64_t size = 0;
+    if (in->size(in, fd, &size) == 0 && size > file->synced_bytes) (void)in->ftruncate(in, fd, file->synced_bytes);
+    (void)in->close(in, fd);
+  }
+}
+
 static int fault_open(const io_backend_t *io, const char *path, int flags, unsigned mode) {
   io_fault_t *f = fault_of(io);
   bool mutating = (flags & (O_CREAT | O_TRUNC | O_WRONLY | O_RDWR)) != 0;
   int rc = fault_enter(f, IO_OP_OPEN, mutating);
-  return rc ? rc : f->inner->open(f->inner, path, flags, mode);
+  if (rc) return rc;
+  int fd = f->inner->open(f->inner, path, flags, mode);
+  if (fd >= 0 && (flags & (O_WRONLY | O_RDWR)) && !(flags & O_DIRECTORY)) {
+    pthread_mutex_lock(f->mutex);
+    if (f->files_len < IO_FAULT_FILES_MAX && strlen(path) < IO_FAULT_PATH_BYTES_MAX) {
+      io_fault_file_t *file = &f->files[f->files_len++];
+      snprintf(file->path, sizeof file->path, "%s", path);
+      file->fd = fd;
+      file->synced_bytes = 0;
+      (void)f->inner->size(f->inner, fd, &file->synced_bytes);
+      file->created = (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+      file->dir_synced = false;
+    }
+    pthread_mutex_unlock(f->mutex);
+  }
+  return fd;
 }
 
 static int fault_close(const io_backend_t *io, int fd) {
   io_fault_t *f = fault_of(io);
   (void)fault_enter(f, IO_OP_CLOSE, false); /* closing always works: it frees the fd */
+  pthread_mutex_lock(f->mutex);
+  io_fault_file_t *file = fault_file(f, fd);
+  if (file) file->fd = -1;
+  pthread_mutex_unlock(f->mutex);
   return f->inner->close(f->inner, fd);
 }
 
@@ -415,9 +457,11 @@ static int fault_write_batch(const io_backend_t *io, io_write_t *writes, size_t 
     budget -= len;
     trimmed[i].len_bytes = len;
   }
+  bool lose_after = false;
   if (crash_now) {
     f->crashed = true;
     f->faults++;
+    lose_after = f->crash_loses_unsynced;
   }
   pthread_mutex_unlock(f->mutex);
   /* Pass on every non-empty write (the crossing one lands as a prefix). */
@@ -442,6 +486,7 @@ static int fault_write_batch(const io_backend_t *io, io_write_t *writes, size_t 
   }
   pthread_mutex_lock(f->mutex);
   f->written_bytes += landed;
+  if (lose_after) fault_lose_unsynced(f);
   pthread_mutex_unlock(f->mutex);
   return 0;
 }
@@ -449,19 +494,46 @@ static int fault_write_batch(const io_backend_t *io, io_write_t *writes, size_t 
 static int fault_fdatasync(const io_backend_t *io, int fd) {
   io_fault_t *f = fault_of(io);
   int rc = fault_enter(f, IO_OP_FDATASYNC, true);
-  return rc ? rc : f->inner->fdatasync(f->inner, fd);
+  if (rc) return rc;
+  rc = f->inner->fdatasync(f->inner, fd);
+  if (rc == 0) {
+    pthread_mutex_lock(f->mutex);
+    io_fault_file_t *file = fault_file(f, fd);
+    if (file) (void)f->inner->size(f->inner, fd, &file->synced_bytes);
+    pthread_mutex_unlock(f->mutex);
+  }
+  return rc;
 }
 
+/* Only directories are fsync'd (io_fsync_dir): it makes every tracked
+ * creation durable (the engine keeps all its files in one directory). */
 static int fault_fsync(const io_backend_t *io, int fd) {
   io_fault_t *f = fault_of(io);
   int rc = fault_enter(f, IO_OP_FSYNC, true);
-  return rc ? rc : f->inner->fsync(f->inner, fd);
+  if (rc) return rc;
+  rc = f->inner->fsync(f->inner, fd);
+  if (rc == 0) {
+    pthread_mutex_lock(f->mutex);
+    for (size_t i = 0; i < f->files_len; i++) f->files[i].dir_synced = true;
+    pthread_mutex_unlock(f->mutex);
+  }
+  return rc;
 }
 
 static int fault_ftruncate(const io_backend_t *io, int fd, uint64_t size_bytes) {
   io_fault_t *f = fault_of(io);
   int rc = fault_enter(f, IO_OP_TRUNCATE, true);
-  return rc ? rc : f->inner->ftruncate(f->inner, fd, size_bytes);
+  if (rc) return rc;
+  rc = f->inner->ftruncate(f->inner, fd, size_bytes);
+  if (rc == 0) {
+    /* a shrink is metadata: durable only at the next fdatasync, but it never
+     * grows what a crash can leave, so keep synced_bytes as the bound */
+    pthread_mutex_lock(f->mutex);
+    io_fault_file_t *file = fault_file(f, fd);
+    if (file && file->synced_bytes > size_bytes) file->synced_bytes = size_bytes;
+    pthread_mutex_unlock(f->mutex);
+  }
+  return rc;
 }
 
 static int fault_size(const io_backend_t *io, int fd, uint64_t *size_bytes) {
@@ -532,6 +604,7 @@ int io_fault_init(io_fault_t *f, const io_backend_t *inner) {
 void io_fault_reset(io_fault_t *f) {
   pthread_mutex_lock(f->mutex);
   memset(f->calls, 0, sizeof f->calls);
+  f->files_len = 0;
   f->written_bytes = 0;
   f->faults = 0;
   f->crashed = false;

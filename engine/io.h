@@ -16,7 +16,9 @@
  *                    after N bytes have been written in total (the write that
  *                    crosses N lands only up to N, and from then on every
  *                    mutating call fails with EIO without reaching the disk,
- *                    as if the process had died there).
+ *                    as if the process had died there; optionally as if the
+ *                    power had failed: unsynced bytes and unsynced directory
+ *                    entries are lost too).
  *
  * Conventions: every operation returns 0 (or a count / fd) on success and a
  * negative errno on failure; nothing prints.  Paths are ordinary C strings
@@ -140,6 +142,18 @@ typedef enum io_fault_kind {
   IO_FAULT_CRASH,        /* after crash_after_bytes written in total, the process "dies" */
 } io_fault_kind_t;
 
+#define IO_FAULT_FILES_MAX 64    /* files the power-loss model tracks */
+#define IO_FAULT_PATH_BYTES_MAX 512
+
+/* A file opened for writing through the fault backend (power-loss model). */
+typedef struct io_fault_file {
+  char path[IO_FAULT_PATH_BYTES_MAX]; /* as opened */
+  int fd;                        /* -1 once closed */
+  uint64_t synced_bytes;         /* size at open or at the last successful fdatasync */
+  bool created;                  /* opened with O_CREAT|O_EXCL */
+  bool dir_synced;               /* a directory fsync followed its creation */
+} io_fault_file_t;
+
 typedef struct io_fault {
   io_backend_t backend;          /* pass &f->backend as the engine's io */
   const io_backend_t *inner;     /* where calls go when not faulted */
@@ -147,6 +161,11 @@ typedef struct io_fault {
   io_op_t op;                    /* EIO/ENOSPC/SHORT: which operation ... */
   uint64_t nth;                  /* ... and which call of it (1-based; 0 = never) */
   uint64_t crash_after_bytes;    /* CRASH: bytes allowed to land before the crash */
+  bool crash_loses_unsynced;     /* CRASH as power loss: at the crash every written file
+                                    is cut back to its last fdatasync'd size, and files
+                                    created without a later directory fsync are removed */
+  io_fault_file_t files[IO_FAULT_FILES_MAX]; /* tracked for the power-loss model */
+  size_t files_len;
   /* counters (under mutex) */
   uint64_t calls[IO_OP_COUNT];   /* calls seen per operation */
   uint64_t written_bytes;        /* bytes that reached the inner backend */

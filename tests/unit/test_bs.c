@@ -785,10 +785,14 @@ static void test_fault_matrix(void **state) {
         runs++;
       }
   }
-  /* crashes after N bytes, N spread over everything the workload writes */
+  /* crashes after N bytes, N spread over everything the workload writes;
+   * first the process dies (the page cache survives), then the power fails
+   * (whatever was not fdatasync'd is lost) */
   const int points = 48;
-  for (int i = 0; i <= points; i++) {
-    uint64_t n = written * (uint64_t)i / points + (uint64_t)(i % 5) * 13;
+  for (int i = 0; i <= points + points / 2; i++) {
+    bool power = i > points;
+    uint64_t n = power ? written * (uint64_t)(i - points) / (points / 2) + 4097
+                       : written * (uint64_t)i / points + (uint64_t)(i % 5) * 13;
     if (i == 1) n = 1;
     if (i == 2) n = SEG_HEADER_BYTES - 1;
     if (i == 3) n = SEG_HEADER_BYTES;
@@ -799,9 +803,10 @@ static void test_fault_matrix(void **state) {
     fault.kind = IO_FAULT_CRASH;
     fault.nth = 0;
     fault.crash_after_bytes = n;
+    fault.crash_loses_unsynced = power;
     run_workload(f, &fault.backend, &w);
     char what[128];
-    snprintf(what, sizeof what, "crash after %llu bytes", (unsigned long long)n);
+    snprintf(what, sizeof what, "%s after %llu bytes", power ? "power loss" : "crash", (unsigned long long)n);
     check_after_reopen(f, &w, what, runs % 3 == 0);
     runs++;
   }
