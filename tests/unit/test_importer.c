@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -223,6 +224,91 @@ static void test_kubo_vectors(void **state) {
   assert_int_equal(add_bytes(&o, hello, strlen(hello), &sink, &root, &tsize), 0);
   assert_cid_text(&root, "QmUkUQgxXeggyaD5Ckv8ZqfW8wHBX6cYyeiyqvVZYzq5Bi");
   memstore_free(&ms);
+}
+
+/* Kubo's test/cli/testutils DeterministicRandomReaderBytes: the ChaCha20
+ * keystream (key = sha256(seed), zero nonce, counter 0). */
+static uint8_t *kubo_random(const char *seed, size_t len) {
+  uint8_t key[32], iv[16] = {0};
+  mh_sha256_raw(seed, strlen(seed), key);
+  uint8_t *out = calloc(1, len ? len : 1);
+  assert_non_null(out);
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  assert_non_null(ctx);
+  int n = 0;
+  assert_int_equal(EVP_EncryptInit_ex(ctx, EVP_chacha20(), NULL, key, iv), 1);
+  for (size_t done = 0; done < len;) { /* zeros in, keystream out, in place */
+    int step = len - done > (1u << 30) ? 1 << 30 : (int)(len - done);
+    assert_int_equal(EVP_EncryptUpdate(ctx, out + done, &n, out + done, step), 1);
+    done += (size_t)n;
+  }
+  EVP_CIPHER_CTX_free(ctx);
+  return out;
+}
+
+static void assert_add_random(const imp_options_t *o, const char *seed, size_t len, const char *want) {
+  uint8_t *data = kubo_random(seed, len);
+  counting_sink_t cs = {0};
+  block_sink_t sink = {counting_put, &cs};
+  cid_t root;
+  assert_int_equal(add_bytes(o, data, len, &sink, &root, NULL), 0);
+  assert_cid_text(&root, want);
+  free(data);
+}
+
+/* Kubo's createDeterministicFiles: names of name_len characters from the
+ * alphabet "a-z0-9 0 - _" picked by a keystream byte each, every file "x". */
+static void kubo_directory(const char *rel, const char *seed, int files, int name_len) {
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz01234567890-_";
+  size_t alphabet_len = strlen(alphabet);
+  uint8_t *stream = kubo_random(seed, 1 << 20);
+  make_dir(rel);
+  size_t at = 0;
+  for (int i = 0; i < files; i++) {
+    char name[64], path[128];
+    assert_true(name_len < (int)sizeof name && at + (size_t)name_len <= (1u << 20));
+    for (int j = 0; j < name_len; j++) name[j] = alphabet[stream[at++] % alphabet_len];
+    name[name_len] = '\0';
+    snprintf(path, sizeof path, "%s/%s", rel, name);
+    make_file(path, "x");
+  }
+  free(stream);
+}
+
+/* The CIDs Kubo's own test suite pins for its default profile
+ * (test/cli/cid_profiles_test.go, unixfs-v0-2015 == default) and the file
+ * vectors of unixfs-v1-2025 (CIDv1, raw leaves, 1 MiB chunks). */
+static void test_kubo_profile_vectors(void **state) {
+  (void)state;
+  imp_options_t o;
+  imp_options_default(&o);
+  counting_sink_t cs = {0};
+  block_sink_t sink = {counting_put, &cs};
+  cid_t root;
+  assert_int_equal(add_bytes(&o, "hello world", 11, &sink, &root, NULL), 0);
+  assert_cid_text(&root, "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+  assert_add_random(&o, "chunk-v0-seed", 262144, "QmWmRj3dFDZdb6ABvbmKhEL6TmPbAfBZ1t5BxsEyJrcZhE");
+  assert_add_random(&o, "chunk-v0-seed", 262145, "QmYyLxtzZyW22zpoVAtKANLRHpDjZtNeDjQdJrcQNWoRkJ");
+  assert_add_random(&o, "v0-seed", 174 * 262144, "QmUbBALi174SnogsUzLpYbD4xPiBSFANF4iztWCsHbMKh2");
+  assert_add_random(&o, "v0-seed", 174 * 262144 + 1, "QmV81WL765sC8DXsRhE5fJv2rwhS4icHRaf3J9Zk5FdRnW");
+
+  /* 4096 names of 30 bytes: Σ(name + 34-byte CID) = 262144, a plain directory;
+   * 4033 names of 31 bytes: 262145, one byte over, a HAMT. */
+  char p[512];
+  kubo_directory("kubo-basic", "hamt-unixfs-v0-2015", 4096, 30);
+  const char *basic[] = {tpath("kubo-basic", p, sizeof p)};
+  assert_int_equal(imp_add_paths(&o, &sink, basic, 1, NULL, &root), 0);
+  assert_cid_text(&root, "QmX5GtRk3TSSEHtdrykgqm4eqMEn3n2XhfkFAis5fjyZmN");
+  kubo_directory("kubo-hamt", "hamt-unixfs-v0-2015", 4033, 31);
+  const char *hamt[] = {tpath("kubo-hamt", p, sizeof p)};
+  assert_int_equal(imp_add_paths(&o, &sink, hamt, 1, NULL, &root), 0);
+  assert_cid_text(&root, "QmeMiJzmhpJAUgynAcxTQYek5PPKgdv3qEvFsdV3XpVnvP");
+
+  o.cid_version = 1;
+  o.chunk_bytes = 1048576;
+  o.links_max = 1024;
+  assert_add_random(&o, "chunk-v1-seed", 1048576, "bafkreiacndfy443ter6qr2tmbbdhadvxxheowwf75s6zehscklu6ezxmta");
+  assert_add_random(&o, "chunk-v1-seed", 1048577, "bafybeigmix7t42i6jacydtquhet7srwvgpizfg7gjbq7627d35mjomtu64");
 }
 
 /* 262145 zero bytes: root = 2 links (a full leaf and a 1-byte leaf), exactly
@@ -920,6 +1006,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options),
       cmocka_unit_test(test_kubo_vectors),
+      cmocka_unit_test(test_kubo_profile_vectors),
       cmocka_unit_test(test_zeros_root_layout),
       cmocka_unit_test(test_leaf_wrap),
       cmocka_unit_test(test_balanced_matches_boxo_recursion),
