@@ -3,8 +3,18 @@
  * (`ipfs add` defaults and flags; facts in shared ipfs-reference.md §6-7).
  *
  * Streaming in constant memory: a file is read chunk by chunk; only the open
- * right edge of the tree is held.  Blocks go to a block_sink as soon as they
- * are complete.
+ * right edge of the tree is held (links_max links per level).  Blocks go to a
+ * block_sink as soon as they are complete, always from the calling thread and
+ * in DAG order (leaves before their parents).  Files larger than 1 MiB (and
+ * pipes) are read by a reader thread into a fixed ring (16 MiB) and their
+ * leaves hashed by one worker per core (chunker.h); smaller files run on the
+ * caller's thread.  Directories hold their entries (name, CID, size) until
+ * they are complete; a directory whose entries exceed the HAMT threshold is
+ * written as a HAMT (hamt.h).
+ *
+ * Verified against Kubo's own pinned CIDs (test/cli/cid_profiles_test.go) and,
+ * flag by flag, against ipfs-unixfs-importer set up as Kubo
+ * (tests/interop/unixfs-diff.sh).
  */
 #ifndef ANYA_IMPORTER_H
 #define ANYA_IMPORTER_H
