@@ -33,6 +33,8 @@ BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all check asan fuzz bench deps clean tests run
+# Keep object files that pattern chains would otherwise delete as intermediates.
+.SECONDARY:
 all: $(BUILD)/bin/anya
 
 $(BUILD)/obj/%.o: %.c

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A 1.5 GiB file round trip: add, cat, compare (the seed asks for > 1 GB handling).
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 need=$((4 * 1024 * 1024))  # KiB: the file, the store and slack
 avail=$(df -Pk "$T" | awk 'NR==2 {print $4}')
 [ "$avail" -ge "$need" ] || { echo "skip: needs 4 GiB free in ${TMPDIR:-/tmp}, has $((avail / 1024)) MiB"; exit 77; }

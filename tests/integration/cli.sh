@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CLI end to end: init, add/cat/get/ls round trips, block and car commands,
 # errors (one line, non-zero, nothing half-written) and the repository lock.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 
 step "init, and init refusing an existing repository"
 $ANYA init >/dev/null

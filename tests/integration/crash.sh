@@ -2,7 +2,7 @@
 # kill -9 of `anya add` at random instants, 20 rounds, each adding new content
 # (so the write path, not dedupe, is interrupted): afterwards `anya repo fsck`
 # is clean and a re-add gives the expected CID and the same bytes.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 ROUNDS=${CRASH_ROUNDS:-20}
 SIZE=$((64 * 1024 * 1024))
 $ANYA init >/dev/null
