@@ -14,8 +14,9 @@ LDLEVEL := $(shell pkg-config --libs leveldb 2>/dev/null || echo -lleveldb)
 SAN     ?=
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+# CFLAGS is the user's (optimisation, debug); ALL_CFLAGS adds what the build needs.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -pthread $(SAN) \
+ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -pthread $(SAN) \
            $(shell pkg-config --cflags $(PKGS)) -Iengine
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) $(LDLEVEL) -pthread $(SAN)
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -39,7 +40,7 @@ all: $(BUILD)/bin/anya
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
@@ -47,20 +48,20 @@ $(LIB): $(ENGINE_OBJ)
 
 $(BUILD)/bin/anya: $(TOOLS_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(TOOLS_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLS_OBJ) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(TESTLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(TESTLIBS)
 
 # Fuzz targets replayed over their corpus by a plain driver (no clang needed).
 $(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 tests: all $(UNIT_BIN) $(REPLAY_BIN) $(BENCH_BIN)
 
@@ -80,7 +81,7 @@ fuzz:
 
 build/fuzz/bin/%: build/fuzz/obj/tests/fuzz/%.o build/fuzz/lib/libanya.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 bench: all $(BENCH_BIN)
 	tests/bench/run $(BUILD)
