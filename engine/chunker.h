@@ -80,7 +80,9 @@ int chunker_more(chunker_t *c);
 int chunker_next(chunker_t *c, chunker_leaf_t *leaf);
 
 /* Abandons the current stream (after an error elsewhere) and waits until the
- * pipeline is idle.  Harmless when the stream already ended. */
+ * pipeline is idle: a read() already in flight completes first, which on a
+ * pipe means until the writer sends more or closes.  Harmless when the stream
+ * already ended. */
 void chunker_stop(chunker_t *c);
 
 /* Encodes a dag-pb leaf in place: `data` points at data_bytes chunk bytes with

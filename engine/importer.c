@@ -590,18 +590,18 @@ static int cmp_names(const void *a, const void *b, void *arg) {
 static int add_dir_at(imp_ctx_t *x, int parent_fd, const char *name, uint32_t depth, cid_t *cid,
                       uint64_t *tsize, int64_t *record);
 
-/* Adds the directory entry `name` of dirfd to frame f (the walk below a directory). */
-static int add_child(imp_ctx_t *x, int dirfd, const char *name, uint32_t depth, dir_frame_t *f) {
+/* Adds the entry `name` of the directory open as parent_fd to its frame f. */
+static int add_child(imp_ctx_t *x, int parent_fd, const char *name, uint32_t depth, dir_frame_t *f) {
   const char *path = (const char *)x->fspath.data;
   struct stat st;
-  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_error(errno, path, "");
+  if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno_error(errno, path, "");
   cid_t cid;
   uint64_t tsize;
   int64_t record = -1;
   int rc;
-  if (S_ISREG(st.st_mode)) rc = add_file_at(x, dirfd, name, false, &cid, &tsize);
-  else if (S_ISDIR(st.st_mode)) rc = add_dir_at(x, dirfd, name, depth + 1, &cid, &tsize, &record);
-  else if (S_ISLNK(st.st_mode)) rc = add_symlink_at(x, dirfd, name, &cid, &tsize);
+  if (S_ISREG(st.st_mode)) rc = add_file_at(x, parent_fd, name, false, &cid, &tsize);
+  else if (S_ISDIR(st.st_mode)) rc = add_dir_at(x, parent_fd, name, depth + 1, &cid, &tsize, &record);
+  else if (S_ISLNK(st.st_mode)) rc = add_symlink_at(x, parent_fd, name, &cid, &tsize);
   else rc = err_set(-EINVAL, "%s: unrecognized file type (not a file, directory or symlink)", path);
   if (rc) return rc;
   return dir_add_entry(f, name, strlen(name), &cid, tsize, record);
@@ -612,6 +612,8 @@ static int add_dir_at(imp_ctx_t *x, int parent_fd, const char *name, uint32_t de
   const char *path = (const char *)x->fspath.data;
   if (depth > IMP_DEPTH_MAX)
     return err_set(-ELOOP, "%s: directories nested deeper than %d", path, IMP_DEPTH_MAX);
+  assert(depth < DIR_FRAMES_MAX);
+  /* Below the arguments a symlink is never followed (it was lstat'ed as a directory). */
   int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (depth > 0 ? O_NOFOLLOW : 0));
   if (fd < 0) return errno_error(errno, path, "");
   DIR *dir = fdopendir(fd);
