@@ -66,6 +66,7 @@ struct chunker {
   pthread_t reader;
   pthread_t workers[CHUNKER_WORKERS_MAX];
   uint32_t workers_len;         /* threads started (0 until the first pipelined stream) */
+  uint32_t workers_max;         /* what the ring can keep busy: (slots - 2) / 2 */
   bool threads_failed;          /* could not start threads: run everything inline */
   bool shutdown;
   bool active;                  /* a pipelined stream is open */
@@ -238,6 +239,7 @@ static bool threads_start(chunker_t *c) {
     return false;
   }
   uint32_t want = workers_wanted(&c->cfg);
+  if (want > c->workers_max) want = c->workers_max;
   for (uint32_t i = 0; i < want; i++) {
     if (pthread_create(&c->workers[i], NULL, worker_main, c) != 0) break;
     c->workers_len++;
@@ -271,9 +273,12 @@ int chunker_new(const chunker_config_t *cfg, chunker_t **out) {
   c->slot_bytes = CHUNKER_HEAD_BYTES + (size_t)cfg->chunk_bytes + CHUNKER_TAIL_BYTES;
   c->slot_bytes = (c->slot_bytes + 63) & ~(size_t)63;
   size_t slots = ring_max / c->slot_bytes;
-  size_t slots_min = 2 * (size_t)workers_wanted(cfg) + 2;
-  if (slots < slots_min) slots = slots_min;
+  /* The budget bounds memory whatever the core count: fewer workers rather
+   * than more slots (two slots per worker keep it busy, two more are the
+   * reader's and the caller's). */
+  if (slots < 4) slots = 4;
   if (slots > CHUNKER_SLOTS_MAX) slots = CHUNKER_SLOTS_MAX;
+  c->workers_max = (uint32_t)((slots - 2) / 2);
   c->slots_len = (uint32_t)slots;
   /* Pages are only touched when used, so a large ring costs nothing for small files. */
   c->ring = malloc(slots * c->slot_bytes);

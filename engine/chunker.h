@@ -47,8 +47,10 @@ typedef struct chunker_config {
   uint32_t chunk_bytes;          /* 1..IMP_CHUNK_BYTES_MAX */
   chunker_leaf_kind_t leaf_kind; /* what a leaf block is */
   uint32_t cid_version;          /* CID version of dag-pb leaves (raw leaves are always v1) */
-  uint32_t workers;              /* hash threads; 0 = one per online core */
-  size_t ring_bytes_max;         /* ring memory budget; 0 = CHUNKER_RING_BYTES_DEFAULT */
+  uint32_t workers;              /* hash threads; 0 = one per online core; at most
+                                    (slots - 2) / 2 run, so memory stays in budget */
+  size_t ring_bytes_max;         /* ring memory budget (at least 4 slots of
+                                    chunk_bytes + 32); 0 = CHUNKER_RING_BYTES_DEFAULT */
 } chunker_config_t;
 
 typedef struct chunker_leaf {

@@ -611,7 +611,7 @@ static void test_pipeline_stress(void **state) {
   assert_non_null(data);
   for (size_t i = 0; i < max_len; i++) data[i] = (uint8_t)(i * 131 + (i >> 11));
   chunker_config_t cfg = {.chunk_bytes = 4096, .leaf_kind = CHUNKER_LEAF_UNIXFS_FILE, .workers = 2,
-                          .ring_bytes_max = 6 * 4096};
+                          .ring_bytes_max = 10 * 4160}; /* 10 slots: 2 workers */
   chunker_t *piped, *inl;
   assert_int_equal(chunker_new(&cfg, &piped), 0);
   assert_int_equal(chunker_new(&cfg, &inl), 0);
