@@ -9,7 +9,13 @@
  *   n_hashed   slots whose hashing finished     (workers count)
  *   seq_take   slots the caller has taken       (caller advances)
  * with seq_take <= seq_claim <= seq_read and seq_read - (seq_take - held) <= S,
- * held being 1 while the caller still borrows the last slot it took.  The
+ * held being 1 while the caller still borrows the last slot it took.
+ *
+ * A regular file needs no reader: each worker claims the next chunk, preads it
+ * at its offset and hashes it (seq_read then counts claims), so the copy out
+ * of the page cache is spread over the cores too.  The end is where the first
+ * short read happened (end_seq, the lowest such); chunks claimed past it read
+ * nothing and are dropped.  Pipes keep the reader thread.  The
  * lock is taken a handful of times per chunk (256 KiB by default), so one
  * mutex costs nothing measurable next to SHA-256; wake-ups do cost (a futex
  * call and a context switch each), so each party has its own condition
@@ -23,6 +29,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "block.h"
@@ -73,7 +80,10 @@ struct chunker {
   bool stop;                    /* the caller abandons the stream */
   bool reader_done;             /* the reader reached end of stream (or error/stop) */
   int stream_errno;             /* read error (positive errno), 0 if none */
-  uint64_t seq_read, seq_claim, seq_take, n_hashed, end_seq;
+  bool pread_mode;              /* workers pread a regular file themselves */
+  uint64_t base_offset;         /* pread mode: file offset of chunk 0 */
+  uint64_t seq_read, seq_claim, seq_take, n_hashed;
+  uint64_t end_seq;             /* chunks in the stream, once reader_done (UINT64_MAX before) */
   bool held;                    /* the caller borrows slot (seq_take - 1) */
 };
 
@@ -119,6 +129,21 @@ static int slot_hash(const chunker_config_t *cfg, slot_t *s) {
   return cid_make(&s->cid, cfg->cid_version, CODEC_DAG_PB, MH_SHA2_256, s->block, s->block_bytes);
 }
 
+/* Reads at `offset` until `want` bytes, end of file or an error: bytes read, or -errno. */
+static ssize_t pread_full(int fd, uint8_t *buf, size_t want, uint64_t offset) {
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = pread(fd, buf + got, want - got, (off_t)(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) break;
+    got += (size_t)n;
+  }
+  return (ssize_t)got;
+}
+
 /* Reads until `want` bytes, end of file or an error: bytes read, or -errno. */
 static ssize_t read_full(int fd, uint8_t *buf, size_t want) {
   size_t got = 0;
@@ -145,11 +170,54 @@ static int read_error(int e) { return err_set(-e, "read: %s", strerror(e)); }
 
 /* ---- threads ---- */
 
-static bool reader_may_run(const chunker_t *c) {
-  if (!c->active || c->reader_done) return false;
-  if (c->stop) return true;
+static bool ring_has_room(const chunker_t *c) {
   uint64_t busy = c->seq_read - (c->seq_take - (c->held ? 1 : 0));
+  assert(busy <= c->slots_len);
   return busy < c->slots_len;
+}
+
+static bool reader_may_run(const chunker_t *c) {
+  if (!c->active || c->pread_mode || c->reader_done) return false;
+  return c->stop || ring_has_room(c);
+}
+
+static bool worker_may_claim(const chunker_t *c) {
+  return c->active && c->pread_mode && !c->reader_done && !c->stop && ring_has_room(c);
+}
+
+/* pread mode, mu held: reads and hashes the next chunk (the lock is dropped meanwhile). */
+static void worker_pread(chunker_t *c) {
+  uint64_t seq = c->seq_read++;
+  c->seq_claim = c->seq_read;
+  slot_t *s = &c->slots[seq % c->slots_len];
+  s->hashed = false; /* the slot's previous round is over */
+  int fd = c->fd;
+  uint32_t want = c->cfg.chunk_bytes;
+  uint64_t offset = c->base_offset + seq * want;
+  if (c->workers_waiting && worker_may_claim(c)) pthread_cond_signal(&c->cond_workers);
+  pthread_mutex_unlock(&c->mu);
+  ssize_t n = pread_full(fd, s->mem + CHUNKER_HEAD_BYTES, want, offset);
+  pthread_mutex_lock(&c->mu);
+  if (n < (ssize_t)want) { /* end of file (or error) at this chunk */
+    uint64_t end = n < 0 ? seq : seq + (n > 0);
+    if (end < c->end_seq) {
+      c->end_seq = end;
+      c->stream_errno = n < 0 ? (int)-n : 0;
+    }
+    c->reader_done = true;
+  }
+  s->err = 0;
+  if (n > 0 && seq < c->end_seq) {
+    s->data_bytes = (uint32_t)n;
+    pthread_mutex_unlock(&c->mu);
+    int rc = slot_hash(&c->cfg, s);
+    pthread_mutex_lock(&c->mu);
+    s->err = rc;
+  }
+  s->hashed = true;
+  c->n_hashed++;
+  if (c->consumer_waiting && (seq == c->seq_take || c->stop || c->reader_done))
+    pthread_cond_signal(&c->cond_consumer);
 }
 
 static void *reader_main(void *arg) {
@@ -200,12 +268,16 @@ static void *worker_main(void *arg) {
   chunker_t *c = arg;
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    while (!c->shutdown && c->seq_claim >= c->seq_read) {
+    while (!c->shutdown && c->seq_claim >= c->seq_read && !worker_may_claim(c)) {
       c->workers_waiting++;
       pthread_cond_wait(&c->cond_workers, &c->mu);
       c->workers_waiting--;
     }
     if (c->shutdown) break;
+    if (c->seq_claim >= c->seq_read) {
+      worker_pread(c);
+      continue;
+    }
     uint64_t seq = c->seq_claim++;
     slot_t *s = &c->slots[seq % c->slots_len];
     /* More filled slots than this one: make sure another worker takes them. */
@@ -334,15 +406,22 @@ int chunker_start(chunker_t *c, int fd, uint64_t size_hint_bytes) {
     return 0;
   }
   c->inline_mode = false;
+  struct stat st;
+  off_t at = -1;
+  bool seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (at = lseek(fd, 0, SEEK_CUR)) >= 0;
   pthread_mutex_lock(&c->mu);
   assert(!c->active);
-  c->seq_read = c->seq_claim = c->seq_take = c->n_hashed = c->end_seq = 0;
+  c->seq_read = c->seq_claim = c->seq_take = c->n_hashed = 0;
+  c->end_seq = UINT64_MAX;
   c->held = false;
   c->stop = false;
   c->reader_done = false;
   c->stream_errno = 0;
+  c->pread_mode = seekable;
+  c->base_offset = seekable ? (uint64_t)at : 0;
   c->active = true;
-  pthread_cond_signal(&c->cond_reader);
+  if (seekable) pthread_cond_broadcast(&c->cond_workers);
+  else pthread_cond_signal(&c->cond_reader);
   pthread_mutex_unlock(&c->mu);
   return 0;
 }
@@ -373,8 +452,9 @@ static void consumer_wait(chunker_t *c) {
 /* Pipelined, with mu held: 1 when the head slot is hashed, 0 at the end, <0 error. */
 static int pipe_wait_head(chunker_t *c) {
   for (;;) {
-    if (c->seq_take < c->seq_read && c->slots[c->seq_take % c->slots_len].hashed) return 1;
-    if (c->reader_done && c->seq_take == c->end_seq) return c->stream_errno ? -c->stream_errno : 0;
+    if (c->seq_take < c->end_seq && c->seq_take < c->seq_read && c->slots[c->seq_take % c->slots_len].hashed)
+      return 1;
+    if (c->reader_done && c->seq_take >= c->end_seq) return c->stream_errno ? -c->stream_errno : 0;
     consumer_wait(c);
   }
 }
@@ -409,6 +489,7 @@ int chunker_next(chunker_t *c, chunker_leaf_t *leaf) {
   if (c->held) { /* the previous leaf's slot is free again */
     c->held = false;
     if (c->reader_waiting) pthread_cond_signal(&c->cond_reader);
+    if (c->pread_mode && c->workers_waiting) pthread_cond_signal(&c->cond_workers);
   }
   int rc = pipe_wait_head(c);
   slot_t *s = NULL;
@@ -417,7 +498,9 @@ int chunker_next(chunker_t *c, chunker_leaf_t *leaf) {
     c->seq_take++;
     c->held = true;
   } else if (rc == 0) {
-    c->active = false; /* everything read was taken: the pipeline is idle */
+    /* Chunks claimed past the end may still be in flight (pread mode). */
+    while (c->n_hashed != c->seq_read) consumer_wait(c);
+    c->active = false;
   }
   pthread_mutex_unlock(&c->mu);
   if (rc < 0) return read_error(-rc);
@@ -438,7 +521,12 @@ void chunker_stop(chunker_t *c) {
   if (c->active) {
     c->held = false;
     c->stop = true;
-    pthread_cond_signal(&c->cond_reader);
+    if (c->pread_mode) { /* no reader: the stream ends at what was claimed */
+      c->reader_done = true;
+      if (c->end_seq > c->seq_read) c->end_seq = c->seq_read;
+    } else {
+      pthread_cond_signal(&c->cond_reader);
+    }
     while (!(c->reader_done && c->n_hashed == c->seq_read)) consumer_wait(c);
     c->active = false;
   }

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -602,8 +603,27 @@ static void test_inline_equals_pipelined(void **state) {
   free(data);
 }
 
-/* Many short pipelined streams (0..40 chunks), some abandoned at a random
- * leaf: every completed one equals the inline result; nothing hangs. */
+typedef struct buf_writer {
+  int fd;
+  const uint8_t *data;
+  size_t len;
+} buf_writer_t;
+
+static void *write_buf(void *arg) {
+  buf_writer_t *w = arg;
+  size_t done = 0;
+  while (done < w->len) {
+    ssize_t n = write(w->fd, w->data + done, w->len - done);
+    if (n <= 0) break; /* the reader stopped early */
+    done += (size_t)n;
+  }
+  close(w->fd);
+  return NULL;
+}
+
+/* Many short pipelined streams (0..40 chunks) from regular files (workers
+ * pread) and pipes (the reader thread), some abandoned at a random leaf:
+ * every completed one equals the inline result; nothing hangs. */
 static void test_pipeline_stress(void **state) {
   (void)state;
   const size_t max_len = 40 * 4096 + 100;
@@ -620,7 +640,19 @@ static void test_pipeline_stress(void **state) {
     rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
     size_t len = (size_t)(rng % max_len);
     size_t stop_at = (rng >> 32) % 8 == 0 ? (size_t)((rng >> 40) % 41) : SIZE_MAX;
-    int fd1 = memfd_with(data, len), fd2 = memfd_with(data, len);
+    bool use_pipe = round % 2 == 1;
+    int fd1, fd2 = memfd_with(data, len);
+    pthread_t writer;
+    buf_writer_t w = {.data = data, .len = len};
+    if (use_pipe) {
+      int p[2];
+      assert_int_equal(pipe(p), 0);
+      fd1 = p[0];
+      w.fd = p[1];
+      assert_int_equal(pthread_create(&writer, NULL, write_buf, &w), 0);
+    } else {
+      fd1 = memfd_with(data, len);
+    }
     assert_int_equal(chunker_start(piped, fd1, UINT64_MAX), 0);
     assert_int_equal(chunker_start(inl, fd2, 0), 0);
     chunker_leaf_t a, b;
@@ -642,7 +674,8 @@ static void test_pipeline_stress(void **state) {
     }
     if (k != stop_at) assert_int_equal(k, (len + 4095) / 4096);
     chunker_stop(inl);
-    close(fd1);
+    close(fd1); /* a writer still blocked on the pipe gets EPIPE */
+    if (use_pipe) pthread_join(writer, NULL);
     close(fd2);
   }
   chunker_free(piped);
@@ -1002,7 +1035,30 @@ static void test_errors(void **state) {
   assert_int_equal(imp_add_fd(&o, &sink, -1, NULL, &root, NULL), -EBADF);
 }
 
+/* A regular file is read from its current offset (pread mode included). */
+static void test_offset(void **state) {
+  (void)state;
+  size_t len = 3 * 1024 * 1024;
+  uint8_t *data = malloc(len);
+  assert_non_null(data);
+  for (size_t i = 0; i < len; i++) data[i] = (uint8_t)(i * 5 + (i >> 16));
+  imp_options_t o;
+  imp_options_default(&o);
+  counting_sink_t cs = {0};
+  block_sink_t sink = {counting_put, &cs};
+  cid_t a, b;
+  size_t skip = 1234567;
+  int fd = memfd_with(data, len);
+  assert_int_equal(lseek(fd, (off_t)skip, SEEK_SET), (off_t)skip);
+  assert_int_equal(imp_add_fd(&o, &sink, fd, NULL, &a, NULL), 0);
+  close(fd);
+  assert_int_equal(add_bytes(&o, data + skip, len - skip, &sink, &b, NULL), 0);
+  assert_true(cid_equal(&a, &b));
+  free(data);
+}
+
 int main(void) {
+  signal(SIGPIPE, SIG_IGN); /* writers of abandoned pipes get EPIPE instead */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options),
       cmocka_unit_test(test_kubo_vectors),
@@ -1013,6 +1069,7 @@ int main(void) {
       cmocka_unit_test(test_chunk_sizes),
       cmocka_unit_test(test_inline_equals_pipelined),
       cmocka_unit_test(test_pipeline_stress),
+      cmocka_unit_test(test_offset),
       cmocka_unit_test(test_constant_memory),
       cmocka_unit_test(test_directory_events),
       cmocka_unit_test(test_hamt_directory),
