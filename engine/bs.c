@@ -2,19 +2,23 @@
  * bs: the block engine (bs.h; on-disk format in docs/format.md).
  *
  * Threads.  Callers' threads copy records into the filling batch buffer under
- * bs->mutex and return; one flusher thread per store writes sealed batches
- * through io_write_all (io_uring, 1 MiB SQEs submitted together) and commits.
- * There are two batch buffers: while the flusher writes one, callers fill the
- * other, so a put blocks only when both are busy.
+ * bs->mutex and return; per store, a flusher thread writes sealed batches
+ * through io_write_all (io_uring, 1 MiB SQEs submitted together) and a
+ * committer thread runs commits.  There are two batch buffers: while the
+ * flusher writes one, callers fill the other, so a put blocks only when both
+ * are busy; and while the committer waits for fdatasync, the flusher keeps
+ * writing.
  *
  * Durability points.  Writing a batch only reaches the page cache.  A commit
  * (fdatasync of the one segment written since the last commit, then one
  * synced LevelDB write batch holding the index entries, the segment's new
- * durable length "watermark" and the counters) makes everything written so
- * far durable.  Commits happen when a bs_sync/bs_delete/bs_close asks, when
- * sync_bytes_max bytes are uncommitted, when the pending table fills up, and
- * before the writer moves to a new segment, so at most one segment is ever
- * dirty.  Every waiter whose blocks were in it returns together.
+ * durable length "watermark" and the counters) makes everything written up
+ * to its start durable.  One commit is in flight at a time; the flusher
+ * prepares it (under the mutex) when a bs_sync/bs_delete/bs_close asks, when
+ * sync_bytes_max bytes are uncommitted, or when the pending table fills up,
+ * and waits for a full commit before moving to a new segment, so at most one
+ * segment is ever dirty.  Every waiter whose blocks were in it returns
+ * together.
  *
  * Pending table.  Records written but not yet committed are not in LevelDB;
  * a fixed-size table (ring of entries in append order plus hash chains over
@@ -47,7 +51,6 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "crc32c.h"
 #include "err.h"
 #include "io.h"
 #include "segment.h"
@@ -72,7 +75,7 @@
 /* Index key prefixes (docs/format.md). */
 #define BS_KEY_BLOCK 'B'
 #define BS_KEY_WATERMARK 'W'
-#define BS_KEY_META 'M'
+#define BS_KEY_META 'M'             /* "Mformat", "Mstats" */
 static const char bs_key_format[] = "Mformat";
 static const char bs_key_stats[] = "Mstats";
 
@@ -135,6 +138,21 @@ struct bs {
   pthread_t flusher;
   bool flusher_running;
   bool stopping;                 /* bs_close: flush, commit, exit */
+  pthread_cond_t commit_cond;    /* the committer waits for a commit to run */
+  pthread_t committer;
+  bool committer_running;
+  bool committer_stop;           /* bs_close, after the flusher is gone */
+
+  /* the commit in flight (at most one), prepared by the flusher */
+  bool commit_inflight;
+  uint64_t commit_seq;           /* batches <= this are in it */
+  leveldb_writebatch_t *commit_batch; /* index entries, watermark, counters */
+  int commit_fd;                 /* the segment to fdatasync */
+  uint32_t commit_segment_id;
+  uint64_t commit_watermark;     /* its length once committed */
+  size_t commit_entries;         /* pending entries it moves to the index (from the head) */
+  uint64_t commit_blocks;        /* counters once committed */
+  uint64_t commit_block_bytes;
 
   bs_batch_t batches[2];
   int fill;                      /* index of the FILLING batch */
@@ -142,7 +160,7 @@ struct bs {
   uint64_t written_seq;          /* every batch <= this is written */
   uint64_t durable_seq;          /* every batch <= this is committed */
   uint64_t sync_target_seq;      /* callers want batches <= this committed */
-  uint64_t uncommitted_bytes;    /* written since the last commit */
+  uint64_t uncommitted_bytes;    /* written since the last commit began */
   uint32_t append_segment_id;    /* next record goes to this segment ... */
   uint64_t append_offset;        /* ... at this offset */
   int error;                     /* sticky write-path error, 0 = none */
@@ -151,7 +169,8 @@ struct bs {
   bs_segment_t *segments;        /* sorted by id */
   size_t segments_len;
   size_t segments_cap;
-  uint32_t dirty_segment_id;     /* flusher: the segment written since the last commit (0 none) */
+  uint32_t dirty_segment_id;     /* flusher: the segment being written (0 none yet); all
+                                    uncommitted written bytes are in it */
 
   bs_entry_t *entries;           /* ring of BS_PENDING_MAX */
   uint64_t entries_head;         /* oldest entry's position (slot = pos % BS_PENDING_MAX) */
@@ -398,20 +417,19 @@ static int segment_create(bs_t *bs, uint32_t segment_id, int *fd_out) {
   return 0;
 }
 
-/* Commits everything written: fdatasync of the dirty segment, then one synced
- * index batch.  Called by the flusher with the mutex held; drops it for I/O. */
-static int commit_locked(bs_t *bs) {
+/* Starts a commit of everything written so far: builds the index batch
+ * under the mutex and hands it to the committer thread, which runs the
+ * fdatasync and the synced index write while the flusher goes on writing the
+ * next batches.  One commit is in flight at a time.  Flusher, mutex held. */
+static void commit_begin_locked(bs_t *bs) {
+  assert(!bs->commit_inflight && !bs->error);
   assert(bs->written_seq > bs->durable_seq);
-  uint64_t commit_seq = bs->written_seq;
   bs_segment_t *segment = segment_find(bs, bs->dirty_segment_id);
   assert(segment);
-  int fd = segment->fd;
-  uint32_t segment_id = segment->id;
-  uint64_t watermark = segment->size_bytes;
-
+  uint64_t commit_seq = bs->written_seq;
   leveldb_writebatch_t *batch = leveldb_writebatch_create();
   int64_t delta_blocks = 0, delta_bytes = 0;
-  size_t committed = 0;
+  size_t entries = 0;
   for (uint64_t pos = bs->entries_head; pos < bs->entries_tail; pos++) {
     bs_entry_t *e = &bs->entries[pos % BS_PENDING_MAX];
     if (e->batch_seq > commit_seq) break;
@@ -428,57 +446,95 @@ static int commit_locked(bs_t *bs) {
       delta_blocks--;
       delta_bytes -= e->data_len;
     }
-    committed++;
+    entries++;
   }
   uint8_t wkey[5], wvalue[8], svalue[16];
-  watermark_key(wkey, segment_id);
-  put_le64(wvalue, watermark);
+  watermark_key(wkey, segment->id);
+  put_le64(wvalue, segment->size_bytes);
   leveldb_writebatch_put(batch, (const char *)wkey, sizeof wkey, (const char *)wvalue, sizeof wvalue);
-  uint64_t blocks = (uint64_t)((int64_t)bs->blocks + delta_blocks);
-  uint64_t bytes = (uint64_t)((int64_t)bs->block_bytes + delta_bytes);
-  stats_encode(svalue, blocks, bytes);
+  bs->commit_blocks = (uint64_t)((int64_t)bs->blocks + delta_blocks);
+  bs->commit_block_bytes = (uint64_t)((int64_t)bs->block_bytes + delta_bytes);
+  stats_encode(svalue, bs->commit_blocks, bs->commit_block_bytes);
   leveldb_writebatch_put(batch, bs_key_stats, strlen(bs_key_stats), (const char *)svalue, sizeof svalue);
-  pthread_mutex_unlock(&bs->mutex);
-
-  int rc = io_fdatasync(bs->io, fd);
-  const char *what = "fdatasync";
-  if (!rc) {
-    what = "index write";
-    rc = io_external(bs->io, "index");
-  }
-  if (!rc) rc = db_write(bs, batch, true);
-  leveldb_writebatch_destroy(batch);
-
-  pthread_mutex_lock(&bs->mutex);
-  if (rc) {
-    fail_locked(bs, rc, what);
-    return rc;
-  }
-  for (size_t i = 0; i < committed; i++) {
-    bs_entry_t *e = &bs->entries[bs->entries_head % BS_PENDING_MAX];
-    bs->pending_blocks -= e->kind == SEG_KIND_BLOCK ? 1 : -1;
-    bs->pending_bytes -= e->kind == SEG_KIND_BLOCK ? (int64_t)e->data_len : -(int64_t)e->data_len;
-    pending_pop_oldest(bs);
-  }
-  bs->blocks = blocks;
-  bs->block_bytes = bytes;
-  segment->durable_bytes = watermark;
-  bs->durable_seq = commit_seq;
+  bs->commit_inflight = true;
+  bs->commit_seq = commit_seq;
+  bs->commit_batch = batch;
+  bs->commit_fd = segment->fd;
+  bs->commit_segment_id = segment->id;
+  bs->commit_watermark = segment->size_bytes;
+  bs->commit_entries = entries;
   bs->uncommitted_bytes = 0;
-  bs->dirty_segment_id = 0;
-  __atomic_add_fetch(&bs->commit_gen, 1, __ATOMIC_RELEASE);
-  pthread_cond_broadcast(&bs->done_cond);
-  return 0;
+  pthread_cond_signal(&bs->commit_cond);
+}
+
+static void *committer_main(void *arg) {
+  bs_t *bs = arg;
+  pthread_mutex_lock(&bs->mutex);
+  for (;;) {
+    while (!bs->commit_inflight && !bs->committer_stop) pthread_cond_wait(&bs->commit_cond, &bs->mutex);
+    if (!bs->commit_inflight) break;
+    int fd = bs->commit_fd;
+    leveldb_writebatch_t *batch = bs->commit_batch;
+    pthread_mutex_unlock(&bs->mutex);
+
+    int rc = io_fdatasync(bs->io, fd);
+    const char *what = "fdatasync";
+    if (!rc) {
+      what = "index write";
+      rc = io_external(bs->io, "index");
+    }
+    if (!rc) rc = db_write(bs, batch, true);
+    leveldb_writebatch_destroy(batch);
+
+    pthread_mutex_lock(&bs->mutex);
+    if (rc) {
+      fail_locked(bs, rc, what);
+    } else if (!bs->error) { /* after an error the table was cleared: nothing to move */
+      assert(pending_count(bs) >= bs->commit_entries);
+      for (size_t i = 0; i < bs->commit_entries; i++) {
+        bs_entry_t *e = &bs->entries[bs->entries_head % BS_PENDING_MAX];
+        assert(e->batch_seq <= bs->commit_seq);
+        bs->pending_blocks -= e->kind == SEG_KIND_BLOCK ? 1 : -1;
+        bs->pending_bytes -= e->kind == SEG_KIND_BLOCK ? (int64_t)e->data_len : -(int64_t)e->data_len;
+        pending_pop_oldest(bs);
+      }
+      bs->blocks = bs->commit_blocks;
+      bs->block_bytes = bs->commit_block_bytes;
+      bs_segment_t *segment = segment_find(bs, bs->commit_segment_id);
+      assert(segment);
+      segment->durable_bytes = bs->commit_watermark;
+      assert(bs->commit_seq > bs->durable_seq);
+      bs->durable_seq = bs->commit_seq;
+      __atomic_add_fetch(&bs->commit_gen, 1, __ATOMIC_RELEASE);
+    }
+    bs->commit_inflight = false;
+    bs->commit_batch = NULL;
+    pthread_cond_broadcast(&bs->done_cond);
+    pthread_cond_signal(&bs->flusher_cond);
+  }
+  pthread_mutex_unlock(&bs->mutex);
+  return NULL;
+}
+
+/* The newest batch that is committed or being committed (mutex held). */
+static uint64_t committing_seq_locked(const bs_t *bs) {
+  return bs->commit_inflight ? bs->commit_seq : bs->durable_seq;
 }
 
 /* Writes the SEALED batch.  Mutex held; dropped for I/O. */
 static void write_batch_locked(bs_t *bs, bs_batch_t *batch) {
   assert(batch->state == BS_BATCH_SEALED && batch->len_bytes > 0);
   int rc = 0;
-  /* A new segment: commit the old one first, so only one is ever dirty. */
+  /* A new segment: first commit everything written to the old one, so at
+   * most one segment is ever dirty. */
   if (bs->dirty_segment_id && bs->dirty_segment_id != batch->segment_id) {
-    rc = commit_locked(bs);
-    if (rc) return; /* fail_locked reset the batch */
+    for (int rounds = 0; !bs->error && (bs->commit_inflight || bs->written_seq > bs->durable_seq); rounds++) {
+      assert(rounds < 1000000);
+      if (!bs->commit_inflight) commit_begin_locked(bs);
+      pthread_cond_wait(&bs->flusher_cond, &bs->mutex);
+    }
+    if (bs->error) return; /* fail_locked reset the batch */
+    bs->dirty_segment_id = 0;
   }
   bs_segment_t *segment = segment_find(bs, batch->segment_id);
   if (!segment) {
@@ -503,20 +559,19 @@ static void write_batch_locked(bs_t *bs, bs_batch_t *batch) {
   pthread_mutex_unlock(&bs->mutex);
   rc = io_write_all(bs->io, fd, batch->data, batch->len_bytes, batch->segment_offset);
   pthread_mutex_lock(&bs->mutex);
-  segment = segment_find(bs, batch->segment_id);
-  if (rc) {
-    batch->state = BS_BATCH_FREE;
+  batch->state = BS_BATCH_FREE;
+  if (rc || bs->error) {
     batch->len_bytes = 0;
     batch->seq = 0;
-    fail_locked(bs, rc, "write");
+    if (rc) fail_locked(bs, rc, "write");
     return;
   }
+  segment = segment_find(bs, batch->segment_id);
   segment->size_bytes += batch->len_bytes;
   bs->dirty_segment_id = segment->id;
   bs->uncommitted_bytes += batch->len_bytes;
   assert(batch->seq > bs->written_seq);
   bs->written_seq = batch->seq;
-  batch->state = BS_BATCH_FREE;
   batch->len_bytes = 0;
   batch->seq = 0;
   pthread_cond_broadcast(&bs->done_cond);
@@ -545,14 +600,16 @@ static void *flusher_main(void *arg) {
       seal_locked(bs);
       continue;
     }
-    if (bs->written_seq > bs->durable_seq &&
-        (bs->sync_target_seq > bs->durable_seq || bs->uncommitted_bytes >= bs->sync_bytes_max ||
-         bs->stopping || crowded)) {
-      (void)commit_locked(bs);
+    uint64_t committing = committing_seq_locked(bs);
+    bool want_commit = bs->written_seq > committing &&
+                       (bs->sync_target_seq > committing || bs->uncommitted_bytes >= bs->sync_bytes_max ||
+                        bs->stopping || crowded);
+    if (want_commit && !bs->commit_inflight) {
+      commit_begin_locked(bs);
       continue;
     }
-    if (bs->stopping) break;
-    pthread_cond_wait(&bs->flusher_cond, &bs->mutex);
+    if (bs->stopping && !want_commit && !bs->commit_inflight) break;
+    pthread_cond_wait(&bs->flusher_cond, &bs->mutex); /* work, or the commit in flight ends */
   }
   pthread_mutex_unlock(&bs->mutex);
   return NULL;
@@ -1398,6 +1455,26 @@ static int open_index(bs_t *bs) {
   return 0;
 }
 
+/* Stops the flusher (it writes and commits what is left), then the committer. */
+static void stop_threads(bs_t *bs) {
+  if (bs->flusher_running) {
+    pthread_mutex_lock(&bs->mutex);
+    bs->stopping = true;
+    pthread_cond_signal(&bs->flusher_cond);
+    pthread_mutex_unlock(&bs->mutex);
+    pthread_join(bs->flusher, NULL);
+    bs->flusher_running = false;
+  }
+  if (bs->committer_running) {
+    pthread_mutex_lock(&bs->mutex);
+    bs->committer_stop = true;
+    pthread_cond_signal(&bs->commit_cond);
+    pthread_mutex_unlock(&bs->mutex);
+    pthread_join(bs->committer, NULL);
+    bs->committer_running = false;
+  }
+}
+
 static void bs_free(bs_t *bs) {
   if (!bs) return;
   for (size_t i = 0; i < bs->segments_len; i++) (void)io_close(bs->io, bs->segments[i].fd);
@@ -1412,9 +1489,11 @@ static void bs_free(bs_t *bs) {
   for (int i = 0; i < 2; i++) free(bs->batches[i].data);
   free(bs->entries);
   free(bs->buckets);
+  if (bs->commit_batch) leveldb_writebatch_destroy(bs->commit_batch);
   pthread_mutex_destroy(&bs->mutex);
   pthread_cond_destroy(&bs->flusher_cond);
   pthread_cond_destroy(&bs->done_cond);
+  pthread_cond_destroy(&bs->commit_cond);
   free(bs);
 }
 
@@ -1427,6 +1506,7 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   pthread_mutex_init(&bs->mutex, NULL);
   pthread_cond_init(&bs->flusher_cond, NULL);
   pthread_cond_init(&bs->done_cond, NULL);
+  pthread_cond_init(&bs->commit_cond, NULL);
   snprintf(bs->dir, sizeof bs->dir, "%s", dir);
   if (opts) bs->opts = *opts;
   else bs_options_default(&bs->opts);
@@ -1488,11 +1568,17 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
     else pending_clear(bs);
   }
   if (!rc && !bs->opts.read_only) {
+    rc = -pthread_create(&bs->committer, NULL, committer_main, bs);
+    if (rc) rc = err_set(rc, "start committer thread");
+    else bs->committer_running = true;
+  }
+  if (!rc && !bs->opts.read_only) {
     rc = -pthread_create(&bs->flusher, NULL, flusher_main, bs);
     if (rc) rc = err_set(rc, "start flusher thread");
     else bs->flusher_running = true;
   }
   if (rc) {
+    stop_threads(bs);
     bs_free(bs);
     return rc;
   }
@@ -1503,14 +1589,8 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
 int bs_close(bs_t *bs) {
   if (!bs) return 0;
   int rc = bs_sync(bs);
-  if (bs->flusher_running) {
-    pthread_mutex_lock(&bs->mutex);
-    bs->stopping = true;
-    pthread_cond_signal(&bs->flusher_cond);
-    pthread_mutex_unlock(&bs->mutex);
-    pthread_join(bs->flusher, NULL);
-    if (!rc && bs->error) rc = sticky_error(bs);
-  }
+  stop_threads(bs);
+  if (!rc && bs->error) rc = sticky_error(bs);
   bs_free(bs);
   return rc;
 }

@@ -13,13 +13,14 @@
  *
  * How it works (details at the top of bs.c):
  *   - Two batch buffers of batch_bytes_max: callers fill one (a memcpy and a
- *     crc32c per block, under the store's mutex) while one flusher thread
+ *     crc32c per block, under the store's mutex) while a flusher thread
  *     writes the other with a few large io_uring writes.  A put blocks only
  *     when both buffers are busy.  No allocation per block.
  *   - Written batches reach the page cache; a commit (fdatasync + synced
- *     index batch) happens on bs_sync/bs_delete/bs_close, every
- *     sync_bytes_max bytes, when 8192 records are uncommitted, and before
- *     moving to a new segment.
+ *     index batch, run by a committer thread while the flusher goes on
+ *     writing) happens on bs_sync/bs_delete/bs_close, every sync_bytes_max
+ *     bytes, when 8192 records are uncommitted, and before moving to a new
+ *     segment.
  *   - Until committed, blocks live in an in-memory pending table, so
  *     bs_get/bs_has/bs_put (dedupe) see them at once: bytes still in a buffer
  *     are copied from memory, written ones are read from the segment.
