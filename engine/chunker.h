@@ -14,10 +14,12 @@
  *
  * Two ways of running behind one interface, chosen per stream:
  *   inline     the calling thread reads and hashes (small files: no hand-off cost);
- *   pipelined  a reader thread fills a ring of preallocated slots, hash workers
- *              (one a core) encode and hash slots in any order, and the caller
- *              takes them in stream order: reading, hashing and the caller's
- *              own work (storing blocks, building parents) overlap.
+ *   pipelined  hash workers (one a core) fill a ring of preallocated slots,
+ *              encode and hash them in any order, and the caller takes them
+ *              in stream order: reading, hashing and the caller's own work
+ *              (storing blocks, building parents) overlap.  A regular file is
+ *              pread by the workers themselves at each chunk's offset; a pipe
+ *              is read by a reader thread that hands chunks to the workers.
  * The ring is allocated by chunker_new and threads start on the first
  * pipelined stream and live until chunker_free: nothing is allocated per block.
  * A chunker_t is used by one caller thread at a time.

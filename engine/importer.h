@@ -6,9 +6,8 @@
  * right edge of the tree is held (links_max links per level).  Blocks go to a
  * block_sink as soon as they are complete, always from the calling thread and
  * in DAG order (leaves before their parents).  Files larger than 1 MiB (and
- * pipes) are read by a reader thread into a fixed ring (16 MiB) and their
- * leaves hashed by one worker per core (chunker.h); smaller files run on the
- * caller's thread.  Directories hold their entries (name, CID, size) until
+ * pipes) are read into a fixed ring (16 MiB) and their leaves hashed by one
+ * worker per core (chunker.h); smaller files run on the caller's thread.  Directories hold their entries (name, CID, size) until
  * they are complete; a directory whose entries exceed the HAMT threshold is
  * written as a HAMT (hamt.h).
  *
