@@ -59,7 +59,8 @@ void imp_options_default(imp_options_t *opts);
  * version 0/1, raw_leaves -1/0/1). 0 or -EINVAL. */
 int imp_options_check(const imp_options_t *opts);
 
-/* Imports the whole stream readable from fd (from its current offset) as one
+/* Imports the whole stream readable from fd (from its current offset; a
+ * regular file is read with pread, so its offset does not move) as one
  * file.  *root gets the root CID, *tsize (if non-NULL) the cumulative DAG size.
  * cb->added is NOT called: the caller names the stream (Kubo prints stdin with
  * its CID as the name: `added <cid> <cid>`); cb->progress is. */
