@@ -11,35 +11,9 @@
 #     through dag-cbor) gives @ipld/car exactly the expected block set;
 #  3. that CAR with one flipped byte in a block is refused, with one line.
 # Exit 0 pass, 77 skip (node/npm missing or the registry unreachable), else fail.
-set -u
-ROOT=${ANYA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${ANYA_BUILD:-$ROOT/build}
-ANYA=${ANYA:-$BUILD/bin/anya}
+source "$(dirname "$0")/lib.bash"
 CAR_VERSION=5.4.7
-MULTIFORMATS_VERSION=14.0.5
-DAG_CBOR_VERSION=10.0.2
-
-command -v node >/dev/null 2>&1 || { echo "skip: node is not installed"; exit 77; }
-command -v npm >/dev/null 2>&1 || { echo "skip: npm is not installed"; exit 77; }
-[ -x "$ANYA" ] || { echo "FAIL: $ANYA is not built"; exit 1; }
-
-NPM_DIR="$BUILD/npm/car"
-mkdir -p "$NPM_DIR"
-install_oracle() {
-  [ -f "$NPM_DIR/node_modules/@ipld/car/package.json" ] &&
-    grep -q "\"version\": \"$CAR_VERSION\"" "$NPM_DIR/node_modules/@ipld/car/package.json" &&
-    return 0
-  echo '{"name": "anya-car-interop", "private": true, "type": "module"}' >"$NPM_DIR/package.json"
-  (cd "$NPM_DIR" && npm install --no-package-lock --no-audit --no-fund --silent \
-     "@ipld/car@$CAR_VERSION" "multiformats@$MULTIFORMATS_VERSION" "@ipld/dag-cbor@$DAG_CBOR_VERSION") \
-     >"$NPM_DIR/install.log" 2>&1
-}
-# Several runs may share a build directory: one installs at a time.
-if ! (flock 9 && install_oracle) 9>"$NPM_DIR/.lock"; then
-  tail -n 5 "$NPM_DIR/install.log"
-  echo "skip: npm install @ipld/car@$CAR_VERSION failed (registry unreachable?)"
-  exit 77
-fi
+npm_oracle car @ipld/car "$CAR_VERSION" "@ipld/car@$CAR_VERSION" multiformats@14.0.5 @ipld/dag-cbor@10.0.2
 
 WORK=$(mktemp -d "$BUILD/car-interop.XXXXXX")
 # ESM resolves packages from the script's own directory: run a copy there.

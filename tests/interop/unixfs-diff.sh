@@ -7,32 +7,9 @@
 # threshold), and the flag combinations --cid-version, --raw-leaves,
 # --chunker, --trickle, -w, -H.
 # Exit 0 pass, 77 skip (node/npm missing or the registry unreachable), else fail.
-set -u
-ROOT=${ANYA_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${ANYA_BUILD:-$ROOT/build}
-ANYA=${ANYA:-$BUILD/bin/anya}
+source "$(dirname "$0")/lib.bash"
 IMPORTER_VERSION=17.1.1
-
-command -v node >/dev/null 2>&1 || { echo "skip: node is not installed"; exit 77; }
-command -v npm >/dev/null 2>&1 || { echo "skip: npm is not installed"; exit 77; }
-[ -x "$ANYA" ] || { echo "FAIL: $ANYA is not built"; exit 1; }
-
-NPM_DIR="$BUILD/npm/unixfs-diff"
-mkdir -p "$NPM_DIR"
-install_oracle() {
-  [ -f "$NPM_DIR/node_modules/ipfs-unixfs-importer/package.json" ] &&
-    grep -q "\"version\": \"$IMPORTER_VERSION\"" "$NPM_DIR/node_modules/ipfs-unixfs-importer/package.json" &&
-    return 0
-  echo '{"name": "anya-unixfs-diff", "private": true, "type": "module"}' >"$NPM_DIR/package.json"
-  (cd "$NPM_DIR" && npm install --no-package-lock --no-audit --no-fund --silent \
-     "ipfs-unixfs-importer@$IMPORTER_VERSION") >"$NPM_DIR/install.log" 2>&1
-}
-# Several runs may share a build directory: one installs at a time.
-if ! (flock 9 && install_oracle) 9>"$NPM_DIR/.lock"; then
-  tail -n 5 "$NPM_DIR/install.log"
-  echo "skip: npm install ipfs-unixfs-importer@$IMPORTER_VERSION failed (registry unreachable?)"
-  exit 77
-fi
+npm_oracle unixfs-diff ipfs-unixfs-importer "$IMPORTER_VERSION" "ipfs-unixfs-importer@$IMPORTER_VERSION"
 WORK=$(mktemp -d "$BUILD/unixfs-diff.XXXXXX")
 # ESM resolves packages from the script's own directory: run a copy there.
 ORACLE="$NPM_DIR/oracle-$(basename "$WORK").mjs"
