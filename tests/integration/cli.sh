@@ -36,6 +36,14 @@ head -c 3000000 /dev/urandom >"$T/f"
 cid=$($ANYA add -Q "$T/f")
 $ANYA cat --offset 1000000 --length 5000 "$cid" | cmp - <(tail -c +1000001 "$T/f" | head -c 5000) || fail "ranged cat"
 
+step "the progress bar goes to stderr only, and only when asked (or on a terminal)"
+head -c 3000000 /dev/urandom >"$T/p"
+$ANYA add --progress "$T/p" >"$T/p.out" 2>"$T/p.err"
+grep -q "MiB" "$T/p.err" || fail "--progress drew no bar"
+grep -q "^added Qm[1-9A-Za-z]* p$" "$T/p.out" || { cat "$T/p.out"; fail "stdout is not just the added line"; }
+$ANYA add "$T/p" >/dev/null 2>"$T/p.err"
+[ ! -s "$T/p.err" ] || fail "a bar was drawn without a terminal"
+
 step "a tree with hidden files, symlinks and empty directories"
 mkdir -p "$T/tree/sub/deeper" "$T/tree/empty"
 echo one >"$T/tree/a.txt"; echo hidden >"$T/tree/.hidden"; head -c 700000 /dev/urandom >"$T/tree/sub/big"
