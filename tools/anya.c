@@ -25,190 +25,9 @@
 #include "exporter.h"
 #include "importer.h"
 #include "repo.h"
+#include "cli.h"
 
-#define ANYA_VERSION "0.1.0"
 #define IO_CHUNK_BYTES (1u << 20)
-#define ARGS_MAX 256
-
-/* ---- option parsing ---------------------------------------------------- */
-
-enum opt_kind { OPT_FLAG, OPT_VALUE, OPT_BOOL /* --x, --x=true|false */ };
-
-typedef struct opt_spec {
-  const char *name; /* long name without dashes */
-  char short_name;  /* 0 if none */
-  enum opt_kind kind;
-} opt_spec_t;
-
-typedef struct opts {
-  const opt_spec_t *specs;
-  size_t specs_len;
-  const char *values[32]; /* per spec: NULL unset, "true"/"false"/value */
-  const char *args[ARGS_MAX];
-  size_t args_len;
-} opts_t;
-
-static const char *global_repo; /* --repo, accepted anywhere */
-
-static int die(int rc) {
-  fprintf(stderr, "anya: %s\n", err_msg(rc));
-  return 1;
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "anya: ");
-  fprintf(stderr, fmt, arg);
-  fputc('\n', stderr);
-  return 2;
-}
-
-static int find_spec(const opts_t *o, const char *name, size_t len, char short_name) {
-  for (size_t i = 0; i < o->specs_len; i++) {
-    if (short_name && o->specs[i].short_name == short_name) return (int)i;
-    if (!short_name && strlen(o->specs[i].name) == len && memcmp(o->specs[i].name, name, len) == 0)
-      return (int)i;
-  }
-  return -1;
-}
-
-/* Returns 0 or an exit code (2) after printing the usage error. */
-static int parse_opts(opts_t *o, int argc, char **argv) {
-  bool only_args = false;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (only_args || a[0] != '-' || strcmp(a, "-") == 0) {
-      if (o->args_len == ARGS_MAX) return usage_error("too many arguments (at most %s)", "256");
-      o->args[o->args_len++] = a;
-      continue;
-    }
-    if (strcmp(a, "--") == 0) { only_args = true; continue; }
-    if (a[1] == '-') {
-      const char *name = a + 2, *eq = strchr(name, '=');
-      size_t len = eq ? (size_t)(eq - name) : strlen(name);
-      if (len == 4 && memcmp(name, "repo", 4) == 0) {
-        if (eq) global_repo = eq + 1;
-        else if (i + 1 < argc) global_repo = argv[++i];
-        else return usage_error("--repo needs a directory", "");
-        continue;
-      }
-      int s = find_spec(o, name, len, 0);
-      if (s < 0) return usage_error("unknown option %s", a);
-      switch (o->specs[s].kind) {
-        case OPT_FLAG:
-          if (eq) return usage_error("option %s takes no value", a);
-          o->values[s] = "true";
-          break;
-        case OPT_BOOL:
-          if (!eq) o->values[s] = "true";
-          else if (strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "false") == 0) o->values[s] = eq + 1;
-          else return usage_error("option %s wants true or false", a);
-          break;
-        case OPT_VALUE:
-          if (eq) o->values[s] = eq + 1;
-          else if (i + 1 < argc) o->values[s] = argv[++i];
-          else return usage_error("option %s needs a value", a);
-          break;
-      }
-      continue;
-    }
-    for (const char *c = a + 1; *c; c++) { /* bundled short flags: -rH */
-      int s = find_spec(o, NULL, 0, *c);
-      if (s < 0) {
-        char bad[3] = {'-', *c, 0};
-        return usage_error("unknown option %s", bad);
-      }
-      if (o->specs[s].kind == OPT_VALUE) {
-        if (c[1]) o->values[s] = c + 1;
-        else if (i + 1 < argc) o->values[s] = argv[++i];
-        else return usage_error("option %s needs a value", a);
-        break;
-      }
-      o->values[s] = "true";
-    }
-  }
-  return 0;
-}
-
-static const char *opt_get(const opts_t *o, const char *name) {
-  int s = find_spec(o, name, strlen(name), 0);
-  return s < 0 ? NULL : o->values[s];
-}
-
-static bool opt_true(const opts_t *o, const char *name) {
-  const char *v = opt_get(o, name);
-  return v && strcmp(v, "false") != 0;
-}
-
-static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
-  char *end;
-  errno = 0;
-  if (!text || !*text || *text == '-') return -EINVAL;
-  unsigned long long v = strtoull(text, &end, 10);
-  if (errno || *end || v > max) return -EINVAL;
-  *out = v;
-  return 0;
-}
-
-#define PARSE(o, argc, argv, table)                         \
-  do {                                                      \
-    (o)->specs = (table);                                   \
-    (o)->specs_len = sizeof(table) / sizeof((table)[0]);    \
-    int prc_ = parse_opts((o), (argc), (argv));             \
-    if (prc_) return prc_;                                  \
-  } while (0)
-
-/* ---- repository helpers ------------------------------------------------- */
-
-static int open_repo(const char *holder, repo_t **out) {
-  char path[REPO_PATH_BYTES_MAX];
-  int rc = repo_default_path(global_repo, path);
-  if (!rc) rc = repo_open(path, holder, NULL, out);
-  return rc;
-}
-
-static int close_repo(repo_t *r, int rc) {
-  int crc = repo_close(r);
-  return rc ? rc : crc;
-}
-
-/* "CID[/path]" or "/ipfs/CID[/path]" -> root CID and the path after it. */
-static int split_cid_path(const char *arg, cid_t *root, const char **path) {
-  if (strncmp(arg, "/ipfs/", 6) == 0) arg += 6;
-  const char *slash = strchr(arg, '/');
-  size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
-  char text[CID_TEXT_BYTES_MAX];
-  if (len == 0 || len >= sizeof text) return err_set(-EINVAL, "invalid CID '%s'", arg);
-  memcpy(text, arg, len);
-  text[len] = '\0';
-  int rc = cid_parse(root, text);
-  if (rc) return err_set(rc, "invalid CID '%s': %s", text, err_msg(rc));
-  *path = slash ? slash + 1 : "";
-  return 0;
-}
-
-static int resolve_arg(repo_t *r, const char *arg, cid_t *out) {
-  cid_t root;
-  const char *path;
-  int rc = split_cid_path(arg, &root, &path);
-  if (rc) return rc;
-  block_source_t src = bs_source(r->bs);
-  rc = exp_resolve(&src, &root, path, out);
-  if (rc == -ENOENT) return err_set(rc, "%s: not found in the local store", arg);
-  if (rc == -ENOTDIR) return err_set(rc, "%s: a path component is not a directory", arg);
-  return rc;
-}
-
-static int write_all(int fd, const void *data, size_t len) {
-  const uint8_t *p = data;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return err_set(-errno, "write failed: %s", strerror(errno));
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
 
 /* ---- progress bar --------------------------------------------------------- */
 
@@ -284,7 +103,7 @@ static const opt_spec_t add_specs[] = {
     {"pin", 0, OPT_BOOL},          {"progress", 'p', OPT_BOOL},     {"wrap-with-directory", 'w', OPT_FLAG},
 };
 
-static int cmd_add(int argc, char **argv) {
+int cmd_add(int argc, char **argv) {
   opts_t o = {0};
   PARSE(&o, argc, argv, add_specs);
   imp_options_t io;
@@ -389,7 +208,7 @@ static int copy_file_out(const block_source_t *src, const cid_t *cid, int fd, ui
 
 static const opt_spec_t cat_specs[] = {{"offset", 'o', OPT_VALUE}, {"length", 'l', OPT_VALUE}};
 
-static int cmd_cat(int argc, char **argv) {
+int cmd_cat(int argc, char **argv) {
   opts_t o = {0};
   PARSE(&o, argc, argv, cat_specs);
   if (o.args_len == 0) return usage_error("cat needs a CID%s", "");
@@ -466,7 +285,7 @@ static int remove_tree_fn(const char *path, const struct stat *st, int type, str
 
 static const opt_spec_t get_specs[] = {{"output", 'o', OPT_VALUE}};
 
-static int cmd_get(int argc, char **argv) {
+int cmd_get(int argc, char **argv) {
   opts_t o = {0};
   PARSE(&o, argc, argv, get_specs);
   if (o.args_len != 1) return usage_error("get needs one CID[/path]%s", "");
@@ -512,7 +331,7 @@ static int ls_entry(void *ctx, const char *name, const cid_t *cid, uint64_t tsiz
   return 0;
 }
 
-static int cmd_ls(int argc, char **argv) {
+int cmd_ls(int argc, char **argv) {
   opts_t o = {0};
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
@@ -534,22 +353,9 @@ static int cmd_ls(int argc, char **argv) {
 
 /* ---- block ------------------------------------------------------------------ */
 
-static int read_all_fd(int fd, buf_t *out, size_t max) {
-  for (;;) {
-    int rc = buf_reserve(out, 65536);
-    if (rc) return rc;
-    ssize_t n = read(fd, out->data + out->len, 65536);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return err_set(-errno, "read failed: %s", strerror(errno));
-    if (n == 0) return 0;
-    out->len += (size_t)n;
-    if (out->len > max) return err_set(-E2BIG, "input is larger than %zu bytes", max);
-  }
-}
-
 static const opt_spec_t block_specs[] = {{"cid-codec", 0, OPT_VALUE}, {"format", 'f', OPT_VALUE}};
 
-static int cmd_block(int argc, char **argv) {
+int cmd_block(int argc, char **argv) {
   if (argc < 1) return usage_error("block needs get, put, stat or rm%s", "");
   const char *sub = argv[0];
   opts_t o = {0};
@@ -636,7 +442,7 @@ static void print_root(void *ctx, const cid_t *root) {
 
 static const opt_spec_t car_specs[] = {{"output", 'o', OPT_VALUE}};
 
-static int cmd_car(int argc, char **argv) {
+int cmd_car(int argc, char **argv) {
   if (argc < 1) return usage_error("car needs export or import%s", "");
   const char *sub = argv[0];
   opts_t o = {0};
@@ -696,7 +502,7 @@ static void fsck_problem(void *ctx, const char *problem) {
   ++*(int *)ctx;
 }
 
-static int cmd_repo(int argc, char **argv) {
+int cmd_repo(int argc, char **argv) {
   if (argc < 1) return usage_error("repo needs stat or fsck%s", "");
   const char *sub = argv[0];
   opts_t o = {0};
@@ -728,7 +534,7 @@ static int cmd_repo(int argc, char **argv) {
   return rc ? die(rc) : 0;
 }
 
-static int cmd_init(int argc, char **argv) {
+int cmd_init(int argc, char **argv) {
   opts_t o = {0};
   static const opt_spec_t specs[] = {{"profile", 0, OPT_VALUE}};
   PARSE(&o, argc, argv, specs);
@@ -741,7 +547,7 @@ static int cmd_init(int argc, char **argv) {
   return 0;
 }
 
-static int cmd_id(int argc, char **argv) {
+int cmd_id(int argc, char **argv) {
   opts_t o = {0};
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
@@ -778,17 +584,12 @@ int main(int argc, char **argv) {
   }
   if (i >= argc) { usage(stderr); return 2; }
   const char *cmd = argv[i];
-  int sub_argc = argc - i - 1;
-  char **sub_argv = argv + i + 1;
-  if (strcmp(cmd, "init") == 0) return cmd_init(sub_argc, sub_argv);
-  if (strcmp(cmd, "add") == 0) return cmd_add(sub_argc, sub_argv);
-  if (strcmp(cmd, "cat") == 0) return cmd_cat(sub_argc, sub_argv);
-  if (strcmp(cmd, "get") == 0) return cmd_get(sub_argc, sub_argv);
-  if (strcmp(cmd, "ls") == 0) return cmd_ls(sub_argc, sub_argv);
-  if (strcmp(cmd, "block") == 0) return cmd_block(sub_argc, sub_argv);
-  if (strcmp(cmd, "car") == 0) return cmd_car(sub_argc, sub_argv);
-  if (strcmp(cmd, "repo") == 0) return cmd_repo(sub_argc, sub_argv);
-  if (strcmp(cmd, "id") == 0) return cmd_id(sub_argc, sub_argv);
+  static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
+      {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
+      {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
+  };
+  for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+    if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("anya version %s\n", ANYA_VERSION);
     return 0;

@@ -1,0 +1,182 @@
+/*
+ * cli: what every `anya` subcommand shares (see cli.h).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "exporter.h"
+
+/* ---- option parsing ---------------------------------------------------- */
+
+const char *global_repo;
+
+int die(int rc) {
+  fprintf(stderr, "anya: %s\n", err_msg(rc));
+  return 1;
+}
+
+int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "anya: ");
+  fprintf(stderr, fmt, arg);
+  fputc('\n', stderr);
+  return 2;
+}
+
+static int find_spec(const opts_t *o, const char *name, size_t len, char short_name) {
+  for (size_t i = 0; i < o->specs_len; i++) {
+    if (short_name && o->specs[i].short_name == short_name) return (int)i;
+    if (!short_name && strlen(o->specs[i].name) == len && memcmp(o->specs[i].name, name, len) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+/* Returns 0 or an exit code (2) after printing the usage error. */
+int parse_opts(opts_t *o, int argc, char **argv) {
+  bool only_args = false;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (only_args || a[0] != '-' || strcmp(a, "-") == 0) {
+      if (o->args_len == ARGS_MAX) return usage_error("too many arguments (at most %s)", "256");
+      o->args[o->args_len++] = a;
+      continue;
+    }
+    if (strcmp(a, "--") == 0) { only_args = true; continue; }
+    if (a[1] == '-') {
+      const char *name = a + 2, *eq = strchr(name, '=');
+      size_t len = eq ? (size_t)(eq - name) : strlen(name);
+      if (len == 4 && memcmp(name, "repo", 4) == 0) {
+        if (eq) global_repo = eq + 1;
+        else if (i + 1 < argc) global_repo = argv[++i];
+        else return usage_error("--repo needs a directory", "");
+        continue;
+      }
+      int s = find_spec(o, name, len, 0);
+      if (s < 0) return usage_error("unknown option %s", a);
+      switch (o->specs[s].kind) {
+        case OPT_FLAG:
+          if (eq) return usage_error("option %s takes no value", a);
+          o->values[s] = "true";
+          break;
+        case OPT_BOOL:
+          if (!eq) o->values[s] = "true";
+          else if (strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "false") == 0) o->values[s] = eq + 1;
+          else return usage_error("option %s wants true or false", a);
+          break;
+        case OPT_VALUE:
+          if (eq) o->values[s] = eq + 1;
+          else if (i + 1 < argc) o->values[s] = argv[++i];
+          else return usage_error("option %s needs a value", a);
+          break;
+      }
+      continue;
+    }
+    for (const char *c = a + 1; *c; c++) { /* bundled short flags: -rH */
+      int s = find_spec(o, NULL, 0, *c);
+      if (s < 0) {
+        char bad[3] = {'-', *c, 0};
+        return usage_error("unknown option %s", bad);
+      }
+      if (o->specs[s].kind == OPT_VALUE) {
+        if (c[1]) o->values[s] = c + 1;
+        else if (i + 1 < argc) o->values[s] = argv[++i];
+        else return usage_error("option %s needs a value", a);
+        break;
+      }
+      o->values[s] = "true";
+    }
+  }
+  return 0;
+}
+
+const char *opt_get(const opts_t *o, const char *name) {
+  int s = find_spec(o, name, strlen(name), 0);
+  return s < 0 ? NULL : o->values[s];
+}
+
+bool opt_true(const opts_t *o, const char *name) {
+  const char *v = opt_get(o, name);
+  return v && strcmp(v, "false") != 0;
+}
+
+int parse_u64(const char *text, uint64_t max, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (!text || !*text || *text == '-') return -EINVAL;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (errno || *end || v > max) return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+/* ---- repository helpers ------------------------------------------------- */
+
+int open_repo(const char *holder, repo_t **out) {
+  char path[REPO_PATH_BYTES_MAX];
+  int rc = repo_default_path(global_repo, path);
+  if (!rc) rc = repo_open(path, holder, NULL, out);
+  return rc;
+}
+
+int close_repo(repo_t *r, int rc) {
+  int crc = repo_close(r);
+  return rc ? rc : crc;
+}
+
+/* "CID[/path]" or "/ipfs/CID[/path]" -> root CID and the path after it. */
+int split_cid_path(const char *arg, cid_t *root, const char **path) {
+  if (strncmp(arg, "/ipfs/", 6) == 0) arg += 6;
+  const char *slash = strchr(arg, '/');
+  size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
+  char text[CID_TEXT_BYTES_MAX];
+  if (len == 0 || len >= sizeof text) return err_set(-EINVAL, "invalid CID '%s'", arg);
+  memcpy(text, arg, len);
+  text[len] = '\0';
+  int rc = cid_parse(root, text);
+  if (rc) return err_set(rc, "invalid CID '%s': %s", text, err_msg(rc));
+  *path = slash ? slash + 1 : "";
+  return 0;
+}
+
+int resolve_arg(repo_t *r, const char *arg, cid_t *out) {
+  cid_t root;
+  const char *path;
+  int rc = split_cid_path(arg, &root, &path);
+  if (rc) return rc;
+  block_source_t src = bs_source(r->bs);
+  rc = exp_resolve(&src, &root, path, out);
+  if (rc == -ENOENT) return err_set(rc, "%s: not found in the local store", arg);
+  if (rc == -ENOTDIR) return err_set(rc, "%s: a path component is not a directory", arg);
+  return rc;
+}
+
+int write_all(int fd, const void *data, size_t len) {
+  const uint8_t *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return err_set(-errno, "write failed: %s", strerror(errno));
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int read_all_fd(int fd, buf_t *out, size_t max) {
+  for (;;) {
+    int rc = buf_reserve(out, 65536);
+    if (rc) return rc;
+    ssize_t n = read(fd, out->data + out->len, 65536);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return err_set(-errno, "read failed: %s", strerror(errno));
+    if (n == 0) return 0;
+    out->len += (size_t)n;
+    if (out->len > max) return err_set(-E2BIG, "input is larger than %zu bytes", max);
+  }
+}

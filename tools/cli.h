@@ -1,0 +1,84 @@
+/*
+ * cli: what every `anya` subcommand shares: a small table-driven option parser
+ * (long options `--name[=value]`, bundled short flags `-rH`, `--repo DIR`
+ * anywhere), the one error report (`anya: <message>` on stderr), opening the
+ * repository, and CID[/path] arguments.  Each subcommand is `int cmd_NAME(int
+ * argc, char **argv)` returning the process exit status (0, 1 failure, 2 usage).
+ */
+#ifndef ANYA_CLI_H
+#define ANYA_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cid.h"
+#include "repo.h"
+
+#define ANYA_VERSION "0.1.0"
+#define ARGS_MAX 256
+
+enum opt_kind { OPT_FLAG, OPT_VALUE, OPT_BOOL /* --x, --x=true|false */ };
+
+typedef struct opt_spec {
+  const char *name; /* long name without dashes */
+  char short_name;  /* 0 if none */
+  enum opt_kind kind;
+} opt_spec_t;
+
+typedef struct opts {
+  const opt_spec_t *specs;
+  size_t specs_len;
+  const char *values[32]; /* per spec: NULL unset, "true"/"false"/value */
+  const char *args[ARGS_MAX];
+  size_t args_len;
+} opts_t;
+
+extern const char *global_repo; /* --repo, accepted anywhere on the command line */
+
+/* Prints `anya: <err_msg(rc)>` and returns exit status 1. */
+int die(int rc);
+/* Prints `anya: ` + fmt (with one %s for arg) and returns exit status 2. */
+int usage_error(const char *fmt, const char *arg);
+/* Parses argv into o (o->specs set first); 0 or exit status 2 after printing why. */
+int parse_opts(opts_t *o, int argc, char **argv);
+/* The value of an option (NULL unset), and whether a flag/bool option is true. */
+const char *opt_get(const opts_t *o, const char *name);
+bool opt_true(const opts_t *o, const char *name);
+/* Decimal u64 <= max. 0 or -EINVAL. */
+int parse_u64(const char *text, uint64_t max, uint64_t *out);
+
+#define PARSE(o, argc, argv, table)                         \
+  do {                                                      \
+    (o)->specs = (table);                                   \
+    (o)->specs_len = sizeof(table) / sizeof((table)[0]);    \
+    int prc_ = parse_opts((o), (argc), (argv));             \
+    if (prc_) return prc_;                                  \
+  } while (0)
+
+/* Opens the repository (--repo, $ANYA_REPO, ~/.anya), naming `holder` in its lock. */
+int open_repo(const char *holder, repo_t **out);
+/* Closes it; returns rc if non-zero, else the close's result. */
+int close_repo(repo_t *r, int rc);
+/* "CID[/path]" or "/ipfs/CID[/path]" -> root CID and the path after it. */
+int split_cid_path(const char *arg, cid_t *root, const char **path);
+/* Resolves a CID[/path] argument to the CID it names, with a message on failure. */
+int resolve_arg(repo_t *r, const char *arg, cid_t *out);
+/* write(2) until done. 0 or negative errno with a message. */
+int write_all(int fd, const void *data, size_t len);
+/* Appends everything readable from fd to out; -E2BIG past max bytes. */
+int read_all_fd(int fd, buf_t *out, size_t max);
+
+/* The subcommands (tools/<name>.c or tools/anya.c). */
+int cmd_init(int argc, char **argv);
+int cmd_add(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_block(int argc, char **argv);
+int cmd_car(int argc, char **argv);
+int cmd_repo(int argc, char **argv);
+int cmd_id(int argc, char **argv);
+
+#endif
