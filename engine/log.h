@@ -115,11 +115,14 @@ void log_emit(log_level_t level, const char *module, const log_kv_t *kv, size_t 
 /* With key/values given as an array literal (parenthesised):
  *   log_kv(LOG_LEVEL_INFO, "bs", ((log_kv_t[]){LOG_INT("segment", id), LOG_STR("dir", dir)}),
  *          "recovered %u records", n);                                              */
-#define log_kv(level, module, kvs, ...)                                                   \
-  do {                                                                                    \
-    if (log_enabled(level)) log_emit(level, module, (kvs), sizeof(kvs) / sizeof((kvs)[0]), \
-                                     __VA_ARGS__);                                        \
+#define log_kv(level, module, kvs, ...)                                             \
+  do {                                                                              \
+    if (log_enabled(level)) log_emit(level, module, (kvs), LOG_COUNT_OF(kvs), __VA_ARGS__); \
   } while (0)
+/* Elements of an array; does not compile for a pointer (whose size would lie). */
+#define LOG_COUNT_OF(a)                                                                  \
+  (sizeof(a) / sizeof((a)[0]) +                                                          \
+   0 * sizeof(char[1 - 2 * __builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0]))]))
 
 /* Length of the well-formed UTF-8 character at p (1..4), or 0 when the bytes
  * at p (n of them available, n > 0) do not start one: overlong forms,

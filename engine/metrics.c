@@ -656,9 +656,12 @@ int metrics_write_text(metrics_registry_t *r, buf_t *out) {
     }
     for (size_t j = 0; j < n; j++) order[j] = &f->children[j];
     qsort_r(order, n, sizeof *order, child_compare, &f->label_count);
-    rc = buf_printf(out, "# HELP %s ", f->name);
-    if (rc == 0) rc = put_escaped(out, f->help, false);
-    if (rc == 0) rc = buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+    if (f->help[0]) { /* an empty help gets no HELP line rather than a dangling one */
+      rc = buf_printf(out, "# HELP %s ", f->name);
+      if (rc == 0) rc = put_escaped(out, f->help, false);
+      if (rc == 0) rc = buf_append_byte(out, '\n');
+    }
+    if (rc == 0) rc = buf_printf(out, "# TYPE %s %s\n", f->name, type_name(f->type));
     for (size_t j = 0; rc == 0 && j < n; j++) rc = put_child(out, f, order[j]);
   }
   pthread_mutex_unlock(&r->mutex);

@@ -24,15 +24,17 @@
  * threads observe.
  *
  * Exposition is deterministic: families in name order, children in order of
- * their label values (compared bytewise, label by label), histogram buckets
- * in bound order.  Help texts escape '\' and newline; label values escape
- * '\', '"' and newline.  Label values are untrusted input: any UTF-8 string
- * up to METRICS_LABEL_VALUE_BYTES_MAX bytes is accepted; anything else is
- * refused (-EINVAL), so the output is always valid UTF-8 and two different
- * values never print alike.  Names follow Prometheus' rules (metric names
- * [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*, not "__*",
- * and "le" is taken on histograms); a name whose series would collide with
- * another family's (a histogram "x" and a counter "x_count") is refused.
+ * their label values (compared bytewise, label by label), histogram buckets in
+ * bound order; a family whose help text is empty gets no HELP line, and one
+ * with labels but no children yet is left out.  Help texts escape '\' and
+ * newline; label values escape '\', '"' and newline.  Label values are
+ * untrusted input: any UTF-8 string up to METRICS_LABEL_VALUE_BYTES_MAX bytes
+ * is accepted; anything else is refused (-EINVAL), so the output is always
+ * valid UTF-8 and two different values never print alike.  Names follow
+ * Prometheus' rules (metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names
+ * [a-zA-Z_][a-zA-Z0-9_]*, not "__*", and "le" is taken on histograms); a name
+ * whose series would collide with another family's (a histogram "x" and a
+ * counter "x_count") is refused.
  *
  * Ownership: the registry owns its families and children; pointers stay
  * valid until metrics_registry_free.  metrics_default() is the process-wide

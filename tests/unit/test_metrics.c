@@ -33,6 +33,14 @@ static metrics_registry_t *registry_new(void) {
   return r;
 }
 
+/* The first n bytes of s as a string (static storage, for comparisons). */
+static const char *strndup_tmp(const char *s, size_t n) {
+  static char copy[256];
+  assert_true(n < sizeof copy);
+  snprintf(copy, sizeof copy, "%.*s", (int)n, s);
+  return copy;
+}
+
 static char *expose(metrics_registry_t *r, buf_t *b) {
   buf_reset(b);
   assert_int_equal(metrics_write_text(r, b), 0);
@@ -185,6 +193,8 @@ static void test_values_and_buckets(void **state) {
   assert_int_equal(metrics_histogram_count(h), 8); /* NaN ignored */
   buf_t b = {0};
   char *text = expose(r, &b);
+  /* empty help: no HELP line */
+  assert_string_equal(strndup_tmp(text, 56), "# TYPE c_total counter\nc_total 42\n# TYPE g gauge\ng -1.5\n");
   assert_non_null(strstr(text, "h_bucket{le=\"1\"} 3\n"     /* -1, 0, 1 (le is inclusive) */
                                "h_bucket{le=\"2\"} 5\n"     /* 1.5, 2 */
                                "h_bucket{le=\"4\"} 6\n"     /* 4 */
