@@ -198,6 +198,14 @@ int repo_init(const char *path, const char *profile, char *peer_id_out) {
     if (!rc) rc = bs_open(blocks, NULL, &bs);
     if (!rc) rc = bs_close(bs);
   }
+  if (!rc) { /* and the empty pin set (no walks here, so no block store behind it) */
+    char pins_dir[PATH_MAX];
+    pins_t *pins = NULL;
+    pins_blocks_t none = pins_blocks_bs(NULL);
+    rc = join(pins_dir, path, "pins");
+    if (!rc) rc = pins_open(pins_dir, &none, &pins);
+    pins_close(pins);
+  }
   if (!rc) {
     char text[16];
     int n = snprintf(text, sizeof text, "%d\n", REPO_FORMAT_VERSION);
@@ -263,7 +271,13 @@ int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts,
   if (!rc) rc = load_peer_id(path, r->peer_id);
   if (!rc) rc = join(p, path, "blocks");
   if (!rc) rc = bs_open(p, bs_opts, &r->bs);
+  if (!rc) rc = join(p, path, "pins");
+  if (!rc) {
+    pins_blocks_t blocks = pins_blocks_bs(r->bs);
+    rc = pins_open(p, &blocks, &r->pins);
+  }
   if (rc) {
+    if (r->bs) bs_close(r->bs);
     if (r->lock_fd >= 0) close(r->lock_fd);
     free(r);
     return rc;
@@ -274,6 +288,7 @@ int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts,
 
 int repo_close(repo_t *r) {
   if (!r) return 0;
+  pins_close(r->pins);
   int rc = r->bs ? bs_close(r->bs) : 0;
   if (r->lock_fd >= 0) close(r->lock_fd); /* releases the flock */
   free(r);

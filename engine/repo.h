@@ -8,6 +8,7 @@
  *   <repo>/keystore/self  the node's libp2p Ed25519 private key (protobuf
  *                         PrivateKey, mode 0600)
  *   <repo>/blocks/        the block engine (bs.h, docs/format.md)
+ *   <repo>/pins/          the pin set (pins.h), its own LevelDB
  *   <repo>/repo.lock      advisory lock held (flock) by the process using the
  *                         repository; its text names the holder
  *
@@ -23,6 +24,7 @@
 
 #include "bs.h"
 #include "buf.h"
+#include "pins.h"
 
 #define REPO_FORMAT_VERSION 1
 #define REPO_PATH_BYTES_MAX 4096
@@ -31,6 +33,7 @@ typedef struct repo {
   char path[REPO_PATH_BYTES_MAX]; /* the repository directory */
   int lock_fd;                    /* the held repo.lock, or -1 */
   bs_t *bs;                       /* the block engine, open while the repo is */
+  pins_t *pins;                   /* the pin set over bs, open while the repo is */
   char peer_id[64];               /* base58btc peer ID ("12D3KooW...") */
 } repo_t;
 
@@ -49,7 +52,7 @@ int repo_init(const char *path, const char *profile, char *peer_id_out);
  * -EBUSY held by another process (message names it). */
 int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts, repo_t **out);
 
-/* Syncs and closes the block engine, releases the lock.  Returns the sync result. */
+/* Closes the pin set, syncs and closes the block engine, releases the lock.  Returns the sync result. */
 int repo_close(repo_t *r);
 
 #endif

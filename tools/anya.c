@@ -77,10 +77,13 @@ typedef struct add_ctx {
   progress_t *progress;
   bool quiet;          /* -q: CIDs only */
   bool quieter;        /* -Q: only the final root */
+  cid_t tops[ARGS_MAX]; /* each path's root (pinned, like Kubo) */
+  size_t tops_len;
 } add_ctx_t;
 
 static void added_cb(void *ctx, const cid_t *cid, const char *path, uint64_t size_bytes) {
   add_ctx_t *a = ctx;
+  if (*path && !strchr(path, '/') && a->tops_len < ARGS_MAX) a->tops[a->tops_len++] = *cid;
   if (a->quieter) return;
   char text[CID_TEXT_BYTES_MAX];
   if (cid_format_default(cid, text)) return;
@@ -168,6 +171,13 @@ int cmd_add(int argc, char **argv) {
     }
   } else {
     rc = imp_add_paths(&io, &sink, o.args, o.args_len, &cb, &root);
+  }
+  const char *pin = opt_get(&o, "pin");
+  if (!rc && r && (!pin || strcmp(pin, "true") == 0)) { /* blocks durable first, then the pin */
+    rc = bs_sync(r->bs);
+    if (from_stdin || io.wrap || ctx.tops_len == 0) rc = rc ? rc : pins_add(r->pins, &root, true, NULL, 0);
+    for (size_t i = 0; i < ctx.tops_len && !rc && !from_stdin && !io.wrap; i++)
+      rc = pins_add(r->pins, &ctx.tops[i], true, NULL, 0);
   }
   if (r) rc = close_repo(r, rc); /* group commit: everything durable before we report the root */
   if (progress.enabled && progress.drawn) fputs("\r\033[K", stderr);
@@ -569,6 +579,8 @@ static void usage(FILE *f) {
         "  ls CID[/path]\n"
         "  block get|stat|rm CID... / block put [--cid-codec raw|dag-pb|dag-cbor] [FILE]\n"
         "  car export CID [-o FILE] / car import FILE...\n"
+        "  pin add [--recursive=bool] [--name N] [--expire-in DURATION] CID... / pin rm CID...\n"
+        "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
         "  repo stat|fsck\n"
         "  id\n"
         "  version\n",
@@ -587,6 +599,7 @@ int main(int argc, char **argv) {
   static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
+      {"pin", cmd_pin},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);
