@@ -350,6 +350,12 @@ static void report(walk_t *w, const cid_t *block, const cid_t *root, int error, 
   if (w->problem) w->problem(w->problem_ctx, block, root, error, line);
 }
 
+static int missing_error(const cid_t *cid, const cid_t *root) {
+  char t[CID_TEXT_BYTES_MAX], rt[CID_TEXT_BYTES_MAX];
+  if (cid_equal(cid, root)) return err_set(-ENOENT, "block %s is missing", cid_text(cid, t));
+  return err_set(-ENOENT, "block %s is missing (under %s)", cid_text(cid, t), cid_text(root, rt));
+}
+
 /* Handles one block: presence, reading, hashing as the mode requires; its
  * links (unseen ones) are pushed when `descend`.  0, or an error that stops. */
 static int walk_block(walk_t *w, const cid_t *cid, const cid_t *root, unsigned depth, bool descend) {
@@ -367,8 +373,7 @@ static int walk_block(walk_t *w, const cid_t *cid, const cid_t *root, unsigned d
       rc = w->blocks->source.get(w->blocks->source.ctx, cid, &w->data);
       if (rc == 0) return 0;
     }
-    if (rc == -ENOENT)
-      return err_set(rc, "block %s is missing (under %s)", cid_text(cid, t), cid_text(root, rt));
+    if (rc == -ENOENT) return missing_error(cid, root);
     return err_set(rc, "block %s: %s", cid_text(cid, t), err_msg(rc));
   }
   int rc = w->blocks->source.get(w->blocks->source.ctx, cid, &w->data);
@@ -382,7 +387,7 @@ static int walk_block(walk_t *w, const cid_t *cid, const cid_t *root, unsigned d
       return 0;
     }
   } else if (rc == -ENOENT) {
-    return err_set(rc, "block %s is missing (under %s)", cid_text(cid, t), cid_text(root, rt));
+    return missing_error(cid, root);
   } else if (rc) {
     return err_set(rc, "block %s (under %s): %s", cid_text(cid, t), cid_text(root, rt), err_msg(rc));
   }
