@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "err.h"
 #include "multibase.h"
 
@@ -183,10 +184,7 @@ int repo_init(const char *path, const char *profile, char *peer_id_out) {
   if (!rc) rc = peer_id_from_public(key + 4 + ED25519_BYTES, peer_id);
   if (!rc) {
     buf_t cfg = {0};
-    rc = buf_printf(&cfg,
-                    "# Anya repository configuration (see docs/configuration.md)\n"
-                    "[repo]\nprofile = \"%s\"\n\n[identity]\npeer_id = \"%s\"\n",
-                    profile, peer_id);
+    rc = config_write_profile(&cfg, profile, peer_id); /* the profile's full text */
     if (!rc) rc = write_file(path, "config.toml", cfg.data, cfg.len, 0600);
     buf_free(&cfg);
   }

@@ -599,6 +599,7 @@ int main(int argc, char **argv) {
   static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
+      {"config", cmd_config},
       {"pin", cmd_pin},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)

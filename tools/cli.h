@@ -80,6 +80,7 @@ int cmd_block(int argc, char **argv);
 int cmd_car(int argc, char **argv);
 int cmd_repo(int argc, char **argv);
 int cmd_id(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_pin(int argc, char **argv);
 
 #endif
