@@ -711,7 +711,7 @@ static void test_threads(void **state) {
   fixture_t *f = *state;
   churn_t c = {.f = f};
   for (int i = 0; i < 8; i++) {
-    char salt[16];
+    char salt[32];
     snprintf(salt, sizeof salt, "churn %d", i);
     c.trees[i] = put_tree(f, salt);
   }
