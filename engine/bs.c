@@ -53,6 +53,7 @@
 
 #include "err.h"
 #include "io.h"
+#include "mhset.h"
 #include "segment.h"
 
 #define BS_PENDING_MAX 16384u                       /* uncommitted records held in memory */
@@ -102,6 +103,9 @@ typedef struct bs_segment {
   uint64_t size_bytes;      /* bytes written (flusher's view; recovery: valid end) */
   uint64_t durable_bytes;   /* committed watermark */
   bool broken;              /* header unreadable: never appended to */
+  uint64_t live_bytes;      /* record bytes of the blocks the index points at here */
+  uint32_t readers;         /* reads in progress on fd (locate .. release) */
+  bool retired;             /* compaction deletes it: no new readers */
 } bs_segment_t;
 
 typedef struct bs_entry {
@@ -111,7 +115,8 @@ typedef struct bs_entry {
   uint32_t segment_id;      /* where the record is */
   uint64_t offset;          /* record offset in the segment */
   uint32_t data_len;        /* block bytes (tombstone: bytes of the block it deletes) */
-  uint32_t target_segment;  /* tombstone: the deleted record */
+  uint32_t target_segment;  /* tombstone: the deleted record; block: 0, or the record this
+                               is a compaction copy of */
   uint64_t target_offset;
   uint64_t batch_seq;       /* batch holding the record */
   uint32_t next;            /* hash chain: next older entry's slot, or BS_NONE */
@@ -182,6 +187,11 @@ struct bs {
   uint64_t block_bytes;          /* committed live bytes */
   int64_t pending_blocks;        /* delta of uncommitted entries */
   int64_t pending_bytes;
+
+  pthread_mutex_t compact_mutex; /* one bs_compact (or bs_fsck) at a time; taken before mutex */
+  bool gc_active;                /* between bs_gc_begin and bs_gc_end */
+  bool gc_overflow;              /* the touched set could not grow: sweep nothing */
+  mhset_t gc_touched;            /* multihashes put or touched during the GC */
 };
 
 /* ---- small helpers ---- */
@@ -417,6 +427,20 @@ static int segment_create(bs_t *bs, uint32_t segment_id, int *fd_out) {
   return 0;
 }
 
+/* Moves a committed entry's bytes in the per-segment live accounting (mutex held). */
+static void live_apply_locked(bs_t *bs, const bs_entry_t *e) {
+  uint64_t block_record = seg_record_bytes(e->mh_len, e->data_len);
+  if (e->kind == SEG_KIND_BLOCK) {
+    bs_segment_t *s = segment_find(bs, e->segment_id);
+    assert(s);
+    s->live_bytes += block_record;
+  }
+  if (e->target_segment) { /* the copied or deleted record no longer counts */
+    bs_segment_t *old = segment_find(bs, e->target_segment);
+    if (old) old->live_bytes = old->live_bytes >= block_record ? old->live_bytes - block_record : 0;
+  }
+}
+
 /* Starts a commit of everything written so far: builds the index batch
  * under the mutex and hands it to the committer thread, which runs the
  * fdatasync and the synced index write while the flusher goes on writing the
@@ -439,8 +463,10 @@ static void commit_begin_locked(bs_t *bs) {
       uint8_t value[BS_LOCATION_BYTES];
       location_encode(value, e->segment_id, e->offset, e->data_len);
       leveldb_writebatch_put(batch, (const char *)key, key_len, (const char *)value, sizeof value);
-      delta_blocks++;
-      delta_bytes += e->data_len;
+      if (!e->target_segment) { /* a compaction copy only moves the entry */
+        delta_blocks++;
+        delta_bytes += e->data_len;
+      }
     } else {
       leveldb_writebatch_delete(batch, (const char *)key, key_len);
       delta_blocks--;
@@ -494,8 +520,13 @@ static void *committer_main(void *arg) {
       for (size_t i = 0; i < bs->commit_entries; i++) {
         bs_entry_t *e = &bs->entries[bs->entries_head % BS_PENDING_MAX];
         assert(e->batch_seq <= bs->commit_seq);
-        bs->pending_blocks -= e->kind == SEG_KIND_BLOCK ? 1 : -1;
-        bs->pending_bytes -= e->kind == SEG_KIND_BLOCK ? (int64_t)e->data_len : -(int64_t)e->data_len;
+        live_apply_locked(bs, e);
+        if (e->kind == SEG_KIND_BLOCK && e->target_segment) {
+          /* a compaction copy: counters unchanged */
+        } else {
+          bs->pending_blocks -= e->kind == SEG_KIND_BLOCK ? 1 : -1;
+          bs->pending_bytes -= e->kind == SEG_KIND_BLOCK ? (int64_t)e->data_len : -(int64_t)e->data_len;
+        }
         pending_pop_oldest(bs);
       }
       bs->blocks = bs->commit_blocks;
@@ -684,6 +715,13 @@ static bs_entry_t *append_locked(bs_t *bs, uint8_t kind, const uint8_t *mh, size
 
 static bool is_identity(const cid_t *cid) { return cid->hash.code == MH_IDENTITY; }
 
+/* Records a multihash as touched during a GC (mutex held).  If the set cannot
+ * grow, the GC is told to sweep nothing rather than risk a live block. */
+static void gc_touch_locked(bs_t *bs, const uint8_t *mh, size_t mh_len) {
+  if (!bs->gc_active || bs->gc_overflow) return;
+  if (mhset_add(&bs->gc_touched, mh, mh_len) < 0) bs->gc_overflow = true;
+}
+
 int bs_put(bs_t *bs, const cid_t *cid, const void *data, size_t len) {
   assert(bs && cid && (data || len == 0));
   if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
@@ -737,6 +775,7 @@ int bs_put(bs_t *bs, const cid_t *cid, const void *data, size_t len) {
     rc = 0;
     break;
   }
+  if (rc >= 0) gc_touch_locked(bs, mh, mh_len); /* a dedupe hit protects the block too */
   pthread_mutex_unlock(&bs->mutex);
   return rc;
 }
@@ -767,12 +806,9 @@ int bs_sync(bs_t *bs) {
   return rc;
 }
 
-int bs_delete(bs_t *bs, const cid_t *cid) {
-  assert(bs && cid);
-  if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
-  if (is_identity(cid)) return err_set(-ENOENT, "identity blocks are not stored");
-  uint8_t mh[MH_BYTES_MAX];
-  size_t mh_len = cid_mh_bytes(cid, mh);
+/* Appends a tombstone for mh.  gc: keep touched blocks (returns 1) and
+ * do not wait for durability.  0, 1, -ENOENT (no message), negative errno. */
+static int delete_mh(bs_t *bs, const uint8_t *mh, size_t mh_len, bool gc) {
   pthread_mutex_lock(&bs->mutex);
   int rc;
   uint64_t target_seq = 0;
@@ -780,6 +816,14 @@ int bs_delete(bs_t *bs, const cid_t *cid) {
     assert(rounds < 1000000);
     if (bs->error) {
       rc = sticky_error(bs);
+      break;
+    }
+    if (gc && (!bs->gc_active || bs->gc_overflow)) {
+      rc = err_set(-EOVERFLOW, "garbage collection: touched set %s", bs->gc_active ? "overflowed" : "not active");
+      break;
+    }
+    if (gc && mhset_has(&bs->gc_touched, mh, mh_len)) {
+      rc = 1;
       break;
     }
     bs_location_t loc;
@@ -812,10 +856,64 @@ int bs_delete(bs_t *bs, const cid_t *cid) {
     rc = 0;
     break;
   }
-  if (rc == 0) rc = wait_durable_locked(bs, target_seq);
+  if (rc == 0 && !gc) rc = wait_durable_locked(bs, target_seq);
   pthread_mutex_unlock(&bs->mutex);
+  return rc;
+}
+
+int bs_delete(bs_t *bs, const cid_t *cid) {
+  assert(bs && cid);
+  if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
+  if (is_identity(cid)) return err_set(-ENOENT, "identity blocks are not stored");
+  uint8_t mh[MH_BYTES_MAX];
+  size_t mh_len = cid_mh_bytes(cid, mh);
+  int rc = delete_mh(bs, mh, mh_len, false);
   if (rc == -ENOENT) return err_set(rc, "block not found");
   return rc;
+}
+
+int bs_gc_delete(bs_t *bs, const uint8_t *mh, size_t mh_len) {
+  assert(bs && mh);
+  if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
+  if (mh_len == 0 || mh_len > MH_BYTES_MAX) return err_set(-EINVAL, "bad multihash");
+  int rc = delete_mh(bs, mh, mh_len, true);
+  if (rc == -ENOENT) return err_set(rc, "block not found");
+  return rc;
+}
+
+int bs_gc_begin(bs_t *bs) {
+  assert(bs);
+  pthread_mutex_lock(&bs->mutex);
+  int rc = 0;
+  if (bs->gc_active) rc = err_set(-EBUSY, "a garbage collection is already running");
+  else {
+    bs->gc_active = true;
+    bs->gc_overflow = false;
+    mhset_free(&bs->gc_touched);
+  }
+  pthread_mutex_unlock(&bs->mutex);
+  return rc;
+}
+
+int bs_touch(bs_t *bs, const cid_t *cid) {
+  assert(bs && cid);
+  if (is_identity(cid)) return 0;
+  uint8_t mh[MH_BYTES_MAX];
+  size_t mh_len = cid_mh_bytes(cid, mh);
+  if (mh_len == 0) return err_set(-EINVAL, "bad multihash");
+  pthread_mutex_lock(&bs->mutex);
+  gc_touch_locked(bs, mh, mh_len);
+  pthread_mutex_unlock(&bs->mutex);
+  return 0;
+}
+
+void bs_gc_end(bs_t *bs) {
+  assert(bs);
+  pthread_mutex_lock(&bs->mutex);
+  bs->gc_active = false;
+  bs->gc_overflow = false;
+  mhset_free(&bs->gc_touched);
+  pthread_mutex_unlock(&bs->mutex);
 }
 
 /* ---- the read path ---- */
@@ -863,10 +961,35 @@ static bool copy_from_batch_locked(bs_t *bs, const bs_entry_t *e, buf_t *out, in
   return false;
 }
 
+/* Ends a read on a segment that locate() handed out (fd >= 0). */
+static void segment_release(bs_t *bs, uint32_t segment_id) {
+  pthread_mutex_lock(&bs->mutex);
+  bs_segment_t *s = segment_find(bs, segment_id);
+  assert(s && s->readers > 0);
+  s->readers--;
+  if (s->readers == 0 && s->retired) pthread_cond_broadcast(&bs->done_cond);
+  pthread_mutex_unlock(&bs->mutex);
+}
+
+static int locate_once(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc, int *fd,
+                       buf_t *out);
+
 /* Finds a block: 1 with its location and fd (fd -1: already copied into
- * out when out != NULL), 0 absent, negative errno. */
+ * out when out != NULL), 0 absent, negative errno.  An fd >= 0 is held: the
+ * caller ends its read with segment_release(loc->segment_id). */
 static int locate(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc, int *fd,
                   buf_t *out) {
+  /* A lookup that raced with compaction may name a retired segment: the
+   * index names the copy by then, so looking again finds it. */
+  for (int attempt = 0;; attempt++) {
+    int rc = locate_once(bs, mh, mh_len, loc, fd, out);
+    if (rc != -EAGAIN) return rc;
+    if (attempt == 64) return err_set(-EIO, "segment %08x: retired during the read", loc->segment_id);
+  }
+}
+
+static int locate_once(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc, int *fd,
+                       buf_t *out) {
   pthread_mutex_lock(&bs->mutex);
   bs_entry_t *e = pending_find(bs, mh, mh_len);
   if (e) {
@@ -881,7 +1004,8 @@ static int locate(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc
         /* bs_has: the location is enough (the segment may not exist yet) */
       } else if (!copy_from_batch_locked(bs, e, out, &copy_rc)) {
         bs_segment_t *s = segment_find(bs, e->segment_id);
-        assert(s);
+        assert(s && !s->retired);
+        s->readers++;
         *fd = s->fd;
       } else if (copy_rc) {
         rc = copy_rc;
@@ -895,9 +1019,22 @@ static int locate(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc
   if (rc <= 0) return rc;
   pthread_mutex_lock(&bs->mutex);
   bs_segment_t *s = segment_find(bs, loc->segment_id);
-  *fd = s ? s->fd : -1;
+  bool retired = s && s->retired;
+  *fd = -1;
+  if (s && !retired && out) {
+    s->readers++;
+    *fd = s->fd;
+  }
   pthread_mutex_unlock(&bs->mutex);
-  if (!s) return err_set(-EBADMSG, "index names segment %08x, which does not exist", loc->segment_id);
+  if (retired) return -EAGAIN;
+  if (!s) {
+    /* compaction may have deleted it between our lookup and now: look again */
+    bs_location_t again;
+    int found = db_lookup(bs, mh, mh_len, &again);
+    if (found == 0) return 0; /* deleted meanwhile */
+    if (found == 1 && again.segment_id != loc->segment_id) return -EAGAIN;
+    return err_set(-EBADMSG, "index names segment %08x, which does not exist", loc->segment_id);
+  }
   return 1;
 }
 
@@ -915,7 +1052,9 @@ int bs_get(bs_t *bs, const cid_t *cid, buf_t *out) {
   if (rc < 0) return rc;
   if (rc == 0) return err_set(-ENOENT, "block not found");
   if (fd < 0) return 0; /* copied from a batch buffer */
-  return read_record(bs, fd, &loc, mh, mh_len, out);
+  rc = read_record(bs, fd, &loc, mh, mh_len, out);
+  segment_release(bs, loc.segment_id);
+  return rc;
 }
 
 int bs_has(bs_t *bs, const cid_t *cid, uint64_t *size_bytes) {
@@ -960,7 +1099,14 @@ int bs_stat(bs_t *bs, bs_stat_t *st) {
   st->blocks = (uint64_t)((int64_t)bs->blocks + bs->pending_blocks);
   st->block_bytes = (uint64_t)((int64_t)bs->block_bytes + bs->pending_bytes);
   st->segments = bs->segments_len;
-  for (size_t i = 0; i < bs->segments_len; i++) st->disk_bytes += bs->segments[i].size_bytes;
+  for (size_t i = 0; i < bs->segments_len; i++) {
+    const bs_segment_t *seg = &bs->segments[i];
+    st->disk_bytes += seg->size_bytes;
+    if (seg->id == bs->append_segment_id || seg->broken || seg->size_bytes < SEG_HEADER_BYTES) continue;
+    uint64_t payload = seg->size_bytes - SEG_HEADER_BYTES;
+    if (seg->live_bytes == 0) st->reclaimable_bytes += seg->size_bytes; /* the whole file goes */
+    else if (payload > seg->live_bytes) st->reclaimable_bytes += payload - seg->live_bytes;
+  }
   pthread_mutex_unlock(&bs->mutex);
   char index_dir[BS_PATH_BYTES_MAX];
   snprintf(index_dir, sizeof index_dir, "%s/index", bs->dir);
@@ -1097,6 +1243,14 @@ static int fsck_index(bs_t *bs, fsck_state_t *f) {
   buf_t data = {0};
   uint64_t blocks = 0, bytes = 0;
   int rc = 0;
+  pthread_mutex_lock(&bs->mutex);
+  size_t live_len = bs->segments_len; /* compaction is excluded: positions are stable */
+  pthread_mutex_unlock(&bs->mutex);
+  uint64_t *live = calloc(live_len + 1, sizeof *live);
+  if (!live) {
+    leveldb_iter_destroy(it);
+    return -ENOMEM;
+  }
   for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it)) {
     size_t key_len, value_len;
     const uint8_t *key = (const uint8_t *)leveldb_iter_key(it, &key_len);
@@ -1124,12 +1278,18 @@ static int fsck_index(bs_t *bs, fsck_state_t *f) {
     pthread_mutex_lock(&bs->mutex);
     bs_segment_t *s = segment_find(bs, loc.segment_id);
     int fd = s ? s->fd : -1;
+    if (s) {
+      s->readers++;
+      size_t position = (size_t)(s - bs->segments);
+      if (position < live_len) live[position] += seg_record_bytes(key_len - 1, loc.len);
+    }
     pthread_mutex_unlock(&bs->mutex);
     if (fd < 0) {
       problem(f, "index %s: names segment %08x, which is missing", name, loc.segment_id);
       continue;
     }
     int read_rc = read_record(bs, fd, &loc, key + 1, key_len - 1, &data);
+    segment_release(bs, loc.segment_id);
     if (read_rc == -EBADMSG) {
       problem(f, "index %s: %s", name, err_msg(read_rc));
       continue;
@@ -1149,6 +1309,15 @@ static int fsck_index(bs_t *bs, fsck_state_t *f) {
   }
   leveldb_iter_destroy(it);
   buf_free(&data);
+  for (size_t i = 0; !rc && i < live_len; i++) {
+    pthread_mutex_lock(&bs->mutex);
+    bs_segment_t seg = bs->segments[i];
+    pthread_mutex_unlock(&bs->mutex);
+    if (seg.live_bytes != live[i])
+      problem(f, "segment %08x: live accounting says %llu bytes, index entries are %llu", seg.id,
+              (unsigned long long)seg.live_bytes, (unsigned long long)live[i]);
+  }
+  free(live);
   if (!rc && (blocks != bs->blocks || bytes != bs->block_bytes))
     problem(f, "index: counters say %llu blocks / %llu bytes, entries are %llu / %llu",
             (unsigned long long)bs->blocks, (unsigned long long)bs->block_bytes,
@@ -1161,19 +1330,229 @@ int bs_fsck(bs_t *bs, void (*fn)(void *ctx, const char *problem), void *ctx) {
   int rc = bs_sync(bs);
   if (rc) return rc;
   fsck_state_t f = {.fn = fn, .ctx = ctx};
+  pthread_mutex_lock(&bs->compact_mutex); /* segments stay where they are */
   pthread_mutex_lock(&bs->mutex);
   size_t count = bs->segments_len;
   pthread_mutex_unlock(&bs->mutex);
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = 0; !rc && i < count; i++) {
     pthread_mutex_lock(&bs->mutex);
     bs_segment_t s = bs->segments[i];
     pthread_mutex_unlock(&bs->mutex);
     rc = fsck_segment(bs, &s, &f);
-    if (rc) return rc;
   }
-  rc = fsck_index(bs, &f);
+  if (!rc) rc = fsck_index(bs, &f);
+  pthread_mutex_unlock(&bs->compact_mutex);
   if (rc) return rc;
   return f.problems;
+}
+
+/* ---- compaction ----
+ *
+ * A victim segment S (never the one being appended to, never one with
+ * uncommitted bytes) is scanned record by record.  A block record the index
+ * (or the pending table) still names is copied into the active segment as
+ * an ordinary append whose pending entry remembers the old location, so its
+ * commit moves the index entry and the live accounting; the check and the
+ * append happen under the store's mutex, so a concurrent delete either came
+ * first (nothing copied) or tombstones the copy.  A tombstone whose target
+ * segment still exists (and is not S) is copied as a bare record (no pending
+ * entry: it must not hide a block put again after it; replay only applies a
+ * tombstone to the very record it names).  Then everything is committed; if
+ * S's live bytes are now zero, S is retired (lookups that still hold its
+ * location retry and find the copy), the last reader is waited for, and the
+ * file is unlinked, the directory fsync'd, and only then is S's 'W' key
+ * dropped (synced).  A crash before the unlink leaves S and the copies (replay
+ * treats the older record as a duplicate); after it, a 'W' key without its
+ * file, which bs_open drops.
+ */
+
+/* Appends a record without a pending entry (a copied tombstone); room reserved. */
+static void append_bare_locked(bs_t *bs, uint8_t kind, const uint8_t *mh, size_t mh_len, const void *data,
+                               size_t data_len) {
+  bs_batch_t *fill = &bs->batches[bs->fill];
+  assert(fill->seq != 0 && fill->segment_offset + fill->len_bytes == bs->append_offset);
+  size_t n = seg_record_encode(fill->data + fill->len_bytes, kind, mh, mh_len, data, data_len);
+  fill->len_bytes += n;
+  bs->append_offset += n;
+  if (fill->len_bytes >= bs->opts.batch_bytes_max) {
+    if (bs->batches[1 - bs->fill].state == BS_BATCH_FREE) seal_locked(bs);
+    else pthread_cond_signal(&bs->flusher_cond);
+  }
+}
+
+/* Copies one record of segment `from` forward.  1 copied, 0 not needed, negative errno. */
+static int compact_copy(bs_t *bs, uint32_t from, const seg_record_t *rec) {
+  size_t need = seg_record_bytes(rec->mh_len, rec->data_len);
+  pthread_mutex_lock(&bs->mutex);
+  int rc;
+  for (int rounds = 0;; rounds++) {
+    assert(rounds < 1000000);
+    if (bs->error) {
+      rc = sticky_error(bs);
+      break;
+    }
+    if (rec->kind == SEG_KIND_BLOCK) {
+      /* live only if the newest word on it names this very record */
+      bs_entry_t *e = pending_find(bs, rec->mh, rec->mh_len);
+      if (e) {
+        rc = 0;
+        break;
+      }
+      bs_location_t loc;
+      rc = db_lookup(bs, rec->mh, rec->mh_len, &loc);
+      if (rc < 0) break;
+      if (rc == 0 || loc.segment_id != from || loc.offset != rec->offset) {
+        rc = 0;
+        break;
+      }
+    } else {
+      uint32_t target_segment;
+      uint64_t target_offset;
+      if (seg_tombstone_decode(rec->data, rec->data_len, &target_segment, &target_offset)) {
+        rc = 0;
+        break;
+      }
+      bs_segment_t *target = segment_find(bs, target_segment);
+      if (target_segment == from || !target || target->retired) {
+        rc = 0; /* what it shadows is gone with its segment */
+        break;
+      }
+    }
+    rc = reserve_locked(bs, need);
+    if (rc < 0) break;
+    if (rc == 1) continue;
+    if (rec->kind == SEG_KIND_BLOCK) {
+      bs_entry_t *e = append_locked(bs, SEG_KIND_BLOCK, rec->mh, rec->mh_len, rec->data, rec->data_len);
+      e->target_segment = from;
+      e->target_offset = rec->offset;
+    } else {
+      append_bare_locked(bs, SEG_KIND_TOMBSTONE, rec->mh, rec->mh_len, rec->data, rec->data_len);
+    }
+    rc = 1;
+    break;
+  }
+  pthread_mutex_unlock(&bs->mutex);
+  return rc;
+}
+
+/* Drops a compacted segment's watermark key (synced). */
+static int drop_watermark(bs_t *bs, uint32_t segment_id) {
+  int rc = io_external(bs->io, "index");
+  if (rc) return err_set(rc, "index write: %s", err_msg(rc));
+  leveldb_writebatch_t *batch = leveldb_writebatch_create();
+  uint8_t wkey[5];
+  watermark_key(wkey, segment_id);
+  leveldb_writebatch_delete(batch, (const char *)wkey, sizeof wkey);
+  rc = db_write(bs, batch, true);
+  leveldb_writebatch_destroy(batch);
+  return rc;
+}
+
+/* Compacts one segment (compact_mutex held). */
+static int compact_segment(bs_t *bs, uint32_t id, bs_compact_result_t *res) {
+  pthread_mutex_lock(&bs->mutex);
+  bs_segment_t *s = segment_find(bs, id);
+  assert(s && !s->retired);
+  int fd = s->fd; /* only compaction closes segment fds, and it is us */
+  uint64_t end = s->size_bytes;
+  pthread_mutex_unlock(&bs->mutex);
+
+  seg_scan_t scan;
+  int rc = seg_scan_open_fd(&scan, bs->io, fd, SEG_HEADER_BYTES, end);
+  if (rc) return rc;
+  for (uint64_t records = 0; !rc; records++) {
+    seg_record_t rec;
+    int next = seg_scan_next(&scan, &rec);
+    if (next == 0) break;
+    if (next == -EAGAIN || next == -EBADMSG) break; /* unreadable rest: the live check below decides */
+    if (next < 0) {
+      rc = err_set(next, "compaction: scan of segment %08x: %s", id, err_msg(next));
+      break;
+    }
+    if (!rec.body_ok) continue; /* cannot copy; if the index names it, S stays */
+    int copied = compact_copy(bs, id, &rec);
+    if (copied < 0) rc = copied;
+    else if (copied == 1) {
+      res->bytes_copied += seg_record_bytes(rec.mh_len, rec.data_len);
+      if (rec.kind == SEG_KIND_BLOCK) res->blocks_copied++;
+    }
+  }
+  seg_scan_close(&scan);
+  if (rc) return rc;
+
+  char path[BS_PATH_BYTES_MAX];
+  segment_path(bs, id, path);
+  pthread_mutex_lock(&bs->mutex);
+  rc = wait_durable_locked(bs, newest_seq_locked(bs)); /* copies and their index entries */
+  s = segment_find(bs, id);
+  if (!rc && s->live_bytes != 0) { /* a live record could not be copied: keep S */
+    pthread_mutex_unlock(&bs->mutex);
+    res->segments_skipped++;
+    return 0;
+  }
+  if (!rc) {
+    s->retired = true;
+    for (int rounds = 0; (s = segment_find(bs, id))->readers > 0; rounds++) {
+      assert(rounds < 100000000);
+      pthread_cond_wait(&bs->done_cond, &bs->mutex);
+    }
+  }
+  pthread_mutex_unlock(&bs->mutex);
+  if (rc) return rc;
+
+  rc = io_unlink(bs->io, path);
+  if (rc) {
+    pthread_mutex_lock(&bs->mutex);
+    segment_find(bs, id)->retired = false;
+    pthread_mutex_unlock(&bs->mutex);
+    return err_set(rc, "compaction: unlink %s: %s", path, err_msg(rc));
+  }
+  int dir_rc = io_fsync_dir(bs->io, bs->dir);
+  pthread_mutex_lock(&bs->mutex);
+  s = segment_find(bs, id);
+  size_t position = (size_t)(s - bs->segments);
+  memmove(s, s + 1, (bs->segments_len - position - 1) * sizeof *s);
+  bs->segments_len--;
+  pthread_mutex_unlock(&bs->mutex);
+  (void)io_close(bs->io, fd);
+  res->segments_compacted++;
+  res->bytes_freed += end;
+  if (dir_rc) return err_set(dir_rc, "compaction: fsync %s: %s", bs->dir, err_msg(dir_rc));
+  return drop_watermark(bs, id);
+}
+
+int bs_compact(bs_t *bs, const bs_compact_options_t *opts, bs_compact_result_t *result) {
+  assert(bs);
+  bs_compact_result_t ignored;
+  bs_compact_result_t *res = result ? result : &ignored;
+  memset(res, 0, sizeof *res);
+  if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
+  double ratio_min = opts && opts->dead_ratio_min > 0 ? opts->dead_ratio_min : 0.5;
+  uint64_t segments_max = opts && opts->segments_max ? opts->segments_max : UINT64_MAX;
+  pthread_mutex_lock(&bs->compact_mutex);
+  int rc = bs_sync(bs); /* every segment but the newest is fully committed now */
+  uint32_t *ids = NULL;
+  size_t ids_len = 0;
+  if (!rc) {
+    pthread_mutex_lock(&bs->mutex);
+    ids = malloc((bs->segments_len + 1) * sizeof *ids);
+    for (size_t i = 0; ids && i < bs->segments_len; i++) {
+      const bs_segment_t *seg = &bs->segments[i];
+      if (seg->id == bs->append_segment_id || seg->id == bs->dirty_segment_id || seg->broken ||
+          seg->retired || seg->durable_bytes != seg->size_bytes || seg->size_bytes < SEG_HEADER_BYTES)
+        continue;
+      uint64_t payload = seg->size_bytes - SEG_HEADER_BYTES;
+      uint64_t live = seg->live_bytes < payload ? seg->live_bytes : payload;
+      if (live == 0 || (double)(payload - live) >= ratio_min * (double)payload) ids[ids_len++] = seg->id;
+    }
+    pthread_mutex_unlock(&bs->mutex);
+    if (!ids) rc = -ENOMEM;
+  }
+  for (size_t i = 0; !rc && i < ids_len && res->segments_compacted < segments_max; i++)
+    rc = compact_segment(bs, ids[i], res);
+  free(ids);
+  pthread_mutex_unlock(&bs->compact_mutex);
+  return rc;
 }
 
 /* ---- adapters ---- */
@@ -1254,9 +1633,12 @@ static int reindex_record(bs_t *bs, uint32_t segment_id, const seg_record_t *rec
   if (found < 0) return found;
   leveldb_writebatch_t *batch = leveldb_writebatch_create();
   bool changed = false;
-  if (rec->kind == SEG_KIND_BLOCK &&
-      (!found || loc.segment_id != segment_id || loc.offset != rec->offset)) {
-    /* Later records win (a compaction copy, a put after a delete). */
+  bool later = !found || segment_id > loc.segment_id ||
+               (segment_id == loc.segment_id && rec->offset > loc.offset);
+  if (rec->kind == SEG_KIND_BLOCK && later) {
+    /* Later records win (a compaction copy, a put after a delete); an older
+     * record replayed after its copy (a compacted segment whose index entries
+     * moved on) leaves the entry alone. */
     uint8_t value[BS_LOCATION_BYTES];
     location_encode(value, segment_id, rec->offset, rec->data_len);
     leveldb_writebatch_put(batch, (const char *)key, key_len, (const char *)value, sizeof value);
@@ -1392,6 +1774,48 @@ static int recover_segment(bs_t *bs, uint32_t segment_id, bool newest) {
   return 0;
 }
 
+/* One pass over the index after recovery: per-segment live bytes from the
+ * 'B' entries; a 'W' key whose segment file is gone is what a compaction
+ * that died between unlinking the file and dropping the key leaves: it is
+ * dropped (not read-only). */
+static int index_pass(bs_t *bs) {
+  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read);
+  leveldb_writebatch_t *stale = leveldb_writebatch_create();
+  size_t stale_count = 0;
+  int rc = 0;
+  for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+    size_t key_len, value_len;
+    const uint8_t *key = (const uint8_t *)leveldb_iter_key(it, &key_len);
+    if (key_len == 5 && key[0] == BS_KEY_WATERMARK) {
+      uint32_t id = (uint32_t)key[1] << 24 | (uint32_t)key[2] << 16 | (uint32_t)key[3] << 8 | key[4];
+      if (!segment_find(bs, id)) {
+        leveldb_writebatch_delete(stale, (const char *)key, key_len);
+        stale_count++;
+      }
+      continue;
+    }
+    if (key_len < 2 || key[0] != BS_KEY_BLOCK) continue;
+    const char *value = leveldb_iter_value(it, &value_len);
+    bs_location_t loc;
+    if (location_decode(value, value_len, &loc)) continue; /* fsck reports it */
+    bs_segment_t *s = segment_find(bs, loc.segment_id);
+    if (s) s->live_bytes += seg_record_bytes(key_len - 1, loc.len);
+  }
+  char *error = NULL;
+  leveldb_iter_get_error(it, &error);
+  if (error) {
+    rc = err_set(-EIO, "index iteration: %s", error);
+    leveldb_free(error);
+  }
+  leveldb_iter_destroy(it);
+  if (!rc && stale_count && !bs->opts.read_only) {
+    rc = io_external(bs->io, "index");
+    if (!rc) rc = db_write(bs, stale, true);
+  }
+  leveldb_writebatch_destroy(stale);
+  return rc;
+}
+
 static int open_index(bs_t *bs) {
   char path[BS_PATH_BYTES_MAX];
   snprintf(path, sizeof path, "%s/index", bs->dir);
@@ -1490,7 +1914,9 @@ static void bs_free(bs_t *bs) {
   free(bs->entries);
   free(bs->buckets);
   if (bs->commit_batch) leveldb_writebatch_destroy(bs->commit_batch);
+  mhset_free(&bs->gc_touched);
   pthread_mutex_destroy(&bs->mutex);
+  pthread_mutex_destroy(&bs->compact_mutex);
   pthread_cond_destroy(&bs->flusher_cond);
   pthread_cond_destroy(&bs->done_cond);
   pthread_cond_destroy(&bs->commit_cond);
@@ -1504,6 +1930,7 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   bs_t *bs = calloc(1, sizeof *bs);
   if (!bs) return -ENOMEM;
   pthread_mutex_init(&bs->mutex, NULL);
+  pthread_mutex_init(&bs->compact_mutex, NULL);
   pthread_cond_init(&bs->flusher_cond, NULL);
   pthread_cond_init(&bs->done_cond, NULL);
   pthread_cond_init(&bs->commit_cond, NULL);
@@ -1539,6 +1966,7 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   if (!rc && ids.len) qsort(ids.ids, ids.len, sizeof *ids.ids, compare_ids);
   for (size_t i = 0; !rc && i < ids.len; i++) rc = recover_segment(bs, ids.ids[i], i + 1 == ids.len);
   free(ids.ids);
+  if (!rc) rc = index_pass(bs);
   if (!rc && !bs->opts.read_only) {
     /* Append to the newest segment if healthy, else start the next one. */
     bs->append_segment_id = 1;

@@ -34,6 +34,22 @@
  *     what failed) and blocks not yet committed are gone; reads keep working.
  *     Reopen the store: recovery makes it consistent again.
  *   - bs_fsck and bs_stat's counters are exact on a quiescent store.
+ *   - Compaction (bs_compact) rewrites mostly-dead segments: live records are
+ *     copied into the active segment by ordinary appends and commits, then the
+ *     old file is deleted.  Readers hold a reference on a segment for the
+ *     duration of one read; a segment being deleted is first "retired" (new
+ *     lookups that still find the old location retry, the index already names
+ *     the copy), then its file is closed and unlinked once its last reader is
+ *     gone, so no read ever touches a deleted or reused file descriptor.
+ *   - Per-segment live bytes (record bytes of the blocks the index points
+ *     at) are kept in memory, derived at open from the index entries (one
+ *     pass over the 'B' keys, no segment read) and updated by every commit;
+ *     they give dead ratios and reclaimable bytes at no cost.
+ *   - GC support: between bs_gc_begin and bs_gc_end the engine records every
+ *     multihash put (new or already present: a dedupe hit "touches" the
+ *     block) and bs_touch'ed; bs_gc_delete deletes a block only if it was not
+ *     touched, checked under the same lock as the put, so nothing added or
+ *     re-added during a GC can be swept.
  *   - Memory: 2 x max(batch_bytes_max, one max record) for the buffers, about
  *     3 MiB of pending table, LevelDB's 4 MiB cache and 4 MiB write buffer.
  */
@@ -87,6 +103,8 @@ typedef struct bs_stat {
   uint64_t block_bytes;   /* sum of live block lengths */
   uint64_t disk_bytes;    /* bytes on disk: segments + index */
   uint64_t segments;      /* segment files */
+  uint64_t reclaimable_bytes; /* dead record bytes in segments other than the active one
+                                 (a segment with nothing live: its whole file) */
 } bs_stat_t;
 int bs_stat(bs_t *bs, bs_stat_t *st);
 
@@ -98,6 +116,46 @@ int bs_each(bs_t *bs, bs_each_fn fn, void *ctx);
  * entry (points at a matching record).  Each problem goes to fn as one line
  * (may be NULL).  Returns the number of problems (0 = clean) or negative errno. */
 int bs_fsck(bs_t *bs, void (*fn)(void *ctx, const char *problem), void *ctx);
+
+/* ---- compaction ---- */
+
+typedef struct bs_compact_options {
+  double dead_ratio_min;      /* compact a segment when dead/(size - header) >= this
+                                 (0 = default 0.5; a fully dead segment always qualifies) */
+  uint64_t segments_max;      /* compact at most this many segments (0 = no limit) */
+} bs_compact_options_t;
+
+typedef struct bs_compact_result {
+  uint64_t segments_compacted; /* segment files deleted */
+  uint64_t segments_skipped;   /* candidates left alone (a live record could not be copied) */
+  uint64_t blocks_copied;      /* live block records rewritten */
+  uint64_t bytes_copied;       /* record bytes appended (blocks and tombstones) */
+  uint64_t bytes_freed;        /* file bytes deleted */
+} bs_compact_result_t;
+
+/* Rewrites every non-active segment whose dead ratio reaches the threshold:
+ * copies its live blocks (and the tombstones that still matter) into the
+ * active segment, commits, then deletes the file (docs/format.md,
+ * "Deletion and compaction").  Crash-safe at every step; readers and writers
+ * keep working.  One compaction at a time (callers are serialised).
+ * opts/result may be NULL.  0 or negative errno. */
+int bs_compact(bs_t *bs, const bs_compact_options_t *opts, bs_compact_result_t *result);
+
+/* ---- garbage-collection support (gc.h drives it) ---- */
+
+/* Starts recording touched multihashes (puts, dedupe hits, bs_touch).
+ * -EBUSY if a GC is already active. */
+int bs_gc_begin(bs_t *bs);
+/* Records cid as touched if a GC is active (no-op otherwise).  For writers
+ * that start to reference a block without putting it (a pin added during a GC). */
+int bs_touch(bs_t *bs, const cid_t *cid);
+/* Appends a tombstone for the block unless it was touched since bs_gc_begin;
+ * does not wait for durability (bs_sync does).  0 deleted, 1 kept (touched),
+ * -ENOENT absent, -EOVERFLOW the touched set overflowed (nothing can be
+ * deleted safely in this GC), negative errno. */
+int bs_gc_delete(bs_t *bs, const uint8_t *mh, size_t mh_len);
+/* Stops recording and frees the touched set. */
+void bs_gc_end(bs_t *bs);
 
 /* Adapters for importer/exporter/CAR code. */
 block_sink_t bs_sink(bs_t *bs);
