@@ -1573,6 +1573,13 @@ void bs_options_default(bs_options_t *opts) {
   memset(opts, 0, sizeof *opts);
   opts->io = NULL;
   opts->segment_bytes_max = BS_SEGMENT_BYTES_DEFAULT;
+  /* Test knob (documented in bs.h): small segments without a config key. */
+  const char *env = getenv("ANYA_SEGMENT_BYTES_MAX");
+  if (env && *env) {
+    char *end = NULL;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (end && *end == '\0' && v > 0) opts->segment_bytes_max = v;
+  }
   opts->batch_bytes_max = BS_BATCH_BYTES_DEFAULT;
   opts->sync_bytes_max = BS_SYNC_BYTES_DEFAULT;
   opts->read_only = false;

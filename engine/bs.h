@@ -76,6 +76,9 @@ typedef struct bs_options {
   bool read_only;                /* open without recovery writes (fsck); puts fail -EROFS */
 } bs_options_t;
 
+/* Defaults; segment_bytes_max can be overridden by the environment variable
+ * ANYA_SEGMENT_BYTES_MAX (decimal bytes; at least 64 KiB is used): a knob for
+ * tests that need many segments (tests/integration/gc-crash.sh). */
 void bs_options_default(bs_options_t *opts);
 
 /* Opens (creating if absent) the store in dir; runs recovery (torn tails dropped,

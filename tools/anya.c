@@ -25,6 +25,7 @@
 #include "exporter.h"
 #include "importer.h"
 #include "repo.h"
+#include "repo_gc.h"
 #include "cli.h"
 
 #define IO_CHUNK_BYTES (1u << 20)
@@ -513,24 +514,32 @@ static void fsck_problem(void *ctx, const char *problem) {
 }
 
 int cmd_repo(int argc, char **argv) {
-  if (argc < 1) return usage_error("repo needs stat or fsck%s", "");
+  if (argc < 1) return usage_error("repo needs stat, fsck, gc or compact%s", "");
   const char *sub = argv[0];
   opts_t o = {0};
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc - 1, argv + 1, none);
-  if (strcmp(sub, "stat") != 0 && strcmp(sub, "fsck") != 0)
-    return usage_error("unknown repo command '%s'", sub);
+  static const char *const subs[] = {"stat", "fsck", "gc", "compact"};
+  static const char *const holders[] = {"anya repo stat", "anya repo fsck", "anya repo gc", "anya repo compact"};
+  size_t which = 0;
+  while (which < 4 && strcmp(sub, subs[which]) != 0) which++;
+  if (which == 4) return usage_error("unknown repo command '%s'", sub);
   repo_t *r;
-  int rc = open_repo(strcmp(sub, "stat") == 0 ? "anya repo stat" : "anya repo fsck", &r);
+  int rc = open_repo(holders[which], &r);
   if (rc) return die(rc);
-  if (strcmp(sub, "stat") == 0) {
+  if (which == 2) {
+    rc = repo_gc_run(r);
+  } else if (which == 3) {
+    rc = repo_compact_run(r);
+  } else if (strcmp(sub, "stat") == 0) {
     bs_stat_t st;
     rc = bs_stat(r->bs, &st);
     if (!rc)
-      printf("NumObjects: %llu\nRepoSize: %llu\nBlockBytes: %llu\nSegments: %llu\nRepoPath: %s\nVersion: anya-repo@%d\n",
+      printf("NumObjects: %llu\nRepoSize: %llu\nBlockBytes: %llu\nSegments: %llu\nReclaimableBytes: %llu\n"
+             "RepoPath: %s\nVersion: anya-repo@%d\n",
              (unsigned long long)st.blocks, (unsigned long long)st.disk_bytes,
-             (unsigned long long)st.block_bytes, (unsigned long long)st.segments, r->path,
-             REPO_FORMAT_VERSION);
+             (unsigned long long)st.block_bytes, (unsigned long long)st.segments,
+             (unsigned long long)st.reclaimable_bytes, r->path, REPO_FORMAT_VERSION);
   } else {
     int problems = 0;
     rc = bs_fsck(r->bs, fsck_problem, &problems);
@@ -581,7 +590,7 @@ static void usage(FILE *f) {
         "  car export CID [-o FILE] / car import FILE...\n"
         "  pin add [--recursive=bool] [--name N] [--expire-in DURATION] CID... / pin rm CID...\n"
         "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
-        "  repo stat|fsck\n"
+        "  repo stat|fsck|gc\n"
         "  id\n"
         "  version\n",
         f);
