@@ -55,6 +55,7 @@
 #include "io.h"
 #include "mhset.h"
 #include "segment.h"
+#include "storage_metrics.h"
 
 #define BS_PENDING_MAX 16384u                       /* uncommitted records held in memory */
 #define BS_PENDING_COMMIT_AT (BS_PENDING_MAX / 2)   /* commit early once this many are pending */
@@ -722,7 +723,7 @@ static void gc_touch_locked(bs_t *bs, const uint8_t *mh, size_t mh_len) {
   if (mhset_add(&bs->gc_touched, mh, mh_len) < 0) bs->gc_overflow = true;
 }
 
-int bs_put(bs_t *bs, const cid_t *cid, const void *data, size_t len) {
+static int put_unmetered(bs_t *bs, const cid_t *cid, const void *data, size_t len) {
   assert(bs && cid && (data || len == 0));
   if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
   if (len > BLOCK_BYTES_MAX)
@@ -797,7 +798,7 @@ static int wait_durable_locked(bs_t *bs, uint64_t target) {
   return bs->error ? sticky_error(bs) : 0;
 }
 
-int bs_sync(bs_t *bs) {
+static int sync_unmetered(bs_t *bs) {
   assert(bs);
   if (bs->opts.read_only) return 0;
   pthread_mutex_lock(&bs->mutex);
@@ -861,7 +862,7 @@ static int delete_mh(bs_t *bs, const uint8_t *mh, size_t mh_len, bool gc) {
   return rc;
 }
 
-int bs_delete(bs_t *bs, const cid_t *cid) {
+static int delete_unmetered(bs_t *bs, const cid_t *cid) {
   assert(bs && cid);
   if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
   if (is_identity(cid)) return err_set(-ENOENT, "identity blocks are not stored");
@@ -1038,7 +1039,7 @@ static int locate_once(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t
   return 1;
 }
 
-int bs_get(bs_t *bs, const cid_t *cid, buf_t *out) {
+static int get_unmetered(bs_t *bs, const cid_t *cid, buf_t *out) {
   assert(bs && cid && out);
   if (is_identity(cid)) {
     buf_reset(out);
@@ -1057,7 +1058,7 @@ int bs_get(bs_t *bs, const cid_t *cid, buf_t *out) {
   return rc;
 }
 
-int bs_has(bs_t *bs, const cid_t *cid, uint64_t *size_bytes) {
+static int has_unmetered(bs_t *bs, const cid_t *cid, uint64_t *size_bytes) {
   assert(bs && cid);
   if (is_identity(cid)) {
     if (size_bytes) *size_bytes = cid->hash.digest_len;
@@ -1092,7 +1093,7 @@ static int add_file_size(void *ctx, const char *name) {
   return 0;
 }
 
-int bs_stat(bs_t *bs, bs_stat_t *st) {
+static int stat_unmetered(bs_t *bs, bs_stat_t *st) {
   assert(bs && st);
   memset(st, 0, sizeof *st);
   pthread_mutex_lock(&bs->mutex);
@@ -2027,5 +2028,52 @@ int bs_close(bs_t *bs) {
   stop_threads(bs);
   if (!rc && bs->error) rc = sticky_error(bs);
   bs_free(bs);
+  return rc;
+}
+
+/* ---- metrics (storage_metrics.h): each public operation timed and counted ---- */
+
+int bs_put(bs_t *bs, const cid_t *cid, const void *data, size_t len) {
+  uint64_t start_ns = metrics_now_ns();
+  int rc = put_unmetered(bs, cid, data, len);
+  metrics_storage_done(metrics_storage(), METRICS_STORAGE_PUT, start_ns, rc, len);
+  return rc;
+}
+
+int bs_get(bs_t *bs, const cid_t *cid, buf_t *out) {
+  uint64_t start_ns = metrics_now_ns();
+  int rc = get_unmetered(bs, cid, out);
+  metrics_storage_done(metrics_storage(), METRICS_STORAGE_GET, start_ns, rc, rc == 0 ? out->len : 0);
+  return rc;
+}
+
+int bs_has(bs_t *bs, const cid_t *cid, uint64_t *size_bytes) {
+  uint64_t start_ns = metrics_now_ns();
+  int rc = has_unmetered(bs, cid, size_bytes);
+  metrics_storage_done(metrics_storage(), METRICS_STORAGE_HAS, start_ns, rc, 0);
+  return rc;
+}
+
+int bs_delete(bs_t *bs, const cid_t *cid) {
+  uint64_t start_ns = metrics_now_ns();
+  int rc = delete_unmetered(bs, cid);
+  metrics_storage_done(metrics_storage(), METRICS_STORAGE_DELETE, start_ns, rc, 0);
+  return rc;
+}
+
+int bs_sync(bs_t *bs) {
+  uint64_t start_ns = metrics_now_ns();
+  int rc = sync_unmetered(bs);
+  metrics_storage_done(metrics_storage(), METRICS_STORAGE_SYNC, start_ns, rc, 0);
+  return rc;
+}
+
+int bs_stat(bs_t *bs, bs_stat_t *st) {
+  int rc = stat_unmetered(bs, st);
+  const metrics_storage_t *m = metrics_storage();
+  if (rc == 0 && m) {
+    metrics_gauge_set(m->used_bytes, (double)st->disk_bytes);
+    metrics_gauge_set(m->blocks, (double)st->blocks);
+  }
   return rc;
 }

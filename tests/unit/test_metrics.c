@@ -20,9 +20,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <ftw.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
+#include "bs.h"
 #include "buf.h"
+#include "cid.h"
 #include "err.h"
 #include "metrics.h"
 #include "storage_metrics.h"
@@ -531,6 +535,62 @@ static void test_storage_metrics(void **state) {
   metrics_registry_free(r);
 }
 
+/* ---- the block store reports into the storage metrics ---- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static void test_block_store_instrumented(void **state) {
+  (void)state;
+  const metrics_storage_t *m = metrics_storage();
+  assert_non_null(m);
+  char dir[512];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%s/anya-metrics-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  assert_non_null(mkdtemp(dir));
+  char store[600];
+  snprintf(store, sizeof store, "%s/blocks", dir);
+  uint64_t written = metrics_counter_value(m->written_bytes), read = metrics_counter_value(m->read_bytes);
+  uint64_t hits = metrics_counter_value(m->cache_hits), misses = metrics_counter_value(m->cache_misses);
+  uint64_t count[METRICS_STORAGE_OPS];
+  for (int op = 0; op < METRICS_STORAGE_OPS; op++) count[op] = metrics_histogram_count(m->duration[op]);
+
+  bs_t *bs;
+  assert_int_equal(bs_open(store, NULL, &bs), 0);
+  uint8_t data[100], absent_data[1] = {1};
+  memset(data, 7, sizeof data);
+  cid_t cid, absent;
+  assert_int_equal(cid_make(&cid, 1, CODEC_RAW, MH_SHA2_256, data, sizeof data), 0);
+  assert_int_equal(cid_make(&absent, 1, CODEC_RAW, MH_SHA2_256, absent_data, 1), 0);
+  assert_int_equal(bs_put(bs, &cid, data, sizeof data), 0);
+  assert_int_equal(bs_put(bs, &cid, data, sizeof data), 1); /* duplicate: not written again */
+  buf_t b = {0};
+  assert_int_equal(bs_get(bs, &cid, &b), 0);
+  assert_int_equal(bs_get(bs, &absent, &b), -ENOENT);
+  assert_int_equal(bs_has(bs, &cid, NULL), 1);
+  assert_int_equal(bs_sync(bs), 0);
+  assert_int_equal(bs_delete(bs, &cid), 0);
+  bs_stat_t st;
+  assert_int_equal(bs_stat(bs, &st), 0);
+  assert_int_equal(bs_close(bs), 0);
+  buf_free(&b);
+  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+
+  assert_int_equal(metrics_counter_value(m->written_bytes) - written, sizeof data);
+  assert_int_equal(metrics_counter_value(m->read_bytes) - read, sizeof data);
+  assert_int_equal(metrics_counter_value(m->cache_hits) - hits, 1);
+  assert_int_equal(metrics_counter_value(m->cache_misses) - misses, 1);
+  assert_int_equal(metrics_histogram_count(m->duration[METRICS_STORAGE_PUT]) - count[METRICS_STORAGE_PUT], 2);
+  assert_int_equal(metrics_histogram_count(m->duration[METRICS_STORAGE_GET]) - count[METRICS_STORAGE_GET], 2);
+  assert_int_equal(metrics_histogram_count(m->duration[METRICS_STORAGE_HAS]) - count[METRICS_STORAGE_HAS], 1);
+  assert_true(metrics_histogram_count(m->duration[METRICS_STORAGE_DELETE]) - count[METRICS_STORAGE_DELETE] >= 1);
+  assert_true(metrics_histogram_count(m->duration[METRICS_STORAGE_SYNC]) - count[METRICS_STORAGE_SYNC] >= 1);
+  assert_true(metrics_gauge_value(m->used_bytes) > 0);
+  assert_true(metrics_gauge_value(m->blocks) == (double)st.blocks);
+}
+
 /* The process-wide registry as /metrics will serve it, for promtool. */
 static void test_sample_exposition(void **state) {
   (void)state;
@@ -567,6 +627,7 @@ int main(void) {
       cmocka_unit_test(test_exposition_exact),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_storage_metrics),
+      cmocka_unit_test(test_block_store_instrumented),
       cmocka_unit_test(test_sample_exposition),
       cmocka_unit_test(test_hot_path_cost),
   };
