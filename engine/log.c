@@ -322,7 +322,9 @@ void log_emit(log_level_t level, const char *module, const log_kv_t *kv, size_t 
   char msg[LOG_LINE_BYTES_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
+  int n = 0;
+  if (fmt) n = vsnprintf(msg, sizeof msg, fmt, ap);
+  else msg[0] = '\0';
   va_end(ap);
   size_t msg_len = n < 0 ? 0 : (size_t)n;
   if (msg_len >= sizeof msg) msg_len = sizeof msg - 1; /* longer than any line: the writer cuts it */
