@@ -190,6 +190,7 @@ struct bs {
   int64_t pending_bytes;
 
   pthread_mutex_t compact_mutex; /* one bs_compact (or bs_fsck) at a time; taken before mutex */
+  bool live_valid;               /* segments' live_bytes computed (live_ensure_locked) */
   bool gc_active;                /* between bs_gc_begin and bs_gc_end */
   bool gc_overflow;              /* the touched set could not grow: sweep nothing */
   mhset_t gc_touched;            /* multihashes put or touched during the GC */
@@ -430,6 +431,7 @@ static int segment_create(bs_t *bs, uint32_t segment_id, int *fd_out) {
 
 /* Moves a committed entry's bytes in the per-segment live accounting (mutex held). */
 static void live_apply_locked(bs_t *bs, const bs_entry_t *e) {
+  if (!bs->live_valid) return; /* the first live_ensure_locked counts it from the index */
   uint64_t block_record = seg_record_bytes(e->mh_len, e->data_len);
   if (e->kind == SEG_KIND_BLOCK) {
     bs_segment_t *s = segment_find(bs, e->segment_id);
@@ -440,6 +442,43 @@ static void live_apply_locked(bs_t *bs, const bs_entry_t *e) {
     bs_segment_t *old = segment_find(bs, e->target_segment);
     if (old) old->live_bytes = old->live_bytes >= block_record ? old->live_bytes - block_record : 0;
   }
+}
+
+/* Per-segment live bytes from the 'B' entries, computed on first need
+ * (bs_stat, bs_compact, bs_fsck) rather than at open, so that opening a large
+ * store costs nothing extra.  Mutex held: waits for the commit in flight to
+ * finish, then keeps the mutex through the pass, so no commit can land
+ * between the pass and the updates that continue it (live_apply_locked). */
+static int live_ensure_locked(bs_t *bs) {
+  if (bs->live_valid) return 0;
+  for (int rounds = 0; bs->commit_inflight; rounds++) {
+    assert(rounds < 100000000);
+    pthread_cond_wait(&bs->done_cond, &bs->mutex);
+  }
+  if (bs->live_valid) return 0; /* another thread did it meanwhile */
+  for (size_t i = 0; i < bs->segments_len; i++) bs->segments[i].live_bytes = 0;
+  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read);
+  const char prefix = BS_KEY_BLOCK;
+  for (leveldb_iter_seek(it, &prefix, 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+    size_t key_len, value_len;
+    const char *key = leveldb_iter_key(it, &key_len);
+    if (key_len < 2 || key[0] != BS_KEY_BLOCK) break;
+    const char *value = leveldb_iter_value(it, &value_len);
+    bs_location_t loc;
+    if (location_decode(value, value_len, &loc)) continue; /* fsck reports it */
+    bs_segment_t *s = segment_find(bs, loc.segment_id);
+    if (s) s->live_bytes += seg_record_bytes(key_len - 1, loc.len);
+  }
+  int rc = 0;
+  char *error = NULL;
+  leveldb_iter_get_error(it, &error);
+  if (error) {
+    rc = err_set(-EIO, "index iteration: %s", error);
+    leveldb_free(error);
+  }
+  leveldb_iter_destroy(it);
+  if (!rc) bs->live_valid = true;
+  return rc;
 }
 
 /* Starts a commit of everything written so far: builds the index batch
@@ -1097,6 +1136,11 @@ static int stat_unmetered(bs_t *bs, bs_stat_t *st) {
   assert(bs && st);
   memset(st, 0, sizeof *st);
   pthread_mutex_lock(&bs->mutex);
+  int live_rc = live_ensure_locked(bs);
+  if (live_rc) {
+    pthread_mutex_unlock(&bs->mutex);
+    return live_rc;
+  }
   st->blocks = (uint64_t)((int64_t)bs->blocks + bs->pending_blocks);
   st->block_bytes = (uint64_t)((int64_t)bs->block_bytes + bs->pending_bytes);
   st->segments = bs->segments_len;
@@ -1333,7 +1377,8 @@ int bs_fsck(bs_t *bs, void (*fn)(void *ctx, const char *problem), void *ctx) {
   fsck_state_t f = {.fn = fn, .ctx = ctx};
   pthread_mutex_lock(&bs->compact_mutex); /* segments stay where they are */
   pthread_mutex_lock(&bs->mutex);
-  size_t count = bs->segments_len;
+  rc = live_ensure_locked(bs);
+  size_t count = rc ? 0 : bs->segments_len;
   pthread_mutex_unlock(&bs->mutex);
   for (size_t i = 0; !rc && i < count; i++) {
     pthread_mutex_lock(&bs->mutex);
@@ -1536,7 +1581,8 @@ int bs_compact(bs_t *bs, const bs_compact_options_t *opts, bs_compact_result_t *
   size_t ids_len = 0;
   if (!rc) {
     pthread_mutex_lock(&bs->mutex);
-    ids = malloc((bs->segments_len + 1) * sizeof *ids);
+    rc = live_ensure_locked(bs);
+    ids = rc ? NULL : malloc((bs->segments_len + 1) * sizeof *ids);
     for (size_t i = 0; ids && i < bs->segments_len; i++) {
       const bs_segment_t *seg = &bs->segments[i];
       if (seg->id == bs->append_segment_id || seg->id == bs->dirty_segment_id || seg->broken ||
@@ -1547,7 +1593,7 @@ int bs_compact(bs_t *bs, const bs_compact_options_t *opts, bs_compact_result_t *
       if (live == 0 || (double)(payload - live) >= ratio_min * (double)payload) ids[ids_len++] = seg->id;
     }
     pthread_mutex_unlock(&bs->mutex);
-    if (!ids) rc = -ENOMEM;
+    if (!ids && !rc) rc = -ENOMEM;
   }
   for (size_t i = 0; !rc && i < ids_len && res->segments_compacted < segments_max; i++)
     rc = compact_segment(bs, ids[i], res);
@@ -1782,32 +1828,25 @@ static int recover_segment(bs_t *bs, uint32_t segment_id, bool newest) {
   return 0;
 }
 
-/* One pass over the index after recovery: per-segment live bytes from the
- * 'B' entries; a 'W' key whose segment file is gone is what a compaction
- * that died between unlinking the file and dropping the key leaves: it is
- * dropped (not read-only). */
-static int index_pass(bs_t *bs) {
+/* After recovery: a 'W' key whose segment file is gone is what a compaction
+ * that died between unlinking the file and dropping the key leaves; it is
+ * dropped (not read-only).  Reads the 'W' keys only. */
+static int drop_stale_watermarks(bs_t *bs) {
   leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read);
   leveldb_writebatch_t *stale = leveldb_writebatch_create();
   size_t stale_count = 0;
   int rc = 0;
-  for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it)) {
-    size_t key_len, value_len;
+  const char prefix = BS_KEY_WATERMARK;
+  for (leveldb_iter_seek(it, &prefix, 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+    size_t key_len;
     const uint8_t *key = (const uint8_t *)leveldb_iter_key(it, &key_len);
-    if (key_len == 5 && key[0] == BS_KEY_WATERMARK) {
-      uint32_t id = (uint32_t)key[1] << 24 | (uint32_t)key[2] << 16 | (uint32_t)key[3] << 8 | key[4];
-      if (!segment_find(bs, id)) {
-        leveldb_writebatch_delete(stale, (const char *)key, key_len);
-        stale_count++;
-      }
-      continue;
+    if (key_len < 1 || key[0] != BS_KEY_WATERMARK) break;
+    if (key_len != 5) continue; /* fsck reports it */
+    uint32_t id = (uint32_t)key[1] << 24 | (uint32_t)key[2] << 16 | (uint32_t)key[3] << 8 | key[4];
+    if (!segment_find(bs, id)) {
+      leveldb_writebatch_delete(stale, (const char *)key, key_len);
+      stale_count++;
     }
-    if (key_len < 2 || key[0] != BS_KEY_BLOCK) continue;
-    const char *value = leveldb_iter_value(it, &value_len);
-    bs_location_t loc;
-    if (location_decode(value, value_len, &loc)) continue; /* fsck reports it */
-    bs_segment_t *s = segment_find(bs, loc.segment_id);
-    if (s) s->live_bytes += seg_record_bytes(key_len - 1, loc.len);
   }
   char *error = NULL;
   leveldb_iter_get_error(it, &error);
@@ -1974,7 +2013,7 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   if (!rc && ids.len) qsort(ids.ids, ids.len, sizeof *ids.ids, compare_ids);
   for (size_t i = 0; !rc && i < ids.len; i++) rc = recover_segment(bs, ids.ids[i], i + 1 == ids.len);
   free(ids.ids);
-  if (!rc) rc = index_pass(bs);
+  if (!rc) rc = drop_stale_watermarks(bs);
   if (!rc && !bs->opts.read_only) {
     /* Append to the newest segment if healthy, else start the next one. */
     bs->append_segment_id = 1;

@@ -42,9 +42,10 @@
  *     the copy), then its file is closed and unlinked once its last reader is
  *     gone, so no read ever touches a deleted or reused file descriptor.
  *   - Per-segment live bytes (record bytes of the blocks the index points
- *     at) are kept in memory, derived at open from the index entries (one
- *     pass over the 'B' keys, no segment read) and updated by every commit;
- *     they give dead ratios and reclaimable bytes at no cost.
+ *     at) are kept in memory: derived from the index entries (one pass over
+ *     the 'B' keys, no segment read) the first time bs_stat, bs_compact or
+ *     bs_fsck needs them, not at open, then updated by every commit; they
+ *     give dead ratios and reclaimable bytes without scanning again.
  *   - GC support: between bs_gc_begin and bs_gc_end the engine records every
  *     multihash put (new or already present: a dedupe hit "touches" the
  *     block) and bs_touch'ed; bs_gc_delete deletes a block only if it was not
