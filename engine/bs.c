@@ -1506,16 +1506,23 @@ static int compact_segment(bs_t *bs, uint32_t id, bs_compact_result_t *res) {
   seg_scan_t scan;
   int rc = seg_scan_open_fd(&scan, bs->io, fd, SEG_HEADER_BYTES, end);
   if (rc) return rc;
+  bool damaged = false; /* a record could not be read: S stays for fsck to report */
   for (uint64_t records = 0; !rc; records++) {
     seg_record_t rec;
     int next = seg_scan_next(&scan, &rec);
     if (next == 0) break;
-    if (next == -EAGAIN || next == -EBADMSG) break; /* unreadable rest: the live check below decides */
+    if (next == -EAGAIN || next == -EBADMSG) {
+      damaged = true;
+      break;
+    }
     if (next < 0) {
       rc = err_set(next, "compaction: scan of segment %08x: %s", id, err_msg(next));
       break;
     }
-    if (!rec.body_ok) continue; /* cannot copy; if the index names it, S stays */
+    if (!rec.body_ok) {
+      damaged = true; /* cannot be copied (a block) or forwarded (a tombstone) */
+      continue;
+    }
     int copied = compact_copy(bs, id, &rec);
     if (copied < 0) rc = copied;
     else if (copied == 1) {
@@ -1531,7 +1538,7 @@ static int compact_segment(bs_t *bs, uint32_t id, bs_compact_result_t *res) {
   pthread_mutex_lock(&bs->mutex);
   rc = wait_durable_locked(bs, newest_seq_locked(bs)); /* copies and their index entries */
   s = segment_find(bs, id);
-  if (!rc && s->live_bytes != 0) { /* a live record could not be copied: keep S */
+  if (!rc && (s->live_bytes != 0 || damaged)) { /* something could not be copied: keep S */
     pthread_mutex_unlock(&bs->mutex);
     res->segments_skipped++;
     return 0;

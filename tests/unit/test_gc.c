@@ -238,6 +238,43 @@ static void test_compact_tombstones_forward(void **state) {
   assert_int_equal(bs_close(bs), 0);
 }
 
+/* A segment with a record that does not check is never deleted: what it
+ * holds cannot be copied (a block) or forwarded (a tombstone). */
+static void test_compact_keeps_damaged(void **state) {
+  fixture_t *f = *state;
+  bs_options_t o;
+  small_options(&o);
+  bs_t *bs;
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  for (uint32_t s = 1; s <= 200; s++) assert_int_equal(put_seed(bs, s), 0);
+  assert_int_equal(bs_sync(bs), 0);
+  for (uint32_t s = 1; s <= 200; s++)
+    if (s % 4 != 0) assert_int_equal(delete_seed(bs, s), 0);
+  assert_int_equal(bs_close(bs), 0);
+  /* flip a byte in the body of segment 1's first record (seed 1: dead) */
+  char name[SEG_NAME_BYTES_MAX], path[600];
+  seg_name(1, name);
+  snprintf(path, sizeof path, "%s/%s", f->dir, name);
+  int fd = open(path, O_RDWR);
+  assert_true(fd >= 0);
+  uint8_t byte;
+  off_t at = SEG_HEADER_BYTES + SEG_RECORD_HEADER_BYTES + 40;
+  assert_int_equal(pread(fd, &byte, 1, at), 1);
+  byte ^= 0x5a;
+  assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+  close(fd);
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  bs_compact_result_t res;
+  assert_int_equal(bs_compact(bs, NULL, &res), 0);
+  assert_true(res.segments_compacted > 0);
+  assert_true(res.segments_skipped >= 1);
+  assert_true(segment_exists(f, 1));
+  for (uint32_t s = 1; s <= 200; s++) assert_int_equal(check_seed(bs, s), s % 4 == 0 ? 0 : -ENOENT);
+  problems_t p = {0};
+  assert_int_equal(bs_fsck(bs, collect_problem, &p), 1); /* the flipped record, nothing else */
+  assert_int_equal(bs_close(bs), 0);
+}
+
 /* ---- readers and writers during compaction ---- */
 
 typedef struct reader {
@@ -793,6 +830,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_compact_reclaims, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact_tombstones_forward, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compact_keeps_damaged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact_online, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc_mark_sweep, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc_concurrent, setup, teardown),
