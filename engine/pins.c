@@ -586,7 +586,8 @@ static int put_pin(pins_t *p, leveldb_writebatch_t *batch, const pin_info_t *pin
   return 0;
 }
 
-int pins_add(pins_t *p, const cid_t *cid, bool recursive, const char *name, uint64_t expire_ms) {
+static int pin_store(pins_t *p, const cid_t *cid, bool recursive, const char *name,
+                     uint64_t expire_ms, bool walk) {
   char t[CID_TEXT_BYTES_MAX];
   if (name && strlen(name) > PINS_NAME_BYTES_MAX)
     return err_set(-EINVAL, "pin name longer than %d bytes", PINS_NAME_BYTES_MAX);
@@ -598,7 +599,7 @@ int pins_add(pins_t *p, const cid_t *cid, bool recursive, const char *name, uint
   if (rc == -ENOENT) rc = 0;
   if (!rc && exists && !recursive && old.type == PIN_RECURSIVE)
     rc = err_set(-EEXIST, "%s is already pinned recursively", cid_text(cid, t));
-  if (!rc) rc = check_present(p, cid, recursive);
+  if (!rc && walk) rc = check_present(p, cid, recursive);
   if (!rc) {
     memset(&pin, 0, sizeof pin);
     pin.cid = *cid;
@@ -614,6 +615,12 @@ int pins_add(pins_t *p, const cid_t *cid, bool recursive, const char *name, uint
   pthread_mutex_unlock(&p->write_lock);
   return rc;
 }
+
+int pins_add(pins_t *p, const cid_t *cid, bool recursive, const char *name, uint64_t expire_ms) {
+  return pin_store(p, cid, recursive, name, expire_ms, true);
+}
+
+int pins_add_written(pins_t *p, const cid_t *cid) { return pin_store(p, cid, true, NULL, 0, false); }
 
 int pins_get(pins_t *p, const cid_t *cid, pin_info_t *out) {
   char t[CID_TEXT_BYTES_MAX];

@@ -176,9 +176,9 @@ int cmd_add(int argc, char **argv) {
   const char *pin = opt_get(&o, "pin");
   if (!rc && r && (!pin || strcmp(pin, "true") == 0)) { /* blocks durable first, then the pin */
     rc = bs_sync(r->bs);
-    if (from_stdin || io.wrap || ctx.tops_len == 0) rc = rc ? rc : pins_add(r->pins, &root, true, NULL, 0);
+    if (from_stdin || io.wrap || ctx.tops_len == 0) rc = rc ? rc : pins_add_written(r->pins, &root);
     for (size_t i = 0; i < ctx.tops_len && !rc && !from_stdin && !io.wrap; i++)
-      rc = pins_add(r->pins, &ctx.tops[i], true, NULL, 0);
+      rc = pins_add_written(r->pins, &ctx.tops[i]);
   }
   if (r) rc = close_repo(r, rc); /* group commit: everything durable before we report the root */
   if (progress.enabled && progress.drawn) fputs("\r\033[K", stderr);

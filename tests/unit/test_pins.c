@@ -362,6 +362,24 @@ static void test_missing_block_pins_nothing(void **state) {
   assert_int_equal(ls(f, PIN_ALL).len, 4);
 }
 
+/* pins_add_written trusts the caller (the importer just wrote the DAG): no
+ * presence walk, so even a DAG with a hole is pinned — and verify finds the hole. */
+static void test_add_written_skips_the_walk(void **state) {
+  fixture_t *f = *state;
+  cid_t leaf = put_raw(f, "present");
+  cid_t absent_leaf;
+  assert_int_equal(cid_make(&absent_leaf, 1, CODEC_RAW, MH_SHA2_256, "absent", 6), 0);
+  cid_t links[2] = {leaf, absent_leaf};
+  cid_t root = put_node(f, links, 2, "root");
+  assert_int_equal(pins_add(f->pins, &root, true, NULL, 0), -ENOENT);
+  assert_int_equal(pins_add_written(f->pins, &root), 0);
+  pin_info_t pin;
+  assert_int_equal(pins_get(f->pins, &root, &pin), 0);
+  assert_int_equal(pin.type, PIN_RECURSIVE);
+  pins_verify_stat_t st;
+  assert_int_equal(pins_verify(f->pins, NULL, NULL, &st), 1);
+}
+
 static void test_update(void **state) {
   fixture_t *f = *state;
   tree_t t = put_tree(f, "v1");
@@ -740,6 +758,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cid_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(test_names_and_expiry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_block_pins_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_add_written_skips_the_walk, setup, teardown),
       cmocka_unit_test_setup_teardown(test_update, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_missing_and_corrupt, setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_subtrees_walked_once_and_raw_not_read, setup, teardown),
