@@ -591,6 +591,7 @@ static void usage(FILE *f) {
         "  pin add [--recursive=bool] [--name N] [--expire-in DURATION] CID... / pin rm CID...\n"
         "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
         "  repo stat|fsck|gc\n"
+        "  config show [--defaults] / config docs\n"
         "  id\n"
         "  version\n",
         f);
