@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dagpb.h"
 #include "err.h"
+#include "links.h"
 #include "varint.h"
 
 #define CBOR_TAG_CID 42
@@ -462,60 +462,15 @@ static bool stack_pop(dfs_stack_t *st, uint8_t *cid_bytes, size_t *len, unsigned
   return true;
 }
 
-/* Links of a dag-cbor block, in order, into *links (a buf of cid_t).  The
- * block must be one complete, definite-length CBOR item: a counter of items
- * still owed replaces recursion, and is bounded by the bytes left (every item
- * takes at least one), so a declared-huge array fails at once. */
-static int cbor_links(const uint8_t *block, size_t len, buf_t *links) {
-  size_t pos = 0;
-  uint64_t owed = 1;
-  while (owed > 0) {
-    if (owed > len - pos) return -EIO;
-    item_t it;
-    bool minimal;
-    if (next_item(block, len, &pos, &it, &minimal)) return -EIO;
-    owed--;
-    switch (it.kind) {
-    case ITEM_ARRAY: owed += it.value; break;
-    case ITEM_MAP:
-      if (it.value > UINT64_MAX / 2) return -EIO;
-      owed += 2 * it.value;
-      break;
-    case ITEM_TAG:
-      if (it.value != CBOR_TAG_CID) { owed++; break; }
-      if (next_item(block, len, &pos, &it, &minimal)) return -EIO;
-      cid_t link;
-      if (parse_cid_item(&it, &link)) return -EIO;
-      int rc = buf_append(links, &link, sizeof link);
-      if (rc) return rc;
-      break;
-    case ITEM_INDEFINITE: case ITEM_BREAK: case ITEM_NONE: return -EIO; /* not DAG-CBOR */
-    default: break;
-    }
-    if (owed > UINT64_MAX / 4) return -EIO;
-  }
-  return pos == len ? 0 : -EIO;
-}
-
+/* The links of a block (links.h); a block that does not decode as its codec
+ * is a broken DAG here: -EIO naming it. */
 static int block_links(const cid_t *c, const uint8_t *block, size_t len, buf_t *links) {
-  buf_reset(links);
-  char t[CID_TEXT_BYTES_MAX];
-  if (c->codec == CODEC_DAG_PB) {
-    dagpb_node_t node;
-    int rc = dagpb_decode(block, len, &node);
-    if (rc == -ENOMEM) return rc;
-    if (rc) return err_set(-EIO, "CAR export: block %s is not valid dag-pb", cid_text(c, t));
-    for (size_t i = 0; i < node.links_len && rc == 0; i++)
-      rc = buf_append(links, &node.links[i].cid, sizeof node.links[i].cid);
-    dagpb_node_free(&node);
-    return rc;
+  int rc = links_of(c, block, len, links);
+  if (rc == -EINVAL) {
+    char t[CID_TEXT_BYTES_MAX];
+    return err_set(-EIO, "CAR export: block %s: %s", cid_text(c, t), err_msg(rc));
   }
-  if (c->codec == CODEC_DAG_CBOR) {
-    int rc = cbor_links(block, len, links);
-    if (rc == -EIO) return err_set(-EIO, "CAR export: block %s is not valid dag-cbor", cid_text(c, t));
-    return rc;
-  }
-  return 0; /* raw and other codecs: leaves */
+  return rc;
 }
 
 static int write_header(const cid_t *root, car_write_fn write, void *ctx) {

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dagpb.h"
 #include "err.h"
+#include "links.h"
 #include "mhset.h"
 
 typedef struct gc_provider {
@@ -39,6 +39,7 @@ struct gc_marker {
   size_t stack_len;
   size_t stack_cap;
   buf_t block;            /* the block being decoded */
+  buf_t links;            /* its links (cid_t array, links.h) */
 };
 
 static uint64_t now_ms(void) {
@@ -89,7 +90,7 @@ static int push(gc_marker_t *m, const cid_t *cid, uint32_t depth) {
 
 /* Marks cid; queues it for a link walk when it is new and can have links. */
 static int visit(gc_marker_t *m, const cid_t *cid, uint32_t depth) {
-  bool can_link = cid->codec == CODEC_DAG_PB || cid->codec == CODEC_DAG_CBOR;
+  bool can_link = links_codec_may_link(cid->codec);
   if (cid->hash.code == MH_IDENTITY) return can_link ? push(m, cid, depth) : 0; /* never stored */
   uint8_t mh[MH_BYTES_MAX];
   size_t mh_len = cid_mh_bytes(cid, mh);
@@ -103,63 +104,6 @@ static int visit(gc_marker_t *m, const cid_t *cid, uint32_t depth) {
   return added && can_link ? push(m, cid, depth) : 0;
 }
 
-/* dag-cbor: finds the links (tag 42 over a byte string: 0x00 + binary CID).
- * Strict subset: definite lengths only (DAG-CBOR forbids the others). */
-static int cbor_item(gc_marker_t *m, const uint8_t *p, size_t len, size_t *pos, int nesting,
-                     uint32_t depth);
-
-static int cbor_head(const uint8_t *p, size_t len, size_t *pos, int *major, uint64_t *value) {
-  if (*pos >= len) return err_set(-EINVAL, "dag-cbor: truncated");
-  uint8_t b = p[(*pos)++];
-  *major = b >> 5;
-  uint8_t info = b & 31;
-  if (info < 24) {
-    *value = info;
-    return 0;
-  }
-  if (info > 27) return err_set(-EINVAL, "dag-cbor: indefinite or reserved length");
-  size_t n = (size_t)1 << (info - 24);
-  if (len - *pos < n) return err_set(-EINVAL, "dag-cbor: truncated");
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v = (v << 8) | p[(*pos)++];
-  *value = v;
-  return 0;
-}
-
-static int cbor_item(gc_marker_t *m, const uint8_t *p, size_t len, size_t *pos, int nesting,
-                     uint32_t depth) {
-  if (nesting > GC_CBOR_NESTING_MAX) return err_set(-ELOOP, "dag-cbor: nested too deep");
-  int major;
-  uint64_t value;
-  int rc = cbor_head(p, len, pos, &major, &value);
-  if (rc) return rc;
-  switch (major) {
-    case 0: case 1: case 7: return 0;
-    case 2: case 3:
-      if (value > len - *pos) return err_set(-EINVAL, "dag-cbor: truncated string");
-      *pos += (size_t)value;
-      return 0;
-    case 4: case 5: {
-      uint64_t items = major == 5 ? value * 2 : value;
-      if (value > len - *pos || items > len - *pos) return err_set(-EINVAL, "dag-cbor: truncated container");
-      for (uint64_t i = 0; i < items; i++)
-        if ((rc = cbor_item(m, p, len, pos, nesting + 1, depth))) return rc;
-      return 0;
-    }
-    default: break; /* 6: a tag */
-  }
-  if (value != 42) return cbor_item(m, p, len, pos, nesting + 1, depth);
-  uint64_t n;
-  if ((rc = cbor_head(p, len, pos, &major, &n))) return rc;
-  if (major != 2 || n < 2 || n > len - *pos || p[*pos] != 0)
-    return err_set(-EINVAL, "dag-cbor: malformed link (tag 42)");
-  cid_t link;
-  int used = cid_from_bytes(&link, p + *pos + 1, (size_t)n - 1);
-  if (used != (int)(n - 1)) return err_set(-EINVAL, "dag-cbor: malformed CID in a link");
-  *pos += (size_t)n;
-  return visit(m, &link, depth + 1);
-}
-
 /* Reads a block with links and visits its children. */
 static int expand(gc_marker_t *m, const gc_step_t *step) {
   int rc = m->source.get(m->source.ctx, &step->cid, &m->block);
@@ -168,17 +112,10 @@ static int expand(gc_marker_t *m, const gc_step_t *step) {
     if (cid_format_default(&step->cid, text) < 0) snprintf(text, sizeof text, "?");
     return err_set(rc, "garbage collection: cannot read %s (%s); nothing collected", text, err_msg(rc));
   }
-  if (step->cid.codec == CODEC_DAG_PB) {
-    dagpb_node_t node;
-    rc = dagpb_decode(m->block.data, m->block.len, &node);
-    if (rc) return err_set(rc, "garbage collection: malformed dag-pb block; nothing collected");
-    for (size_t i = 0; !rc && i < node.links_len; i++) rc = visit(m, &node.links[i].cid, step->depth + 1);
-    dagpb_node_free(&node);
-    return rc;
-  }
-  size_t pos = 0;
-  rc = cbor_item(m, m->block.data, m->block.len, &pos, 0, step->depth);
-  if (!rc && pos != m->block.len) rc = err_set(-EINVAL, "dag-cbor: trailing bytes");
+  rc = links_of(&step->cid, m->block.data, m->block.len, &m->links);
+  if (rc) return err_set(rc, "garbage collection: %s; nothing collected", err_msg(rc));
+  const cid_t *links = (const cid_t *)m->links.data;
+  for (size_t i = 0; !rc && i < m->links.len / sizeof *links; i++) rc = visit(m, &links[i], step->depth + 1);
   return rc;
 }
 
@@ -254,6 +191,7 @@ int gc_run(gc_t *gc, const gc_options_t *opts, gc_result_t *result) {
   mhset_free(&m.marked);
   free(m.stack);
   buf_free(&m.block);
+  buf_free(&m.links);
   uint64_t swept_at = now_ms();
   res->sweep_ms = swept_at - marked_at;
   if (!rc && opts->compact) rc = bs_compact(gc->bs, &opts->compact_options, &res->compact);

@@ -48,7 +48,6 @@
 
 #define GC_PROVIDERS_MAX 16        /* root providers per gc_t */
 #define GC_WALK_DEPTH_MAX 4096     /* links below a root a walk accepts (-ELOOP past it) */
-#define GC_CBOR_NESTING_MAX 256    /* nesting inside one dag-cbor block */
 
 typedef struct gc gc_t;
 typedef struct gc_marker gc_marker_t;

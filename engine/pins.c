@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "dagpb.h"
+#include "links.h"
 #include "err.h"
 #include "varint.h"
 
@@ -34,7 +34,6 @@
 #define PIN_KEY_BYTES_MAX (1 + VARINT_BYTES_MAX + MH_BYTES_MAX)
 #define PINS_STACK_BYTES_MAX (256u << 20)  /* bound on a walk's stack */
 #define PINS_DURATION_MS_MAX (10ull * 366 * 24 * 3600 * 1000)
-#define CBOR_TAG_CID 42
 
 static const char pins_key_format[] = "Mformat";
 
@@ -205,88 +204,6 @@ bool pins_mhset_has(const pins_mhset_t *set, const uint8_t *mh, size_t mh_len) {
   return mhset_find(set, mh_hash(mh, mh_len), mh, mh_len)->offset != 0;
 }
 
-/* ---- links of a block ----------------------------------------------------- */
-
-/* One CBOR head at in[*pos..len): major type, and its argument.  Indefinite
- * lengths and reserved additional-info values are not dag-cbor: -EINVAL. */
-static int cbor_head(const uint8_t *in, size_t len, size_t *pos, unsigned *major, uint64_t *arg) {
-  if (*pos >= len) return -EINVAL;
-  uint8_t b = in[(*pos)++];
-  unsigned info = b & 31;
-  *major = b >> 5;
-  if (info < 24) { *arg = info; return 0; }
-  if (info > 27) return -EINVAL;
-  size_t n = (size_t)1 << (info - 24);
-  if (len - *pos < n) return -EINVAL;
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v = v << 8 | in[(*pos)++];
-  *arg = v;
-  return 0;
-}
-
-/* Appends the CIDs (tag 42) of a dag-cbor block to links (an array of cid_t).
- * A counter of items still owed replaces recursion; it can never exceed the
- * bytes left, since every item takes at least one. */
-static int cbor_links(const uint8_t *block, size_t len, buf_t *links) {
-  size_t pos = 0;
-  uint64_t owed = 1;
-  while (owed > 0) {
-    if (owed > len - pos) return -EINVAL;
-    unsigned major;
-    uint64_t arg;
-    if (cbor_head(block, len, &pos, &major, &arg)) return -EINVAL;
-    owed--;
-    switch (major) {
-    case 2: case 3:
-      if (arg > len - pos) return -EINVAL;
-      pos += (size_t)arg;
-      break;
-    case 4:
-      if (arg > len) return -EINVAL;
-      owed += arg;
-      break;
-    case 5:
-      if (arg > len) return -EINVAL;
-      owed += 2 * arg;
-      break;
-    case 6:
-      if (arg != CBOR_TAG_CID) { owed++; break; }
-      if (cbor_head(block, len, &pos, &major, &arg) || major != 2 || arg < 2 || arg > len - pos ||
-          block[pos] != 0x00)
-        return -EINVAL;
-      cid_t link;
-      int used = cid_from_bytes(&link, block + pos + 1, (size_t)arg - 1);
-      if (used < 0 || (uint64_t)used != arg - 1) return -EINVAL;
-      pos += (size_t)arg;
-      if (buf_append(links, &link, sizeof link)) return -ENOMEM;
-      break;
-    default: /* 0, 1 integers; 7 simple values and floats (argument already read) */
-      break;
-    }
-  }
-  return pos == len ? 0 : -EINVAL;
-}
-
-/* The links of a block, in order, into links (an array of cid_t). 0, -EINVAL
- * (does not decode as its codec), -ENOMEM. */
-static int block_links(const cid_t *cid, const uint8_t *data, size_t len, buf_t *links) {
-  buf_reset(links);
-  if (cid->codec == CODEC_DAG_PB) {
-    dagpb_node_t node;
-    int rc = dagpb_decode(data, len, &node);
-    if (rc) return rc == -ENOMEM ? rc : -EINVAL;
-    for (size_t i = 0; i < node.links_len && rc == 0; i++)
-      rc = buf_append(links, &node.links[i].cid, sizeof node.links[i].cid);
-    dagpb_node_free(&node);
-    return rc ? -ENOMEM : 0;
-  }
-  if (cid->codec == CODEC_DAG_CBOR) return cbor_links(data, len, links);
-  return 0;
-}
-
-/* Blocks of this codec can have links, so a walk must read them. */
-static bool codec_has_links(uint64_t codec) { return codec == CODEC_DAG_PB || codec == CODEC_DAG_CBOR; }
-
 /* ---- the walker ----------------------------------------------------------- */
 
 enum walk_mode {
@@ -361,7 +278,7 @@ static int missing_error(const cid_t *cid, const cid_t *root) {
 static int walk_block(walk_t *w, const cid_t *cid, const cid_t *root, unsigned depth, bool descend) {
   char t[CID_TEXT_BYTES_MAX], rt[CID_TEXT_BYTES_MAX];
   bool identity = cid->hash.code == MH_IDENTITY;
-  bool need_read = identity || w->mode == WALK_VERIFY || (descend && codec_has_links(cid->codec));
+  bool need_read = identity || w->mode == WALK_VERIFY || (descend && links_codec_may_link(cid->codec));
   if (!need_read) {
     if (w->mode != WALK_CHECK) return 0;
     int rc;
@@ -392,7 +309,7 @@ static int walk_block(walk_t *w, const cid_t *cid, const cid_t *root, unsigned d
     return err_set(rc, "block %s (under %s): %s", cid_text(cid, t), cid_text(root, rt), err_msg(rc));
   }
   if (!descend) return 0;
-  rc = block_links(cid, w->data.data, w->data.len, &w->links);
+  rc = links_of(cid, w->data.data, w->data.len, &w->links);
   if (rc == -EINVAL) {
     if (w->mode == WALK_VERIFY) { report(w, cid, root, rc, "undecodable"); return 0; }
     return err_set(rc, "block %s (under %s) is not valid %s", cid_text(cid, t), cid_text(root, rt),
