@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "links.h"
+#include "mhset.h"
 #include "err.h"
 #include "varint.h"
 
@@ -110,100 +111,6 @@ int pins_parse_duration(const char *text, uint64_t *out_ms) {
   return err_set(-EINVAL, "bad duration '%s': the unit must be ms, s, m, h, d or w", text);
 }
 
-/* ---- the multihash set ---------------------------------------------------- */
-
-typedef struct mhset_slot {
-  uint64_t hash;     /* of the key */
-  uint64_t offset;   /* arena offset of the key + 1; 0 = empty slot */
-} mhset_slot_t;
-
-struct pins_mhset {
-  mhset_slot_t *slots;  /* capacity a power of two, at most half full */
-  uint64_t capacity;    /* slots */
-  uint64_t count;       /* keys */
-  buf_t arena;          /* keys: u8 length, then the bytes */
-};
-
-static uint64_t mh_hash(const uint8_t *mh, size_t len) {
-  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a final mix */
-  for (size_t i = 0; i < len; i++) h = (h ^ mh[i]) * 0x100000001b3ull;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return h;
-}
-
-int pins_mhset_new(pins_mhset_t **out) {
-  pins_mhset_t *s = calloc(1, sizeof *s);
-  if (!s) return -ENOMEM;
-  s->capacity = 1024;
-  s->slots = calloc(s->capacity, sizeof *s->slots);
-  if (!s->slots) { free(s); return -ENOMEM; }
-  *out = s;
-  return 0;
-}
-
-void pins_mhset_free(pins_mhset_t *set) {
-  if (!set) return;
-  free(set->slots);
-  buf_free(&set->arena);
-  free(set);
-}
-
-uint64_t pins_mhset_count(const pins_mhset_t *set) { return set->count; }
-
-/* The slot holding the key, or the empty slot where it would go. */
-static mhset_slot_t *mhset_find(const pins_mhset_t *s, uint64_t hash, const uint8_t *mh, size_t len) {
-  uint64_t mask = s->capacity - 1;
-  for (uint64_t i = hash & mask;; i = (i + 1) & mask) {
-    mhset_slot_t *slot = &s->slots[i];
-    if (slot->offset == 0) return slot;
-    if (slot->hash != hash) continue;
-    const uint8_t *key = s->arena.data + slot->offset - 1;
-    if (key[0] == len && memcmp(key + 1, mh, len) == 0) return slot;
-  }
-}
-
-static int mhset_grow(pins_mhset_t *s) {
-  uint64_t capacity = s->capacity * 2;
-  mhset_slot_t *slots = calloc(capacity, sizeof *slots);
-  if (!slots) return -ENOMEM;
-  for (uint64_t i = 0; i < s->capacity; i++) {
-    if (s->slots[i].offset == 0) continue;
-    uint64_t j = s->slots[i].hash & (capacity - 1);
-    while (slots[j].offset != 0) j = (j + 1) & (capacity - 1);
-    slots[j] = s->slots[i];
-  }
-  free(s->slots);
-  s->slots = slots;
-  s->capacity = capacity;
-  return 0;
-}
-
-int pins_mhset_add(pins_mhset_t *set, const uint8_t *mh, size_t mh_len) {
-  if (mh_len == 0 || mh_len > MH_BYTES_MAX) return -EINVAL;
-  if ((set->count + 1) * 2 > set->capacity) {
-    int rc = mhset_grow(set);
-    if (rc) return rc;
-  }
-  uint64_t hash = mh_hash(mh, mh_len);
-  mhset_slot_t *slot = mhset_find(set, hash, mh, mh_len);
-  if (slot->offset != 0) return 0;
-  uint64_t offset = set->arena.len;
-  int rc = buf_append_byte(&set->arena, (uint8_t)mh_len);
-  if (!rc) rc = buf_append(&set->arena, mh, mh_len);
-  if (rc) { set->arena.len = offset; return -ENOMEM; }
-  slot->hash = hash;
-  slot->offset = offset + 1;
-  set->count++;
-  return 1;
-}
-
-bool pins_mhset_has(const pins_mhset_t *set, const uint8_t *mh, size_t mh_len) {
-  if (mh_len == 0 || mh_len > MH_BYTES_MAX) return false;
-  return mhset_find(set, mh_hash(mh, mh_len), mh, mh_len)->offset != 0;
-}
-
 /* ---- the walker ----------------------------------------------------------- */
 
 enum walk_mode {
@@ -215,7 +122,7 @@ enum walk_mode {
 typedef struct walk {
   const pins_blocks_t *blocks;
   enum walk_mode mode;
-  pins_mhset_t *seen;        /* visited multihashes (owned by the caller) */
+  mhset_t seen;              /* visited multihashes */
   buf_t stack;               /* entries: CID bytes, u16 depth, u8 CID length */
   buf_t data;                /* the current block */
   buf_t links;               /* the current block's links (cid_t array) */
@@ -323,7 +230,7 @@ static int walk_block(walk_t *w, const cid_t *cid, const cid_t *root, unsigned d
   for (size_t i = links_len; i-- > 0;) { /* reversed: the first link is walked first */
     uint8_t mh[MH_BYTES_MAX];
     size_t mh_len = cid_mh_bytes(&links[i], mh);
-    if (pins_mhset_has(w->seen, mh, mh_len)) continue;
+    if (mhset_has(&w->seen, mh, mh_len)) continue;
     rc = walk_push(w, &links[i], depth + 1);
     if (rc) return rc;
   }
@@ -339,7 +246,7 @@ static int walk_dag(walk_t *w, const cid_t *root, bool recursive) {
     walk_pop(w, &cid, &depth);
     uint8_t mh[MH_BYTES_MAX];
     size_t mh_len = cid_mh_bytes(&cid, mh);
-    rc = pins_mhset_add(w->seen, mh, mh_len);
+    rc = mhset_add(&w->seen, mh, mh_len);
     if (rc == 0) continue; /* reached twice before being walked */
     if (rc < 0) break;
     rc = w->visit ? w->visit(w->visit_ctx, &cid, depth == 0) : 0;
@@ -488,10 +395,8 @@ void pins_set_clock(pins_t *p, uint64_t (*now_ms)(void *ctx), void *ctx) {
 /* Checks that the DAG under cid is all present (just the block when !recursive). */
 static int check_present(pins_t *p, const cid_t *cid, bool recursive) {
   walk_t w = {.blocks = &p->blocks, .mode = WALK_CHECK};
-  int rc = pins_mhset_new(&w.seen);
-  if (rc) return rc;
-  rc = walk_dag(&w, cid, recursive);
-  pins_mhset_free(w.seen);
+  int rc = walk_dag(&w, cid, recursive);
+  mhset_free(&w.seen);
   walk_free(&w);
   return rc;
 }
@@ -648,7 +553,7 @@ int pins_count(pins_t *p, uint64_t *out) {
 }
 
 typedef struct ls_indirect {
-  pins_mhset_t *skip;   /* recursive roots, and direct pins when listed as such */
+  mhset_t skip;         /* recursive roots, and direct pins when listed as such */
   pins_ls_fn fn;
   void *ctx;
   int stop;             /* fn's non-zero result */
@@ -659,7 +564,7 @@ static int ls_visit(void *ctx, const cid_t *cid, bool is_root) {
   if (is_root) return 0;
   uint8_t mh[MH_BYTES_MAX];
   size_t mh_len = cid_mh_bytes(cid, mh);
-  if (pins_mhset_has(l->skip, mh, mh_len)) return 0;
+  if (mhset_has(&l->skip, mh, mh_len)) return 0;
   pin_info_t pin = {.cid = *cid, .type = PIN_INDIRECT};
   l->stop = l->fn(l->ctx, &pin);
   return l->stop;
@@ -678,19 +583,17 @@ int pins_ls(pins_t *p, unsigned types, pins_ls_fn fn, void *ctx) {
   if (!rc && (types & PIN_INDIRECT)) {
     ls_indirect_t li = {.fn = fn, .ctx = ctx};
     walk_t w = {.blocks = &p->blocks, .mode = WALK_REACH, .visit = ls_visit, .visit_ctx = &li};
-    rc = pins_mhset_new(&li.skip);
-    if (!rc) rc = pins_mhset_new(&w.seen);
     for (size_t i = 0; i < l.len && !rc; i++) {
       if (l.pins[i].type == PIN_DIRECT && !(types & PIN_DIRECT)) continue;
       uint8_t mh[MH_BYTES_MAX];
       size_t mh_len = cid_mh_bytes(&l.pins[i].cid, mh);
-      if (pins_mhset_add(li.skip, mh, mh_len) < 0) rc = -ENOMEM;
+      if (mhset_add(&li.skip, mh, mh_len) < 0) rc = -ENOMEM;
     }
     for (size_t i = 0; i < l.len && !rc; i++)
       if (l.pins[i].type == PIN_RECURSIVE) rc = walk_dag(&w, &l.pins[i].cid, true);
     if (li.stop) rc = li.stop;
-    pins_mhset_free(li.skip);
-    pins_mhset_free(w.seen);
+    mhset_free(&li.skip);
+    mhset_free(&w.seen);
     walk_free(&w);
   }
   pin_list_free(&l);
@@ -727,7 +630,6 @@ int pins_verify(pins_t *p, pins_problem_fn fn, void *ctx, pins_verify_stat_t *st
   int rc = pin_list_load(p, &l, false, p->now_ms(p->now_ctx));
   if (rc) return rc;
   walk_t w = {.blocks = &p->blocks, .mode = WALK_VERIFY, .problem = fn, .problem_ctx = ctx};
-  rc = pins_mhset_new(&w.seen);
   /* Recursive pins first, so a block also pinned directly is checked (and its
    * problems named) under the DAG it belongs to. */
   for (int pass = 0; pass < 2 && !rc; pass++)
@@ -740,7 +642,7 @@ int pins_verify(pins_t *p, pins_problem_fn fn, void *ctx, pins_verify_stat_t *st
     st->pins = l.len;
     st->blocks = w.blocks_checked;
   }
-  pins_mhset_free(w.seen);
+  mhset_free(&w.seen);
   walk_free(&w);
   pin_list_free(&l);
   if (rc) return rc;
@@ -752,7 +654,6 @@ int pins_verify(pins_t *p, pins_problem_fn fn, void *ctx, pins_verify_stat_t *st
 typedef struct reach {
   pins_reach_fn fn;
   void *ctx;
-  pins_mhset_t *out;  /* when collecting into a set instead */
 } reach_t;
 
 static int reach_visit(void *ctx, const cid_t *cid, bool is_root) {
@@ -761,7 +662,6 @@ static int reach_visit(void *ctx, const cid_t *cid, bool is_root) {
   if (cid->hash.code == MH_IDENTITY) return 0;
   uint8_t mh[MH_BYTES_MAX];
   size_t mh_len = cid_mh_bytes(cid, mh);
-  if (r->out) return pins_mhset_add(r->out, mh, mh_len) < 0 ? -ENOMEM : 0;
   return r->fn(r->ctx, mh, mh_len);
 }
 
@@ -770,7 +670,6 @@ static int reachable(pins_t *p, reach_t *r) {
   int rc = pin_list_load(p, &l, false, p->now_ms(p->now_ctx));
   if (rc) return rc;
   walk_t w = {.blocks = &p->blocks, .mode = WALK_REACH, .visit = reach_visit, .visit_ctx = r};
-  rc = pins_mhset_new(&w.seen);
   /* Recursive pins first: a direct pin's block must not enter the visited set
    * before a DAG containing it is walked, or its children would be skipped. */
   for (int pass = 0; pass < 2 && !rc; pass++)
@@ -779,7 +678,7 @@ static int reachable(pins_t *p, reach_t *r) {
       if (recursive != (pass == 0)) continue;
       rc = walk_dag(&w, &l.pins[i].cid, recursive);
     }
-  pins_mhset_free(w.seen);
+  mhset_free(&w.seen);
   walk_free(&w);
   pin_list_free(&l);
   return rc;
@@ -790,7 +689,8 @@ int pins_reachable(pins_t *p, pins_reach_fn fn, void *ctx) {
   return reachable(p, &r);
 }
 
-int pins_reachable_set(pins_t *p, pins_mhset_t *set) {
-  reach_t r = {.out = set};
-  return reachable(p, &r);
+static int add_to_set(void *set, const uint8_t *mh, size_t mh_len) {
+  return mhset_add(set, mh, mh_len) < 0 ? -ENOMEM : 0;
 }
+
+int pins_reachable_set(pins_t *p, mhset_t *set) { return pins_reachable(p, add_to_set, set); }

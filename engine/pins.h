@@ -66,6 +66,7 @@
 #include "block.h"
 #include "bs.h"
 #include "cid.h"
+#include "mhset.h"
 
 #define PINS_FORMAT_VERSION 1
 #define PINS_NAME_BYTES_MAX 255 /* a pin's name, bytes (NUL not counted) */
@@ -179,16 +180,6 @@ int pins_verify(pins_t *p, pins_problem_fn fn, void *ctx, pins_verify_stat_t *st
 
 /* ---- reachability: the roots of garbage collection ------------------------ */
 
-/* A set of multihashes (bytes as cid_mh_bytes gives them).  Open addressing
- * over an arena; grows as needed.  Not thread-safe. */
-typedef struct pins_mhset pins_mhset_t;
-int pins_mhset_new(pins_mhset_t **out);
-void pins_mhset_free(pins_mhset_t *set);
-/* 1 added, 0 already there, -ENOMEM, -EINVAL (length 0 or over MH_BYTES_MAX). */
-int pins_mhset_add(pins_mhset_t *set, const uint8_t *mh, size_t mh_len);
-bool pins_mhset_has(const pins_mhset_t *set, const uint8_t *mh, size_t mh_len);
-uint64_t pins_mhset_count(const pins_mhset_t *set);
-
 /* Calls fn once for every multihash reachable from an unexpired pin: direct
  * pins' blocks and every block of every recursive pin's DAG (identity
  * multihashes excepted: they are never stored).  The walk reads blocks that
@@ -199,6 +190,6 @@ uint64_t pins_mhset_count(const pins_mhset_t *set);
 typedef int (*pins_reach_fn)(void *ctx, const uint8_t *mh, size_t mh_len);
 int pins_reachable(pins_t *p, pins_reach_fn fn, void *ctx);
 /* The same into a set (adding to what it holds). */
-int pins_reachable_set(pins_t *p, pins_mhset_t *set);
+int pins_reachable_set(pins_t *p, mhset_t *set);
 
 #endif

@@ -301,11 +301,10 @@ static void test_names_and_expiry(void **state) {
   assert_int_equal(listed(&l, &u.leaf1), 0);
   assert_int_equal(pins_get(f->pins, &u.root, &pin), -ENOENT);
   assert_int_equal(pins_rm(f->pins, &u.root), -ENOENT);
-  pins_mhset_t *set;
-  assert_int_equal(pins_mhset_new(&set), 0);
-  assert_int_equal(pins_reachable_set(f->pins, set), 0);
-  assert_int_equal(pins_mhset_count(set), 5);
-  pins_mhset_free(set);
+  mhset_t set = {0};
+  assert_int_equal(pins_reachable_set(f->pins, &set), 0);
+  assert_int_equal(set.len, 5);
+  mhset_free(&set);
   pins_verify_stat_t st;
   assert_int_equal(pins_verify(f->pins, NULL, NULL, &st), 0);
   assert_int_equal(st.pins, 1);
@@ -445,13 +444,12 @@ static void test_verify_missing_and_corrupt(void **state) {
   assert_int_equal(pins_verify(f->pins, NULL, NULL, NULL), 3);
 
   /* the GC walk refuses to go on with a missing block under a recursive pin */
-  pins_mhset_t *set;
-  assert_int_equal(pins_mhset_new(&set), 0);
+  mhset_t set = {0};
   assert_int_equal(pins_rm(f->pins, &root2), 0);
-  assert_int_equal(pins_reachable_set(f->pins, set), 0); /* leaf2 is raw: not read, still marked */
+  assert_int_equal(pins_reachable_set(f->pins, &set), 0); /* leaf2 is raw: not read, still marked */
   assert_int_equal(bs_delete(f->bs, &t.mid), 0);
-  assert_int_equal(pins_reachable_set(f->pins, set), -ENOENT);
-  pins_mhset_free(set);
+  assert_int_equal(pins_reachable_set(f->pins, &set), -ENOENT);
+  mhset_free(&set);
 }
 
 static void test_shared_subtrees_walked_once_and_raw_not_read(void **state) {
@@ -477,13 +475,13 @@ static void test_shared_subtrees_walked_once_and_raw_not_read(void **state) {
 
 typedef struct reach_count {
   size_t calls;
-  pins_mhset_t *seen;
+  mhset_t seen;
 } reach_count_t;
 
 static int count_reach(void *ctx, const uint8_t *mh, size_t mh_len) {
   reach_count_t *r = ctx;
   r->calls++;
-  assert_int_equal(pins_mhset_add(r->seen, mh, mh_len), 1); /* each once */
+  assert_int_equal(mhset_add(&r->seen, mh, mh_len), 1); /* each once */
   return 0;
 }
 
@@ -498,26 +496,24 @@ static void test_reachable(void **state) {
   assert_int_equal(pins_add(f->pins, &u.mid, false, NULL, 0), 0); /* u's mid only */
   assert_int_equal(pins_add(f->pins, &lone, false, NULL, 0), 0);
   reach_count_t r = {0};
-  assert_int_equal(pins_mhset_new(&r.seen), 0);
   assert_int_equal(pins_reachable(f->pins, count_reach, &r), 0);
   assert_int_equal(r.calls, 5 + 1 + 1);
   uint8_t mh[MH_BYTES_MAX];
   size_t n = cid_mh_bytes(&t.leaf1, mh);
-  assert_true(pins_mhset_has(r.seen, mh, n));
+  assert_true(mhset_has(&r.seen, mh, n));
   n = cid_mh_bytes(&u.leaf1, mh);
-  assert_false(pins_mhset_has(r.seen, mh, n));
+  assert_false(mhset_has(&r.seen, mh, n));
   n = cid_mh_bytes(&u.mid, mh);
-  assert_true(pins_mhset_has(r.seen, mh, n));
-  pins_mhset_free(r.seen);
+  assert_true(mhset_has(&r.seen, mh, n));
+  mhset_free(&r.seen);
 
   /* into a set that already holds something */
-  pins_mhset_t *set;
-  assert_int_equal(pins_mhset_new(&set), 0);
+  mhset_t set = {0};
   n = cid_mh_bytes(&t.mid, mh);
-  assert_int_equal(pins_mhset_add(set, mh, n), 1);
-  assert_int_equal(pins_reachable_set(f->pins, set), 0);
-  assert_int_equal(pins_mhset_count(set), 7);
-  pins_mhset_free(set);
+  assert_int_equal(mhset_add(&set, mh, n), 1);
+  assert_int_equal(pins_reachable_set(f->pins, &set), 0);
+  assert_int_equal(set.len, 7);
+  mhset_free(&set);
 }
 
 /* A dag-cbor block {"l": [CID(a), CID(b)], "n": 1} by hand. */
@@ -582,10 +578,9 @@ static void test_identity_cids(void **state) {
   buf_free(&b);
   assert_int_equal(pins_add(f->pins, &id, true, NULL, 0), 0);
   reach_count_t r = {0};
-  assert_int_equal(pins_mhset_new(&r.seen), 0);
   assert_int_equal(pins_reachable(f->pins, count_reach, &r), 0);
   assert_int_equal(r.calls, 1); /* the leaf; the identity block is never stored */
-  pins_mhset_free(r.seen);
+  mhset_free(&r.seen);
   pins_verify_stat_t st;
   assert_int_equal(pins_verify(f->pins, NULL, NULL, &st), 0);
   assert_int_equal(st.blocks, 1);
@@ -640,32 +635,6 @@ static void test_open_errors(void **state) {
   pins_set_clock(f->pins, fixture_clock, f);
 }
 
-static void test_mhset(void **state) {
-  (void)state;
-  pins_mhset_t *s;
-  assert_int_equal(pins_mhset_new(&s), 0);
-  uint8_t key[MH_BYTES_MAX];
-  for (uint32_t i = 0; i < 100000; i++) {
-    key[0] = 0x12, key[1] = 0x20;
-    memset(key + 2, 0, 32);
-    memcpy(key + 2, &i, sizeof i);
-    assert_int_equal(pins_mhset_add(s, key, 34), 1);
-  }
-  assert_int_equal(pins_mhset_count(s), 100000);
-  for (uint32_t i = 0; i < 100000; i += 7) {
-    memcpy(key + 2, &i, sizeof i);
-    assert_true(pins_mhset_has(s, key, 34));
-    assert_int_equal(pins_mhset_add(s, key, 34), 0);
-    assert_false(pins_mhset_has(s, key, 33)); /* lengths differ: another key */
-  }
-  uint32_t absent = 100001;
-  memcpy(key + 2, &absent, sizeof absent);
-  assert_false(pins_mhset_has(s, key, 34));
-  assert_int_equal(pins_mhset_add(s, key, 0), -EINVAL);
-  assert_int_equal(pins_mhset_add(s, key, MH_BYTES_MAX + 1), -EINVAL);
-  assert_int_equal(pins_mhset_add(s, key, MH_BYTES_MAX), 1);
-  pins_mhset_free(s);
-}
 
 static void test_durations_and_types(void **state) {
   (void)state;
@@ -767,7 +736,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_identity_cids, setup, teardown),
       cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-      cmocka_unit_test(test_mhset),
       cmocka_unit_test(test_durations_and_types),
       cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
