@@ -28,6 +28,7 @@
 #include "links.h"
 #include "mhset.h"
 #include "err.h"
+#include "storage_metrics.h"
 #include "varint.h"
 
 #define PIN_RECORD_VERSION 1
@@ -323,6 +324,14 @@ static int db_write(pins_t *p, leveldb_writebatch_t *batch) {
   return error ? db_error(error, "write failed") : 0;
 }
 
+/* Sets the anya_pins gauge to the number of unexpired pins (best effort:
+ * a failed count leaves the gauge as it was). */
+static void publish_count(pins_t *p) {
+  const metrics_storage_t *m = metrics_storage();
+  uint64_t n;
+  if (m && pins_count(p, &n) == 0) metrics_gauge_set(m->pins, (double)n);
+}
+
 /* The stored pin of cid, expired or not.  0, -ENOENT, -EIO. */
 static int pin_read(pins_t *p, const cid_t *cid, pin_info_t *out) {
   uint8_t key[PIN_KEY_BYTES_MAX];
@@ -372,6 +381,7 @@ int pins_open(const char *dir, const pins_blocks_t *blocks, pins_t **out) {
     leveldb_free(value);
   }
   if (rc) { pins_close(p); return rc; }
+  publish_count(p);
   *out = p;
   return 0;
 }
@@ -434,6 +444,7 @@ static int pin_store(pins_t *p, const cid_t *cid, bool recursive, const char *na
     rc = db_write(p, batch);
     leveldb_writebatch_destroy(batch);
   }
+  if (!rc) publish_count(p); /* under the lock: the gauge follows the writes in order */
   pthread_mutex_unlock(&p->write_lock);
   return rc;
 }
@@ -464,6 +475,7 @@ int pins_rm(pins_t *p, const cid_t *cid) {
     rc = db_write(p, batch);
     leveldb_writebatch_destroy(batch);
   }
+  if (!rc) publish_count(p);
   pthread_mutex_unlock(&p->write_lock);
   return rc;
 }
@@ -488,6 +500,7 @@ int pins_update(pins_t *p, const cid_t *old_cid, const cid_t *new_cid, bool unpi
     rc = db_write(p, batch);
     leveldb_writebatch_destroy(batch);
   }
+  if (!rc) publish_count(p);
   pthread_mutex_unlock(&p->write_lock);
   return rc;
 }
@@ -620,6 +633,7 @@ int pins_expire(pins_t *p, uint64_t *removed, pins_ls_fn fn, void *ctx) {
       if (expired(p, &l.pins[i], now)) fn(ctx, &l.pins[i]);
   }
   pin_list_free(&l);
+  if (!rc && count) publish_count(p);
   pthread_mutex_unlock(&p->write_lock);
   if (!rc && removed) *removed = count;
   return rc;

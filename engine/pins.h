@@ -50,6 +50,10 @@
  * present, not that they are durable; callers that just wrote the DAG call
  * bs_sync before pinning (the CLI does).
  *
+ * Metrics: the anya_pins gauge (storage_metrics.h) is set to pins_count at
+ * pins_open and after every successful add, rm, update and expire (a count of
+ * the stored pins, so each write costs one scan of the pin records).
+ *
  * Garbage collection uses pins_reachable (or pins_reachable_set) as its roots:
  * every multihash reachable from an unexpired pin.  A missing or unreadable
  * block under a recursive pin makes these fail (-ENOENT / -EBADMSG naming the

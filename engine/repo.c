@@ -265,7 +265,10 @@ int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts,
   if (!r) return -ENOMEM;
   memcpy(r->path, path, strlen(path) + 1);
   r->lock_fd = -1;
-  rc = take_lock(path, holder, &r->lock_fd);
+  rc = config_new(&r->config);
+  if (!rc) rc = join(p, path, "config.toml");
+  if (!rc && access(p, F_OK) == 0) rc = config_load_file(r->config, p); /* before the lock: a bad file touches nothing */
+  if (!rc) rc = take_lock(path, holder, &r->lock_fd);
   if (!rc) rc = load_peer_id(path, r->peer_id);
   if (!rc) rc = join(p, path, "blocks");
   if (!rc) rc = bs_open(p, bs_opts, &r->bs);
@@ -277,6 +280,7 @@ int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts,
   if (rc) {
     if (r->bs) bs_close(r->bs);
     if (r->lock_fd >= 0) close(r->lock_fd);
+    config_free(r->config);
     free(r);
     return rc;
   }
@@ -289,6 +293,7 @@ int repo_close(repo_t *r) {
   pins_close(r->pins);
   int rc = r->bs ? bs_close(r->bs) : 0;
   if (r->lock_fd >= 0) close(r->lock_fd); /* releases the flock */
+  config_free(r->config);
   free(r);
   return rc;
 }

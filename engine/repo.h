@@ -3,8 +3,8 @@
  * opens.
  *
  *   <repo>/version        repository format version ("1\n")
- *   <repo>/config.toml    configuration (profile, identity); the config issue
- *                         extends it
+ *   <repo>/config.toml    configuration (config.h): repo_open loads it over the
+ *                         defaults into repo_t.config; a bad file fails the open
  *   <repo>/keystore/self  the node's libp2p Ed25519 private key (protobuf
  *                         PrivateKey, mode 0600)
  *   <repo>/blocks/        the block engine (bs.h, docs/format.md)
@@ -24,6 +24,7 @@
 
 #include "bs.h"
 #include "buf.h"
+#include "config.h"
 #include "pins.h"
 
 #define REPO_FORMAT_VERSION 1
@@ -35,6 +36,7 @@ typedef struct repo {
   bs_t *bs;                       /* the block engine, open while the repo is */
   pins_t *pins;                   /* the pin set over bs, open while the repo is */
   char peer_id[64];               /* base58btc peer ID ("12D3KooW...") */
+  config_t *config;               /* the defaults overlaid with <repo>/config.toml; owned */
 } repo_t;
 
 /* Resolves the repository path: `flag` if non-NULL, else $ANYA_REPO, else
@@ -48,11 +50,15 @@ int repo_default_path(const char *flag, char out[REPO_PATH_BYTES_MAX]);
 int repo_init(const char *path, const char *profile, char *peer_id_out);
 
 /* Opens and locks the repository (`holder` names the command in the lock
- * file).  -ENOENT no repository (message says to run `anya init`),
- * -EBUSY held by another process (message names it). */
+ * file) and loads its configuration: the defaults, then <repo>/config.toml
+ * when present (a repository without one runs on the defaults).  -ENOENT no
+ * repository (message says to run `anya init`), -EBUSY held by another
+ * process (message names it), -EINVAL a bad config.toml (message names
+ * file:line:column and the key, config.h), or the errno of reading it. */
 int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts, repo_t **out);
 
-/* Closes the pin set, syncs and closes the block engine, releases the lock.  Returns the sync result. */
+/* Closes the pin set, syncs and closes the block engine, frees the config,
+ * releases the lock.  Returns the sync result. */
 int repo_close(repo_t *r);
 
 #endif

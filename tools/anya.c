@@ -180,6 +180,7 @@ int cmd_add(int argc, char **argv) {
     for (size_t i = 0; i < ctx.tops_len && !rc && !from_stdin && !io.wrap; i++)
       rc = pins_add_written(r->pins, &ctx.tops[i]);
   }
+  if (!rc && r) rc = repo_gc_auto(r); /* after the pins: what was just added and pinned stays */
   if (r) rc = close_repo(r, rc); /* group commit: everything durable before we report the root */
   if (progress.enabled && progress.drawn) fputs("\r\033[K", stderr);
   if (rc) return die(rc);
@@ -407,6 +408,7 @@ int cmd_block(int argc, char **argv) {
     if (rc > 0) rc = 0;
     if (!rc) rc = bs_sync(r->bs);
     if (!rc) cid_format_default(&cid, text), printf("%s\n", text);
+    if (!rc) rc = repo_gc_auto(r);
   }
   for (size_t i = 0; !put && i < o.args_len && !rc; i++) {
     if ((rc = cid_parse(&cid, o.args[i]))) {
@@ -501,6 +503,7 @@ int cmd_car(int argc, char **argv) {
       if (rc) rc = err_set(rc, "%s: %s", o.args[i], err_msg(rc));
       else printf("imported %llu blocks from %s\n", (unsigned long long)blocks, o.args[i]);
     }
+    if (!rc) fflush(stdout), rc = repo_gc_auto(r);
   }
   rc = close_repo(r, rc);
   return rc ? die(rc) : 0;
@@ -528,7 +531,7 @@ int cmd_repo(int argc, char **argv) {
   int rc = open_repo(holders[which], &r);
   if (rc) return die(rc);
   if (which == 2) {
-    rc = repo_gc_run(r);
+    rc = repo_gc_run(r, false, NULL);
   } else if (which == 3) {
     rc = repo_compact_run(r);
   } else if (strcmp(sub, "stat") == 0) {
@@ -536,10 +539,11 @@ int cmd_repo(int argc, char **argv) {
     rc = bs_stat(r->bs, &st);
     if (!rc)
       printf("NumObjects: %llu\nRepoSize: %llu\nBlockBytes: %llu\nSegments: %llu\nReclaimableBytes: %llu\n"
-             "RepoPath: %s\nVersion: anya-repo@%d\n",
+             "StorageMax: %llu\nRepoPath: %s\nVersion: anya-repo@%d\n",
              (unsigned long long)st.blocks, (unsigned long long)st.disk_bytes,
              (unsigned long long)st.block_bytes, (unsigned long long)st.segments,
-             (unsigned long long)st.reclaimable_bytes, r->path, REPO_FORMAT_VERSION);
+             (unsigned long long)st.reclaimable_bytes,
+             (unsigned long long)config_size(r->config, "storage.max"), r->path, REPO_FORMAT_VERSION);
   } else {
     int problems = 0;
     rc = bs_fsck(r->bs, fsck_problem, &problems);

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "exporter.h"
+#include "log.h"
 
 /* ---- option parsing ---------------------------------------------------- */
 
@@ -121,7 +122,17 @@ int open_repo(const char *holder, repo_t **out) {
   char path[REPO_PATH_BYTES_MAX];
   int rc = repo_default_path(global_repo, path);
   if (!rc) rc = repo_open(path, holder, NULL, out);
-  return rc;
+  if (rc) return rc;
+  /* logging.level / logging.format: the config table restricts them to names
+   * log.h knows, so a parse failure here would be a table bug. */
+  log_level_t level;
+  log_format_t format;
+  if (log_level_parse(config_string((*out)->config, "logging.level"), &level) == 0 &&
+      log_format_parse(config_string((*out)->config, "logging.format"), &format) == 0)
+    log_configure(level, format);
+  log_kv(LOG_LEVEL_DEBUG, "cli", ((log_kv_t[]){LOG_STR("path", path), LOG_STR("holder", holder)}),
+         "repository opened");
+  return 0;
 }
 
 int close_repo(repo_t *r, int rc) {

@@ -1,7 +1,8 @@
 /*
  * repo_gc: `anya repo gc` and `anya repo compact` (called from cmd_repo).
  *
- *   repo gc       marks everything reachable from the pin set (pins.h:
+ *   repo gc       deletes expired pins (pins_expire), so they stop being
+ *                 roots, then marks everything reachable from the pin set (pins.h:
  *                 pins_reachable, as a gc.h root provider), sweeps every
  *                 other block, printing `removed <cid>` per block as Kubo
  *                 does, then compacts.  The engine keys blocks by multihash
@@ -9,6 +10,10 @@
  *                 CID printed is the CIDv1 raw (base32, "bafkrei...") of the
  *                 removed multihash.  Without a pin set it refuses to run
  *                 rather than collect everything.
+ *   automatic gc  the same collection without the `removed` lines, after
+ *                 `add`, `block put` and `car import` once the store's bytes
+ *                 on disk pass storage.gc_watermark_percent of storage.max
+ *                 (storage.gc_auto); one summary line on stderr when it ran.
  *   repo compact  rewrites mostly-dead segments only (bs_compact), and prints
  *                 what it did.
  */
@@ -17,8 +22,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "err.h"
 #include "gc.h"
+#include "log.h"
 #include "multihash.h"
 #include "pins.h"
 #include "repo_gc.h"
@@ -36,21 +43,47 @@ static void print_removed(void *ctx, const uint8_t *mh_bytes, size_t mh_len, uin
   printf("removed %s\n", text);
 }
 
-int repo_gc_run(repo_t *r) {
+int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   if (!r->pins) return err_set(-ENODATA, "no pin set yet; refusing to collect everything");
+  int rc = pins_expire(r->pins, NULL, NULL, NULL);
+  if (rc) return rc;
   gc_t *gc;
-  int rc = gc_new(r->bs, &gc);
+  rc = gc_new(r->bs, &gc);
   if (rc) return rc;
   rc = gc_add_root_provider(gc, pins_roots, r->pins);
   gc_options_t go;
   gc_options_default(&go);
   go.require_providers = true;
-  go.removed = print_removed;
-  gc_result_t res;
-  if (!rc) rc = gc_run(gc, &go, &res);
+  if (!quiet) go.removed = print_removed;
+  gc_result_t result;
+  if (!rc) rc = gc_run(gc, &go, &result);
   gc_free(gc);
   fflush(stdout);
+  if (!rc && res) *res = result;
   return rc;
+}
+
+int repo_gc_auto(repo_t *r) {
+  if (!config_bool(r->config, "storage.gc_auto")) return 0;
+  uint64_t max = config_size(r->config, "storage.max");
+  uint64_t percent = (uint64_t)config_int(r->config, "storage.gc_watermark_percent");
+  bs_stat_t st;
+  int rc = bs_stat(r->bs, &st);
+  if (rc) return rc;
+  /* used > max * percent / 100, without overflow for any max */
+  unsigned __int128 used = st.disk_bytes, limit = (unsigned __int128)max * percent;
+  if (used * 100 <= limit) return 0;
+  gc_result_t res;
+  rc = repo_gc_run(r, true, &res);
+  if (rc) return err_set(rc, "automatic gc: %s", err_msg(rc));
+  log_kv(LOG_LEVEL_DEBUG, "gc",
+         ((log_kv_t[]){LOG_INT("used_bytes", st.disk_bytes), LOG_INT("max_bytes", max),
+                       LOG_INT("watermark_percent", percent), LOG_INT("mark_ms", res.mark_ms),
+                       LOG_INT("sweep_ms", res.sweep_ms), LOG_INT("compact_ms", res.compact_ms)}),
+         "automatic gc done");
+  fprintf(stderr, "anya: automatic gc: removed %llu blocks, freed %llu bytes\n",
+          (unsigned long long)res.swept, (unsigned long long)res.swept_bytes);
+  return 0;
 }
 
 int repo_compact_run(repo_t *r) {

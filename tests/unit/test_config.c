@@ -8,6 +8,7 @@
  * docs/configuration.md are exactly what the table generates; `anya init`'s
  * config.toml loads.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -522,6 +523,53 @@ static void test_init_writes_a_loadable_profile(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* repo_open loads <repo>/config.toml over the defaults into repo_t.config;
+ * a bad file fails the open with file:line:column and takes no lock. */
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(fputs(text, f) >= 0, 1);
+  assert_int_equal(fclose(f), 0);
+}
+
+static void test_repo_open_loads_config(void **state) {
+  (void)state;
+  char dir[] = "/tmp/test_config_open_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char repo[96], path[128];
+  snprintf(repo, sizeof repo, "%s/r", dir);
+  snprintf(path, sizeof path, "%s/config.toml", repo);
+  int rc = repo_init(repo, "dev", NULL);
+  if (rc) fail_msg("repo_init: %s", err_msg(rc));
+  repo_t *r = NULL;
+  rc = repo_open(repo, "test", NULL, &r);
+  if (rc) fail_msg("repo_open: %s", err_msg(rc));
+  assert_string_equal(config_string(r->config, "repo.profile"), "dev");
+  assert_int_equal(config_size(r->config, "storage.max"), 10ull << 30);
+  assert_int_equal(repo_close(r), 0);
+
+  write_text(path, "[storage]\nmax = \"2MiB\"\ngc_watermark_percent = 50\n");
+  assert_int_equal(repo_open(repo, "test", NULL, &r), 0);
+  assert_int_equal(config_size(r->config, "storage.max"), 2u << 20);
+  assert_int_equal(config_int(r->config, "storage.gc_watermark_percent"), 50);
+  assert_true(config_bool(r->config, "storage.gc_auto")); /* the rest: defaults */
+  assert_int_equal(repo_close(r), 0);
+
+  write_text(path, "[storage]\nmaxx = \"2MiB\"\n");
+  r = NULL;
+  assert_int_equal(repo_open(repo, "test", NULL, &r), -EINVAL);
+  assert_null(r);
+  assert_non_null(strstr(err_msg(-EINVAL), "config.toml:2:1: unknown key 'storage.maxx'"));
+
+  unlink(path); /* no file: the defaults */
+  assert_int_equal(repo_open(repo, "test", NULL, &r), 0);
+  assert_int_equal(config_size(r->config, "storage.max"), 10ull << 30);
+  assert_int_equal(repo_close(r), 0);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table_is_well_formed),
@@ -537,6 +585,7 @@ int main(void) {
       cmocka_unit_test(test_profiles),
       cmocka_unit_test(test_docs_are_up_to_date),
       cmocka_unit_test(test_init_writes_a_loadable_profile),
+      cmocka_unit_test(test_repo_open_loads_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

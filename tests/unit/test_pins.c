@@ -26,6 +26,7 @@
 #include "dagpb.h"
 #include "err.h"
 #include "pins.h"
+#include "storage_metrics.h"
 
 /* ---- fixture: a block store and a pin set in a temp directory ---- */
 
@@ -721,6 +722,35 @@ static void test_threads(void **state) {
   assert_int_equal(pins_verify(f->pins, NULL, NULL, NULL), 0);
 }
 
+/* anya_pins follows the pin set: set on open and after every change. */
+static double pins_gauge(void) { return metrics_gauge_value(metrics_storage()->pins); }
+
+static void test_pins_gauge(void **state) {
+  fixture_t *f = *state;
+  assert_non_null(metrics_storage());
+  assert_true(pins_gauge() == 0);
+  tree_t t = put_tree(f, "gauge");
+  tree_t u = put_tree(f, "gauge 2");
+  cid_t b = put_raw(f, "gauge block");
+  assert_int_equal(pins_add(f->pins, &t.root, true, NULL, 0), 0);
+  assert_true(pins_gauge() == 1);
+  assert_int_equal(pins_add(f->pins, &b, false, NULL, f->now_ms + 1000), 0);
+  assert_true(pins_gauge() == 2);
+  assert_int_equal(pins_update(f->pins, &t.root, &u.root, false), 0);
+  assert_true(pins_gauge() == 3);
+  assert_int_equal(pins_rm(f->pins, &t.root), 0);
+  assert_true(pins_gauge() == 2);
+  f->now_ms += 1000; /* b expires; pins_expire deletes it and lowers the gauge */
+  uint64_t removed = 0;
+  assert_int_equal(pins_expire(f->pins, &removed, NULL, NULL), 0);
+  assert_int_equal(removed, 1);
+  assert_true(pins_gauge() == 1);
+  metrics_gauge_set(metrics_storage()->pins, 42); /* a reopen sets it from the database */
+  close_all(f);
+  open_all(f);
+  assert_true(pins_gauge() == 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_add_ls_rm_types, setup, teardown),
@@ -739,6 +769,7 @@ int main(void) {
       cmocka_unit_test(test_durations_and_types),
       cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pins_gauge, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
