@@ -43,6 +43,35 @@ static void print_removed(void *ctx, const uint8_t *mh_bytes, size_t mh_len, uin
   printf("removed %s\n", text);
 }
 
+/* <repo>/gc.last: the store's bytes on disk right after the last collection.
+ * A hint, not state that must survive: losing it costs one extra collection. */
+static int gc_last_path(const repo_t *r, char out[REPO_PATH_BYTES_MAX + 16]) {
+  int n = snprintf(out, REPO_PATH_BYTES_MAX + 16, "%s/gc.last", r->path);
+  return n > 0 && n < REPO_PATH_BYTES_MAX + 16 ? 0 : -ENAMETOOLONG;
+}
+
+static bool gc_last_read(const repo_t *r, uint64_t *bytes) {
+  char path[REPO_PATH_BYTES_MAX + 16];
+  if (gc_last_path(r, path)) return false;
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  unsigned long long v;
+  bool ok = fscanf(f, "%llu", &v) == 1;
+  fclose(f);
+  if (ok) *bytes = v;
+  return ok;
+}
+
+static void gc_last_write(repo_t *r) {
+  bs_stat_t st;
+  char path[REPO_PATH_BYTES_MAX + 16];
+  if (bs_stat(r->bs, &st) || gc_last_path(r, path)) return;
+  FILE *f = fopen(path, "w");
+  if (!f) return;
+  fprintf(f, "%llu\n", (unsigned long long)st.disk_bytes);
+  fclose(f);
+}
+
 int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   if (!r->pins) return err_set(-ENODATA, "no pin set yet; refusing to collect everything");
   int rc = pins_expire(r->pins, NULL, NULL, NULL);
@@ -59,6 +88,7 @@ int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   if (!rc) rc = gc_run(gc, &go, &result);
   gc_free(gc);
   fflush(stdout);
+  if (!rc) gc_last_write(r);
   if (!rc && res) *res = result;
   return rc;
 }
@@ -73,6 +103,12 @@ int repo_gc_auto(repo_t *r) {
   /* used > max * percent / 100, without overflow for any max */
   unsigned __int128 used = st.disk_bytes, limit = (unsigned __int128)max * percent;
   if (used * 100 <= limit) return 0;
+  /* Over the watermark but just collected: what is left is live, and marking
+   * it again frees nothing.  Run again only once the store has grown by half
+   * the space between the watermark and storage.max since the last run. */
+  uint64_t last;
+  unsigned __int128 step = (unsigned __int128)max * (100 - (percent < 100 ? percent : 100)) / 200;
+  if (gc_last_read(r, &last) && used < (unsigned __int128)last + step) return 0;
   gc_result_t res;
   rc = repo_gc_run(r, true, &res);
   if (rc) return err_set(rc, "automatic gc: %s", err_msg(rc));

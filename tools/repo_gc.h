@@ -21,6 +21,10 @@ int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res);
  * the store's bytes on disk (bs_stat disk_bytes) exceed
  * storage.gc_watermark_percent of storage.max, runs repo_gc_run quietly and
  * prints `anya: automatic gc: removed N blocks, freed B bytes` on stderr.
+ * After any collection (automatic or `repo gc`) it waits until the store has
+ * grown by half the space between the watermark and storage.max (the size
+ * after the last run is kept in <repo>/gc.last), so a store whose live data
+ * sits above the watermark is not re-marked on every command.
  * 0 (also when nothing was due) or a negative errno. */
 int repo_gc_auto(repo_t *r);
 /* `anya repo compact`: bs_compact with the default threshold, one summary line. */

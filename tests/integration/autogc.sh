@@ -63,6 +63,10 @@ grep -q '^anya: automatic gc: removed [1-9]' "$T/car.err" || { cat "$T/car.err";
 $ANYA cat "$pinned" | cmp - "$T/pinned" || fail "pinned content after car import"
 $ANYA repo fsck | grep -q '^repo fsck: ok' || fail "fsck after automatic gc"
 
+step "right after a collection, a small add does not collect again (live data above the watermark)"
+echo tiny | $ANYA add -Q --pin=false >/dev/null 2>"$T/again.err"
+[ ! -s "$T/again.err" ] || { cat "$T/again.err"; fail "automatic gc ran again with nothing new to free"; }
+
 step "gc_auto = false turns it off"
 set_key gc_auto false
 prng_bytes 13 1100000 | $ANYA add -Q --pin=false >/dev/null 2>"$T/off.err"
