@@ -444,6 +444,19 @@ static void live_apply_locked(bs_t *bs, const bs_entry_t *e) {
   }
 }
 
+/* Ends an index iteration: an iterator error becomes -EIO (unless rc already
+ * holds an error), and the iterator is destroyed.  Returns the result. */
+static int iter_finish(leveldb_iterator_t *it, int rc) {
+  char *error = NULL;
+  leveldb_iter_get_error(it, &error);
+  if (error) {
+    if (!rc) rc = err_set(-EIO, "index iteration: %s", error);
+    leveldb_free(error);
+  }
+  leveldb_iter_destroy(it);
+  return rc;
+}
+
 /* Per-segment live bytes from the 'B' entries, computed on first need
  * (bs_stat, bs_compact, bs_fsck) rather than at open, so that opening a large
  * store costs nothing extra.  Mutex held: waits for the commit in flight to
@@ -469,14 +482,7 @@ static int live_ensure_locked(bs_t *bs) {
     bs_segment_t *s = segment_find(bs, loc.segment_id);
     if (s) s->live_bytes += seg_record_bytes(key_len - 1, loc.len);
   }
-  int rc = 0;
-  char *error = NULL;
-  leveldb_iter_get_error(it, &error);
-  if (error) {
-    rc = err_set(-EIO, "index iteration: %s", error);
-    leveldb_free(error);
-  }
-  leveldb_iter_destroy(it);
+  int rc = iter_finish(it, 0);
   if (!rc) bs->live_valid = true;
   return rc;
 }
@@ -1181,15 +1187,7 @@ int bs_each(bs_t *bs, bs_each_fn fn, void *ctx) {
     rc = fn(ctx, (const uint8_t *)key + 1, key_len - 1, loc.len);
     if (rc) break;
   }
-  if (!rc) {
-    char *error = NULL;
-    leveldb_iter_get_error(it, &error);
-    if (error) {
-      rc = err_set(-EIO, "index iteration: %s", error);
-      leveldb_free(error);
-    }
-  }
-  leveldb_iter_destroy(it);
+  rc = iter_finish(it, rc);
   return rc;
 }
 
@@ -1344,15 +1342,7 @@ static int fsck_index(bs_t *bs, fsck_state_t *f) {
       break;
     }
   }
-  if (!rc) {
-    char *error = NULL;
-    leveldb_iter_get_error(it, &error);
-    if (error) {
-      rc = err_set(-EIO, "index iteration: %s", error);
-      leveldb_free(error);
-    }
-  }
-  leveldb_iter_destroy(it);
+  rc = iter_finish(it, rc);
   buf_free(&data);
   for (size_t i = 0; !rc && i < live_len; i++) {
     pthread_mutex_lock(&bs->mutex);
@@ -1855,13 +1845,7 @@ static int drop_stale_watermarks(bs_t *bs) {
       stale_count++;
     }
   }
-  char *error = NULL;
-  leveldb_iter_get_error(it, &error);
-  if (error) {
-    rc = err_set(-EIO, "index iteration: %s", error);
-    leveldb_free(error);
-  }
-  leveldb_iter_destroy(it);
+  rc = iter_finish(it, rc);
   if (!rc && stale_count && !bs->opts.read_only) {
     rc = io_external(bs->io, "index");
     if (!rc) rc = db_write(bs, stale, true);

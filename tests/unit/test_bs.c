@@ -28,24 +28,17 @@
 #include "io.h"
 #include "segment.h"
 
+#include "testdir.h"
+
 /* ---- helpers ---- */
 
 typedef struct fixture {
   char dir[512];   /* temp store directory */
 } fixture_t;
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(path);
-}
-
-static void rm_rf(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 static int setup(void **state) {
   fixture_t *f = calloc(1, sizeof *f);
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof f->dir, "%s/anya-bs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(f->dir)) return -1;
+  if (testdir_make(f->dir, sizeof f->dir - sizeof "/blocks", "anya-bs")) return -1;
   strcat(f->dir, "/blocks"); /* bs_open creates the last level */
   *state = f;
   return 0;
@@ -55,19 +48,11 @@ static int teardown(void **state) {
   fixture_t *f = *state;
   char *slash = strrchr(f->dir, '/');
   *slash = '\0';
-  rm_rf(f->dir);
+  testdir_remove(f->dir);
   free(f);
   return 0;
 }
 
-/* Deterministic block content for (seed, len). */
-static void fill_block(uint8_t *out, size_t len, uint32_t seed) {
-  uint64_t x = 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed * 0xBF58476D1CE4E5B9ull);
-  for (size_t i = 0; i < len; i++) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    out[i] = (uint8_t)x;
-  }
-}
 
 #define BIG_SEED 100000u /* seeds from here on make big blocks (segment rolls) */
 
@@ -79,7 +64,7 @@ static size_t block_len(uint32_t seed) {
 /* data must hold block_len(seed) bytes */
 static void make_block(uint32_t seed, uint8_t *data, size_t *len, cid_t *cid) {
   *len = block_len(seed);
-  fill_block(data, *len, seed);
+  testdir_fill(data, *len, seed);
   assert_int_equal(cid_make(cid, 1, CODEC_RAW, MH_SHA2_256, data, *len), 0);
 }
 
@@ -255,7 +240,7 @@ static void test_dedupe(void **state) {
   bs_t *bs;
   assert_int_equal(bs_open(f->dir, NULL, &bs), 0);
   uint8_t data[5000];
-  fill_block(data, sizeof data, 7);
+  testdir_fill(data, sizeof data, 7);
   cid_t v0, v1raw, v1pb;
   assert_int_equal(cid_make(&v0, 0, CODEC_DAG_PB, MH_SHA2_256, data, sizeof data), 0);
   assert_int_equal(cid_make(&v1raw, 1, CODEC_RAW, MH_SHA2_256, data, sizeof data), 0);
@@ -529,7 +514,7 @@ static void test_recovery_rebuilds_lost_index(void **state) {
   assert_int_equal(bs_close(bs), 0);
   char index[600];
   snprintf(index, sizeof index, "%s/index", f->dir);
-  rm_rf(index);
+  testdir_remove(index);
   assert_int_equal(bs_open(f->dir, &o, &bs), 0);
   for (uint32_t s = 1; s <= 30; s++) assert_int_equal(check_seed(bs, s), s == 3 ? -ENOENT : 0);
   for (uint32_t s = 0; s < 4; s++) assert_int_equal(check_seed(bs, BIG_SEED + s), s == 1 ? -ENOENT : 0);
@@ -613,7 +598,7 @@ static void test_sink_source(void **state) {
   block_sink_t sink = bs_sink(bs);
   block_source_t source = bs_source(bs);
   uint8_t data[1000];
-  fill_block(data, sizeof data, 3);
+  testdir_fill(data, sizeof data, 3);
   cid_t cid;
   assert_int_equal(cid_make(&cid, 0, CODEC_DAG_PB, MH_SHA2_256, data, sizeof data), 0);
   assert_int_equal(sink.put(sink.ctx, &cid, data, sizeof data), 0);
@@ -623,7 +608,7 @@ static void test_sink_source(void **state) {
   assert_int_equal(source.get(source.ctx, &cid, &out), 0); /* replaces the contents */
   assert_int_equal(out.len, sizeof data);
   assert_memory_equal(out.data, data, sizeof data);
-  fill_block(data, sizeof data, 4);
+  testdir_fill(data, sizeof data, 4);
   assert_int_equal(cid_make(&cid, 1, CODEC_RAW, MH_SHA2_256, data, sizeof data), 0);
   assert_int_equal(source.get(source.ctx, &cid, &out), -ENOENT);
   buf_free(&out);
@@ -796,7 +781,7 @@ static void check_after_reopen(const fixture_t *f, const workload_t *w, const ch
 }
 
 static void reset_dir(fixture_t *f) {
-  rm_rf(f->dir);
+  testdir_remove(f->dir);
 }
 
 /* The matrix simulates process crashes at the I/O layer (the page cache

@@ -31,24 +31,17 @@
 #include "io.h"
 #include "segment.h"
 
+#include "testdir.h"
+
 /* ---- helpers ---- */
 
 typedef struct fixture {
   char dir[512];   /* temp store directory */
 } fixture_t;
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(path);
-}
-
-static void rm_rf(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 static int setup(void **state) {
   fixture_t *f = calloc(1, sizeof *f);
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof f->dir, "%s/anya-gc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(f->dir)) return -1;
+  if (testdir_make(f->dir, sizeof f->dir - sizeof "/blocks", "anya-gc")) return -1;
   strcat(f->dir, "/blocks");
   *state = f;
   return 0;
@@ -58,24 +51,17 @@ static int teardown(void **state) {
   fixture_t *f = *state;
   char *slash = strrchr(f->dir, '/');
   *slash = '\0';
-  rm_rf(f->dir);
+  testdir_remove(f->dir);
   free(f);
   return 0;
 }
 
-static void fill_block(uint8_t *out, size_t len, uint32_t seed) {
-  uint64_t x = 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed * 0xBF58476D1CE4E5B9ull);
-  for (size_t i = 0; i < len; i++) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    out[i] = (uint8_t)x;
-  }
-}
 
 static size_t block_len(uint32_t seed) { return 100 + (seed * 7919u) % 6000u; }
 
 static void seed_cid(uint32_t seed, uint8_t *data, size_t *len, cid_t *cid) {
   *len = block_len(seed);
-  fill_block(data, *len, seed);
+  testdir_fill(data, *len, seed);
   assert_int_equal(cid_make(cid, 1, CODEC_RAW, MH_SHA2_256, data, *len), 0);
 }
 
@@ -224,7 +210,7 @@ static void test_compact_tombstones_forward(void **state) {
   /* lose the index: the rebuild replays the segments that are left */
   char index[600];
   snprintf(index, sizeof index, "%s/index", f->dir);
-  rm_rf(index);
+  testdir_remove(index);
   assert_int_equal(bs_open(f->dir, &o, &bs), 0);
   for (uint32_t s = 1; s <= 100; s++) {
     bool live = s % 2 == 0 || (s <= 20 && (s - 1) % 4 == 0);
@@ -672,7 +658,7 @@ static bool fm_live(uint32_t s) { return s % 3 == 0 || s == 7 || s == 8; }
 /* The store compaction will work on: many segments, two thirds dead, a block
  * deleted and put again (7), tombstones in segments that get compacted. */
 static void fm_prepare_slow(const fixture_t *f, const io_backend_t *io) {
-  rm_rf(f->dir);
+  testdir_remove(f->dir);
   bs_options_t o;
   small_options(&o);
   o.io = io;
@@ -698,7 +684,7 @@ static void fm_prepare(const fixture_t *f, const io_backend_t *io) {
     assert_int_equal(system(cmd), 0);
     return;
   }
-  rm_rf(f->dir);
+  testdir_remove(f->dir);
   snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", template, f->dir);
   assert_int_equal(system(cmd), 0);
 }
@@ -818,7 +804,7 @@ static void test_compact_fault_matrix(void **state) {
   io_fault_fini(&fault);
   char template[600];
   snprintf(template, sizeof template, "%s.template", f->dir);
-  rm_rf(template);
+  testdir_remove(template);
   print_message("compaction fault matrix: %d runs; a compaction wrote %llu bytes; calls:", runs,
                 (unsigned long long)written);
   for (int op = 0; op < IO_OP_COUNT; op++)

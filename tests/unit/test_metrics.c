@@ -31,6 +31,8 @@
 #include "metrics.h"
 #include "storage_metrics.h"
 
+#include "testdir.h"
+
 static metrics_registry_t *registry_new(void) {
   metrics_registry_t *r;
   assert_int_equal(metrics_registry_new(&r), 0);
@@ -537,19 +539,12 @@ static void test_storage_metrics(void **state) {
 
 /* ---- the block store reports into the storage metrics ---- */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(path);
-}
-
 static void test_block_store_instrumented(void **state) {
   (void)state;
   const metrics_storage_t *m = metrics_storage();
   assert_non_null(m);
   char dir[512];
-  const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/anya-metrics-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(testdir_make(dir, sizeof dir, "anya-metrics"), 0);
   char store[600];
   snprintf(store, sizeof store, "%s/blocks", dir);
   uint64_t written = metrics_counter_value(m->written_bytes), read = metrics_counter_value(m->read_bytes);
@@ -576,7 +571,7 @@ static void test_block_store_instrumented(void **state) {
   assert_int_equal(bs_stat(bs, &st), 0);
   assert_int_equal(bs_close(bs), 0);
   buf_free(&b);
-  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  testdir_remove(dir);
 
   assert_int_equal(metrics_counter_value(m->written_bytes) - written, sizeof data);
   assert_int_equal(metrics_counter_value(m->read_bytes) - read, sizeof data);

@@ -28,6 +28,8 @@
 #include "pins.h"
 #include "storage_metrics.h"
 
+#include "testdir.h"
+
 /* ---- fixture: a block store and a pin set in a temp directory ---- */
 
 typedef struct fixture {
@@ -69,16 +71,9 @@ static void close_all(fixture_t *f) {
   f->bs = NULL;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(path);
-}
-
 static int setup(void **state) {
   fixture_t *f = calloc(1, sizeof *f);
-  const char *tmp = getenv("TMPDIR");
-  snprintf(f->dir, sizeof f->dir, "%s/anya-pins-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(f->dir)) return -1;
+  if (testdir_make(f->dir, sizeof f->dir, "anya-pins")) return -1;
   snprintf(f->blocks_dir, sizeof f->blocks_dir, "%s/blocks", f->dir);
   snprintf(f->pins_dir, sizeof f->pins_dir, "%s/pins", f->dir);
   f->now_ms = 1700000000000ull;
@@ -90,7 +85,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture_t *f = *state;
   if (f->pins) close_all(f);
-  nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  testdir_remove(f->dir);
   free(f);
   return 0;
 }
