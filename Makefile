@@ -8,7 +8,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := liburing libcrypto libcbor
+PKGS    := liburing libcrypto libcbor jansson
 # Debian's libleveldb-dev ships no .pc file; fall back to plain -lleveldb.
 LDLEVEL := $(shell pkg-config --libs leveldb 2>/dev/null || echo -lleveldb)
 SAN     ?=
@@ -21,7 +21,7 @@ ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -pthread $(SAN
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) $(LDLEVEL) -pthread $(SAN)
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-ENGINE_SRC := $(wildcard engine/*.c)
+ENGINE_SRC := $(wildcard engine/*.c engine/dwn/*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/lib/libanya.a
 TOOLS_SRC  := $(wildcard tools/*.c)
