@@ -1,0 +1,9 @@
+# Shared by the DWN interop drivers (sourced after lib.bash): installs the one
+# oracle set, dwn-sdk-js 0.5.2 with the exact versions dwn-server 0.6.1 runs,
+# into $BUILD/npm/dwn (sets NPM_DIR).  Scripts import from there with
+# NODE_PATH="$NPM_DIR/node_modules" or by running node inside $NPM_DIR.
+dwn_oracle() {
+  npm_oracle dwn @tbd54566975/dwn-sdk-js 0.5.2 \
+    @tbd54566975/dwn-sdk-js@0.5.2 @web5/dids@1.2.0 @ipld/dag-cbor@9.0.3 \
+    multiformats@11.0.2 ipfs-unixfs-importer@15.1.5
+}
