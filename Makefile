@@ -30,6 +30,9 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
+# Interop checkers: C programs the interop drivers run over vectors made by the JS oracles.
+CHECK_SRC  := $(wildcard tests/interop/check_*.c)
+CHECK_BIN  := $(CHECK_SRC:tests/interop/%.c=$(BUILD)/interop/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
@@ -59,11 +62,15 @@ $(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_ma
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: all $(UNIT_BIN) $(REPLAY_BIN) $(BENCH_BIN)
+tests: all $(UNIT_BIN) $(REPLAY_BIN) $(CHECK_BIN) $(BENCH_BIN)
 
 check: tests
 	tests/run $(BUILD)
