@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -67,6 +68,23 @@ int dwn_message_cid(const json_t *message, cid_t *out) {
       .omit = message_decorations,
       .omit_len = sizeof message_decorations / sizeof message_decorations[0],
   };
+  return cid_of_edited(message, &edit, out);
+}
+
+/* JavaScript truthiness of a JSON value (false, null, 0 and "" are falsy). */
+static bool js_truthy(const json_t *v) {
+  if (json_is_false(v) || json_is_null(v)) return false;
+  if (json_is_string(v)) return json_string_length(v) > 0;
+  if (json_is_number(v)) return json_number_value(v) != 0;
+  return true;
+}
+
+int dwn_message_cid_sdk(const json_t *message, cid_t *out) {
+  assert(out != NULL);
+  if (!json_is_object(message)) return err_set(-EINVAL, "DWN message is not a JSON object");
+  const json_t *encoded = json_object_get(message, "encodedData");
+  static const char *const omit[] = {"encodedData"};
+  dagcbor_edit_t edit = {.omit = omit, .omit_len = encoded && js_truthy(encoded) ? 1 : 0};
   return cid_of_edited(message, &edit, out);
 }
 

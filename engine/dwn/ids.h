@@ -62,6 +62,14 @@ int dwn_descriptor_cid(const json_t *message, cid_t *out);
  * `initialWrite`); -EINVAL when message is not an object. */
 int dwn_message_cid(const json_t *message, cid_t *out);
 
+/* messageCid exactly as dwn-sdk-js 0.5.2's Message.getCid computes it, which
+ * the reference message store uses as the key (MessageStoreLevel.put hashes
+ * the message as stored, `encodedData` included): `encodedData` is dropped only
+ * when JavaScript finds it truthy, so the empty-data write stored with
+ * `encodedData: ""` keeps it in its CID, and `initialWrite` is kept.  Equal
+ * to dwn_message_cid for every message without those two members. */
+int dwn_message_cid_sdk(const json_t *message, cid_t *out);
+
 /* entryId of a RecordsWrite: computeCid(descriptor + {"author": author}),
  * author being the logical author's DID (NUL-terminated UTF-8).  -EINVAL when
  * descriptor is not an object. */
