@@ -7,6 +7,7 @@
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 #include <openssl/sha.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
@@ -166,33 +167,76 @@ int jwk_to_public_pkey(const json_t *jwk, EVP_PKEY **pkey_out) { return to_pkey(
 int jwk_to_private_pkey(const json_t *jwk, EVP_PKEY **pkey_out) { return to_pkey(jwk, true, pkey_out); }
 
 int jwk_thumbprint(const json_t *jwk, char out[JWK_THUMBPRINT_TEXT_BYTES]) {
-  int i = check_curve(jwk);
-  if (i < 0) return i;
+  /* RFC 7638 for any OKP or EC key (also curves we cannot verify with, such
+   * as X25519 in a did:key document): the required members only. */
+  if (!json_is_object(jwk)) return err_set(-EINVAL, "jwk: not a JSON object");
+  const char *kty = json_string_value(json_object_get(jwk, "kty"));
+  const char *crv = json_string_value(json_object_get(jwk, "crv"));
   const char *x = json_string_value(json_object_get(jwk, "x"));
   const char *y = json_string_value(json_object_get(jwk, "y"));
-  if (!x || (curves[i].crv != JWK_CRV_ED25519 && !y))
-    return err_set(-EINVAL, "jwk: thumbprint needs x (and y)");
-  /* The members are plain base64url and curve names: nothing to escape, but
-   * refuse anything that would need it rather than hash a different text. */
-  const char *texts[] = {curves[i].name, curves[i].kty, x, y};
-  for (size_t k = 0; k < 4; k++)
-    for (const char *p = texts[k]; p && *p; p++)
-      if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+  bool ec = kty && strcmp(kty, "EC") == 0;
+  if (!kty || (!ec && strcmp(kty, "OKP") != 0)) return err_set(-ENOTSUP, "jwk: thumbprint of kty OKP or EC only");
+  if (!crv || !x || (ec && !y)) return err_set(-EINVAL, "jwk: thumbprint needs crv, x (and y)");
+  /* Members are curve names and base64url: refuse anything that would need
+   * JSON escaping rather than hash a text other than the canonical one. */
+  const char *texts[] = {crv, x, ec ? y : ""};
+  for (size_t k = 0; k < 3; k++) {
+    if (strlen(texts[k]) > JWK_MEMBER_TEXT_BYTES_MAX) return err_set(-EINVAL, "jwk: member too long");
+    for (const char *p = texts[k]; *p; p++)
+      if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
         return err_set(-EINVAL, "jwk: member needs JSON escaping");
-  buf_t b = {0};
-  int rc = curves[i].crv == JWK_CRV_ED25519
-               ? buf_printf(&b, "{\"crv\":\"%s\",\"kty\":\"%s\",\"x\":\"%s\"}", curves[i].name,
-                            curves[i].kty, x)
-               : buf_printf(&b, "{\"crv\":\"%s\",\"kty\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}",
-                            curves[i].name, curves[i].kty, x, y);
-  if (rc == 0) {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
-    SHA256(b.data, b.len, digest);
-    rc = mbase_encode_to(MBASE_BASE64URL, false, digest, sizeof digest, out, JWK_THUMBPRINT_TEXT_BYTES);
-    rc = rc < 0 ? rc : 0;
   }
-  buf_free(&b);
-  return rc;
+  char text[4 * JWK_MEMBER_TEXT_BYTES_MAX];
+  int n = ec ? snprintf(text, sizeof text, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", crv, x, y)
+             : snprintf(text, sizeof text, "{\"crv\":\"%s\",\"kty\":\"OKP\",\"x\":\"%s\"}", crv, x);
+  assert(n > 0 && (size_t)n < sizeof text);
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256((const uint8_t *)text, (size_t)n, digest);
+  int rc = mbase_encode_to(MBASE_BASE64URL, false, digest, sizeof digest, out, JWK_THUMBPRINT_TEXT_BYTES);
+  return rc < 0 ? rc : 0;
+}
+
+bool jwk_ed25519_point_valid(const uint8_t key[JWK_COORD_BYTES]) {
+  /* RFC 8032 §5.1.3 decoding: y < p, x^2 = (y^2 - 1) / (d y^2 + 1) must be a
+   * square, and x = 0 must not come with the sign bit set. */
+  uint8_t le[JWK_COORD_BYTES];
+  memcpy(le, key, sizeof le);
+  bool sign = (le[31] & 0x80) != 0;
+  le[31] &= 0x7f;
+  BN_CTX *ctx = BN_CTX_new();
+  BIGNUM *p = BN_new(), *y = BN_lebin2bn(le, sizeof le, NULL), *d = BN_new(), *t = BN_new(),
+         *u = BN_new(), *v = BN_new(), *e = BN_new();
+  bool ok = false;
+  if (!ctx || !p || !y || !d || !t || !u || !v || !e) goto out;
+  /* p = 2^255 - 19 */
+  if (!BN_set_bit(p, 255) || !BN_sub_word(p, 19)) goto out;
+  if (BN_cmp(y, p) >= 0) goto out;
+  /* d = -121665 / 121666 mod p */
+  if (!BN_set_word(t, 121666) || !BN_mod_inverse(t, t, p, ctx) || !BN_set_word(d, 121665) ||
+      !BN_mod_mul(d, d, t, p, ctx) || !BN_sub(d, p, d))
+    goto out;
+  if (!BN_mod_sqr(t, y, p, ctx) || !BN_copy(u, t) || !BN_sub_word(u, 1) || !BN_mod(u, u, p, ctx) ||
+      !BN_mod_mul(v, d, t, p, ctx) || !BN_add_word(v, 1) || !BN_mod(v, v, p, ctx))
+    goto out;
+  if (BN_is_zero(u)) {
+    ok = !sign;
+    goto out;
+  }
+  /* Euler's criterion on u * v^-1: (u v^(p-2))^((p-1)/2) == 1 */
+  if (!BN_mod_inverse(v, v, p, ctx) || !BN_mod_mul(u, u, v, p, ctx) || !BN_copy(e, p) ||
+      !BN_sub_word(e, 1) || !BN_rshift1(e, e) || !BN_mod_exp(t, u, e, p, ctx))
+    goto out;
+  ok = BN_is_one(t);
+out:
+  BN_free(p);
+  BN_free(y);
+  BN_free(d);
+  BN_free(t);
+  BN_free(u);
+  BN_free(v);
+  BN_free(e);
+  BN_CTX_free(ctx);
+  return ok;
 }
 
 static int set_b64(json_t *obj, const char *name, const uint8_t *bytes, size_t len) {
@@ -239,6 +283,7 @@ int jwk_from_public_bytes(jwk_crv_t crv, const uint8_t *key, size_t len, json_t 
   if (i < 0) return err_set(-ENOTSUP, "jwk: unsupported curve");
   if (crv == JWK_CRV_ED25519) {
     if (len != JWK_COORD_BYTES) return err_set(-EINVAL, "jwk: Ed25519 public key of %zu bytes", len);
+    if (!jwk_ed25519_point_valid(key)) return err_set(-EINVAL, "jwk: not an Ed25519 point");
     return public_jwk(i, key, NULL, jwk_out);
   }
   if (len != JWK_EC_COMPRESSED_BYTES && len != 1 + 2 * JWK_COORD_BYTES)

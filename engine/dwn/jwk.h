@@ -61,14 +61,20 @@ int jwk_to_private_pkey(const json_t *jwk, EVP_PKEY **pkey_out);
 
 /* The RFC 7638 thumbprint: base64url(SHA-256 of the canonical JSON of the
  * required members: {"crv","kty","x"} for OKP, {"crv","kty","x","y"} for EC,
- * lexicographic order, no whitespace), written NUL-terminated to out. */
+ * lexicographic order, no whitespace), written NUL-terminated to out.  Any
+ * OKP/EC curve name is accepted (X25519 too); -ENOTSUP for another kty. */
 int jwk_thumbprint(const json_t *jwk, char out[JWK_THUMBPRINT_TEXT_BYTES]);
 
 /* A fresh key pair on crv (Ed25519 or secp256k1; P-256 also works):
  * *public_out = {kty, crv, x, (y)} and *private_out = the same plus d. */
 int jwk_generate(jwk_crv_t crv, json_t **private_out, json_t **public_out);
 
-/* The public JWK {kty, crv, x, (y)} of a raw public key: 32 bytes for
+/* True when key is the encoding of a point of edwards25519 (RFC 8032
+ * §5.1.3 decoding succeeds: y < p, x recoverable, no "negative zero"). */
+bool jwk_ed25519_point_valid(const uint8_t key[JWK_COORD_BYTES]);
+
+/* The public JWK {kty, crv, x, (y)} of a raw public key (validated: an
+ * Ed25519 point that decodes, an EC point on the curve): 32 bytes for
  * Ed25519, 33 (compressed) or 65 (uncompressed) for EC curves. */
 int jwk_from_public_bytes(jwk_crv_t crv, const uint8_t *key, size_t len, json_t **jwk_out);
 
