@@ -66,6 +66,35 @@ static const config_key_t keys[] = {
      "How often every pinned DAG is verified (present and intact) in the background; `0` never."},
     {"pinning.remote_services", CONFIG_STRINGS, "", 0, 0, NULL, false,
      "Reserved for remote pinning services that pins are replicated to (names of later sections)."},
+    {"pinning.policy", CONFIG_TABLES, "", 0, 0, NULL, false,
+     "Pin policies, one `[[pinning.policy]]` table each (none by default): rules that pin "
+     "automatically, expire pins and keep the last N of a series. The first rule whose `source` "
+     "and selectors match decides; the `pinning.policy.*` fields below. `anya pin policy ls` shows "
+     "them and the pins each holds."},
+    {"pinning.policy.name", CONFIG_STRING, NULL, 0, 0, NULL, false,
+     "Required, unique: letters, digits, `-`, `_`, `.`. The policy holds the pins named `<name>/...`."},
+    {"pinning.policy.source", CONFIG_STRING, "pin", 0, 0, "pin|add|files|dwn", false,
+     "What the rule applies to: `pin`, pins added by hand named `<name>/<label>` (a series, such "
+     "as snapshots); `add`, content stored by `anya add`; `files`, files written under "
+     "`path_prefix` in the mount's `files/` tree; `dwn`, data of DWN records under `dwn_protocol`."},
+    {"pinning.policy.path_prefix", CONFIG_STRING, "", 0, 0, NULL, false,
+     "For `source = \"files\"` (required there): a path in the writable tree such as `/backups`."},
+    {"pinning.policy.dwn_protocol", CONFIG_STRING, "", 0, 0, NULL, false,
+     "For `source = \"dwn\"` (required there): the protocol URI whose records' data is pinned."},
+    {"pinning.policy.min_size", CONFIG_SIZE, "0", 0, 0, NULL, false,
+     "The rule matches only content of at least this many bytes."},
+    {"pinning.policy.max_size", CONFIG_SIZE, "0", 0, 0, NULL, false,
+     "The rule matches only content of at most this many bytes; `0` means no limit."},
+    {"pinning.policy.pin", CONFIG_BOOL, "true", 0, 0, NULL, false,
+     "Whether matching content is pinned (`false` makes a rule that excludes, for example large adds)."},
+    {"pinning.policy.expire_after", CONFIG_DURATION, "0", 0, 3650 * MS_DAY, NULL, false,
+     "Pins made under the rule expire this long after they are made (unless `--expire-in` says "
+     "otherwise); `0` never."},
+    {"pinning.policy.keep_last", CONFIG_INT, "0", 0, 1000000, NULL, false,
+     "Keep only the newest N pins of the policy, unpinning older ones as new ones come; `0` keeps all."},
+    {"pinning.policy.replicate", CONFIG_STRINGS, "", 0, 0, NULL, false,
+     "Remote pinning services (names from `pinning.remote_services`) the policy's pins are to be "
+     "replicated to. Accepted and shown; replication itself comes with the remote pinning work."},
 
     {"logging.level", CONFIG_STRING, "info", 0, 0, "error|warn|info|debug|trace", false,
      "Least severe level written."},
@@ -112,12 +141,23 @@ static const profile_value_t profile_values[] = {
 };
 static const char *const profiles[] = {"dev", "prod"};
 
+typedef struct config_item config_item_t;
+
 typedef struct config_value {
   char *text;      /* string-like types: the value; sizes/durations: as written */
   uint64_t number; /* integer (as int64 bits), boolean, size bytes, duration ms */
   char **list;     /* strings */
   size_t list_len;
+  config_item_t *items; /* tables: one per [[table]] */
+  size_t items_len;
 } config_value_t;
+
+/* One table of a CONFIG_TABLES key: its fields, parallel to the field keys. */
+struct config_item {
+  config_value_t fields[CONFIG_FIELDS_MAX];
+  size_t fields_len;
+  char *origin; /* "FILE:LINE:COLUMN" of its [[header]] */
+};
 
 struct config {
   config_value_t values[KEYS_COUNT];
@@ -128,6 +168,24 @@ struct config {
 const config_key_t *config_keys(size_t *count) {
   *count = KEYS_COUNT;
   return keys;
+}
+
+/* The CONFIG_TABLES key that keys[i] is a field of, or -1. */
+static int parent_of(size_t i) {
+  for (size_t t = i; t-- > 0;) {
+    if (keys[t].type != CONFIG_TABLES) continue;
+    size_t n = strlen(keys[t].name);
+    return strncmp(keys[i].name, keys[t].name, n) == 0 && keys[i].name[n] == '.' ? (int)t : -1;
+  }
+  return -1;
+}
+
+/* How many field keys follow the CONFIG_TABLES key t. */
+static size_t fields_count(size_t t) {
+  size_t n = 0;
+  while (t + 1 + n < KEYS_COUNT && parent_of(t + 1 + n) == (int)t) n++;
+  assert(n <= CONFIG_FIELDS_MAX);
+  return n;
 }
 
 static int key_index(const char *name) {
@@ -188,6 +246,7 @@ const char *config_type_name(config_type_t type) {
     case CONFIG_MULTIADDR: return "multiaddr";
     case CONFIG_PATH: return "path";
     case CONFIG_STRINGS: return "strings";
+    case CONFIG_TABLES: return "array of tables";
   }
   return "?";
 }
@@ -277,6 +336,24 @@ int config_parse_duration(const char *text, uint64_t *ms) {
   return 0;
 }
 
+void config_format_duration(uint64_t ms, char out[CONFIG_DURATION_TEXT_BYTES]) {
+  static const struct { const char *unit; uint64_t ms; } units[] = {
+      {"d", 86400000ULL}, {"h", 3600000ULL}, {"m", 60000ULL}, {"s", 1000ULL}, {"ms", 1}};
+  size_t used = 0;
+  out[0] = '\0';
+  if (ms == 0) {
+    snprintf(out, CONFIG_DURATION_TEXT_BYTES, "0");
+    return;
+  }
+  for (size_t i = 0; i < sizeof units / sizeof units[0] && ms; i++) {
+    if (ms < units[i].ms) continue;
+    int n = snprintf(out + used, CONFIG_DURATION_TEXT_BYTES - used, "%llu%s", (unsigned long long)(ms / units[i].ms),
+                     units[i].unit);
+    if (n > 0) used += (size_t)n;
+    ms %= units[i].ms;
+  }
+}
+
 int config_expand_env(const char *in, buf_t *out) {
   for (const char *c = in; *c;) {
     if (c[0] == '$' && c[1] == '$') {
@@ -313,6 +390,11 @@ static void value_clear(config_value_t *v) {
   free(v->text);
   for (size_t i = 0; i < v->list_len; i++) free(v->list[i]);
   free(v->list);
+  for (size_t i = 0; i < v->items_len; i++) {
+    for (size_t f = 0; f < v->items[i].fields_len; f++) value_clear(&v->items[i].fields[f]);
+    free(v->items[i].origin);
+  }
+  free(v->items);
   memset(v, 0, sizeof *v);
 }
 
@@ -388,6 +470,7 @@ static int parse_scalar(const config_key_t *k, const char *text, config_value_t 
       break;
     }
     case CONFIG_STRINGS:
+    case CONFIG_TABLES:
       assert(0);
   }
   if (is_string_like(k->type) && !(v->text = strdup(text))) return -ENOMEM;
@@ -406,6 +489,10 @@ static int list_push(config_value_t *v, const char *s, size_t n) {
 
 /* Text syntax for any type (string arrays: comma-separated). */
 static int parse_text(const config_key_t *k, const char *text, config_value_t *v) {
+  if (k->type == CONFIG_TABLES) {
+    if (*text) return err_set(-EINVAL, "[[%s]] tables can only be written in the config file", k->name);
+    return 0;
+  }
   if (k->type != CONFIG_STRINGS) return parse_scalar(k, text, v);
   for (const char *c = text; *c;) {
     while (*c == ' ') c++;
@@ -439,6 +526,7 @@ int config_new(config_t **out) {
   config_t *cfg = calloc(1, sizeof *cfg);
   if (!cfg) return -ENOMEM;
   for (size_t i = 0; i < KEYS_COUNT; i++) {
+    if (parent_of(i) >= 0) continue; /* fields live in the tables' items */
     int rc = set_index(cfg, i, keys[i].default_text);
     assert(rc != -EINVAL); /* the table's defaults are valid */
     if (rc) {
@@ -456,16 +544,27 @@ void config_free(config_t *cfg) {
   free(cfg);
 }
 
+static int value_copy(const config_value_t *a, config_value_t *b) {
+  b->number = a->number;
+  if (a->text && !(b->text = strdup(a->text))) return -ENOMEM;
+  for (size_t j = 0; j < a->list_len; j++)
+    if (list_push(b, a->list[j], strlen(a->list[j]))) return -ENOMEM;
+  if (a->items_len && !(b->items = calloc(a->items_len, sizeof *b->items))) return -ENOMEM;
+  for (size_t j = 0; j < a->items_len; j++) {
+    b->items_len++;
+    b->items[j].fields_len = a->items[j].fields_len;
+    for (size_t f = 0; f < a->items[j].fields_len; f++)
+      if (value_copy(&a->items[j].fields[f], &b->items[j].fields[f])) return -ENOMEM;
+    if (a->items[j].origin && !(b->items[j].origin = strdup(a->items[j].origin))) return -ENOMEM;
+  }
+  return 0;
+}
+
 static int config_copy(const config_t *from, config_t **out) {
   config_t *cfg = calloc(1, sizeof *cfg);
   if (!cfg) return -ENOMEM;
   for (size_t i = 0; i < KEYS_COUNT; i++) {
-    const config_value_t *a = &from->values[i];
-    config_value_t *b = &cfg->values[i];
-    b->number = a->number;
-    int rc = 0;
-    if (a->text && !(b->text = strdup(a->text))) rc = -ENOMEM;
-    for (size_t j = 0; !rc && j < a->list_len; j++) rc = list_push(b, a->list[j], strlen(a->list[j]));
+    int rc = value_copy(&from->values[i], &cfg->values[i]);
     if (rc) {
       config_free(cfg);
       return rc;
@@ -505,6 +604,9 @@ int config_apply_profile(config_t *cfg, const char *profile) {
 
 int config_set(config_t *cfg, const char *key, const char *value) {
   int i = key_index(key);
+  if (i >= 0 && parent_of((size_t)i) >= 0)
+    return err_set(-EINVAL, "%s is a field of [[%s]] tables: set it in the config file", key,
+                   keys[parent_of((size_t)i)].name);
   if (i < 0) {
     const char *near = config_suggest(key);
     if (near) return err_set(-EINVAL, "unknown configuration key '%s' (did you mean '%s'?)", key, near);
@@ -539,8 +641,11 @@ static int expand(const loader_t *l, const toml_value_t *v, const char *key, buf
   return rc ? located(l, v, key, rc) : 0;
 }
 
-static int load_value(const loader_t *l, size_t i, const toml_value_t *v, const char *key) {
+static int load_tables(const loader_t *l, size_t t, const toml_value_t *v, const char *key);
+
+static int load_value(const loader_t *l, size_t i, const toml_value_t *v, const char *key, config_value_t *dst) {
   const config_key_t *k = &keys[i];
+  if (k->type == CONFIG_TABLES) return load_tables(l, i, v, key);
   config_value_t value = {0};
   buf_t text = {0};
   int rc = 0;
@@ -583,8 +688,71 @@ static int load_value(const loader_t *l, size_t i, const toml_value_t *v, const 
     value_clear(&value);
     return rc;
   }
-  value_clear(&l->cfg->values[i]);
-  l->cfg->values[i] = value;
+  value_clear(dst);
+  *dst = value;
+  return 0;
+}
+
+static int unknown_key(const loader_t *l, const toml_value_t *v, const char *name) {
+  const char *near = config_suggest(name);
+  if (near)
+    return err_set(-EINVAL, "%s:%u:%u: unknown key '%s' (did you mean '%s'?)", l->name, v->key_line, v->key_column,
+                   name, near);
+  return err_set(-EINVAL, "%s:%u:%u: unknown key '%s'", l->name, v->key_line, v->key_column, name);
+}
+
+/* One table of the array: defaults first, then its entries, then the required fields. */
+static int load_item(const loader_t *l, size_t t, const toml_value_t *table, const char *key, config_item_t *item) {
+  size_t n = fields_count(t);
+  item->fields_len = n;
+  char origin[ERR_MSG_BYTES_MAX];
+  snprintf(origin, sizeof origin, "%s:%u:%u", l->name, table->line, table->column);
+  if (!(item->origin = strdup(origin))) return -ENOMEM;
+  for (size_t f = 0; f < n; f++)
+    if (keys[t + 1 + f].default_text) {
+      int rc = parse_text(&keys[t + 1 + f], keys[t + 1 + f].default_text, &item->fields[f]);
+      if (rc) return rc;
+    }
+  bool seen[CONFIG_FIELDS_MAX] = {false};
+  for (size_t e = 0; e < table->len; e++) {
+    const toml_value_t *v = table->items[e];
+    char name[CONFIG_NAME_BYTES_MAX * 2];
+    snprintf(name, sizeof name, "%s.%s", key, v->key);
+    int i = key_index(name);
+    if (i < 0 || parent_of((size_t)i) != (int)t || keys[i].type == CONFIG_TABLES) return unknown_key(l, v, name);
+    int rc = load_value(l, (size_t)i, v, name, &item->fields[(size_t)i - t - 1]);
+    if (rc) return rc;
+    seen[(size_t)i - t - 1] = true;
+  }
+  for (size_t f = 0; f < n; f++)
+    if (!keys[t + 1 + f].default_text && !seen[f])
+      return err_set(-EINVAL, "%s: [[%s]] without the required key '%s'", origin, key,
+                     keys[t + 1 + f].name + strlen(key) + 1);
+  return 0;
+}
+
+static int load_tables(const loader_t *l, size_t t, const toml_value_t *v, const char *key) {
+  if (v->type != TOML_ARRAY)
+    return located(l, v, key, err_set(-EINVAL, "expected [[%s]] tables, got a %s", key, toml_type_name(v->type)));
+  if (v->len > CONFIG_TABLES_MAX)
+    return located(l, v, key, err_set(-E2BIG, "more than %d tables", CONFIG_TABLES_MAX));
+  config_value_t value = {0};
+  int rc = 0;
+  if (v->len && !(value.items = calloc(v->len, sizeof *value.items))) rc = -ENOMEM;
+  for (size_t j = 0; !rc && j < v->len; j++) {
+    if (v->items[j]->type != TOML_TABLE) {
+      rc = located(l, v->items[j], key, err_set(-EINVAL, "expected a table, got a %s", toml_type_name(v->items[j]->type)));
+      break;
+    }
+    value.items_len++;
+    rc = load_item(l, t, v->items[j], key, &value.items[j]);
+  }
+  if (rc) {
+    value_clear(&value);
+    return rc;
+  }
+  value_clear(&l->cfg->values[t]);
+  l->cfg->values[t] = value;
   return 0;
 }
 
@@ -605,19 +773,15 @@ static int load_table(const loader_t *l, const toml_value_t *table, const char *
     char *name = rc ? NULL : buf_cstr(&path);
     if (!rc && !name) rc = -ENOMEM;
     int i = rc ? -1 : key_index(name);
+    if (i >= 0 && parent_of((size_t)i) >= 0) i = -1; /* a field only exists inside its tables */
     if (rc) {
     } else if (i >= 0) {
-      rc = load_value(l, (size_t)i, v, name);
+      rc = load_value(l, (size_t)i, v, name, &l->cfg->values[i]);
     } else if (v->type == TOML_TABLE && (is_section(name) || v->len > 0)) {
       /* a section, or an unknown table: its first key is reported, by full name */
       rc = load_table(l, v, name);
     } else {
-      const char *near = config_suggest(name);
-      if (near)
-        rc = err_set(-EINVAL, "%s:%u:%u: unknown key '%s' (did you mean '%s'?)", l->name, v->key_line,
-                     v->key_column, name, near);
-      else
-        rc = err_set(-EINVAL, "%s:%u:%u: unknown key '%s'", l->name, v->key_line, v->key_column, name);
+      rc = unknown_key(l, v, name);
     }
     buf_free(&path);
     if (rc) return rc;
@@ -685,6 +849,50 @@ size_t config_strings(const config_t *cfg, const char *key, const char *const **
   return v->list_len;
 }
 
+static bool type_tables(config_type_t t) { return t == CONFIG_TABLES; }
+
+size_t config_tables(const config_t *cfg, const char *key) { return get(cfg, key, type_tables)->items_len; }
+
+const char *config_table_origin(const config_t *cfg, const char *key, size_t index) {
+  const config_value_t *v = get(cfg, key, type_tables);
+  assert(index < v->items_len);
+  return v->items[index].origin;
+}
+
+static const config_value_t *get_field(const config_t *cfg, const char *key, size_t index, const char *field,
+                                       bool (*type_ok)(config_type_t)) {
+  int t = key_index(key);
+  char name[CONFIG_NAME_BYTES_MAX * 2];
+  snprintf(name, sizeof name, "%s.%s", key, field);
+  int i = key_index(name);
+  if (t < 0 || i < 0 || parent_of((size_t)i) != t || !type_ok(keys[i].type) ||
+      index >= cfg->values[t].items_len)
+    abort(); /* a programming error, not input */
+  return &cfg->values[t].items[index].fields[i - t - 1];
+}
+
+const char *config_field_string(const config_t *cfg, const char *key, size_t index, const char *field) {
+  return get_field(cfg, key, index, field, is_string_like)->text;
+}
+int64_t config_field_int(const config_t *cfg, const char *key, size_t index, const char *field) {
+  return (int64_t)get_field(cfg, key, index, field, type_int)->number;
+}
+bool config_field_bool(const config_t *cfg, const char *key, size_t index, const char *field) {
+  return get_field(cfg, key, index, field, type_bool)->number != 0;
+}
+uint64_t config_field_size(const config_t *cfg, const char *key, size_t index, const char *field) {
+  return get_field(cfg, key, index, field, type_size)->number;
+}
+uint64_t config_field_duration_ms(const config_t *cfg, const char *key, size_t index, const char *field) {
+  return get_field(cfg, key, index, field, type_duration)->number;
+}
+size_t config_field_strings(const config_t *cfg, const char *key, size_t index, const char *field,
+                            const char *const **out) {
+  const config_value_t *v = get_field(cfg, key, index, field, type_strings);
+  *out = (const char *const *)v->list;
+  return v->list_len;
+}
+
 /* ---- writing ---------------------------------------------------------------------- */
 
 /* A string as TOML, with "$" doubled so that loading it back does not expand anything. */
@@ -717,18 +925,55 @@ static int write_value(buf_t *out, const config_key_t *k, const config_value_t *
 
 static size_t section_len(const char *name) { return (size_t)(strchr(name, '.') - name); }
 
+/* The [[tables]] of key t, after the plain keys of its section (TOML needs
+ * them there): each field that differs from its default, and the required ones. */
+static int write_tables(const config_t *cfg, size_t t, buf_t *out, bool comments, bool mask) {
+  const config_value_t *v = &cfg->values[t];
+  int rc = 0;
+  if (comments)
+    rc = buf_printf(out, "\n# [[%s]] tables (none by default): see docs/configuration.md\n", keys[t].name);
+  size_t n = fields_count(t);
+  for (size_t j = 0; j < v->items_len && !rc; j++) {
+    rc = buf_printf(out, "\n[[%s]]\n", keys[t].name);
+    for (size_t f = 0; f < n && !rc; f++) {
+      const config_key_t *k = &keys[t + 1 + f];
+      buf_t now = {0}, dflt = {0};
+      config_value_t d = {0};
+      rc = write_value(&now, k, &v->items[j].fields[f], mask);
+      if (!rc && k->default_text) rc = parse_text(k, k->default_text, &d);
+      if (!rc && k->default_text) rc = write_value(&dflt, k, &d, mask);
+      bool same = k->default_text && now.len == dflt.len && memcmp(now.data, dflt.data, now.len) == 0;
+      if (!rc && !same) rc = buf_printf(out, "%s = %.*s\n", k->name + strlen(keys[t].name) + 1, (int)now.len, (char *)now.data);
+      value_clear(&d);
+      buf_free(&now);
+      buf_free(&dflt);
+    }
+  }
+  return rc;
+}
+
 int config_write_toml(const config_t *cfg, buf_t *out, bool comments, bool mask_secrets) {
   int rc = 0;
   const char *section = NULL;
   size_t section_n = 0;
-  for (size_t i = 0; i < KEYS_COUNT && !rc; i++) {
-    const config_key_t *k = &keys[i];
-    if (strcmp(k->name, "identity.peer_id") == 0 && !cfg->values[i].text[0]) continue;
-    size_t n = section_len(k->name);
-    if (!section || n != section_n || strncmp(section, k->name, n) != 0) {
-      rc = buf_printf(out, "%s[%.*s]\n", section ? "\n" : "", (int)n, k->name);
+  size_t pending[KEYS_COUNT]; /* CONFIG_TABLES keys of the current section */
+  size_t pending_len = 0;
+  for (size_t i = 0; i <= KEYS_COUNT && !rc; i++) {
+    const config_key_t *k = i < KEYS_COUNT ? &keys[i] : NULL;
+    if (k && parent_of(i) >= 0) continue;
+    if (k && strcmp(k->name, "identity.peer_id") == 0 && !cfg->values[i].text[0]) continue;
+    size_t n = k ? section_len(k->name) : 0;
+    if (!k || !section || n != section_n || strncmp(section, k->name, n) != 0) {
+      for (size_t p = 0; p < pending_len && !rc; p++) rc = write_tables(cfg, pending[p], out, comments, mask_secrets);
+      pending_len = 0;
+      if (!k) break;
+      if (!rc) rc = buf_printf(out, "%s[%.*s]\n", section ? "\n" : "", (int)n, k->name);
       section = k->name;
       section_n = n;
+    }
+    if (k->type == CONFIG_TABLES) {
+      pending[pending_len++] = i;
+      continue;
     }
     if (!rc && comments) rc = buf_printf(out, "# %s\n", k->doc);
     if (!rc) rc = buf_printf(out, "%s = ", k->name + n + 1);
@@ -856,7 +1101,9 @@ int config_write_docs(buf_t *out) {
     }
     if (!rc && k->secret) rc = buf_printf(out, ", secret");
     if (!rc) rc = buf_printf(out, " | ");
-    if (!rc) rc = write_default_cell(out, k, k->default_text);
+    if (!rc && k->type == CONFIG_TABLES) rc = buf_printf(out, "none");
+    else if (!rc && !k->default_text) rc = buf_printf(out, "required");
+    else if (!rc) rc = write_default_cell(out, k, k->default_text);
     if (!rc) rc = buf_printf(out, " | ");
     const char *prod = strcmp(k->name, "repo.profile") == 0 ? "prod" : prod_text(k->name);
     if (!rc && prod) rc = write_default_cell(out, k, prod);

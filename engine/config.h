@@ -34,6 +34,12 @@
  *   multiaddr  "/ip4/.../tcp/N"-style text starting with "/", or "off"
  *   path       an absolute path, or "off"
  *   strings    TOML array of strings / comma-separated text
+ *   tables     an array of tables, `[[pinning.policy]]` (files only): its
+ *              fields are the keys named "<key>.<field>" right after it in the
+ *              table, each with its own type and default; a field whose
+ *              default_text is NULL is required.  Fields exist only inside
+ *              their tables (config_set refuses them); read them with
+ *              config_tables and config_field_*.
  *
  * Errors: -EINVAL (bad value, unknown key, unset variable; the message names
  * file:line:column where there is a file, and the key), -E2BIG, -ENOMEM,
@@ -55,6 +61,9 @@
 
 #define CONFIG_SECRET_MASK "********"
 #define CONFIG_NAME_BYTES_MAX 64
+#define CONFIG_DURATION_TEXT_BYTES 48
+#define CONFIG_FIELDS_MAX 16    /* fields of one kind of table */
+#define CONFIG_TABLES_MAX 256   /* tables in one array of tables */
 
 typedef enum config_type {
   CONFIG_STRING,
@@ -66,12 +75,13 @@ typedef enum config_type {
   CONFIG_MULTIADDR,
   CONFIG_PATH,
   CONFIG_STRINGS,
+  CONFIG_TABLES,
 } config_type_t;
 
 typedef struct config_key {
   const char *name;         /* "section.key" */
   config_type_t type;
-  const char *default_text; /* the default, in config_set's text syntax */
+  const char *default_text; /* the default, in config_set's text syntax; NULL: a required field */
   int64_t min, max;         /* range for integers; sizes (bytes) and durations (ms) when max > 0 */
   const char *choices;      /* "a|b|c": the allowed strings, or NULL */
   bool secret;              /* masked by `config show` */
@@ -86,7 +96,8 @@ const config_key_t *config_keys(size_t *count);
 const config_key_t *config_key_find(const char *name);
 /* The known key nearest to an unknown name (edit distance), or NULL if none is close. */
 const char *config_suggest(const char *name);
-/* "string", "integer", "boolean", "size", "duration", "address", "multiaddr", "path", "strings". */
+/* "string", "integer", "boolean", "size", "duration", "address", "multiaddr", "path", "strings",
+ * "array of tables". */
 const char *config_type_name(config_type_t type);
 
 /* A configuration holding the defaults.  0 or -ENOMEM. */
@@ -112,6 +123,20 @@ uint64_t config_duration_ms(const config_t *cfg, const char *key); /* millisecon
 /* The strings of a string array; returns how many. */
 size_t config_strings(const config_t *cfg, const char *key, const char *const **out);
 
+/* Arrays of tables: how many tables key holds, where table `index` was
+ * written ("FILE:LINE:COLUMN", for messages of modules that check the values
+ * further), and its fields by short name ("name" of "pinning.policy.name").
+ * A field a table leaves out has its default. */
+size_t config_tables(const config_t *cfg, const char *key);
+const char *config_table_origin(const config_t *cfg, const char *key, size_t index);
+const char *config_field_string(const config_t *cfg, const char *key, size_t index, const char *field);
+int64_t config_field_int(const config_t *cfg, const char *key, size_t index, const char *field);
+bool config_field_bool(const config_t *cfg, const char *key, size_t index, const char *field);
+uint64_t config_field_size(const config_t *cfg, const char *key, size_t index, const char *field);
+uint64_t config_field_duration_ms(const config_t *cfg, const char *key, size_t index, const char *field);
+size_t config_field_strings(const config_t *cfg, const char *key, size_t index, const char *field,
+                            const char *const **out);
+
 /* Appends the configuration as TOML, every key, section by section.  With
  * `comments`, each key is preceded by its description; with `mask_secrets`,
  * non-empty secrets are written as "********".  identity.peer_id is written
@@ -128,6 +153,9 @@ int config_write_docs(buf_t *out);
 /* Helpers, also used by other modules for their own flags. */
 int config_parse_size(const char *text, uint64_t *bytes);
 int config_parse_duration(const char *text, uint64_t *ms);
+/* The shortest text config_parse_duration reads back as ms ("30d", "1h30m",
+ * "250ms", "0"). */
+void config_format_duration(uint64_t ms, char out[CONFIG_DURATION_TEXT_BYTES]);
 /* Appends `in` with ${NAME} replaced by the environment's value. */
 int config_expand_env(const char *in, buf_t *out);
 

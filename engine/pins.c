@@ -453,7 +453,9 @@ int pins_add(pins_t *p, const cid_t *cid, bool recursive, const char *name, uint
   return pin_store(p, cid, recursive, name, expire_ms, true);
 }
 
-int pins_add_written(pins_t *p, const cid_t *cid) { return pin_store(p, cid, true, NULL, 0, false); }
+int pins_add_written(pins_t *p, const cid_t *cid, const char *name, uint64_t expire_ms) {
+  return pin_store(p, cid, true, name, expire_ms, false);
+}
 
 int pins_get(pins_t *p, const cid_t *cid, pin_info_t *out) {
   char t[CID_TEXT_BYTES_MAX];

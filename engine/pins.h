@@ -136,8 +136,9 @@ int pins_add(pins_t *p, const cid_t *cid, bool recursive, const char *name, uint
 
 /* Pins recursively a DAG the caller has just written in full through the
  * block engine (the importer in `anya add`), skipping the presence walk:
- * re-reading every block it just wrote would cost as much as the add. */
-int pins_add_written(pins_t *p, const cid_t *cid);
+ * re-reading every block it just wrote would cost as much as the add.
+ * name (may be NULL) and expire_ms as for pins_add. */
+int pins_add_written(pins_t *p, const cid_t *cid, const char *name, uint64_t expire_ms);
 
 /* Unpins cid (direct or recursive). 0, or -ENOENT "not pinned". */
 int pins_rm(pins_t *p, const cid_t *cid);

@@ -268,6 +268,13 @@ int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts,
   rc = config_new(&r->config);
   if (!rc) rc = join(p, path, "config.toml");
   if (!rc && access(p, F_OK) == 0) rc = config_load_file(r->config, p); /* before the lock: a bad file touches nothing */
+  if (!rc) rc = policy_load(r->config, &r->policies);
+  bs_options_t opts;
+  if (!rc && !bs_opts) { /* the config's: storage.segment_size (the environment's test knob wins, bs.h) */
+    bs_options_default(&opts);
+    if (!getenv("ANYA_SEGMENT_BYTES_MAX")) opts.segment_bytes_max = config_size(r->config, "storage.segment_size");
+    bs_opts = &opts;
+  }
   if (!rc) rc = take_lock(path, holder, &r->lock_fd);
   if (!rc) rc = load_peer_id(path, r->peer_id);
   if (!rc) rc = join(p, path, "blocks");
@@ -280,6 +287,7 @@ int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts,
   if (rc) {
     if (r->bs) bs_close(r->bs);
     if (r->lock_fd >= 0) close(r->lock_fd);
+    policy_free(&r->policies);
     config_free(r->config);
     free(r);
     return rc;
@@ -293,6 +301,7 @@ int repo_close(repo_t *r) {
   pins_close(r->pins);
   int rc = r->bs ? bs_close(r->bs) : 0;
   if (r->lock_fd >= 0) close(r->lock_fd); /* releases the flock */
+  policy_free(&r->policies);
   config_free(r->config);
   free(r);
   return rc;

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "config.h"
 #include "pins.h"
+#include "policy.h"
 
 #define REPO_FORMAT_VERSION 1
 #define REPO_PATH_BYTES_MAX 4096
@@ -37,6 +38,7 @@ typedef struct repo {
   pins_t *pins;                   /* the pin set over bs, open while the repo is */
   char peer_id[64];               /* base58btc peer ID ("12D3KooW...") */
   config_t *config;               /* the defaults overlaid with <repo>/config.toml; owned */
+  policy_set_t policies;          /* config's [[pinning.policy]] rules, checked (policy.h) */
 } repo_t;
 
 /* Resolves the repository path: `flag` if non-NULL, else $ANYA_REPO, else
@@ -54,7 +56,9 @@ int repo_init(const char *path, const char *profile, char *peer_id_out);
  * when present (a repository without one runs on the defaults).  -ENOENT no
  * repository (message says to run `anya init`), -EBUSY held by another
  * process (message names it), -EINVAL a bad config.toml (message names
- * file:line:column and the key, config.h), or the errno of reading it. */
+ * file:line:column and the key, config.h; pin policies are checked too,
+ * policy.h), or the errno of reading it.  bs_opts NULL: the block engine's
+ * defaults with storage.segment_size from the config. */
 int repo_open(const char *path, const char *holder, const bs_options_t *bs_opts, repo_t **out);
 
 /* Closes the pin set, syncs and closes the block engine, frees the config,

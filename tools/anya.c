@@ -74,17 +74,28 @@ static int walk_fn(const char *path, const struct stat *st, int type, struct FTW
 
 /* ---- add -------------------------------------------------------------------- */
 
+typedef struct add_root {
+  cid_t cid;
+  char label[NAME_MAX + 1]; /* the name `added` printed for it (a pin policy names the pin after it) */
+  uint64_t size_bytes;      /* cumulative DAG size */
+} add_root_t;
+
 typedef struct add_ctx {
   progress_t *progress;
   bool quiet;          /* -q: CIDs only */
   bool quieter;        /* -Q: only the final root */
-  cid_t tops[ARGS_MAX]; /* each path's root (pinned, like Kubo) */
+  add_root_t tops[ARGS_MAX]; /* each path's root (pinned, like Kubo) */
   size_t tops_len;
 } add_ctx_t;
 
 static void added_cb(void *ctx, const cid_t *cid, const char *path, uint64_t size_bytes) {
   add_ctx_t *a = ctx;
-  if (*path && !strchr(path, '/') && a->tops_len < ARGS_MAX) a->tops[a->tops_len++] = *cid;
+  if (*path && !strchr(path, '/') && a->tops_len < ARGS_MAX) {
+    add_root_t *t = &a->tops[a->tops_len++];
+    t->cid = *cid;
+    t->size_bytes = size_bytes;
+    snprintf(t->label, sizeof t->label, "%s", path);
+  }
   if (a->quieter) return;
   char text[CID_TEXT_BYTES_MAX];
   if (cid_format_default(cid, text)) return;
@@ -99,6 +110,36 @@ static void progress_cb(void *ctx, uint64_t done) {
 }
 
 static int discard_put(void *ctx, const cid_t *cid, const uint8_t *data, size_t len) { return 0; }
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Pins what `anya add` stored: --pin=true|false decides when given, else the
+ * first matching pin policy (source "add", policy.h), else pinning.pin_on_add.
+ * A pin made under a policy is named "<policy>/<label>", expires as the policy
+ * says, and the policy's keep_last is applied after it. */
+static int add_pin_roots(repo_t *r, const add_root_t *roots, size_t len, const char *pin_flag) {
+  int rc = 0;
+  for (size_t i = 0; i < len && !rc; i++) {
+    policy_event_t ev = {.source = POLICY_SOURCE_ADD, .size = roots[i].size_bytes};
+    const policy_rule_t *rule = policy_match(&r->policies, &ev);
+    bool pin = pin_flag ? strcmp(pin_flag, "true") == 0
+                        : rule ? rule->pin : config_bool(r->config, "pinning.pin_on_add");
+    if (!pin) continue;
+    if (!rule || !rule->pin) {
+      rc = pins_add_written(r->pins, &roots[i].cid, NULL, 0);
+      continue;
+    }
+    char name[PINS_NAME_BYTES_MAX + 1];
+    policy_pin_name(rule, roots[i].label, name);
+    rc = pins_add_written(r->pins, &roots[i].cid, name, policy_expiry(rule, wall_ms()));
+    if (!rc) rc = policy_enforce(rule, r->pins, NULL, NULL, NULL);
+  }
+  return rc;
+}
 
 static const opt_spec_t add_specs[] = {
     {"recursive", 'r', OPT_FLAG},  {"hidden", 'H', OPT_FLAG},       {"quieter", 'Q', OPT_FLAG},
@@ -160,8 +201,8 @@ int cmd_add(int argc, char **argv) {
   add_ctx_t ctx = {.progress = &progress, .quiet = opt_true(&o, "quiet"), .quieter = opt_true(&o, "quieter")};
   imp_callbacks_t cb = {.added = added_cb, .progress = progress_cb, .ctx = &ctx};
   cid_t root;
+  uint64_t tsize = 0;
   if (from_stdin) {
-    uint64_t tsize;
     rc = imp_add_fd(&io, &sink, 0, &cb, &root, &tsize);
     if (!rc && !ctx.quieter) {
       char text[CID_TEXT_BYTES_MAX];
@@ -173,12 +214,18 @@ int cmd_add(int argc, char **argv) {
   } else {
     rc = imp_add_paths(&io, &sink, o.args, o.args_len, &cb, &root);
   }
-  const char *pin = opt_get(&o, "pin");
-  if (!rc && r && (!pin || strcmp(pin, "true") == 0)) { /* blocks durable first, then the pin */
-    rc = bs_sync(r->bs);
-    if (from_stdin || io.wrap || ctx.tops_len == 0) rc = rc ? rc : pins_add_written(r->pins, &root);
-    for (size_t i = 0; i < ctx.tops_len && !rc && !from_stdin && !io.wrap; i++)
-      rc = pins_add_written(r->pins, &ctx.tops[i]);
+  if (!rc && r) rc = bs_sync(r->bs); /* blocks durable first, then the pins */
+  if (!rc && r) {
+    /* What gets pinned: each path's root like Kubo (stdin and -w: the one root) */
+    if (from_stdin || io.wrap || ctx.tops_len == 0) {
+      uint64_t total = tsize;
+      for (size_t i = 0; i < ctx.tops_len; i++) total += ctx.tops[i].size_bytes;
+      if (from_stdin || ctx.tops_len == 0) snprintf(ctx.tops[0].label, sizeof ctx.tops[0].label, "stdin");
+      ctx.tops[0].cid = root; /* -w: the wrapper, labelled after the first path */
+      ctx.tops[0].size_bytes = total;
+      ctx.tops_len = 1;
+    }
+    rc = add_pin_roots(r, ctx.tops, ctx.tops_len, opt_get(&o, "pin"));
   }
   if (!rc && r) rc = repo_gc_auto(r); /* after the pins: what was just added and pinned stays */
   if (r) rc = close_repo(r, rc); /* group commit: everything durable before we report the root */
@@ -365,7 +412,7 @@ int cmd_ls(int argc, char **argv) {
 
 /* ---- block ------------------------------------------------------------------ */
 
-static const opt_spec_t block_specs[] = {{"cid-codec", 0, OPT_VALUE}, {"format", 'f', OPT_VALUE}};
+static const opt_spec_t block_specs[] = {{"cid-codec", 0, OPT_VALUE}, {"format", 'f', OPT_VALUE}, {"pin", 0, OPT_BOOL}};
 
 int cmd_block(int argc, char **argv) {
   if (argc < 1) return usage_error("block needs get, put, stat or rm%s", "");
@@ -407,6 +454,8 @@ int cmd_block(int argc, char **argv) {
     rc = bs_put(r->bs, &cid, data.data, data.len);
     if (rc > 0) rc = 0;
     if (!rc) rc = bs_sync(r->bs);
+    const char *pin = opt_get(&o, "pin"); /* Kubo: --pin, off by default */
+    if (!rc && pin && strcmp(pin, "true") == 0) rc = pins_add(r->pins, &cid, true, NULL, 0);
     if (!rc) cid_format_default(&cid, text), printf("%s\n", text);
     if (!rc) rc = repo_gc_auto(r);
   }
@@ -447,13 +496,20 @@ static ssize_t fd_read(void *ctx, void *data, size_t len) {
   }
 }
 
+typedef struct car_roots {
+  cid_t cids[ARGS_MAX]; /* the roots of the CARs imported, pinned at the end */
+  size_t len;
+} car_roots_t;
+
 static void print_root(void *ctx, const cid_t *root) {
+  car_roots_t *roots = ctx;
   char text[CID_TEXT_BYTES_MAX];
   cid_format_default(root, text);
   printf("root %s\n", text);
+  if (roots->len < ARGS_MAX) roots->cids[roots->len++] = *root;
 }
 
-static const opt_spec_t car_specs[] = {{"output", 'o', OPT_VALUE}};
+static const opt_spec_t car_specs[] = {{"output", 'o', OPT_VALUE}, {"pin-roots", 0, OPT_BOOL}};
 
 int cmd_car(int argc, char **argv) {
   if (argc < 1) return usage_error("car needs export or import%s", "");
@@ -490,6 +546,8 @@ int cmd_car(int argc, char **argv) {
     }
   } else {
     block_sink_t sink = bs_sink(r->bs);
+    static car_roots_t roots; /* static: ARGS_MAX CIDs are too big for the stack */
+    roots.len = 0;
     for (size_t i = 0; i < o.args_len && !rc; i++) {
       int fd = 0;
       if (strcmp(o.args[i], "-") != 0) {
@@ -497,11 +555,22 @@ int cmd_car(int argc, char **argv) {
         if (fd < 0) { rc = err_set(-errno, "%s: %s", o.args[i], strerror(errno)); break; }
       }
       uint64_t blocks = 0;
-      rc = car_import(fd_read, &fd, &sink, print_root, NULL, &blocks);
+      rc = car_import(fd_read, &fd, &sink, print_root, &roots, &blocks);
       if (fd) close(fd);
       if (!rc) rc = bs_sync(r->bs);
       if (rc) rc = err_set(rc, "%s: %s", o.args[i], err_msg(rc));
       else printf("imported %llu blocks from %s\n", (unsigned long long)blocks, o.args[i]);
+    }
+    /* Like Kubo's `dag import`: the roots are pinned recursively (--pin-roots=false
+     * to skip); a root whose DAG the CARs did not hold in full fails, naming the
+     * missing block, and the blocks stay (unpinned) for the next gc to judge. */
+    const char *pin_roots = opt_get(&o, "pin-roots");
+    for (size_t i = 0; !rc && (!pin_roots || strcmp(pin_roots, "true") == 0) && i < roots.len; i++) {
+      char text[CID_TEXT_BYTES_MAX];
+      cid_format_default(&roots.cids[i], text);
+      rc = pins_add(r->pins, &roots.cids[i], true, NULL, 0);
+      if (rc) rc = err_set(rc, "cannot pin root %s: %s", text, err_msg(rc));
+      else printf("pinned root %s\n", text);
     }
     if (!rc) fflush(stdout), rc = repo_gc_auto(r);
   }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -118,8 +119,16 @@ int parse_u64(const char *text, uint64_t max, uint64_t *out) {
 
 /* ---- repository helpers ------------------------------------------------- */
 
+static struct {
+  const char *holder;   /* the command that opened the repository */
+  struct timespec start; /* when (CLOCK_MONOTONIC) */
+  uint64_t slow_ms;     /* logging.slow_operation; 0 = off */
+} opened;
+
 int open_repo(const char *holder, repo_t **out) {
   char path[REPO_PATH_BYTES_MAX];
+  clock_gettime(CLOCK_MONOTONIC, &opened.start);
+  opened.holder = holder;
   int rc = repo_default_path(global_repo, path);
   if (!rc) rc = repo_open(path, holder, NULL, out);
   if (rc) return rc;
@@ -132,11 +141,19 @@ int open_repo(const char *holder, repo_t **out) {
     log_configure(level, format);
   log_kv(LOG_LEVEL_DEBUG, "cli", ((log_kv_t[]){LOG_STR("path", path), LOG_STR("holder", holder)}),
          "repository opened");
+  opened.slow_ms = config_duration_ms((*out)->config, "logging.slow_operation");
   return 0;
 }
 
 int close_repo(repo_t *r, int rc) {
   int crc = repo_close(r);
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t ms = (int64_t)(now.tv_sec - opened.start.tv_sec) * 1000 + (now.tv_nsec - opened.start.tv_nsec) / 1000000;
+  if (opened.slow_ms && ms >= 0 && (uint64_t)ms >= opened.slow_ms)
+    log_kv(LOG_LEVEL_WARN, "cli",
+           ((log_kv_t[]){LOG_STR("command", opened.holder), LOG_INT("ms", ms), LOG_INT("slow_ms", opened.slow_ms)}),
+           "slow operation");
   return rc ? rc : crc;
 }
 

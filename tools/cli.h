@@ -58,7 +58,9 @@ int parse_u64(const char *text, uint64_t max, uint64_t *out);
   } while (0)
 
 /* Opens the repository (--repo, $ANYA_REPO, ~/.anya), naming `holder` in its
- * lock, and configures logging from its logging.level / logging.format. */
+ * lock, and configures logging from its logging.level / logging.format.
+ * close_repo logs a `slow operation` warning when the command held the
+ * repository for logging.slow_operation or longer. */
 int open_repo(const char *holder, repo_t **out);
 /* Closes it; returns rc if non-zero, else the close's result. */
 int close_repo(repo_t *r, int rc);

@@ -22,6 +22,14 @@ static int parse_cid_arg(const char *arg, cid_t *out) {
   return rc ? err_set(rc, "invalid CID '%s': %s", arg, err_msg(rc)) : 0;
 }
 
+static int print_released(void *ctx, const pin_info_t *pin) {
+  const policy_rule_t *rule = ctx;
+  char text[CID_TEXT_BYTES_MAX];
+  int rc = cid_format_default(&pin->cid, text);
+  if (!rc) printf("unpinned %s %s (policy %s keeps the last %u)\n", text, pin->name, rule->name, rule->keep_last);
+  return rc;
+}
+
 static const opt_spec_t add_specs[] = {
     {"recursive", 'r', OPT_BOOL}, {"name", 0, OPT_VALUE}, {"expire-in", 0, OPT_VALUE}, {"progress", 0, OPT_BOOL}};
 
@@ -34,6 +42,7 @@ static int pin_add(int argc, char **argv) {
   const char *name = opt_get(&o, "name");
   if (name && strlen(name) > PINS_NAME_BYTES_MAX) return usage_error("--name is too long (at most 255 bytes)%s", "");
   uint64_t expire_ms = 0;
+  bool expire_given = opt_get(&o, "expire-in") != NULL;
   if ((v = opt_get(&o, "expire-in"))) {
     uint64_t duration_ms;
     if (pins_parse_duration(v, &duration_ms)) return usage_error("%s", err_msg(-EINVAL));
@@ -45,10 +54,15 @@ static int pin_add(int argc, char **argv) {
   repo_t *r;
   int rc = open_repo("anya pin add", &r);
   if (rc) return die(rc);
+  /* A name "<policy>/<label>" puts the pin in that policy's series: its
+   * expiry unless --expire-in says otherwise, and its keep_last. */
+  const policy_rule_t *rule = name ? policy_for_pin_name(&r->policies, name) : NULL;
+  if (rule && !expire_given) expire_ms = policy_expiry(rule, wall_ms());
   for (size_t i = 0; i < o.args_len && !rc; i++) {
     rc = pins_add(r->pins, &cids[i], recursive, name, expire_ms);
     if (!rc) printf("pinned %s %s\n", o.args[i], recursive ? "recursively" : "directly");
   }
+  if (!rc && rule) rc = policy_enforce(rule, r->pins, NULL, print_released, (void *)rule);
   rc = close_repo(r, rc);
   return rc ? die(rc) : 0;
 }
@@ -154,8 +168,72 @@ static int pin_update(int argc, char **argv) {
   return rc ? die(rc) : 0;
 }
 
+/* ---- pin policy ls ----------------------------------------------------------- */
+
+static void print_rule(const policy_rule_t *p) {
+  printf("%s source=%s", p->name, policy_source_name(p->source));
+  if (p->path_prefix[0]) printf(" path_prefix=%s", p->path_prefix);
+  if (p->dwn_protocol[0]) printf(" dwn_protocol=%s", p->dwn_protocol);
+  if (p->min_size) printf(" min_size=%llu", (unsigned long long)p->min_size);
+  if (p->max_size) printf(" max_size=%llu", (unsigned long long)p->max_size);
+  printf(" pin=%s", p->pin ? "true" : "false");
+  char text[CONFIG_DURATION_TEXT_BYTES];
+  config_format_duration(p->expire_after_ms, text);
+  if (p->expire_after_ms) printf(" expire_after=%s", text);
+  if (p->keep_last) printf(" keep_last=%u", p->keep_last);
+  for (size_t i = 0; i < p->replicate_len; i++) printf("%s%s", i ? "," : " replicate=", p->replicate[i]);
+}
+
+typedef struct held {
+  size_t count;
+  bool quiet;
+} held_t;
+
+static int print_held(void *ctx, const pin_info_t *pin) {
+  held_t *h = ctx;
+  h->count++;
+  if (h->quiet) return 0;
+  char text[CID_TEXT_BYTES_MAX], when[32] = "never";
+  int rc = cid_format_default(&pin->cid, text);
+  if (pin->expire_ms) {
+    time_t t = (time_t)(pin->expire_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  }
+  if (!rc) printf("  %s %s %s expires %s\n", text, pins_type_name(pin->type), pin->name, when);
+  return rc;
+}
+
+/* One line per policy (its rule, then how many pins it holds), then its pins
+ * newest first: "  <cid> <type> <name> expires <time|never>". */
+static int pin_policy(int argc, char **argv) {
+  if (argc < 1 || strcmp(argv[0], "ls") != 0) return usage_error("pin policy needs ls%s", "");
+  opts_t o = {0};
+  static const opt_spec_t specs[] = {{"quiet", 'q', OPT_FLAG}};
+  PARSE(&o, argc - 1, argv + 1, specs);
+  if (o.args_len) return usage_error("pin policy ls takes no arguments, got '%s'", o.args[0]);
+  repo_t *r;
+  int rc = open_repo("anya pin policy ls", &r);
+  if (rc) return die(rc);
+  for (size_t i = 0; i < r->policies.len && !rc; i++) {
+    const policy_rule_t *p = &r->policies.rules[i];
+    held_t h = {.quiet = true};
+    rc = policy_holdings(p, r->pins, print_held, &h); /* count first: the header says it */
+    if (rc) break;
+    print_rule(p);
+    printf(": %zu pin%s\n", h.count, h.count == 1 ? "" : "s");
+    h = (held_t){0};
+    if (!opt_true(&o, "quiet")) rc = policy_holdings(p, r->pins, print_held, &h);
+  }
+  fflush(stdout);
+  rc = close_repo(r, rc);
+  return rc ? die(rc) : 0;
+}
+
 int cmd_pin(int argc, char **argv) {
-  if (argc < 1) return usage_error("pin needs add, rm, ls, verify or update%s", "");
+  if (argc < 1) return usage_error("pin needs add, rm, ls, verify, update or policy%s", "");
+  if (strcmp(argv[0], "policy") == 0) return pin_policy(argc - 1, argv + 1);
   const char *sub = argv[0];
   if (strcmp(sub, "add") == 0) return pin_add(argc - 1, argv + 1);
   if (strcmp(sub, "rm") == 0) return pin_rm(argc - 1, argv + 1);

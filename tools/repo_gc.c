@@ -2,7 +2,8 @@
  * repo_gc: `anya repo gc` and `anya repo compact` (called from cmd_repo).
  *
  *   repo gc       deletes expired pins (pins_expire), so they stop being
- *                 roots, then marks everything reachable from the pin set (pins.h:
+ *                 roots, applies every pin policy's keep_last (policy.h),
+ *                 then marks everything reachable from the pin set (pins.h:
  *                 pins_reachable, as a gc.h root provider), sweeps every
  *                 other block, printing `removed <cid>` per block as Kubo
  *                 does, then compacts.  The engine keys blocks by multihash
@@ -16,6 +17,7 @@
  *                 (storage.gc_auto); one summary line on stderr when it ran.
  *   repo compact  rewrites mostly-dead segments only (bs_compact), and prints
  *                 what it did.
+ * Both compact segments at least storage.compact_dead_percent dead.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +77,8 @@ static void gc_last_write(repo_t *r) {
 int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   if (!r->pins) return err_set(-ENODATA, "no pin set yet; refusing to collect everything");
   int rc = pins_expire(r->pins, NULL, NULL, NULL);
+  /* the policies' keep_last, in case the config lowered one since the last pin */
+  for (size_t i = 0; !rc && i < r->policies.len; i++) rc = policy_enforce(&r->policies.rules[i], r->pins, NULL, NULL, NULL);
   if (rc) return rc;
   gc_t *gc;
   rc = gc_new(r->bs, &gc);
@@ -83,6 +87,7 @@ int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   gc_options_t go;
   gc_options_default(&go);
   go.require_providers = true;
+  go.compact_options.dead_ratio_min = (double)config_int(r->config, "storage.compact_dead_percent") / 100.0;
   if (!quiet) go.removed = print_removed;
   gc_result_t result;
   if (!rc) rc = gc_run(gc, &go, &result);
@@ -124,7 +129,8 @@ int repo_gc_auto(repo_t *r) {
 
 int repo_compact_run(repo_t *r) {
   bs_compact_result_t res;
-  int rc = bs_compact(r->bs, NULL, &res);
+  bs_compact_options_t co = {.dead_ratio_min = (double)config_int(r->config, "storage.compact_dead_percent") / 100.0};
+  int rc = bs_compact(r->bs, &co, &res);
   if (!rc)
     printf("compacted %llu segments: %llu blocks copied (%llu bytes), %llu bytes freed\n",
            (unsigned long long)res.segments_compacted, (unsigned long long)res.blocks_copied,

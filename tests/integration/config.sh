@@ -41,4 +41,12 @@ $ANYA config show --defaults >"$T/defaults"
 grep -q '^max = "10GiB"$' "$T/defaults" || fail "defaults: storage.max"
 grep -q '^# ' "$T/defaults" || fail "defaults: no descriptions"
 $ANYA config docs | cmp - docs/configuration.md || fail "config docs differs from docs/configuration.md"
+step "logging.slow_operation: a command holding the repository longer is logged at warn"
+$ANYA --repo "$T/slow" init >/dev/null
+printf '[logging]\nslow_operation = "1ms"\nformat = "json"\n' >"$T/slow/config.toml"
+prng_bytes 3 5000000 | $ANYA --repo "$T/slow" add -Q >/dev/null 2>"$T/slow.err"
+grep -q '"msg":"slow operation".*"command":"anya add"' "$T/slow.err" || { cat "$T/slow.err"; fail "no slow operation record"; }
+printf '[logging]\nslow_operation = "0"\n' >"$T/slow/config.toml"
+prng_bytes 4 5000000 | $ANYA --repo "$T/slow" add -Q >/dev/null 2>"$T/slow.err"
+[ ! -s "$T/slow.err" ] || { cat "$T/slow.err"; fail "slow_operation = 0 still logs"; }
 echo "config: ok"

@@ -56,6 +56,85 @@ static char *read_text(const char *path) {
   return buf_cstr(&b);
 }
 
+/* ---- arrays of tables ---------------------------------------------------------------- */
+
+static void test_tables_load_and_write_back(void **state) {
+  (void)state;
+  config_t *cfg = fresh();
+  assert_int_equal(config_tables(cfg, "pinning.policy"), 0);
+  setenv("ANYA_TEST_PREFIX", "/backups", 1);
+  load_ok(cfg, "[pinning]\npin_on_add = false\n\n"
+               "[[pinning.policy]]\nname = \"snap\"\nkeep_last = 7\nexpire_after = \"30d\"\n\n"
+               "[[pinning.policy]]\nname = \"b\"\nsource = \"files\"\npath_prefix = \"${ANYA_TEST_PREFIX}\"\n"
+               "max_size = \"1GiB\"\nreplicate = [\"x\"]\n");
+  assert_false(config_bool(cfg, "pinning.pin_on_add"));
+  assert_int_equal(config_tables(cfg, "pinning.policy"), 2);
+  assert_string_equal(config_field_string(cfg, "pinning.policy", 0, "name"), "snap");
+  assert_string_equal(config_field_string(cfg, "pinning.policy", 0, "source"), "pin"); /* default */
+  assert_int_equal(config_field_int(cfg, "pinning.policy", 0, "keep_last"), 7);
+  assert_int_equal(config_field_duration_ms(cfg, "pinning.policy", 0, "expire_after"), 30ULL * 86400000);
+  assert_true(config_field_bool(cfg, "pinning.policy", 0, "pin"));
+  assert_string_equal(config_field_string(cfg, "pinning.policy", 1, "path_prefix"), "/backups");
+  assert_int_equal(config_field_size(cfg, "pinning.policy", 1, "max_size"), 1ULL << 30);
+  const char *const *list;
+  assert_int_equal(config_field_strings(cfg, "pinning.policy", 1, "replicate", &list), 1);
+  assert_string_equal(list[0], "x");
+  assert_string_equal(config_table_origin(cfg, "pinning.policy", 1), "t.toml:9:1");
+  /* a later layer replaces the whole array */
+  load_ok(cfg, "[[pinning.policy]]\nname = \"only\"\n");
+  assert_int_equal(config_tables(cfg, "pinning.policy"), 1);
+  assert_string_equal(config_field_string(cfg, "pinning.policy", 0, "name"), "only");
+  /* written back (what `config show` prints) and loaded again: the same */
+  load_ok(cfg, "[[pinning.policy]]\nname = \"a\"\nsource = \"dwn\"\ndwn_protocol = \"https://p/x\"\n"
+               "[[pinning.policy]]\nname = \"c\"\nmin_size = 10\npin = false\n");
+  buf_t a = {0}, b = {0};
+  assert_int_equal(config_write_toml(cfg, &a, false, false), 0);
+  assert_non_null(strstr(buf_cstr(&a), "[[pinning.policy]]\nname = \"c\"\nmin_size = \"10\"\npin = false\n"));
+  config_t *again = fresh();
+  load_ok(again, buf_cstr(&a));
+  assert_int_equal(config_write_toml(again, &b, false, false), 0);
+  assert_string_equal(buf_cstr(&a), buf_cstr(&b));
+  assert_int_equal(config_tables(again, "pinning.policy"), 2);
+  assert_string_equal(config_field_string(again, "pinning.policy", 0, "dwn_protocol"), "https://p/x");
+  buf_free(&a);
+  buf_free(&b);
+  config_free(again);
+  config_free(cfg);
+}
+
+static void test_format_duration(void **state) {
+  (void)state;
+  static const struct { uint64_t ms; const char *text; } cases[] = {
+      {0, "0"}, {1, "1ms"}, {1000, "1s"}, {90000, "1m30s"}, {5400000, "1h30m"}, {2592000000ULL, "30d"},
+      {86400000ULL + 1, "1d1ms"}, {3650ULL * 86400000 + 3723004, "3650d1h2m3s4ms"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[CONFIG_DURATION_TEXT_BYTES];
+    config_format_duration(cases[i].ms, text);
+    assert_string_equal(text, cases[i].text);
+    uint64_t back;
+    assert_int_equal(config_parse_duration(text, &back), 0);
+    assert_int_equal(back, cases[i].ms);
+  }
+}
+
+static void test_tables_errors(void **state) {
+  (void)state;
+  load_bad("[[pinning.policy]]\nkeep_last = 1\n", "t.toml:1:1: [[pinning.policy]] without the required key 'name'");
+  load_bad("[[pinning.policy]]\nname = \"a\"\nkeep_lst = 1\n",
+           "t.toml:3:1: unknown key 'pinning.policy.keep_lst' (did you mean 'pinning.policy.keep_last'?)");
+  load_bad("[[pinning.policy]]\nname = \"a\"\nsource = \"web\"\n",
+           "t.toml:3:10: pinning.policy.source: 'web' is not one of pin|add|files|dwn");
+  load_bad("[[pinning.policy]]\nname = \"a\"\nkeep_last = -1\n",
+           "t.toml:3:13: pinning.policy.keep_last: -1 is out of range [0, 1000000]");
+  load_bad("[pinning.policy]\nname = \"a\"\n", "t.toml:1:1: pinning.policy: expected [[pinning.policy]] tables, got a table");
+  load_bad("[pinning]\nname = \"a\"\n", "t.toml:2:1: unknown key 'pinning.name' (did you mean 'pinning.policy.name'?)");
+  /* a field is not a key of its own */
+  config_t *cfg = fresh();
+  assert_int_equal(config_set(cfg, "pinning.policy.name", "x"), -EINVAL);
+  assert_int_equal(config_set(cfg, "pinning.policy", "x"), -EINVAL);
+  config_free(cfg);
+}
+
 /* ---- the table ---------------------------------------------------------------------- */
 
 static void test_table_is_well_formed(void **state) {
@@ -71,7 +150,16 @@ static void test_table_is_well_formed(void **state) {
     assert_true(strlen(k->name) < CONFIG_NAME_BYTES_MAX);
     const char *dot = strchr(k->name, '.');
     assert_non_null(dot);
-    assert_null(strchr(dot + 1, '.'));
+    /* "section.key", or "section.tables.field" right after its CONFIG_TABLES key */
+    const char *second = strchr(dot + 1, '.');
+    if (second) {
+      assert_null(strchr(second + 1, '.'));
+      size_t t = i;
+      while (t > 0 && keys[t].type != CONFIG_TABLES) t--;
+      assert_int_equal(keys[t].type, CONFIG_TABLES);
+      assert_memory_equal(keys[t].name, k->name, (size_t)(second - k->name));
+      assert_int_equal(strlen(keys[t].name), (size_t)(second - k->name));
+    }
     assert_true(strlen(k->doc) > 10);
     assert_ptr_equal(config_key_find(k->name), k);
     for (size_t j = 0; j < i; j++) assert_string_not_equal(keys[j].name, k->name);
@@ -86,7 +174,7 @@ static void test_table_is_well_formed(void **state) {
       char bar[80];
       snprintf(bar, sizeof bar, "|%s|", k->choices);
       char want[80];
-      snprintf(want, sizeof want, "|%s|", k->default_text);
+      snprintf(want, sizeof want, "|%s|", k->default_text ? k->default_text : "");
       assert_non_null(strstr(bar, want));
     }
     if (k->type == CONFIG_INT) assert_true(k->min <= k->max);
@@ -584,6 +672,9 @@ int main(void) {
       cmocka_unit_test(test_show_masks_secrets_and_round_trips),
       cmocka_unit_test(test_profiles),
       cmocka_unit_test(test_docs_are_up_to_date),
+      cmocka_unit_test(test_tables_load_and_write_back),
+      cmocka_unit_test(test_tables_errors),
+      cmocka_unit_test(test_format_duration),
       cmocka_unit_test(test_init_writes_a_loadable_profile),
       cmocka_unit_test(test_repo_open_loads_config),
   };

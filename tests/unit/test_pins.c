@@ -367,7 +367,7 @@ static void test_add_written_skips_the_walk(void **state) {
   cid_t links[2] = {leaf, absent_leaf};
   cid_t root = put_node(f, links, 2, "root");
   assert_int_equal(pins_add(f->pins, &root, true, NULL, 0), -ENOENT);
-  assert_int_equal(pins_add_written(f->pins, &root), 0);
+  assert_int_equal(pins_add_written(f->pins, &root, NULL, 0), 0);
   pin_info_t pin;
   assert_int_equal(pins_get(f->pins, &root, &pin), 0);
   assert_int_equal(pin.type, PIN_RECURSIVE);
