@@ -1,6 +1,6 @@
 /*
  * fuzz_toml: toml_parse over arbitrary bytes, then config_load_text over the
- * same bytes.  Properties: on failure the output is NULL and the message
+ * same bytes (and the pin policies, policy_load).  Properties: on failure the output is NULL and the message
  * names "<name>:line:column"; on success the tree is well formed (keys unique
  * within each table, strings NUL-terminated at their length), and writing it
  * back as TOML (tables as inline tables) parses to an equal tree whenever the
@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "config.h"
 #include "err.h"
+#include "policy.h"
 #include "toml.h"
 
 static void check_tree(const toml_value_t *v, int depth) {
@@ -141,6 +142,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   err_clear();
   rc = config_load_text(cfg, (const char *)data, size, "f.toml");
   if (rc) check_message(rc);
+  policy_set_t policies; /* the pin policies' own checks: accepted or -EINVAL, nothing else */
+  int prc = policy_load(cfg, &policies);
+  if (prc && prc != -EINVAL && prc != -ENOMEM) abort();
+  policy_free(&policies);
   buf_t shown = {0};
   if (config_write_toml(cfg, &shown, false, true)) abort();
   /* what `config show` prints loads back (secrets masked, so not compared) */
