@@ -45,6 +45,7 @@
 #include <leveldb/c.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +106,8 @@ typedef struct bs_segment {
   uint64_t durable_bytes;   /* committed watermark */
   bool broken;              /* header unreadable: never appended to */
   uint64_t live_bytes;      /* record bytes of the blocks the index points at here */
-  uint32_t readers;         /* reads in progress on fd (locate .. release) */
-  bool retired;             /* compaction deletes it: no new readers */
+  uint32_t readers;         /* reads in progress on fd (locate .. release); seg_mutex */
+  bool retired;             /* compaction deletes it: no new readers; set under seg_mutex */
 } bs_segment_t;
 
 typedef struct bs_entry {
@@ -172,6 +173,14 @@ struct bs {
   int error;                     /* sticky write-path error, 0 = none */
   char error_msg[ERR_MSG_BYTES_MAX];
 
+  /* The segment table.  Its shape (the array, its order and length) changes
+   * only with both mutex and seg_mutex held, so either lock is enough to
+   * look a segment up; readers/retired belong to seg_mutex, which guards
+   * nothing else and is never held across I/O, so a read (bs_get) takes the
+   * store's mutex once, for the pending table, and seg_mutex for its
+   * segment reference. */
+  pthread_mutex_t seg_mutex;     /* taken after mutex, never before it */
+  pthread_cond_t seg_cond;       /* a retired segment's last reader left */
   bs_segment_t *segments;        /* sorted by id */
   size_t segments_len;
   size_t segments_cap;
@@ -297,7 +306,7 @@ static void segment_path(const bs_t *bs, uint32_t segment_id, char out[BS_PATH_B
   snprintf(out, BS_PATH_BYTES_MAX, "%s/%s", bs->dir, name);
 }
 
-/* Caller holds the mutex (or is single-threaded). */
+/* Caller holds the mutex or seg_mutex (or is single-threaded). */
 static bs_segment_t *segment_find(bs_t *bs, uint32_t segment_id) {
   size_t lo = 0, hi = bs->segments_len;
   while (lo < hi) {
@@ -309,20 +318,25 @@ static bs_segment_t *segment_find(bs_t *bs, uint32_t segment_id) {
   return NULL;
 }
 
-/* Appends (ids only grow).  Caller holds the mutex. */
+/* Appends (ids only grow).  Caller holds the mutex (or is single-threaded). */
 static int segment_add(bs_t *bs, uint32_t segment_id, int fd, uint64_t size_bytes) {
   assert(bs->segments_len == 0 || bs->segments[bs->segments_len - 1].id < segment_id);
   if (bs->segments_len == BS_SEGMENTS_MAX)
     return err_set(-EMFILE, "block store: more than %u segments", BS_SEGMENTS_MAX);
+  pthread_mutex_lock(&bs->seg_mutex);
   if (bs->segments_len == bs->segments_cap) {
     size_t cap = bs->segments_cap ? bs->segments_cap * 2 : 16;
     bs_segment_t *grown = realloc(bs->segments, cap * sizeof *grown);
-    if (!grown) return -ENOMEM;
+    if (!grown) {
+      pthread_mutex_unlock(&bs->seg_mutex);
+      return -ENOMEM;
+    }
     bs->segments = grown;
     bs->segments_cap = cap;
   }
   bs->segments[bs->segments_len++] = (bs_segment_t){
       .id = segment_id, .fd = fd, .size_bytes = size_bytes, .durable_bytes = size_bytes};
+  pthread_mutex_unlock(&bs->seg_mutex);
   return 0;
 }
 
@@ -852,57 +866,76 @@ static int sync_unmetered(bs_t *bs) {
   return rc;
 }
 
-/* Appends a tombstone for mh.  gc: keep touched blocks (returns 1) and
- * do not wait for durability.  0, 1, -ENOENT (no message), negative errno. */
-static int delete_mh(bs_t *bs, const uint8_t *mh, size_t mh_len, bool gc) {
-  pthread_mutex_lock(&bs->mutex);
-  int rc;
-  uint64_t target_seq = 0;
+/* One delete, for delete_mh and the GC batch.  The index lookup runs
+ * without the mutex (it can take a disk read); commit_gen says whether a
+ * commit moved entries from the pending table to the index meanwhile, in
+ * which case the lookup is repeated.  Everything else (the touched set, the
+ * pending table, the append) is checked and done under the mutex, so a put
+ * or delete of the same block is ordered before or after this one. */
+typedef struct delete_op {
+  const uint8_t *mh;
+  size_t mh_len;
+  uint64_t gen;          /* commit_gen before the lookup */
+  int indexed;           /* the lookup: 1 found (loc), 0 absent, negative errno */
+  bs_location_t loc;
+  uint64_t size_bytes;   /* out: bytes of the block deleted */
+  uint64_t batch_seq;    /* out: the tombstone's batch */
+} delete_op_t;
+
+static void delete_lookup(bs_t *bs, delete_op_t *op) {
+  op->gen = __atomic_load_n(&bs->commit_gen, __ATOMIC_ACQUIRE);
+  op->indexed = db_lookup(bs, op->mh, op->mh_len, &op->loc);
+}
+
+/* Appends the tombstone (mutex held, dropped while waiting for room or
+ * repeating a lookup).  gc: keep touched blocks (1).  0, 1, -ENOENT (no
+ * message), negative errno. */
+static int delete_locked(bs_t *bs, delete_op_t *op, bool gc) {
   for (int rounds = 0;; rounds++) {
     assert(rounds < 1000000);
-    if (bs->error) {
-      rc = sticky_error(bs);
-      break;
-    }
-    if (gc && (!bs->gc_active || bs->gc_overflow)) {
-      rc = err_set(-EOVERFLOW, "garbage collection: touched set %s", bs->gc_active ? "overflowed" : "not active");
-      break;
-    }
-    if (gc && mhset_has(&bs->gc_touched, mh, mh_len)) {
-      rc = 1;
-      break;
-    }
+    if (bs->error) return sticky_error(bs);
+    if (gc && (!bs->gc_active || bs->gc_overflow))
+      return err_set(-EOVERFLOW, "garbage collection: touched set %s", bs->gc_active ? "overflowed" : "not active");
+    if (gc && mhset_has(&bs->gc_touched, op->mh, op->mh_len)) return 1;
     bs_location_t loc;
-    bs_entry_t *e = pending_find(bs, mh, mh_len);
+    bs_entry_t *e = pending_find(bs, op->mh, op->mh_len);
     if (e) {
-      if (e->kind == SEG_KIND_TOMBSTONE) {
-        rc = -ENOENT;
-        break;
-      }
+      if (e->kind == SEG_KIND_TOMBSTONE) return -ENOENT;
       loc = (bs_location_t){.segment_id = e->segment_id, .offset = e->offset, .len = e->data_len};
+    } else if (bs->commit_gen != op->gen) {
+      pthread_mutex_unlock(&bs->mutex);
+      delete_lookup(bs, op);
+      pthread_mutex_lock(&bs->mutex);
+      continue;
+    } else if (op->indexed <= 0) {
+      return op->indexed == 0 ? -ENOENT : op->indexed;
     } else {
-      rc = db_lookup(bs, mh, mh_len, &loc);
-      if (rc <= 0) {
-        if (rc == 0) rc = -ENOENT;
-        break;
-      }
+      loc = op->loc;
     }
-    rc = reserve_locked(bs, seg_record_bytes(mh_len, SEG_TOMBSTONE_BYTES));
-    if (rc < 0) break;
+    int rc = reserve_locked(bs, seg_record_bytes(op->mh_len, SEG_TOMBSTONE_BYTES));
+    if (rc < 0) return rc;
     if (rc == 1) continue;
     uint8_t body[SEG_TOMBSTONE_BYTES];
     seg_tombstone_encode(body, loc.segment_id, loc.offset);
-    bs_entry_t *t = append_locked(bs, SEG_KIND_TOMBSTONE, mh, mh_len, body, sizeof body);
+    bs_entry_t *t = append_locked(bs, SEG_KIND_TOMBSTONE, op->mh, op->mh_len, body, sizeof body);
     t->data_len = loc.len; /* for the counters */
     t->target_segment = loc.segment_id;
     t->target_offset = loc.offset;
     bs->pending_blocks--;
     bs->pending_bytes -= loc.len;
-    target_seq = t->batch_seq;
-    rc = 0;
-    break;
+    op->size_bytes = loc.len;
+    op->batch_seq = t->batch_seq;
+    return 0;
   }
-  if (rc == 0 && !gc) rc = wait_durable_locked(bs, target_seq);
+}
+
+/* bs_delete: a tombstone, durable on return.  0, -ENOENT (no message), negative errno. */
+static int delete_mh(bs_t *bs, const uint8_t *mh, size_t mh_len) {
+  delete_op_t op = {.mh = mh, .mh_len = mh_len};
+  delete_lookup(bs, &op);
+  pthread_mutex_lock(&bs->mutex);
+  int rc = delete_locked(bs, &op, false);
+  if (rc == 0) rc = wait_durable_locked(bs, op.batch_seq);
   pthread_mutex_unlock(&bs->mutex);
   return rc;
 }
@@ -913,7 +946,7 @@ static int delete_unmetered(bs_t *bs, const cid_t *cid) {
   if (is_identity(cid)) return err_set(-ENOENT, "identity blocks are not stored");
   uint8_t mh[MH_BYTES_MAX];
   size_t mh_len = cid_mh_bytes(cid, mh);
-  int rc = delete_mh(bs, mh, mh_len, false);
+  int rc = delete_mh(bs, mh, mh_len);
   if (rc == -ENOENT) return err_set(rc, "block not found");
   return rc;
 }
@@ -922,8 +955,37 @@ int bs_gc_delete(bs_t *bs, const uint8_t *mh, size_t mh_len) {
   assert(bs && mh);
   if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
   if (mh_len == 0 || mh_len > MH_BYTES_MAX) return err_set(-EINVAL, "bad multihash");
-  int rc = delete_mh(bs, mh, mh_len, true);
+  delete_op_t op = {.mh = mh, .mh_len = mh_len};
+  delete_lookup(bs, &op);
+  pthread_mutex_lock(&bs->mutex);
+  int rc = delete_locked(bs, &op, true);
+  pthread_mutex_unlock(&bs->mutex);
   if (rc == -ENOENT) return err_set(rc, "block not found");
+  return rc;
+}
+
+int bs_gc_delete_batch(bs_t *bs, bs_gc_item_t *items, size_t n) {
+  assert(bs && (items || n == 0) && n <= BS_GC_BATCH_MAX);
+  if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
+  delete_op_t ops[BS_GC_BATCH_MAX];
+  for (size_t i = 0; i < n; i++) { /* the index lookups: no lock held */
+    assert(items[i].mh_len > 0 && items[i].mh_len <= MH_BYTES_MAX);
+    ops[i] = (delete_op_t){.mh = items[i].mh, .mh_len = items[i].mh_len};
+    delete_lookup(bs, &ops[i]);
+  }
+  int rc = 0;
+  pthread_mutex_lock(&bs->mutex);
+  for (size_t i = 0; i < n; i++) {
+    int one = delete_locked(bs, &ops[i], true);
+    items[i].result = one;
+    items[i].size_bytes = one == 0 ? ops[i].size_bytes : 0;
+    if (one < 0 && one != -ENOENT) { /* sticky, or the touched set overflowed: stop */
+      for (size_t j = i + 1; j < n; j++) items[j].result = one;
+      rc = one;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&bs->mutex);
   return rc;
 }
 
@@ -1009,12 +1071,12 @@ static bool copy_from_batch_locked(bs_t *bs, const bs_entry_t *e, buf_t *out, in
 
 /* Ends a read on a segment that locate() handed out (fd >= 0). */
 static void segment_release(bs_t *bs, uint32_t segment_id) {
-  pthread_mutex_lock(&bs->mutex);
+  pthread_mutex_lock(&bs->seg_mutex);
   bs_segment_t *s = segment_find(bs, segment_id);
   assert(s && s->readers > 0);
   s->readers--;
-  if (s->readers == 0 && s->retired) pthread_cond_broadcast(&bs->done_cond);
-  pthread_mutex_unlock(&bs->mutex);
+  if (s->readers == 0 && s->retired) pthread_cond_broadcast(&bs->seg_cond);
+  pthread_mutex_unlock(&bs->seg_mutex);
 }
 
 static int locate_once(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc, int *fd,
@@ -1049,10 +1111,12 @@ static int locate_once(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t
       if (!out) {
         /* bs_has: the location is enough (the segment may not exist yet) */
       } else if (!copy_from_batch_locked(bs, e, out, &copy_rc)) {
+        pthread_mutex_lock(&bs->seg_mutex);
         bs_segment_t *s = segment_find(bs, e->segment_id);
         assert(s && !s->retired);
         s->readers++;
         *fd = s->fd;
+        pthread_mutex_unlock(&bs->seg_mutex);
       } else if (copy_rc) {
         rc = copy_rc;
       }
@@ -1063,7 +1127,7 @@ static int locate_once(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t
   pthread_mutex_unlock(&bs->mutex);
   int rc = db_lookup(bs, mh, mh_len, loc);
   if (rc <= 0) return rc;
-  pthread_mutex_lock(&bs->mutex);
+  pthread_mutex_lock(&bs->seg_mutex); /* not the store's mutex: GC may be busy with it */
   bs_segment_t *s = segment_find(bs, loc->segment_id);
   bool retired = s && s->retired;
   *fd = -1;
@@ -1071,7 +1135,7 @@ static int locate_once(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t
     s->readers++;
     *fd = s->fd;
   }
-  pthread_mutex_unlock(&bs->mutex);
+  pthread_mutex_unlock(&bs->seg_mutex);
   if (retired) return -EAGAIN;
   if (!s) {
     /* compaction may have deleted it between our lookup and now: look again */
@@ -1318,7 +1382,7 @@ static int fsck_index(bs_t *bs, fsck_state_t *f) {
     }
     blocks++;
     bytes += loc.len;
-    pthread_mutex_lock(&bs->mutex);
+    pthread_mutex_lock(&bs->seg_mutex);
     bs_segment_t *s = segment_find(bs, loc.segment_id);
     int fd = s ? s->fd : -1;
     if (s) {
@@ -1326,7 +1390,7 @@ static int fsck_index(bs_t *bs, fsck_state_t *f) {
       size_t position = (size_t)(s - bs->segments);
       if (position < live_len) live[position] += seg_record_bytes(key_len - 1, loc.len);
     }
-    pthread_mutex_unlock(&bs->mutex);
+    pthread_mutex_unlock(&bs->seg_mutex);
     if (fd < 0) {
       problem(f, "index %s: names segment %08x, which is missing", name, loc.segment_id);
       continue;
@@ -1346,7 +1410,9 @@ static int fsck_index(bs_t *bs, fsck_state_t *f) {
   buf_free(&data);
   for (size_t i = 0; !rc && i < live_len; i++) {
     pthread_mutex_lock(&bs->mutex);
+    pthread_mutex_lock(&bs->seg_mutex);
     bs_segment_t seg = bs->segments[i];
+    pthread_mutex_unlock(&bs->seg_mutex);
     pthread_mutex_unlock(&bs->mutex);
     if (seg.live_bytes != live[i])
       problem(f, "segment %08x: live accounting says %llu bytes, index entries are %llu", seg.id,
@@ -1372,7 +1438,9 @@ int bs_fsck(bs_t *bs, void (*fn)(void *ctx, const char *problem), void *ctx) {
   pthread_mutex_unlock(&bs->mutex);
   for (size_t i = 0; !rc && i < count; i++) {
     pthread_mutex_lock(&bs->mutex);
+    pthread_mutex_lock(&bs->seg_mutex);
     bs_segment_t s = bs->segments[i];
+    pthread_mutex_unlock(&bs->seg_mutex);
     pthread_mutex_unlock(&bs->mutex);
     rc = fsck_segment(bs, &s, &f);
   }
@@ -1416,9 +1484,26 @@ static void append_bare_locked(bs_t *bs, uint8_t kind, const uint8_t *mh, size_t
   }
 }
 
-/* Copies one record of segment `from` forward.  1 copied, 0 not needed, negative errno. */
+/* Copies one record of segment `from` forward.  1 copied, 0 not needed,
+ * negative errno.  A block record is live only if the newest word on its
+ * multihash names this very record.  The index lookup runs without the
+ * mutex: a record of a non-active segment that the index does not name is
+ * dead for good (nothing appends to `from` any more, and what superseded
+ * it stays newer), so most dead records never take the lock; a live one is
+ * re-validated under it (no pending entry, no commit since the lookup, else
+ * the lookup is repeated) before the copy is appended, so a delete or a
+ * put racing with the copy is ordered before it (nothing copied) or after
+ * it (the delete tombstones the copy). */
 static int compact_copy(bs_t *bs, uint32_t from, const seg_record_t *rec) {
   size_t need = seg_record_bytes(rec->mh_len, rec->data_len);
+  uint64_t gen = 0;
+  if (rec->kind == SEG_KIND_BLOCK) {
+    gen = __atomic_load_n(&bs->commit_gen, __ATOMIC_ACQUIRE);
+    bs_location_t loc;
+    int found = db_lookup(bs, rec->mh, rec->mh_len, &loc);
+    if (found <= 0) return found;
+    if (loc.segment_id != from || loc.offset != rec->offset) return 0;
+  }
   pthread_mutex_lock(&bs->mutex);
   int rc;
   for (int rounds = 0;; rounds++) {
@@ -1428,18 +1513,22 @@ static int compact_copy(bs_t *bs, uint32_t from, const seg_record_t *rec) {
       break;
     }
     if (rec->kind == SEG_KIND_BLOCK) {
-      /* live only if the newest word on it names this very record */
       bs_entry_t *e = pending_find(bs, rec->mh, rec->mh_len);
-      if (e) {
+      if (e) { /* a pending tombstone (or a put after one): newer than this record */
         rc = 0;
         break;
       }
-      bs_location_t loc;
-      rc = db_lookup(bs, rec->mh, rec->mh_len, &loc);
-      if (rc < 0) break;
-      if (rc == 0 || loc.segment_id != from || loc.offset != rec->offset) {
-        rc = 0;
-        break;
+      if (bs->commit_gen != gen) {
+        gen = bs->commit_gen;
+        pthread_mutex_unlock(&bs->mutex);
+        bs_location_t loc;
+        int found = db_lookup(bs, rec->mh, rec->mh_len, &loc);
+        pthread_mutex_lock(&bs->mutex);
+        if (found <= 0 || loc.segment_id != from || loc.offset != rec->offset) {
+          rc = found < 0 ? found : 0;
+          break;
+        }
+        continue;
       }
     } else {
       uint32_t target_segment;
@@ -1485,7 +1574,7 @@ static int drop_watermark(bs_t *bs, uint32_t segment_id) {
 }
 
 /* Compacts one segment (compact_mutex held). */
-static int compact_segment(bs_t *bs, uint32_t id, bs_compact_result_t *res) {
+static int compact_segment(bs_t *bs, uint32_t id, bool yield_cpu, bs_compact_result_t *res) {
   pthread_mutex_lock(&bs->mutex);
   bs_segment_t *s = segment_find(bs, id);
   assert(s && !s->retired);
@@ -1497,6 +1586,7 @@ static int compact_segment(bs_t *bs, uint32_t id, bs_compact_result_t *res) {
   int rc = seg_scan_open_fd(&scan, bs->io, fd, SEG_HEADER_BYTES, end);
   if (rc) return rc;
   bool damaged = false; /* a record could not be read: S stays for fsck to report */
+  uint64_t copies = 0;
   for (uint64_t records = 0; !rc; records++) {
     seg_record_t rec;
     int next = seg_scan_next(&scan, &rec);
@@ -1518,6 +1608,7 @@ static int compact_segment(bs_t *bs, uint32_t id, bs_compact_result_t *res) {
     else if (copied == 1) {
       res->bytes_copied += seg_record_bytes(rec.mh_len, rec.data_len);
       if (rec.kind == SEG_KIND_BLOCK) res->blocks_copied++;
+      if (yield_cpu && ++copies % BS_COMPACT_YIELD_RECORDS == 0) sched_yield();
     }
   }
   seg_scan_close(&scan);
@@ -1533,29 +1624,35 @@ static int compact_segment(bs_t *bs, uint32_t id, bs_compact_result_t *res) {
     res->segments_skipped++;
     return 0;
   }
-  if (!rc) {
-    s->retired = true;
-    for (int rounds = 0; (s = segment_find(bs, id))->readers > 0; rounds++) {
-      assert(rounds < 100000000);
-      pthread_cond_wait(&bs->done_cond, &bs->mutex);
-    }
+  if (rc) {
+    pthread_mutex_unlock(&bs->mutex);
+    return rc;
   }
+  pthread_mutex_lock(&bs->seg_mutex);
+  s->retired = true;
   pthread_mutex_unlock(&bs->mutex);
-  if (rc) return rc;
+  for (int rounds = 0; (s = segment_find(bs, id))->readers > 0; rounds++) {
+    assert(rounds < 100000000);
+    pthread_cond_wait(&bs->seg_cond, &bs->seg_mutex);
+  }
+  pthread_mutex_unlock(&bs->seg_mutex);
 
   rc = io_unlink(bs->io, path);
   if (rc) {
-    pthread_mutex_lock(&bs->mutex);
+    pthread_mutex_lock(&bs->seg_mutex);
     segment_find(bs, id)->retired = false;
-    pthread_mutex_unlock(&bs->mutex);
+    pthread_mutex_unlock(&bs->seg_mutex);
     return err_set(rc, "compaction: unlink %s: %s", path, err_msg(rc));
   }
   int dir_rc = io_fsync_dir(bs->io, bs->dir);
   pthread_mutex_lock(&bs->mutex);
+  pthread_mutex_lock(&bs->seg_mutex);
   s = segment_find(bs, id);
+  assert(s->readers == 0);
   size_t position = (size_t)(s - bs->segments);
   memmove(s, s + 1, (bs->segments_len - position - 1) * sizeof *s);
   bs->segments_len--;
+  pthread_mutex_unlock(&bs->seg_mutex);
   pthread_mutex_unlock(&bs->mutex);
   (void)io_close(bs->io, fd);
   res->segments_compacted++;
@@ -1593,7 +1690,7 @@ int bs_compact(bs_t *bs, const bs_compact_options_t *opts, bs_compact_result_t *
     if (!ids && !rc) rc = -ENOMEM;
   }
   for (size_t i = 0; !rc && i < ids_len && res->segments_compacted < segments_max; i++)
-    rc = compact_segment(bs, ids[i], res);
+    rc = compact_segment(bs, ids[i], opts && opts->yield_cpu, res);
   free(ids);
   pthread_mutex_unlock(&bs->compact_mutex);
   return rc;
@@ -1955,6 +2052,8 @@ static void bs_free(bs_t *bs) {
   mhset_free(&bs->gc_touched);
   pthread_mutex_destroy(&bs->mutex);
   pthread_mutex_destroy(&bs->compact_mutex);
+  pthread_mutex_destroy(&bs->seg_mutex);
+  pthread_cond_destroy(&bs->seg_cond);
   pthread_cond_destroy(&bs->flusher_cond);
   pthread_cond_destroy(&bs->done_cond);
   pthread_cond_destroy(&bs->commit_cond);
@@ -1967,8 +2066,16 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   if (strlen(dir) >= BS_DIR_BYTES_MAX) return err_set(-ENAMETOOLONG, "block store path too long");
   bs_t *bs = calloc(1, sizeof *bs);
   if (!bs) return -ENOMEM;
-  pthread_mutex_init(&bs->mutex, NULL);
+  /* Adaptive: a thread that finds the mutex taken spins briefly before
+   * sleeping, since every hold is short (no I/O under it). */
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+  pthread_mutex_init(&bs->mutex, &attr);
+  pthread_mutex_init(&bs->seg_mutex, &attr);
+  pthread_mutexattr_destroy(&attr);
   pthread_mutex_init(&bs->compact_mutex, NULL);
+  pthread_cond_init(&bs->seg_cond, NULL);
   pthread_cond_init(&bs->flusher_cond, NULL);
   pthread_cond_init(&bs->done_cond, NULL);
   pthread_cond_init(&bs->commit_cond, NULL);

@@ -127,7 +127,10 @@ typedef struct bs_compact_options {
   double dead_ratio_min;      /* compact a segment when dead/(size - header) >= this
                                  (0 = default 0.5; a fully dead segment always qualifies) */
   uint64_t segments_max;      /* compact at most this many segments (0 = no limit) */
+  bool yield_cpu;             /* sched_yield every BS_COMPACT_YIELD_RECORDS records copied,
+                                 so concurrent readers get the CPU (GC sets it) */
 } bs_compact_options_t;
+#define BS_COMPACT_YIELD_RECORDS 64
 
 typedef struct bs_compact_result {
   uint64_t segments_compacted; /* segment files deleted */
@@ -158,6 +161,24 @@ int bs_touch(bs_t *bs, const cid_t *cid);
  * -ENOENT absent, -EOVERFLOW the touched set overflowed (nothing can be
  * deleted safely in this GC), negative errno. */
 int bs_gc_delete(bs_t *bs, const uint8_t *mh, size_t mh_len);
+/* The sweep's batch form of bs_gc_delete: the index lookups of all n items
+ * run first, without the store's lock (a reader never waits behind them);
+ * then one short hold of the lock re-validates each item (touched set,
+ * pending table, and a repeated lookup if a commit moved entries to the
+ * index meanwhile) and appends its tombstone.  items[i].result gets what
+ * bs_gc_delete would return for it (0 deleted, 1 kept, -ENOENT absent), and
+ * size_bytes the deleted block's length.  Returns 0, or the first error that
+ * stops the batch (-EOVERFLOW, a sticky write error): that item and the ones
+ * after it get it as their result; the ones before were done.
+ * n <= BS_GC_BATCH_MAX; no allocation. */
+#define BS_GC_BATCH_MAX 256
+typedef struct bs_gc_item {
+  uint8_t mh[MH_BYTES_MAX];   /* in: the multihash */
+  uint16_t mh_len;            /* in: its bytes, 1..MH_BYTES_MAX */
+  int result;                 /* out */
+  uint64_t size_bytes;        /* out: block bytes when deleted */
+} bs_gc_item_t;
+int bs_gc_delete_batch(bs_t *bs, bs_gc_item_t *items, size_t n);
 /* Stops recording and frees the touched set. */
 void bs_gc_end(bs_t *bs);
 

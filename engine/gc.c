@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,8 @@ void gc_options_default(gc_options_t *opts) {
   assert(opts);
   memset(opts, 0, sizeof *opts);
   opts->compact = true;
+  opts->yield_cpu = true;
+  opts->compact_options.yield_cpu = true;
 }
 
 /* ---- mark ---- */
@@ -137,29 +140,48 @@ int gc_mark_block(void *marker, const uint8_t *mh, size_t mh_len) {
   return added < 0 ? err_set(added, "marked set: %s", err_msg(added)) : 0;
 }
 
-/* ---- sweep ---- */
+/* ---- sweep ----
+ *
+ * Candidates come from bs_each's pass over the index; the unmarked ones are
+ * gathered into chunks of GC_SWEEP_CHUNK and handed to bs_gc_delete_batch,
+ * whose index lookups run without the store's lock and whose appends take
+ * it once per chunk; between chunks the sweep yields the CPU, so a reader
+ * on a busy machine is not starved by a sweep that never sleeps. */
 
 typedef struct sweep {
   bs_t *bs;
   const mhset_t *marked;
   const gc_options_t *opts;
   gc_result_t *res;
+  bs_gc_item_t chunk[GC_SWEEP_CHUNK];
+  size_t chunk_len;
 } sweep_t;
+
+static int sweep_flush(sweep_t *s) {
+  if (s->chunk_len == 0) return 0;
+  int rc = bs_gc_delete_batch(s->bs, s->chunk, s->chunk_len);
+  for (size_t i = 0; i < s->chunk_len; i++) {
+    const bs_gc_item_t *item = &s->chunk[i];
+    if (item->result == 1) s->res->kept_touched++;
+    if (item->result != 0) continue; /* kept, deleted meanwhile (-ENOENT), or the error */
+    s->res->swept++;
+    s->res->swept_bytes += item->size_bytes;
+    if (s->opts->removed) s->opts->removed(s->opts->removed_ctx, item->mh, item->mh_len, item->size_bytes);
+  }
+  s->chunk_len = 0;
+  if (s->opts->yield_cpu) sched_yield();
+  return rc;
+}
 
 static int sweep_one(void *ctx, const uint8_t *mh, size_t mh_len, uint64_t size_bytes) {
   sweep_t *s = ctx;
+  (void)size_bytes; /* the batch reports the length it deleted */
   if (mhset_has(s->marked, mh, mh_len)) return 0;
-  int rc = bs_gc_delete(s->bs, mh, mh_len);
-  if (rc == -ENOENT) return 0; /* deleted meanwhile */
-  if (rc < 0) return rc;
-  if (rc == 1) {
-    s->res->kept_touched++;
-    return 0;
-  }
-  s->res->swept++;
-  s->res->swept_bytes += size_bytes;
-  if (s->opts->removed) s->opts->removed(s->opts->removed_ctx, mh, mh_len, size_bytes);
-  return 0;
+  assert(mh_len > 0 && mh_len <= MH_BYTES_MAX);
+  bs_gc_item_t *item = &s->chunk[s->chunk_len++];
+  memcpy(item->mh, mh, mh_len);
+  item->mh_len = (uint16_t)mh_len;
+  return s->chunk_len == GC_SWEEP_CHUNK ? sweep_flush(s) : 0;
 }
 
 int gc_run(gc_t *gc, const gc_options_t *opts, gc_result_t *result) {
@@ -182,8 +204,15 @@ int gc_run(gc_t *gc, const gc_options_t *opts, gc_result_t *result) {
   uint64_t marked_at = now_ms();
   res->mark_ms = marked_at - start;
   if (!rc) {
-    sweep_t s = {.bs = gc->bs, .marked = &m.marked, .opts = opts, .res = res};
-    rc = bs_each(gc->bs, sweep_one, &s);
+    sweep_t *s = malloc(sizeof *s);
+    if (!s) rc = -ENOMEM;
+    else {
+      *s = (sweep_t){.bs = gc->bs, .marked = &m.marked, .opts = opts, .res = res};
+      rc = bs_each(gc->bs, sweep_one, s);
+      int flush_rc = sweep_flush(s);
+      if (!rc) rc = flush_rc;
+      free(s);
+    }
     int sync_rc = bs_sync(gc->bs); /* the tombstones, durable */
     if (!rc) rc = sync_rc;
   }

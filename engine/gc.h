@@ -48,6 +48,8 @@
 
 #define GC_PROVIDERS_MAX 16        /* root providers per gc_t */
 #define GC_WALK_DEPTH_MAX 4096     /* links below a root a walk accepts (-ELOOP past it) */
+#define GC_SWEEP_CHUNK 64          /* tombstones appended per hold of the store's lock
+                                      (<= BS_GC_BATCH_MAX) */
 
 typedef struct gc gc_t;
 typedef struct gc_marker gc_marker_t;
@@ -71,6 +73,8 @@ typedef struct gc_options {
   bool compact;                 /* run bs_compact after the sweep */
   bs_compact_options_t compact_options;
   bool require_providers;       /* refuse (-ENODATA) to run with no provider registered */
+  bool yield_cpu;               /* sched_yield between sweep chunks (default on: readers
+                                   first; compact_options.yield_cpu does it for compaction) */
   /* Called for every block swept (may be NULL). */
   void (*removed)(void *ctx, const uint8_t *mh, size_t mh_len, uint64_t size_bytes);
   void *removed_ctx;

@@ -3,6 +3,7 @@
  * with a concurrent reader (tests/bench/run parses its last line).
  *
  *   gc_bench DIR [N]     (N defaults to 1000000; DIR must not exist yet)
+ *   GC_BENCH_YIELD=0     the GC without gc_options.yield_cpu (for comparison)
  *
  * Puts N raw blocks of 1 KiB (pseudo-random bytes); the even ones are live:
  * linked from dag-pb nodes of up to 1000 links, grouped under 4 dag-pb roots
@@ -221,6 +222,8 @@ int main(int argc, char **argv) {
   gc_options_t go;
   gc_options_default(&go);
   go.require_providers = true;
+  const char *yield_env = getenv("GC_BENCH_YIELD"); /* 0: the GC does not yield the CPU */
+  if (yield_env && strcmp(yield_env, "0") == 0) go.yield_cpu = go.compact_options.yield_cpu = false;
   gc_result_t res;
   atomic_store(&r.stop, false);
   if (pthread_create(&th, NULL, reader_main, &r)) return die("pthread_create", -EAGAIN);
