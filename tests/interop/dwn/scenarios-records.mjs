@@ -465,8 +465,8 @@ S(V, 'jws-bad-signature', 'a flipped signature byte: 401 GeneralJwsVerifierInval
   }
   // A flipped bit in the Ed25519 R point: the point does not decode, the
   // verifier throws and the detail is the curve library's message (401).
-  const d = seeded('bad-sig-r', 10);
-  const w = await rw({ by: a, at: 3, data: d });
+  const d = seeded('bad-sig-alice', 10);
+  const w = await rw({ by: a, at: 1, data: d });
   const m = clone(w.message);
   const sig = Buffer.from(m.authorization.signature.signatures[0].signature, 'base64url');
   sig[5] ^= 1;
