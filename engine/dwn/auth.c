@@ -48,6 +48,13 @@ void auth_signature_release(auth_signature_t *sig) {
 }
 
 int auth_parse_signature(const json_t *general_jws, dwn_status_t *st, json_t **payload_out) {
+  const char *key;
+  json_t *value;
+  json_object_foreach((json_t *)general_jws, key, value) {
+    if (strcmp(key, "payload") != 0 && strcmp(key, "signatures") != 0)
+      return dwn_status_fail(st, 400, "SchemaValidatorAdditionalPropertyNotAllowed",
+                             "must NOT have additional properties: GeneralJws: %s", key);
+  }
   json_t *sigs = json_object_get(general_jws, "signatures");
   if (json_is_array(sigs) && json_array_size(sigs) > JWS_SIGNATURES_MAX)
     return dwn_status_fail(st, 400, "AuthenticationMoreThanOneSignatureNotSupported",

@@ -56,11 +56,12 @@ typedef struct jws_general {
   jws_signature_t signatures[JWS_SIGNATURES_MAX];
 } jws_general_t;
 
-/* Checks the shape of a General JWS: an object with exactly `payload`
- * (string) and `signatures` (array of 1..JWS_SIGNATURES_MAX objects with
- * exactly the string members `protected` and `signature`), every string
- * strict base64url without padding (payload may be empty, the others not).
- * 0 or -EINVAL. */
+/* Checks the shape of a General JWS as the reference's GeneralJws schema
+ * does, plus what verification needs: an object with exactly `payload` and
+ * `signatures` (array of 1..JWS_SIGNATURES_MAX objects with the string
+ * members `protected` and `signature`; other members of an entry are
+ * ignored, as the schema allows them), every string non-empty strict
+ * base64url without padding.  0 or -EINVAL. */
 int jws_parse(const json_t *jws, jws_general_t *out);
 
 /* Decodes a protected header: a JSON object whose `kid` is a non-empty
