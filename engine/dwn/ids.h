@@ -88,9 +88,8 @@ int dwn_message_cid_parse(const char *text, cid_t *out);
  * error, the importer's. */
 int dwn_data_cid_mem(const void *data, size_t len, const block_sink_t *sink, cid_t *out);
 
-/* dataCid of everything readable from fd (from its current offset; a pipe or
- * socket is read to end of file, a regular file with pread so its offset does
- * not move).  *size_bytes (may be NULL) gets the byte count, i.e. the
+/* dataCid of everything readable from fd, from its current offset to end of
+ * file (a pipe or socket until the writer closes it; the fd's offset may move).  *size_bytes (may be NULL) gets the byte count, i.e. the
  * record's dataSize.  Blocks go to sink (may be NULL).  0, read errors
  * (-EIO...), -ENOMEM, the sink's error. */
 int dwn_data_cid_fd(int fd, const block_sink_t *sink, cid_t *out, uint64_t *size_bytes);
