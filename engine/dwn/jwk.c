@@ -198,7 +198,8 @@ int jwk_thumbprint(const json_t *jwk, char out[JWK_THUMBPRINT_TEXT_BYTES]) {
 
 bool jwk_ed25519_point_valid(const uint8_t key[JWK_COORD_BYTES]) {
   /* RFC 8032 §5.1.3 decoding: y < p, x^2 = (y^2 - 1) / (d y^2 + 1) must be a
-   * square, and x = 0 must not come with the sign bit set. */
+   * square, and x = 0 must not come with the sign bit set; plus not the
+   * identity (0, 1). */
   uint8_t le[JWK_COORD_BYTES];
   memcpy(le, key, sizeof le);
   bool sign = (le[31] & 0x80) != 0;
@@ -219,7 +220,9 @@ bool jwk_ed25519_point_valid(const uint8_t key[JWK_COORD_BYTES]) {
       !BN_mod_mul(v, d, t, p, ctx) || !BN_add_word(v, 1) || !BN_mod(v, v, p, ctx))
     goto out;
   if (BN_is_zero(u)) {
-    ok = !sign;
+    /* x = 0: y = 1 is the identity, which @noble/curves' assertValidity
+     * (behind @web5/dids' did:key check) refuses; y = -1 is of order 2 */
+    ok = !sign && !BN_is_one(y);
     goto out;
   }
   /* Euler's criterion on u * v^-1: (u v^(p-2))^((p-1)/2) == 1 */

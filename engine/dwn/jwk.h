@@ -70,7 +70,8 @@ int jwk_thumbprint(const json_t *jwk, char out[JWK_THUMBPRINT_TEXT_BYTES]);
 int jwk_generate(jwk_crv_t crv, json_t **private_out, json_t **public_out);
 
 /* True when key is the encoding of a point of edwards25519 (RFC 8032
- * §5.1.3 decoding succeeds: y < p, x recoverable, no "negative zero"). */
+ * §5.1.3 decoding succeeds: y < p, x recoverable, no "negative zero") other
+ * than the identity (as @web5/dids' did:key validation). */
 bool jwk_ed25519_point_valid(const uint8_t key[JWK_COORD_BYTES]);
 
 /* The public JWK {kty, crv, x, (y)} of a raw public key (validated: an

@@ -125,10 +125,26 @@ async function gen(out) {
     'https://example.com:8443/users/alice/did.json': doc2,
   };
 
+  // Ed25519 did:keys at the edges of point decoding (RFC 8032 §5.1.3):
+  // y = 2 and y = 7 are not on the curve, y = 3 is, y = 2^255 - 1 is not
+  // canonical, y = 1 with the sign bit is "negative zero", y = 1 is the identity.
+  const edPoint = (first, last = 0) => {
+    const b = new Uint8Array(32); b[0] = first; b[31] = last;
+    return 'did:key:' + base58btc.encode(Uint8Array.from([0xed, 0x01, ...b]));
+  };
+  const edEdges = [edPoint(2), edPoint(7), edPoint(3), edPoint(1, 0x80), edPoint(1),
+    'did:key:' + base58btc.encode(Uint8Array.from([0xed, 0x01, ...new Uint8Array(31).fill(0xff), 0x7f]))];
+  // secp256k1: x = 5 with either parity (x^3 + 7 = 132 is not a square mod p)
+  const k1Edge = 'did:key:' + base58btc.encode(Uint8Array.from([0xe7, 0x01, 0x02, ...new Uint8Array(31), 0x05]));
+  // a P-256 did:key (codec 0x1200): not registered in @web5/dids 1.2.0
+  const p256Compressed = Uint8Array.from([0x02 + (Encoder.base64UrlToBytes(p256.publicJwk.y)[31] & 1), ...Encoder.base64UrlToBytes(p256.publicJwk.x)]);
+  const p256DidKey = 'did:key:' + base58btc.encode(Uint8Array.from([0x80, 0x24, ...p256Compressed]));
+
   const dids = [];
   for (const did of [edKey.did, k1Key.did, edJwk.did, k1Jwk.did, p256Did, sigUseDid, x25519Did, web1, web2,
     'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doX', // z6Mk prefix, key bytes off the curve?
     'did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme',
+    ...edEdges, k1Edge, p256DidKey,
     'did:key:notbase58', 'did:jwk:bm90IGpzb24', 'did:web:nowhere.example', 'did:example:123']) {
     const r = await resolver.resolve(did).catch((e) => ({ didDocument: null, didResolutionMetadata: { error: String(e) } }));
     dids.push({ did, document: r.didDocument ?? null, error: r.didResolutionMetadata?.error ?? null });
