@@ -323,6 +323,262 @@ static void test_compact_online(void **state) {
   assert_int_equal(bs_close(bs), 0);
 }
 
+/* ---- interleavings of compaction with writers and readers ----
+ *
+ * A hooking I/O backend (the real one with preadv wrapped) runs test code at
+ * a chosen point of a compaction or a read, so an interleaving that a stress
+ * test would only hit by luck happens every time. */
+
+static struct {
+  io_backend_t backend;        /* io_real() with hook_preadv */
+  pthread_t thread;            /* the thread whose reads fire the hook */
+  volatile int armed;          /* fire once, then disarm */
+  void (*fn)(int fd);          /* what to do (before the read goes through) */
+} hook;
+
+static ssize_t hook_preadv(const io_backend_t *io, int fd, const struct iovec *iov, int iov_count,
+                           uint64_t offset) {
+  (void)io;
+  if (__atomic_load_n(&hook.armed, __ATOMIC_ACQUIRE) && pthread_equal(pthread_self(), hook.thread) &&
+      hook.fn) {
+    __atomic_store_n(&hook.armed, 0, __ATOMIC_RELEASE);
+    hook.fn(fd);
+  }
+  return io_real()->preadv(io_real(), fd, iov, iov_count, offset);
+}
+
+static void hook_options(bs_options_t *o) {
+  small_options(o);
+  hook.backend = *io_real();
+  hook.backend.preadv = hook_preadv;
+  hook.armed = 0;
+  hook.fn = NULL;
+  o->io = &hook.backend;
+}
+
+static bs_t *hook_bs;
+
+/* Runs inside compaction's first scan read of segment 1 (no lock held):
+ * seed 4 (live there) is deleted, seed 8 (live there) deleted and put again,
+ * seed 2 (dead there) put again. */
+static void mutate_during_scan(int fd) {
+  (void)fd;
+  assert_int_equal(delete_seed(hook_bs, 4), 0);
+  assert_int_equal(delete_seed(hook_bs, 8), 0);
+  assert_int_equal(put_seed(hook_bs, 8), 0);
+  assert_int_equal(put_seed(hook_bs, 2), 0);
+}
+
+static bool hooked_live(uint32_t s) { return (s % 4 == 0 && s != 4) || s == 2; }
+
+static void check_hooked(bs_t *bs, const char *what) {
+  for (uint32_t s = 1; s <= 200; s++) {
+    int got = check_seed(bs, s);
+    if (got != (hooked_live(s) ? 0 : -ENOENT)) print_message("%s: seed %u: %d\n", what, s, got);
+    assert_int_equal(got, hooked_live(s) ? 0 : -ENOENT);
+  }
+}
+
+/* Blocks deleted, deleted and put again, and put again after their delete,
+ * between compaction's read of their segment and its copy: none is
+ * resurrected, none is lost, also after a reopen and an index rebuild. */
+static void test_compact_races_writers(void **state) {
+  fixture_t *f = *state;
+  bs_options_t o;
+  hook_options(&o);
+  bs_t *bs;
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  for (uint32_t s = 1; s <= 200; s++) assert_int_equal(put_seed(bs, s), 0);
+  assert_int_equal(bs_sync(bs), 0);
+  for (uint32_t s = 1; s <= 200; s++)
+    if (s % 4 != 0) assert_int_equal(delete_seed(bs, s), 0);
+  hook_bs = bs;
+  hook.thread = pthread_self();
+  hook.fn = mutate_during_scan;
+  __atomic_store_n(&hook.armed, 1, __ATOMIC_RELEASE);
+  bs_compact_result_t res;
+  assert_int_equal(bs_compact(bs, NULL, &res), 0);
+  assert_int_equal(hook.armed, 0); /* the hook ran */
+  assert_true(res.segments_compacted > 0);
+  assert_false(segment_exists(f, 1));
+  check_hooked(bs, "after compaction");
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  check_hooked(bs, "reopened");
+  assert_int_equal(bs_close(bs), 0);
+  char index[600];
+  snprintf(index, sizeof index, "%s/index", f->dir);
+  testdir_remove(index);
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  check_hooked(bs, "index rebuilt");
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+}
+
+static ino_t seg1_ino;
+static char seg1_path[600];
+static volatile int reader_in_read;
+static volatile int seg1_existed_during_read;
+
+/* Runs in the reader's read of seed 4: holds the read open while the main
+ * thread compacts (and retires) segment 1. */
+static void slow_read(int fd) {
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  if (st.st_ino != seg1_ino) return;
+  __atomic_store_n(&reader_in_read, 1, __ATOMIC_RELEASE);
+  usleep(300000);
+  seg1_existed_during_read = access(seg1_path, F_OK) == 0;
+}
+
+typedef struct slow_reader {
+  bs_t *bs;
+  int rc;
+} slow_reader_t;
+
+static void *slow_reader_main(void *arg) {
+  slow_reader_t *r = arg;
+  hook.thread = pthread_self();
+  __atomic_store_n(&hook.armed, 1, __ATOMIC_RELEASE);
+  r->rc = check_seed(r->bs, 4);
+  return NULL;
+}
+
+/* A read in progress on a segment that compaction copies, retires and
+ * deletes: the compaction waits for it, the read returns the right bytes,
+ * and the file is gone afterwards. */
+static void test_compact_waits_for_reader(void **state) {
+  fixture_t *f = *state;
+  bs_options_t o;
+  hook_options(&o);
+  bs_t *bs;
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  for (uint32_t s = 1; s <= 200; s++) assert_int_equal(put_seed(bs, s), 0);
+  assert_int_equal(bs_sync(bs), 0);
+  for (uint32_t s = 1; s <= 200; s++)
+    if (s % 4 != 0) assert_int_equal(delete_seed(bs, s), 0);
+  char name[SEG_NAME_BYTES_MAX];
+  seg_name(1, name);
+  snprintf(seg1_path, sizeof seg1_path, "%s/%s", f->dir, name);
+  struct stat st;
+  assert_int_equal(stat(seg1_path, &st), 0);
+  seg1_ino = st.st_ino;
+  reader_in_read = 0;
+  seg1_existed_during_read = 0;
+  hook.fn = slow_read;
+  slow_reader_t r = {.bs = bs, .rc = 1};
+  pthread_t th;
+  hook.thread = pthread_self(); /* armed by the reader for itself */
+  assert_int_equal(pthread_create(&th, NULL, slow_reader_main, &r), 0);
+  for (int i = 0; i < 5000 && !__atomic_load_n(&reader_in_read, __ATOMIC_ACQUIRE); i++) usleep(1000);
+  assert_int_equal(reader_in_read, 1);
+  bs_compact_result_t res;
+  assert_int_equal(bs_compact(bs, NULL, &res), 0);
+  pthread_join(th, NULL);
+  assert_int_equal(r.rc, 0);
+  assert_int_equal(seg1_existed_during_read, 1);
+  assert_true(res.segments_compacted > 0);
+  assert_false(segment_exists(f, 1));
+  for (uint32_t s = 1; s <= 200; s++) assert_int_equal(check_seed(bs, s), s % 4 == 0 ? 0 : -ENOENT);
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+}
+
+/* The same races by chance, many times: a mutator deletes and puts again
+ * blocks of the segments being compacted while readers read the stable
+ * ones; the final state matches the mutator's model, also after a reopen
+ * and an index rebuild. */
+typedef struct mutator {
+  bs_t *bs;
+  uint32_t first, count;    /* the seeds it owns */
+  bool *present;            /* its model, per seed */
+  volatile int *stop;
+  int failures;
+  uint64_t ops;
+} mutator_t;
+
+static void *mutator_main(void *arg) {
+  mutator_t *m = arg;
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  for (int i = 0; i < 200000 && !__atomic_load_n(m->stop, __ATOMIC_ACQUIRE); i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    uint32_t k = (uint32_t)(x % m->count), s = m->first + k;
+    int rc = m->present[k] ? delete_seed(m->bs, s) : put_seed(m->bs, s);
+    if (rc != 0) {
+      print_message("mutator: seed %u (%s): %d %s\n", s, m->present[k] ? "delete" : "put", rc, err_msg(rc));
+      m->failures++;
+    }
+    m->present[k] = !m->present[k];
+    m->ops++;
+  }
+  return NULL;
+}
+
+static void check_mutated(bs_t *bs, const mutator_t *m, const char *what) {
+  for (uint32_t k = 0; k < m->count; k++) {
+    int got = check_seed(bs, m->first + k);
+    if (got != (m->present[k] ? 0 : -ENOENT)) print_message("%s: seed %u: %d\n", what, m->first + k, got);
+    assert_int_equal(got, m->present[k] ? 0 : -ENOENT);
+  }
+}
+
+static void test_compact_races_stress(void **state) {
+  fixture_t *f = *state;
+  bs_options_t o;
+  small_options(&o);
+  bs_t *bs;
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  /* readers' stable seeds 4, 8, ..., 1600; the mutator owns 3001..3300 */
+  for (uint32_t s = 1; s <= 1600; s++) assert_int_equal(put_seed(bs, s), 0);
+  bool present[300];
+  for (uint32_t k = 0; k < 300; k++) {
+    assert_int_equal(put_seed(bs, 3001 + k), 0);
+    present[k] = true;
+  }
+  assert_int_equal(bs_sync(bs), 0);
+  for (uint32_t s = 1; s <= 1600; s++)
+    if (s % 4 != 0) assert_int_equal(delete_seed(bs, s), 0);
+  volatile int stop = 0;
+  mutator_t m = {.bs = bs, .first = 3001, .count = 300, .present = present, .stop = &stop};
+  reader_t rd = {.bs = bs, .first = 4, .count = 400, .stop = &stop};
+  pthread_t mt, rt;
+  assert_int_equal(pthread_create(&mt, NULL, mutator_main, &m), 0);
+  assert_int_equal(pthread_create(&rt, NULL, reader_main, &rd), 0);
+  uint64_t compacted = 0;
+  for (int round = 0; round < 8; round++) {
+    bs_compact_options_t co = {.dead_ratio_min = 0.2, .yield_cpu = round % 2 == 0};
+    bs_compact_result_t res;
+    assert_int_equal(bs_compact(bs, &co, &res), 0);
+    compacted += res.segments_compacted;
+  }
+  __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+  pthread_join(mt, NULL);
+  pthread_join(rt, NULL);
+  print_message("compaction races: %llu segments compacted, %llu mutations, %llu reads alongside\n",
+                (unsigned long long)compacted, (unsigned long long)m.ops, (unsigned long long)rd.reads);
+  assert_int_equal(m.failures, 0);
+  assert_int_equal(rd.failures, 0);
+  assert_true(compacted > 0);
+  check_mutated(bs, &m, "after the races");
+  assert_int_equal(bs_compact(bs, NULL, NULL), 0);
+  check_mutated(bs, &m, "compacted again");
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  check_mutated(bs, &m, "reopened");
+  assert_int_equal(bs_close(bs), 0);
+  char index[600];
+  snprintf(index, sizeof index, "%s/index", f->dir);
+  testdir_remove(index);
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  check_mutated(bs, &m, "index rebuilt");
+  for (uint32_t s = 1; s <= 1600; s++) assert_int_equal(check_seed(bs, s), s % 4 == 0 ? 0 : -ENOENT);
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+}
+
 /* ---- mark and sweep ---- */
 
 typedef struct roots {
@@ -818,6 +1074,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compact_tombstones_forward, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact_keeps_damaged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact_online, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compact_races_writers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compact_waits_for_reader, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compact_races_stress, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc_mark_sweep, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc_concurrent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact_fault_matrix, setup, teardown),
