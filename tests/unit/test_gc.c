@@ -729,6 +729,141 @@ static void test_gc_mark_sweep(void **state) {
   assert_int_equal(bs_close(bs), 0);
 }
 
+
+/* A block source over the store that counts reads per block. */
+typedef struct counting {
+  bs_t *bs;
+  cid_t cids[32];
+  int reads[32];
+  size_t len;
+  int total;
+} counting_t;
+
+static int counting_get(void *ctx, const cid_t *cid, buf_t *out) {
+  counting_t *c = ctx;
+  c->total++;
+  size_t i = 0;
+  while (i < c->len && !cid_equal(&c->cids[i], cid)) i++;
+  if (i == c->len && c->len < 32) c->cids[c->len++] = *cid;
+  if (i < 32) c->reads[i]++;
+  return bs_get(c->bs, cid, out);
+}
+
+static int counted_reads(const counting_t *c, const cid_t *cid) {
+  for (size_t i = 0; i < c->len; i++)
+    if (cid_equal(&c->cids[i], cid)) return c->reads[i];
+  return 0;
+}
+
+/* Marking reads each node that can have links exactly once, however often
+ * it is linked (shared subtrees, a node given again as a root), and never
+ * reads a raw leaf (raw CIDs have no links; the sweep only asks the index). */
+static void test_gc_mark_reads_once(void **state) {
+  fixture_t *f = *state;
+  bs_options_t o;
+  small_options(&o);
+  bs_t *bs;
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  for (uint32_t s = 1; s <= 40; s++) assert_int_equal(put_seed(bs, s), 0);
+  /* C -> {raw 4, cbor D -> raw 5}; A -> {raw 1, raw 2, C}; B -> {raw 3, C, raw 1}; R -> {A, B} */
+  cid_t r5 = raw_cid(5), d, c, a, b, r;
+  put_cbor(bs, &r5, &d);
+  cid_t c_links[2] = {raw_cid(4), d};
+  put_pb(bs, c_links, 2, &c);
+  cid_t a_links[3] = {raw_cid(1), raw_cid(2), c};
+  put_pb(bs, a_links, 3, &a);
+  cid_t b_links[3] = {raw_cid(3), c, raw_cid(1)};
+  put_pb(bs, b_links, 3, &b);
+  cid_t r_links[2] = {a, b};
+  put_pb(bs, r_links, 2, &r);
+  assert_int_equal(bs_sync(bs), 0);
+
+  roots_t roots = {.len = 4};
+  roots.cids[0] = r;
+  roots.cids[1] = a;          /* again, as a root of its own */
+  roots.cids[2] = raw_cid(6); /* a raw root: kept, not read */
+  roots.cids[3] = c;
+  gc_t *gc;
+  assert_int_equal(gc_new(bs, &gc), 0);
+  assert_int_equal(gc_add_root_provider(gc, roots_provider, &roots), 0);
+  counting_t counter = {.bs = bs};
+  gc_options_t go;
+  gc_options_default(&go);
+  go.source = (block_source_t){.get = counting_get, .ctx = &counter};
+  gc_result_t res;
+  assert_int_equal(gc_run(gc, &go, &res), 0);
+  assert_int_equal(res.marked, 11); /* R A B C D, raws 1..6 */
+  assert_int_equal(counter.total, 5);
+  const cid_t *nodes[5] = {&r, &a, &b, &c, &d};
+  for (int i = 0; i < 5; i++) assert_int_equal(counted_reads(&counter, nodes[i]), 1);
+  for (uint32_t s = 1; s <= 6; s++) {
+    cid_t leaf = raw_cid(s);
+    assert_int_equal(counted_reads(&counter, &leaf), 0);
+  }
+  assert_int_equal(res.swept, 40 - 6);
+  for (uint32_t s = 1; s <= 40; s++) assert_int_equal(check_seed(bs, s), s <= 6 ? 0 : -ENOENT);
+  gc_free(gc);
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+}
+
+/* bs_gc_delete_batch: deleted, kept (touched), absent, pending (not yet
+ * committed) entries, and a batch after a commit moved entries meanwhile. */
+static void test_gc_delete_batch(void **state) {
+  fixture_t *f = *state;
+  bs_options_t o;
+  small_options(&o);
+  bs_t *bs;
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  for (uint32_t s = 1; s <= 50; s++) assert_int_equal(put_seed(bs, s), 0);
+  assert_int_equal(bs_sync(bs), 0);
+  assert_int_equal(put_seed(bs, 60), 0); /* pending: not committed yet */
+  assert_int_equal(delete_seed(bs, 5), 0);
+  assert_int_equal(bs_gc_delete_batch(bs, NULL, 0), 0);
+  assert_int_equal(bs_gc_begin(bs), 0);
+  assert_int_equal(put_seed(bs, 3), 1); /* a dedupe hit touches it */
+  uint32_t seeds[] = {1, 2, 3, 5, 60, 7, 70};
+  enum { N = sizeof seeds / sizeof seeds[0] };
+  bs_gc_item_t items[N];
+  for (size_t i = 0; i < N; i++) {
+    cid_t cid = raw_cid(seeds[i]);
+    items[i].mh_len = (uint16_t)cid_mh_bytes(&cid, items[i].mh);
+    items[i].result = 99;
+  }
+  assert_int_equal(bs_gc_delete_batch(bs, items, N), 0);
+  int want[N] = {0, 0, 1, -ENOENT, 0, 0, -ENOENT};
+  for (size_t i = 0; i < N; i++) {
+    assert_int_equal(items[i].result, want[i]);
+    assert_int_equal(items[i].size_bytes, want[i] == 0 ? block_len(seeds[i]) : 0);
+  }
+  /* again, with the tombstones committed in between: all gone or kept now */
+  assert_int_equal(bs_sync(bs), 0);
+  assert_int_equal(bs_gc_delete_batch(bs, items, N), 0);
+  int again[N] = {-ENOENT, -ENOENT, 1, -ENOENT, -ENOENT, -ENOENT, -ENOENT};
+  for (size_t i = 0; i < N; i++) assert_int_equal(items[i].result, again[i]);
+  bs_gc_end(bs);
+  /* outside a GC nothing can be deleted safely */
+  bs_gc_item_t late = items[5];
+  cid_t c8 = raw_cid(8);
+  late.mh_len = (uint16_t)cid_mh_bytes(&c8, late.mh);
+  assert_int_equal(bs_gc_delete_batch(bs, &late, 1), -EOVERFLOW);
+  assert_int_equal(late.result, -EOVERFLOW);
+  assert_int_equal(bs_sync(bs), 0);
+  for (uint32_t s = 1; s <= 50; s++) {
+    bool gone = s == 1 || s == 2 || s == 5 || s == 7;
+    assert_int_equal(check_seed(bs, s), gone ? -ENOENT : 0);
+  }
+  assert_int_equal(check_seed(bs, 60), -ENOENT);
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+  assert_int_equal(bs_open(f->dir, &o, &bs), 0);
+  assert_int_equal(check_seed(bs, 3), 0);
+  assert_int_equal(check_seed(bs, 60), -ENOENT);
+  assert_int_equal(check_seed(bs, 7), -ENOENT);
+  assert_int_equal(fsck_quiet(bs), 0);
+  assert_int_equal(bs_close(bs), 0);
+}
+
 /* ---- GC while others put and read ---- */
 
 typedef struct shared {
@@ -1078,6 +1213,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_compact_waits_for_reader, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact_races_stress, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc_mark_sweep, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_gc_mark_reads_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_gc_delete_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gc_concurrent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compact_fault_matrix, setup, teardown),
   };
