@@ -79,7 +79,7 @@ typedef struct ctx {
   /* the first error recorded since the last reset */
   int err_kind;
   char err_path[DWN_VALIDATE_PATH_BYTES_MAX];
-  char err_msg[160];
+  char err_msg[400];
   char err_key[160];
 } ctx_t;
 
@@ -441,7 +441,8 @@ static bool validate_node(const node_t *n, const json_t *v, ctx_t *c) {
   if (n->one_of) {
     int kind = c->err_kind;
     int passing = 0;
-    for (const node_t *const *s = n->one_of; *s; s++) passing += validate(*s, v, c);
+    /* ajv stops at the second passing branch */
+    for (const node_t *const *s = n->one_of; *s && passing < 2; s++) passing += validate(*s, v, c);
     if (c->oom) return false;
     if (passing != 1) return fail(c, "must match exactly one schema in oneOf");
     c->err_kind = kind;
@@ -668,7 +669,7 @@ static const node_t S_b64u = {.type = VT_STR, .pattern = match_b64u,
 static const node_t S_did = {
     .type = VT_STR, .pattern = match_did,
     .pattern_text = "^did:([a-z0-9]+):((?:(?:[a-zA-Z0-9._-]|(?:%[0-9a-fA-F]{2}))*:)*((?:[a-zA-Z0-9._-]|"
-                    "(?:%[0-9a-fA-F]{2}))+))((;[a-zA-Z0-9_.:%-]+=[a-zA-Z0-9_.:%-]*)*)(\\/[^#?]*)?"
+                    "(?:%[0-9a-fA-F]{2}))+))((;[a-zA-Z0-9_.:%-]+=[a-zA-Z0-9_.:%-]*)*)(/[^#?]*)?"
                     "([?][^#]*)?(#.*)?$"};
 static const node_t S_date_time = {
     .type = VT_STR, .pattern = match_date_time,
@@ -767,7 +768,7 @@ static const node_t S_records_write_descriptor = {
         {"interface", STR_ENUM("Records")}, {"method", STR_ENUM("Write")}, {"recipient", &S_did},
         {"protocol", STR},
         {"protocolPath", N(.type = VT_STR, .pattern = match_protocol_path,
-                           .pattern_text = "^[a-zA-Z]+(\\/[a-zA-Z]+)*$")},
+                           .pattern_text = "^[a-zA-Z]+(/[a-zA-Z]+)*$")},
         {"schema", STR},
         {"tags", N(.type = VT_OBJ, .min_props = 1, .max_props = 10,
                    .additional = N(.one_of = NODES(STR, NUM, BOOL,
@@ -791,7 +792,7 @@ static const node_t S_records_write_unidentified = {
     .type = VT_OBJ, .required = STRS("descriptor"),
     .props = PROPS({"recordId", STR},
                    {"contextId", N(.type = VT_STR, .pattern = match_context_id,
-                                   .pattern_text = "^[a-zA-Z0-9]+(\\/[a-zA-Z0-9]+)*$")},
+                                   .pattern_text = "^[a-zA-Z0-9]+(/[a-zA-Z0-9]+)*$")},
                    {"attestation", &S_general_jws}, {"authorization", &S_authorization_owner},
                    {"encryption", &S_encryption}, {"descriptor", &S_records_write_descriptor}),
     /* contextId present iff protocol and protocolPath */
@@ -1236,6 +1237,11 @@ char *dwn_validate_js_string(const json_t *v, char *out, size_t out_size) {
   return out;
 }
 
+static double js_to_number(const json_t *v) {
+  if (json_is_number(v)) return json_number_value(v);
+  return json_is_true(v) ? 1 : 0; /* false, null */
+}
+
 /* §1 step 2 reads rawMessage?.descriptor?.interface: only an object's own
  * property counts. */
 static const json_t *descriptor_field(const json_t *msg, const char *name) {
@@ -1254,8 +1260,16 @@ int dwn_validate_message_schema(const json_t *msg, dwn_schema_t *schema, dwn_sta
                            method ? dwn_validate_js_string(method, b, sizeof b) : "undefined");
   }
   char name[256];
-  snprintf(name, sizeof name, "%s%s", dwn_validate_js_string(interface, a, sizeof a),
-           dwn_validate_js_string(method, b, sizeof b));
+  /* JS `+`: string concatenation when either side becomes a string (arrays
+   * and objects do), else numeric addition (true + false is 1) */
+  bool numeric = !json_is_string(interface) && !json_is_array(interface) &&
+                 !json_is_object(interface) && !json_is_string(method) &&
+                 !json_is_array(method) && !json_is_object(method);
+  if (numeric)
+    js_number(js_to_number(interface) + js_to_number(method), name, sizeof name);
+  else
+    snprintf(name, sizeof name, "%s%s", dwn_validate_js_string(interface, a, sizeof a),
+             dwn_validate_js_string(method, b, sizeof b));
   dwn_schema_t found;
   if (dwn_validate_schema_lookup(name, &found) != 0)
     return dwn_status_fail(st, 400, "SchemaValidatorSchemaNotFound", "schema for %s not found.",
