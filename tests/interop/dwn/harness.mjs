@@ -221,7 +221,8 @@ export class Scenario {
    * seeded()/inline()), records the step and returns the live SDK reply
    * (data streams already consumed: entry.data is {sha256, size}).
    * opts: {note, expect: code or [code, detailPrefix], dataSpec (overrides
-   * the recorded data spec), lenient}.
+   * the recorded data spec), lenient, cursorFrom: index of the step whose
+   * reply cursor this message carries}.
    */
   async send(tenant, message, data, opts = {}) {
     if (message && message.message && message.constructor !== Object) message = message.message;
@@ -261,6 +262,12 @@ export class Scenario {
     };
     const nondet = [];
     if (d.interface === 'Messages' && d.method === 'Query' && reply.cursor) nondet.push('reply.cursor.value');
+    if (opts.cursorFrom !== undefined) {
+      // The request carries a node-local cursor taken from an earlier reply:
+      // the replay substitutes its own cursor from that step and re-signs.
+      step.cursorFrom = opts.cursorFrom;
+      nondet.push('message.descriptor.cursor.value', 'message.authorization', 'ids.messageCid', 'ids.descriptorCid');
+    }
     if (nondet.length) step.nondeterministic = nondet;
     if (opts.lenient) step.lenient = opts.lenient;
     if (reply.subscription) {
