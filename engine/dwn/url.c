@@ -231,6 +231,67 @@ static int ipv4_parse(const char *s, size_t n, uint32_t *addr) {
 
 /* ---- hosts --------------------------------------------------------------- */
 
+/* A non-ASCII host needs IDNA (UTS 46), which is not implemented; but some
+ * code points fail it for sure: C1 controls, the spaces UTS 46 maps to ' '
+ * (then a forbidden code point), line/paragraph separators, noncharacters
+ * and invalid UTF-8.  s points at the first byte >= 0x80. */
+static bool idna_refuses(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  uint32_t cp;
+  size_t len;
+  if (u[0] >= 0xc2 && u[0] <= 0xdf) cp = u[0] & 0x1fu, len = 2;
+  else if (u[0] >= 0xe0 && u[0] <= 0xef) cp = u[0] & 0x0fu, len = 3;
+  else if (u[0] >= 0xf0 && u[0] <= 0xf4) cp = u[0] & 0x07u, len = 4;
+  else return true;
+  if (len > n) return true;
+  for (size_t k = 1; k < len; k++) {
+    if ((u[k] & 0xc0) != 0x80) return true;
+    cp = cp << 6 | (u[k] & 0x3fu);
+  }
+  return cp <= 0xa0 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202f || cp == 0x205f || cp == 0x3000 || (cp >= 0xfff9 && cp <= 0xffff);
+}
+
+/* Does s[0..n) decode as RFC 3492 punycode to a non-empty label?  (What
+ * UTS 46 then checks on the decoded label is not implemented.) */
+static bool punycode_valid(const char *s, size_t n) {
+  enum { BASE = 36, TMIN = 1, TMAX = 26, SKEW = 38, DAMP = 700 };
+  if (n == 0) return false;
+  size_t basic = 0;
+  for (size_t k = 0; k < n; k++)
+    if (s[k] == '-') basic = k;
+  size_t out = basic, in = basic > 0 ? basic + 1 : 0;
+  uint64_t code = 128, i = 0, bias = 72;
+  while (in < n) {
+    uint64_t old = i, w = 1;
+    for (uint64_t k = BASE;; k += BASE) {
+      if (in >= n) return false;
+      unsigned char ch = (unsigned char)s[in++];
+      uint64_t digit_value;
+      if (ch >= '0' && ch <= '9') digit_value = ch - '0' + 26u;
+      else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') digit_value = (ch | 0x20) - 'a';
+      else return false;
+      i += digit_value * w;
+      if (i > 0x10ffffULL * 64) return false;
+      uint64_t t = k <= bias ? TMIN : k >= bias + TMAX ? TMAX : k - bias;
+      if (digit_value < t) break;
+      w *= BASE - t;
+      if (w > 0x10ffffULL * 64) return false;
+    }
+    out++;
+    uint64_t delta = old == 0 ? (i - old) / DAMP : (i - old) / 2;
+    delta += delta / out;
+    uint64_t k = 0;
+    while (delta > ((BASE - TMIN) * TMAX) / 2) delta /= BASE - TMIN, k += BASE;
+    bias = k + (BASE - TMIN + 1) * delta / (delta + SKEW);
+    code += i / out;
+    i %= out;
+    if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    i++;
+  }
+  return out > 0;
+}
+
 static int host_put(out_t *o, const char *s, size_t n, bool special) {
   if (n > 0 && s[0] == '[') {
     if (s[n - 1] != ']') return -EINVAL;
@@ -256,14 +317,19 @@ static int host_put(out_t *o, const char *s, size_t n, bool special) {
       ch = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
       i += 2;
     }
-    if (ch >= 0x80) rc = -ENOTSUP; /* IDNA */
     domain[d++] = lower((char)ch);
   }
   domain[d] = '\0';
   for (size_t i = 0; i < d && rc == 0; i++)
+    if ((unsigned char)domain[i] >= 0x80) rc = idna_refuses(domain + i, d - i) ? -EINVAL : -ENOTSUP;
+  for (size_t i = 0; i < d && rc == 0; i++)
     if (forbidden_domain((unsigned char)domain[i])) rc = -EINVAL;
-  for (size_t i = 0; i < d && rc == 0; i++) /* an "xn--" label needs punycode checks */
-    if ((i == 0 || domain[i - 1] == '.') && strncmp(domain + i, "xn--", 4) == 0) rc = -ENOTSUP;
+  for (size_t i = 0; i < d && rc == 0; i++) /* an "xn--" label needs IDNA checks */
+    if ((i == 0 || domain[i - 1] == '.') && strncmp(domain + i, "xn--", 4) == 0) {
+      size_t end = i + 4;
+      while (end < d && domain[end] != '.') end++;
+      rc = punycode_valid(domain + i + 4, end - i - 4) ? -ENOTSUP : -EINVAL;
+    }
   if (rc == 0 && d == 0) rc = -EINVAL;
   if (rc == 0 && ends_in_number(domain, d)) {
     uint32_t addr;
@@ -396,8 +462,9 @@ static int parse(const char *in, size_t len, out_t *o) {
     size_t a_end = p;
     while (a_end < end && s[a_end] != '/' && !(special && s[a_end] == '\\')) a_end++;
     size_t host_start = p;
-    /* userinfo up to the last '@' */
-    for (size_t k = a_end; k > p; k--)
+    /* userinfo up to the last '@' (file: URLs have none: '@' is then a
+     * forbidden host code point) */
+    for (size_t k = a_end; k > p && !file; k--)
       if (s[k - 1] == '@') {
         host_start = k;
         break;
@@ -426,9 +493,9 @@ static int parse(const char *in, size_t len, out_t *o) {
     }
     if (rc == 0) {
       if (file) {
-        size_t hl = h_end - host_start;
-        if (h_end < a_end) rc = -EINVAL; /* file URLs have no port */
-        else if (!(hl == 9 && strncasecmp(s + host_start, "localhost", 9) == 0) && hl > 0)
+        size_t hl = a_end - host_start;
+        h_end = a_end; /* no port either: ':' is a forbidden host code point */
+        if (!(hl == 9 && strncasecmp(s + host_start, "localhost", 9) == 0) && hl > 0)
           rc = host_put(o, s + host_start, hl, true);
       } else if (special || h_end > host_start) {
         rc = host_put(o, s + host_start, h_end - host_start, special);

@@ -342,6 +342,18 @@ const urls = ['example.com', 'example.com/', 'example.com/a/', 'http://example.c
   'example.com?x', 'example.com#x', 'http://a/?', 'http://a/#', 'http://a.b.c./', 'http://A.B/C/D/', 'file:///tmp/x',
   'https://example.com/%7Euser', 'https://example.com/~user', 'https://example.com/a%2fb', 'http://h/a;b=c', 'http://h/:@!$&\'()*+,;=',
   'a:', 'a:/', 'a://', 'a:///b', 'scheme+x.y-z:opaque', 'sc heme:x', 'http://h/p?q/', 'http://h/p/#f/'];
+// combinations of the parts the normaliser sees
+for (const scheme of ['', 'http://', 'HTTPS://', 'wss:', 'ftp:/', 'foo://', 'foo:', 'did:', 'file://'])
+  for (const host of ['Example.com', 'a.b.', '[::ffff:1.2.3.4]', '[1:0:0:2:0:0:0:3]', '[::]', '0x7F.0.0.1', '1.2.3.256',
+    '09.1.1.1', '0.0.0.0x', 'user@h', 'u:p@h', 'h:8080', 'h:0', 'h:21', 'h:443', 'h:00080', 'h:1:2', 'xn--', '-a-.b', 'a..b', '%7e'])
+    for (const rest of ['', '/', '/a/../../b', '/./x/.', '/%2e%2E/y', '/A%2f%zz', '/a\\b/', '//', '?q=1#f', '#/x/', '/ a ', '/\u00e9'])
+      urls.push(scheme + host + rest);
+for (let c = 0x21; c < 0x7f; c++) {
+  const ch = String.fromCharCode(c);
+  urls.push(`http://h/a${ch}b`, `foo:a${ch}b`, `foo://h/a${ch}b`, `http://a${ch}b/`, `foo://a${ch}b/`, `http://u${ch}v@h/`);
+}
+for (const c of ['%C2%80', '%C3%A9', '%e2%80%a8', '\u0001', '\u007f', '\u0080', '\u00a0', '\t', '\n', '\r', ' ', '\u2028'])
+  urls.push(`http://h/a${c}b`, `foo:a${c}b`, `${c}http://h/${c}`, `http://h${c}x/`, `foo:x${c}?y`);
 for (const u of urls) {
   let normalized = null;
   try { normalized = url.normalizeProtocolUrl(u); } catch { normalized = null; }
