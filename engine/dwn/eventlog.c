@@ -1,8 +1,8 @@
 /*
  * dwn/eventlog: see eventlog.h.  The txn keeps the appends until commit; the
- * store's commit lock runs before_commit, which numbers them and adds their
- * keys to the batch, and after_commit, which moves the tenant's counter only
- * when the batch was written.
+ * store's commit lock runs before_commit, which numbers them (moving the
+ * tenant's counter) and adds their keys to the batch; after_commit forgets
+ * the numbers of a batch that was not written.
  */
 #include "dwn/eventlog.h"
 
@@ -206,11 +206,11 @@ static int before_commit(void *p, msgstore_txn_t *txn) {
     uint64_t last = 0;
     int rc = last_watermark(log, a->tid, &last);
     if (rc) return rc;
-    /* Later appends of the same tenant in this txn count from the earlier ones. */
-    for (size_t j = 0; j < i; j++)
-      if (st->appends[j].tid == a->tid && !st->appends[j].cancelled && st->appends[j].watermark > last)
-        last = st->appends[j].watermark;
+    /* Reserved now: a txn queued behind this one in a group commit counts
+     * from here.  If the write fails the numbers are skipped, never reused
+     * while the process runs (after a restart none of them is on disk). */
     a->watermark = last + 1;
+    log->last[a->tid] = a->watermark;
     uint8_t key[MSGSTORE_KEY_BYTES_MAX], wmb[8];
     size_t len;
     put_be64(wmb, a->watermark);
@@ -238,16 +238,7 @@ static int before_commit(void *p, msgstore_txn_t *txn) {
 
 static void after_commit(void *p, msgstore_txn_t *txn, int rc) {
   txn_state_t *st = p;
-  for (size_t i = 0; i < st->count; i++) {
-    append_t *a = &st->appends[i];
-    if (a->cancelled) continue;
-    if (rc) {
-      a->watermark = 0;
-      continue;
-    }
-    assert(a->tid < st->log->last_cap);
-    if (a->watermark > st->log->last[a->tid]) st->log->last[a->tid] = a->watermark;
-  }
+  for (size_t i = 0; rc && i < st->count; i++) st->appends[i].watermark = 0;
 }
 
 static int state_of(eventlog_t *log, msgstore_txn_t *txn, txn_state_t **out) {

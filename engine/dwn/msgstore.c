@@ -37,12 +37,23 @@ struct msgstore {
   leveldb_cache_t *cache;
   leveldb_readoptions_t *read;
   leveldb_writeoptions_t *write_sync;
-  pthread_mutex_t commit_mutex;   /* one commit (and one tenant creation) at a time */
+  pthread_mutex_t commit_mutex;   /* guards the commit queue, tenant creation, event counters */
+  pthread_cond_t commit_done;     /* a group was written */
+  bool leader_active;             /* a committer is writing a group */
+  struct commit_node *queue_head, *queue_tail;   /* txns waiting for the next group */
   char *sort[MSGSTORE_SORT_PROPERTIES_MAX];
   size_t sort_count;
   char *scan[MSGSTORE_SCAN_PROPERTIES_MAX];
   size_t scan_count;
 };
+
+/* A committer waiting in the queue (on its stack). */
+typedef struct commit_node {
+  msgstore_txn_t *txn;
+  struct commit_node *next;
+  bool done;
+  int rc;
+} commit_node_t;
 
 typedef struct pending {
   uint32_t tid;
@@ -481,6 +492,7 @@ void msgstore_close(msgstore_t *s) {
   for (size_t i = 0; i < s->sort_count; i++) free(s->sort[i]);
   for (size_t i = 0; i < s->scan_count; i++) free(s->scan[i]);
   pthread_mutex_destroy(&s->commit_mutex);
+  pthread_cond_destroy(&s->commit_done);
   free(s);
 }
 
@@ -489,6 +501,7 @@ int msgstore_open(const char *dir, const msgstore_options_t *opts, msgstore_t **
   msgstore_t *s = calloc(1, sizeof *s);
   if (!s) return -ENOMEM;
   pthread_mutex_init(&s->commit_mutex, NULL);
+  pthread_cond_init(&s->commit_done, NULL);
   int rc = copy_list(s->sort, &s->sort_count, MSGSTORE_SORT_PROPERTIES_MAX,
                      opts && opts->sort_properties ? opts->sort_properties : default_sort);
   if (!rc)
@@ -950,19 +963,57 @@ int msgstore_gc_roots(void *ctx, gc_marker_t *m) {
   return rc;
 }
 
+/* Group commit: committers queue in order; whoever finds no leader writes
+ * every queued txn as one synced batch (one fsync for all of them) while the
+ * others wait.  Queue order is the order of before_commit (event watermarks)
+ * and the order inside the batch, and groups are written one after another,
+ * so what a reader sees is always a prefix of that order. */
 int msgstore_txn_commit(msgstore_txn_t *t) {
   if (t->committed) return err_set(-EINVAL, "txn already committed");
+  t->committed = true;
   msgstore_t *s = t->store;
   pthread_mutex_lock(&s->commit_mutex);
   int rc = t->hook.before_commit ? t->hook.before_commit(t->ext, t) : 0;
-  if (rc == 0) {
-    char *error = NULL;
-    leveldb_write(s->db, s->write_sync, t->batch, &error);
-    if (error) rc = db_error(-EIO, "write", error);
+  if (rc) {
+    if (t->hook.after_commit) t->hook.after_commit(t->ext, t, rc);
+    pthread_mutex_unlock(&s->commit_mutex);
+    return rc;
   }
-  if (t->hook.after_commit) t->hook.after_commit(t->ext, t, rc);
+  commit_node_t self = {.txn = t};
+  if (s->queue_tail) s->queue_tail->next = &self;
+  else s->queue_head = &self;
+  s->queue_tail = &self;
+  while (!self.done) {
+    if (s->leader_active) {
+      pthread_cond_wait(&s->commit_done, &s->commit_mutex);
+      continue;
+    }
+    s->leader_active = true;
+    commit_node_t *group = s->queue_head;
+    s->queue_head = s->queue_tail = NULL;
+    pthread_mutex_unlock(&s->commit_mutex);
+    leveldb_writebatch_t *batch = group->txn->batch, *combined = NULL;
+    if (group->next) {
+      combined = leveldb_writebatch_create();
+      for (commit_node_t *n = group; n; n = n->next) leveldb_writebatch_append(combined, n->txn->batch);
+      batch = combined;
+    }
+    char *error = NULL;
+    leveldb_write(s->db, s->write_sync, batch, &error);
+    int write_rc = error ? db_error(-EIO, "write", error) : 0;
+    if (combined) leveldb_writebatch_destroy(combined);
+    pthread_mutex_lock(&s->commit_mutex);
+    for (commit_node_t *n = group, *next; n; n = next) {
+      next = n->next;   /* n may be gone once done is set */
+      n->rc = write_rc;
+      if (n->txn->hook.after_commit) n->txn->hook.after_commit(n->txn->ext, n->txn, write_rc);
+      n->done = true;
+    }
+    s->leader_active = false;
+    pthread_cond_broadcast(&s->commit_done);
+  }
+  rc = self.rc;
   pthread_mutex_unlock(&s->commit_mutex);
-  t->committed = true;
   return rc;
 }
 

@@ -59,8 +59,11 @@
  * msgstore_txn_commit writes them as ONE LevelDB batch with sync=true, so a
  * crash leaves all or nothing.  Reads (get, query) see committed state only;
  * inside a txn, a delete of a message put earlier in the same txn is handled.
- * Commits are serialized by the store (event-log watermarks follow commit
- * order); reads never wait.  Threads: one store may be used from many
+ * Concurrent commits are grouped: the txns waiting while one group is
+ * written go out together as the next batch, one fsync for all (each still
+ * all-or-nothing; a group fails or succeeds as a whole).  Commit order =
+ * event-log watermark order = order in the batches.  Reads never wait.
+ * Threads: one store may be used from many
  * threads; a txn belongs to one thread.
  *
  * Memory: the store owns its LevelDB; results and index sets own their
