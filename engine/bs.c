@@ -106,6 +106,7 @@ typedef struct bs_segment {
   uint64_t durable_bytes;   /* committed watermark */
   bool broken;              /* header unreadable: never appended to */
   uint64_t live_bytes;      /* record bytes of the blocks the index points at here */
+  int64_t live_delta;       /* commits' changes to it while live_ensure_locked counts */
   uint32_t readers;         /* reads in progress on fd (locate .. release); seg_mutex */
   bool retired;             /* compaction deletes it: no new readers; set under seg_mutex */
 } bs_segment_t;
@@ -200,6 +201,7 @@ struct bs {
 
   pthread_mutex_t compact_mutex; /* one bs_compact (or bs_fsck) at a time; taken before mutex */
   bool live_valid;               /* segments' live_bytes computed (live_ensure_locked) */
+  bool live_counting;            /* live_ensure_locked's pass is running (without the mutex) */
   bool gc_active;                /* between bs_gc_begin and bs_gc_end */
   bool gc_overflow;              /* the touched set could not grow: sweep nothing */
   mhset_t gc_touched;            /* multihashes put or touched during the GC */
@@ -445,8 +447,17 @@ static int segment_create(bs_t *bs, uint32_t segment_id, int *fd_out) {
 
 /* Moves a committed entry's bytes in the per-segment live accounting (mutex held). */
 static void live_apply_locked(bs_t *bs, const bs_entry_t *e) {
-  if (!bs->live_valid) return; /* the first live_ensure_locked counts it from the index */
   uint64_t block_record = seg_record_bytes(e->mh_len, e->data_len);
+  if (!bs->live_valid) {
+    /* The first live_ensure_locked counts it from the index, unless its
+     * pass started before this commit's index write: then it is a delta. */
+    if (!bs->live_counting) return;
+    bs_segment_t *s = e->kind == SEG_KIND_BLOCK ? segment_find(bs, e->segment_id) : NULL;
+    if (s) s->live_delta += (int64_t)block_record;
+    bs_segment_t *old = e->target_segment ? segment_find(bs, e->target_segment) : NULL;
+    if (old) old->live_delta -= (int64_t)block_record;
+    return;
+  }
   if (e->kind == SEG_KIND_BLOCK) {
     bs_segment_t *s = segment_find(bs, e->segment_id);
     assert(s);
@@ -473,18 +484,34 @@ static int iter_finish(leveldb_iterator_t *it, int rc) {
 
 /* Per-segment live bytes from the 'B' entries, computed on first need
  * (bs_stat, bs_compact, bs_fsck) rather than at open, so that opening a large
- * store costs nothing extra.  Mutex held: waits for the commit in flight to
- * finish, then keeps the mutex through the pass, so no commit can land
- * between the pass and the updates that continue it (live_apply_locked). */
+ * store costs nothing extra.  Mutex held on entry and return, but not during
+ * the pass over the index (a million entries take a while; readers and
+ * writers go on meanwhile): the pass reads an iterator created, under the
+ * mutex, when no commit is in flight, so it sees exactly the commits done so
+ * far; the commits that land during the pass add their changes to each
+ * segment's live_delta (live_apply_locked), which is added in at the end.
+ * One pass at a time; other callers wait for it. */
 static int live_ensure_locked(bs_t *bs) {
-  if (bs->live_valid) return 0;
-  for (int rounds = 0; bs->commit_inflight; rounds++) {
+  for (int rounds = 0; !bs->live_valid && (bs->commit_inflight || bs->live_counting); rounds++) {
     assert(rounds < 100000000);
     pthread_cond_wait(&bs->done_cond, &bs->mutex);
   }
-  if (bs->live_valid) return 0; /* another thread did it meanwhile */
-  for (size_t i = 0; i < bs->segments_len; i++) bs->segments[i].live_bytes = 0;
+  if (bs->live_valid) return 0;
+  size_t len = bs->segments_len;
+  uint32_t *ids = malloc((len + 1) * sizeof *ids);
+  uint64_t *counts = calloc(len + 1, sizeof *counts);
+  if (!ids || !counts) {
+    free(ids);
+    free(counts);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < len; i++) {
+    ids[i] = bs->segments[i].id;
+    bs->segments[i].live_delta = 0;
+  }
+  bs->live_counting = true;
   leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read);
+  pthread_mutex_unlock(&bs->mutex);
   const char prefix = BS_KEY_BLOCK;
   for (leveldb_iter_seek(it, &prefix, 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
     size_t key_len, value_len;
@@ -493,11 +520,27 @@ static int live_ensure_locked(bs_t *bs) {
     const char *value = leveldb_iter_value(it, &value_len);
     bs_location_t loc;
     if (location_decode(value, value_len, &loc)) continue; /* fsck reports it */
-    bs_segment_t *s = segment_find(bs, loc.segment_id);
-    if (s) s->live_bytes += seg_record_bytes(key_len - 1, loc.len);
+    size_t lo = 0, hi = len;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (ids[mid] < loc.segment_id) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < len && ids[lo] == loc.segment_id) counts[lo] += seg_record_bytes(key_len - 1, loc.len);
   }
   int rc = iter_finish(it, 0);
+  pthread_mutex_lock(&bs->mutex);
+  for (size_t i = 0, k = 0; !rc && i < bs->segments_len; i++) {
+    bs_segment_t *s = &bs->segments[i];
+    while (k < len && ids[k] < s->id) k++;
+    int64_t live = (k < len && ids[k] == s->id ? (int64_t)counts[k] : 0) + s->live_delta;
+    s->live_bytes = live > 0 ? (uint64_t)live : 0;
+  }
   if (!rc) bs->live_valid = true;
+  bs->live_counting = false;
+  pthread_cond_broadcast(&bs->done_cond);
+  free(ids);
+  free(counts);
   return rc;
 }
 

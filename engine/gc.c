@@ -155,7 +155,6 @@ typedef struct sweep {
   gc_result_t *res;
   bs_gc_item_t chunk[GC_SWEEP_CHUNK];
   size_t chunk_len;
-  uint64_t chunks;          /* chunks handed to the engine */
 } sweep_t;
 
 static int sweep_flush(sweep_t *s) {
@@ -170,7 +169,7 @@ static int sweep_flush(sweep_t *s) {
     if (s->opts->removed) s->opts->removed(s->opts->removed_ctx, item->mh, item->mh_len, item->size_bytes);
   }
   s->chunk_len = 0;
-  if (s->opts->yield_cpu && ++s->chunks % GC_SWEEP_YIELD_CHUNKS == 0) sched_yield();
+  if (s->opts->yield_cpu) sched_yield();
   return rc;
 }
 

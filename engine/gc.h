@@ -50,7 +50,6 @@
 #define GC_WALK_DEPTH_MAX 4096     /* links below a root a walk accepts (-ELOOP past it) */
 #define GC_SWEEP_CHUNK 64          /* tombstones appended per hold of the store's lock
                                       (<= BS_GC_BATCH_MAX) */
-#define GC_SWEEP_YIELD_CHUNKS 4    /* the sweep yields the CPU after this many chunks */
 
 typedef struct gc gc_t;
 typedef struct gc_marker gc_marker_t;
