@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "dwn/eventlog.h"
 #include "dwn/msgstore.h"
@@ -340,11 +342,105 @@ static void test_random_against_model(void **state) {
   }
 }
 
+/* Concurrent committers (grouped into shared fsyncs) and a reader polling
+ * with its cursor: the reader sees every event exactly once, in the log's
+ * order, because what is visible is always a prefix of watermark order. */
+#define WRITERS 6
+#define PER_WRITER 60
+typedef struct conc {
+  fixture_t *f;
+  int id;
+  uint64_t wms[PER_WRITER];
+  int failures;
+} conc_t;
+
+static void *conc_writer(void *p) {
+  conc_t *c = p;
+  for (int i = 0; i < PER_WRITER; i++) {
+    char cid[32];
+    snprintf(cid, sizeof cid, "w%d-%d", c->id, i);
+    msgstore_indexes_t ix;
+    msgstore_indexes_init(&ix);
+    msgstore_txn_t *t;
+    if (msgstore_indexes_add(&ix, "dateCreated", msgstore_string(cid)) || msgstore_txn_begin(c->f->store, &t)) {
+      c->failures++;
+      continue;
+    }
+    if (msgstore_txn_put(t, TENANT, cid, (const uint8_t *)cid, strlen(cid), &ix) ||
+        eventlog_txn_append(c->f->log, t, TENANT, cid, &ix) != 0 || msgstore_txn_commit(t))
+      c->failures++;
+    __atomic_store_n(&c->wms[i], eventlog_txn_watermark(t, 0), __ATOMIC_RELEASE);
+    msgstore_txn_free(t);
+    msgstore_indexes_free(&ix);
+  }
+  return NULL;
+}
+
+static void test_concurrent_commits(void **state) {
+  fixture_t *f = *state;
+  append_one(f, TENANT, "start", NULL);
+  static conc_t w[WRITERS];
+  pthread_t tids[WRITERS];
+  for (int k = 0; k < WRITERS; k++) {
+    w[k] = (conc_t){.f = f, .id = k};
+    assert_int_equal(pthread_create(&tids[k], NULL, conc_writer, &w[k]), 0);
+  }
+  static char seen[WRITERS * PER_WRITER + 2][32];
+  static uint64_t seen_wm[WRITERS * PER_WRITER + 2];
+  size_t seen_count = 0;
+  uint64_t cursor = 0;
+  int idle = 0;
+  /* poll until the writers are done and one more poll finds nothing */
+  for (int polls = 0; polls < 1000000 && idle < 2; polls++) {
+    eventlog_result_t res;
+    assert_int_equal(eventlog_query(f->log, TENANT, NULL, 0, cursor, 7, &res), 0);
+    for (size_t i = 0; i < res.count; i++) {
+      assert_true(seen_count < WRITERS * PER_WRITER + 2);
+      snprintf(seen[seen_count], 32, "%s", res.entries[i].message_cid);
+      seen_wm[seen_count++] = res.entries[i].watermark;
+      cursor = res.entries[i].watermark;
+    }
+    bool empty = res.count == 0;
+    eventlog_result_free(&res);
+    if (empty) {
+      bool done = true;
+      for (int k = 0; k < WRITERS; k++) done = done && __atomic_load_n(&w[k].wms[PER_WRITER - 1], __ATOMIC_ACQUIRE);
+      if (done) idle++;
+      else usleep(100);
+    }
+  }
+  for (int k = 0; k < WRITERS; k++) {
+    pthread_join(tids[k], NULL);
+    assert_int_equal(w[k].failures, 0);
+  }
+  assert_int_equal(seen_count, WRITERS * PER_WRITER + 1);
+  for (size_t i = 1; i < seen_count; i++) assert_true(seen_wm[i] > seen_wm[i - 1]);
+  /* every committer's watermark is its event's, each writer's in its own order */
+  for (int k = 0; k < WRITERS; k++) {
+    for (int i = 0; i < PER_WRITER; i++) {
+      char cid[32];
+      snprintf(cid, sizeof cid, "w%d-%d", k, i);
+      size_t at = 0;
+      while (at < seen_count && strcmp(seen[at], cid) != 0) at++;
+      assert_true(at < seen_count);
+      assert_int_equal(seen_wm[at], w[k].wms[i]);
+      if (i) assert_true(w[k].wms[i] > w[k].wms[i - 1]);
+    }
+  }
+  /* and the messages are all there */
+  msgstore_query_t q = {.sort_property = "dateCreated"};
+  msgstore_result_t res;
+  assert_int_equal(msgstore_query(f->store, TENANT, &q, &res), 0);
+  assert_int_equal(res.count, WRITERS * PER_WRITER);
+  msgstore_result_free(&res);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_watermarks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_filters_and_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_random_against_model, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_commits, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -773,7 +773,7 @@ static void crash_child(const char *dir, int round, int fd) {
   eventlog_t *log;
   if (msgstore_open(dir, NULL, &s) || eventlog_open(s, NULL, &log)) _exit(2);
   for (uint32_t i = 0; i < 100000; i++) {
-    char cid[32], schema[16], rec[16];
+    char cid[32], schema[16], rec[32];
     snprintf(cid, sizeof cid, "r%d-%u", round, i);
     snprintf(schema, sizeof schema, "s%u", i % 3);
     snprintf(rec, sizeof rec, "rec%d-%u", round, i);
@@ -799,7 +799,7 @@ static void crash_child(const char *dir, int round, int fd) {
 /* Whether each part of message i of round is there: returns the number of
  * parts present (0..4). */
 static int parts_present(msgstore_t *s, eventlog_t *log, int round, uint32_t i) {
-  char cid[32], rec[16], schema[16];
+  char cid[32], rec[32], schema[16];
   snprintf(cid, sizeof cid, "r%d-%u", round, i);
   snprintf(rec, sizeof rec, "rec%d-%u", round, i);
   snprintf(schema, sizeof schema, "s%u", i % 3);
