@@ -318,6 +318,18 @@ static void test_data_cid_matches_importer(void **state) {
     assert_int_equal(strncmp(text, sizes[i] <= 262144 ? "bafkrei" : "bafybei", 7), 0);
     close(fd);
   }
+  /* the fd is read from its current offset */
+  int fd = memfd_create("test-dwn-ids", MFD_CLOEXEC);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, data, 300000), 300000);
+  assert_int_equal(lseek(fd, 1000, SEEK_SET), 1000);
+  cid_t from_offset, want;
+  uint64_t size = 0;
+  assert_int_equal(dwn_data_cid_fd(fd, NULL, &from_offset, &size), 0);
+  assert_int_equal(size, 299000);
+  assert_int_equal(dwn_data_cid_mem(data + 1000, 299000, NULL, &want), 0);
+  assert_true(cid_equal(&from_offset, &want));
+  close(fd);
   free(data);
 }
 
