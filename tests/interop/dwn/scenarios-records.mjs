@@ -351,6 +351,8 @@ S(D, 'delete-unknown-404', 'delete of a record that never existed', async (s) =>
   const d = seeded('du', 10);
   const w = await rw({ by: a, at: 1, data: d });
   await s.send(a, await rdelete({ by: a, at: 2, recordId: w.message.recordId }), undefined, { expect: 404 });
+  const bad = { interface: 'Records', method: 'Delete', messageTimestamp: ts(3), recordId: w.message.recordId };
+  await s.send(a, await signDescriptor(bad, a.signer), undefined, { expect: [400, 'SchemaValidatorFailure'], note: 'prune is required' });
 });
 S(D, 'delete-older-409', 'a delete not newer than the newest write is a conflict', async (s) => {
   const a = await s.id('alice');
