@@ -511,7 +511,7 @@ static int parse(const char *in, size_t len, out_t *o) {
         else if ((port = port * 10 + (s[k] - '0')) > 65535) rc = -EINVAL;
       }
       if (rc == 0 && a_end > h_end + 1 && port != default_port(scheme)) {
-        char text[16];
+        char text[24];
         snprintf(text, sizeof text, ":%ld", port);
         put_str(o, text);
       }
