@@ -1209,7 +1209,12 @@ static void js_string_into(const json_t *v, char *out, size_t out_size, int dept
   size_t room = out_size - used;
   switch (json_typeof(v)) {
     case JSON_STRING: snprintf(at, room, "%s", json_string_value(v)); break;
-    case JSON_INTEGER: snprintf(at, room, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_INTEGER: /* beyond 2^53 JavaScript shows the nearest double */
+      if (json_integer_value(v) > (1LL << 53) || json_integer_value(v) < -(1LL << 53))
+        js_number((double)json_integer_value(v), at, room);
+      else
+        snprintf(at, room, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+      break;
     case JSON_REAL: js_number(json_real_value(v), at, room); break;
     case JSON_TRUE: snprintf(at, room, "true"); break;
     case JSON_FALSE: snprintf(at, room, "false"); break;
