@@ -1031,6 +1031,10 @@ typedef struct stream {
   bool valid;
   const uint8_t *head;    /* remainder of the current key (valid while it does not move) */
   size_t head_len;
+  /* A materialized stream (plan 2): its best remainders, in output order. */
+  uint8_t **items;
+  size_t *item_lens;
+  size_t item_count, item_pos;
 } stream_t;
 
 typedef struct query_ctx {
@@ -1041,11 +1045,18 @@ typedef struct query_ctx {
   leveldb_readoptions_t *ro;
   stream_t streams[MSGSTORE_STREAMS_MAX];
   size_t stream_count;
+  size_t limit;           /* entries wanted (the page) */
   uint64_t keys_read;
+  uint64_t sets_read;
 } query_ctx_t;
 
 static void stream_settle(query_ctx_t *qc, stream_t *st) {
   st->valid = false;
+  if (st->items) {
+    if (st->item_pos < st->item_count)
+      st->valid = true, st->head = st->items[st->item_pos], st->head_len = st->item_lens[st->item_pos];
+    return;
+  }
   if (!leveldb_iter_valid(st->it)) return;
   size_t key_len;
   const uint8_t *key = (const uint8_t *)leveldb_iter_key(st->it, &key_len);
@@ -1077,73 +1088,97 @@ static void stream_start(query_ctx_t *qc, stream_t *st) {
 }
 
 static void stream_advance(query_ctx_t *qc, stream_t *st) {
+  if (st->items) {
+    st->item_pos++;
+    stream_settle(qc, st);
+    return;
+  }
   if (qc->q->descending) leveldb_iter_prev(st->it);
   else leveldb_iter_next(st->it);
   stream_settle(qc, st);
 }
 
-/* Adds a stream over prefix (its remainders), bounded by the sort condition
- * sc on the sort property (may be NULL) and the query's cursor. */
-static int stream_add(query_ctx_t *qc, const uint8_t *prefix, size_t prefix_len, const msgstore_condition_t *sc) {
-  if (qc->stream_count >= MSGSTORE_STREAMS_MAX) return -E2BIG;
+/* The key range [lo, hi) of the keys prefix + enc(value) ... whose value
+ * satisfies sc (EQ, PREFIX or RANGE; NULL: every key under prefix).  lo and
+ * hi have cap bytes.  0 or -ENAMETOOLONG. */
+static int bounds(const uint8_t *prefix, size_t prefix_len, const msgstore_condition_t *sc, uint8_t *lo,
+                  size_t *lo_len, uint8_t *hi, size_t *hi_len, bool *has_hi, size_t cap) {
+  int rc = 0;
+  memcpy(lo, prefix, prefix_len), *lo_len = prefix_len;
+  memcpy(hi, prefix, prefix_len);
+  *hi_len = successor(hi, prefix_len), *has_hi = *hi_len > 0;
+  if (sc && sc->op == MSGSTORE_EQ) {
+    rc = msgstore_key_value_(lo, lo_len, cap, &sc->value);
+    memcpy(hi, lo, *lo_len);
+    *hi_len = successor(hi, *lo_len), *has_hi = *hi_len > 0;
+  } else if (sc && sc->op == MSGSTORE_PREFIX) {
+    lo[(*lo_len)++] = MSGSTORE_STRING;
+    rc = key_escaped(lo, lo_len, cap, sc->value.string, sc->value.string_len);
+    memcpy(hi, lo, *lo_len);
+    *hi_len = successor(hi, *lo_len), *has_hi = *hi_len > 0;
+  } else if (sc && sc->op == MSGSTORE_RANGE) {
+    msgstore_kind_t kind = sc->has_lower ? sc->lower.kind : sc->upper.kind;
+    if (sc->has_lower && sc->has_upper && sc->lower.kind != sc->upper.kind) {
+      *hi_len = *lo_len, *has_hi = true;   /* empty */
+      return 0;
+    }
+    if (sc->has_lower) {
+      rc = msgstore_key_value_(lo, lo_len, cap, &sc->lower);
+      if (!rc && !sc->lower_inclusive) *lo_len = successor(lo, *lo_len);
+    } else {
+      lo[(*lo_len)++] = (uint8_t)kind;
+    }
+    *hi_len = prefix_len, *has_hi = true;
+    if (!rc && sc->has_upper) {
+      rc = msgstore_key_value_(hi, hi_len, cap, &sc->upper);
+      if (!rc && sc->upper_inclusive) *hi_len = successor(hi, *hi_len);
+    } else if (!rc) {
+      hi[(*hi_len)++] = (uint8_t)(kind + 1);
+    }
+  }
+  return rc;
+}
+
+/* Narrows [lo, hi) under prefix to the positions strictly after (ascending) /
+ * before (descending) the query's cursor.  0 or -ENAMETOOLONG. */
+static int cursor_bounds(const query_ctx_t *qc, const uint8_t *prefix, size_t prefix_len, uint8_t *lo,
+                         size_t *lo_len, uint8_t *hi, size_t *hi_len, bool *has_hi) {
+  const msgstore_cursor_t *c = qc->q->cursor;
+  if (!c) return 0;
+  uint8_t tmp[MSGSTORE_KEY_BYTES_MAX];
+  size_t tmp_len = prefix_len;
+  memcpy(tmp, prefix, prefix_len);
+  int rc = msgstore_key_value_(tmp, &tmp_len, sizeof tmp, &c->value);
+  if (!rc) rc = msgstore_key_string_(tmp, &tmp_len, sizeof tmp - 1, c->message_cid, strlen(c->message_cid));
+  if (rc) return rc;
+  if (qc->q->descending) {
+    if (!*has_hi || cmp_bytes(tmp, tmp_len, hi, *hi_len) < 0) memcpy(hi, tmp, tmp_len), *hi_len = tmp_len, *has_hi = true;
+  } else {
+    tmp[tmp_len++] = 0;   /* the least key greater than the cursor's */
+    if (cmp_bytes(tmp, tmp_len, lo, *lo_len) > 0) memcpy(lo, tmp, tmp_len), *lo_len = tmp_len;
+  }
+  return 0;
+}
+
+static stream_t *stream_new(query_ctx_t *qc, const uint8_t *prefix, size_t prefix_len) {
+  if (qc->stream_count >= MSGSTORE_STREAMS_MAX) return NULL;
   size_t cap = MSGSTORE_KEY_BYTES_MAX;
   uint8_t *mem = malloc(3 * cap);
-  if (!mem) return -ENOMEM;
+  if (!mem) return NULL;
   stream_t *st = &qc->streams[qc->stream_count++];
   memset(st, 0, sizeof *st);
   st->prefix = mem, st->lo = mem + cap, st->hi = mem + 2 * cap;
   memcpy(st->prefix, prefix, prefix_len), st->prefix_len = prefix_len;
-  memcpy(st->lo, prefix, prefix_len), st->lo_len = prefix_len;
-  memcpy(st->hi, prefix, prefix_len);
-  st->hi_len = successor(st->hi, prefix_len);
-  st->has_hi = st->hi_len > 0;
-  int rc = 0;
-  /* Lower and upper bound on the sort value: a key range [lo, hi). */
-  if (sc && sc->op == MSGSTORE_EQ) {
-    rc = msgstore_key_value_(st->lo, &st->lo_len, cap, &sc->value);
-    memcpy(st->hi, st->lo, st->lo_len);
-    st->hi_len = successor(st->hi, st->lo_len), st->has_hi = st->hi_len > 0;
-  } else if (sc && sc->op == MSGSTORE_PREFIX) {
-    st->lo[st->lo_len++] = MSGSTORE_STRING;
-    rc = key_escaped(st->lo, &st->lo_len, cap, sc->value.string, sc->value.string_len);
-    memcpy(st->hi, st->lo, st->lo_len);
-    st->hi_len = successor(st->hi, st->lo_len), st->has_hi = st->hi_len > 0;
-  } else if (sc && sc->op == MSGSTORE_RANGE) {
-    msgstore_kind_t kind = sc->has_lower ? sc->lower.kind : sc->upper.kind;
-    if (sc->has_lower && sc->has_upper && sc->lower.kind != sc->upper.kind) {
-      st->hi_len = st->lo_len, st->has_hi = true;   /* empty */
-    } else {
-      if (sc->has_lower) {
-        rc = msgstore_key_value_(st->lo, &st->lo_len, cap, &sc->lower);
-        if (!rc && !sc->lower_inclusive) st->lo_len = successor(st->lo, st->lo_len);
-      } else {
-        st->lo[st->lo_len++] = (uint8_t)kind;
-      }
-      st->hi_len = prefix_len, st->has_hi = true;
-      if (!rc && sc->has_upper) {
-        rc = msgstore_key_value_(st->hi, &st->hi_len, cap, &sc->upper);
-        if (!rc && sc->upper_inclusive) st->hi_len = successor(st->hi, st->hi_len);
-      } else if (!rc) {
-        st->hi[st->hi_len++] = (uint8_t)(kind + 1);
-      }
-    }
-  }
-  /* The cursor: strictly after (ascending) / before (descending) it. */
-  const msgstore_cursor_t *c = qc->q->cursor;
-  if (!rc && c) {
-    uint8_t tmp[MSGSTORE_KEY_BYTES_MAX];
-    size_t tmp_len = prefix_len;
-    memcpy(tmp, prefix, prefix_len);
-    rc = msgstore_key_value_(tmp, &tmp_len, sizeof tmp, &c->value);
-    if (!rc) rc = msgstore_key_string_(tmp, &tmp_len, sizeof tmp - 1, c->message_cid, strlen(c->message_cid));
-    if (!rc && qc->q->descending) {
-      if (!st->has_hi || cmp_bytes(tmp, tmp_len, st->hi, st->hi_len) < 0)
-        memcpy(st->hi, tmp, tmp_len), st->hi_len = tmp_len, st->has_hi = true;
-    } else if (!rc) {
-      tmp[tmp_len++] = 0;   /* the least key greater than the cursor's */
-      if (cmp_bytes(tmp, tmp_len, st->lo, st->lo_len) > 0) memcpy(st->lo, tmp, tmp_len), st->lo_len = tmp_len;
-    }
-  }
+  return st;
+}
+
+/* Adds a stream over prefix (its remainders), bounded by the sort condition
+ * sc on the sort property (may be NULL) and the query's cursor. */
+static int stream_add(query_ctx_t *qc, const uint8_t *prefix, size_t prefix_len, const msgstore_condition_t *sc) {
+  stream_t *st = stream_new(qc, prefix, prefix_len);
+  if (!st) return -ENOMEM;
+  int rc = bounds(prefix, prefix_len, sc, st->lo, &st->lo_len, st->hi, &st->hi_len, &st->has_hi, MSGSTORE_KEY_BYTES_MAX);
+  if (!rc) rc = cursor_bounds(qc, prefix, prefix_len, st->lo, &st->lo_len, st->hi, &st->hi_len, &st->has_hi);
   if (rc) return err_set(-EINVAL, "filter or cursor value too long for a key");
   stream_start(qc, st);
   return 0;
@@ -1158,6 +1193,102 @@ static const msgstore_condition_t *sort_condition(const msgstore_filter_t *f, co
   return NULL;
 }
 
+static int candidate(query_ctx_t *qc, const uint8_t *rem, size_t rem_len, msgstore_result_t *res, size_t cap,
+                     bool count_only);
+
+/* Plan 2: a range or prefix condition c on scan property P (not the sort
+ * property).  Its composite keys are ordered by P's value, not by the sort
+ * value, so the range is read whole, keeping only the best limit+1 matches
+ * after the cursor (memory bounded by the page, not by the matches). */
+static int materialize(query_ctx_t *qc, const msgstore_filter_t *f, const msgstore_condition_t *c) {
+  uint8_t prefix[MSGSTORE_KEY_BYTES_MAX];
+  size_t prefix_len;
+  int rc = key_sort_prefix(prefix, &prefix_len, qc->tid, qc->sort, c->property, strlen(c->property));
+  if (rc) return err_set(-EINVAL, "filter property too long");
+  stream_t *st = stream_new(qc, prefix, prefix_len);
+  if (!st) return -ENOMEM;
+  size_t keep = qc->limit + 1;
+  st->items = calloc(keep + 1, sizeof *st->items);
+  st->item_lens = calloc(keep + 1, sizeof *st->item_lens);
+  /* sort-value bounds, as remainders (no prefix) */
+  uint8_t *slo = malloc(2 * MSGSTORE_KEY_BYTES_MAX);
+  if (!st->items || !st->item_lens || !slo) {
+    free(slo);
+    return -ENOMEM;
+  }
+  uint8_t *shi = slo + MSGSTORE_KEY_BYTES_MAX;
+  size_t slo_len, shi_len;
+  bool has_shi;
+  rc = bounds(prefix, 0, sort_condition(f, qc->sort), slo, &slo_len, shi, &shi_len, &has_shi, MSGSTORE_KEY_BYTES_MAX);
+  if (!rc) rc = cursor_bounds(qc, prefix, 0, slo, &slo_len, shi, &shi_len, &has_shi);
+  if (!rc) rc = bounds(prefix, prefix_len, c, st->lo, &st->lo_len, st->hi, &st->hi_len, &st->has_hi, MSGSTORE_KEY_BYTES_MAX);
+  if (rc) {
+    free(slo);
+    return err_set(-EINVAL, "filter or cursor value too long for a key");
+  }
+  bool desc = qc->q->descending;
+  st->it = leveldb_create_iterator(qc->s->db, qc->ro);
+  /* Bounded by the keys in the value range. */
+  for (leveldb_iter_seek(st->it, (const char *)st->lo, st->lo_len); leveldb_iter_valid(st->it);
+       leveldb_iter_next(st->it)) {
+    size_t key_len;
+    const uint8_t *key = (const uint8_t *)leveldb_iter_key(st->it, &key_len);
+    if (st->has_hi && cmp_bytes(key, key_len, st->hi, st->hi_len) >= 0) break;
+    if (key_len <= prefix_len || memcmp(key, prefix, prefix_len) != 0) break;
+    qc->keys_read++;
+    size_t value_len = encoded_value_len(key + prefix_len, key_len - prefix_len);
+    if (value_len == 0 || prefix_len + value_len >= key_len) {
+      rc = err_set(-EIO, "index key malformed");
+      break;
+    }
+    const uint8_t *r = key + prefix_len + value_len;
+    size_t r_len = key_len - prefix_len - value_len;
+    if (cmp_bytes(r, r_len, slo, slo_len) < 0 || (has_shi && cmp_bytes(r, r_len, shi, shi_len) >= 0)) continue;
+    /* where it would go among the kept ones (binary search in output order) */
+    size_t a = 0, b = st->item_count;
+    bool dup = false;
+    while (a < b) {
+      size_t mid = (a + b) / 2;
+      int k = cmp_bytes(st->items[mid], st->item_lens[mid], r, r_len);
+      if (desc) k = -k;
+      if (k == 0) {
+        dup = true;
+        break;
+      }
+      if (k < 0) a = mid + 1;
+      else b = mid;
+    }
+    if (dup || a >= keep) continue;
+    msgstore_result_t scratch = {0};
+    int match = candidate(qc, r, r_len, &scratch, 0, true);
+    if (match < 0) {
+      rc = match;
+      break;
+    }
+    if (match == 0) continue;
+    uint8_t *copy = malloc(r_len);
+    if (!copy) {
+      rc = -ENOMEM;
+      break;
+    }
+    memcpy(copy, r, r_len);
+    if (st->item_count == keep) free(st->items[--st->item_count]);   /* the worst goes */
+    memmove(st->items + a + 1, st->items + a, (st->item_count - a) * sizeof *st->items);
+    memmove(st->item_lens + a + 1, st->item_lens + a, (st->item_count - a) * sizeof *st->item_lens);
+    st->items[a] = copy, st->item_lens[a] = r_len, st->item_count++;
+  }
+  free(slo);
+  char *error = NULL;
+  leveldb_iter_get_error(st->it, &error);
+  if (error && rc >= 0) rc = db_error(-EIO, "iterate", error);
+  else leveldb_free(error);
+  leveldb_iter_destroy(st->it);
+  st->it = NULL;
+  if (rc < 0) return rc;
+  stream_settle(qc, st);
+  return 0;
+}
+
 /* The streams of one filter: 1 added, 0 needs the sort index (no scan condition). */
 static int plan_filter(query_ctx_t *qc, const msgstore_filter_t *f) {
   const msgstore_condition_t *best = NULL;
@@ -1168,7 +1299,27 @@ static int plan_filter(query_ctx_t *qc, const msgstore_filter_t *f) {
     size_t rank = scan_rank(qc->s, c->property, strlen(c->property));
     if (rank < best_rank) best = c, best_rank = rank;
   }
-  if (!best) return 0;
+  if (!best) {
+    if (qc->stream_count + 1 > MSGSTORE_STREAMS_MAX) return 0;
+    for (size_t i = 0; i < f->count; i++) {
+      const msgstore_condition_t *c = &f->conditions[i];
+      if ((c->op != MSGSTORE_RANGE && c->op != MSGSTORE_PREFIX) || strcmp(c->property, qc->sort) == 0) continue;
+      size_t rank = scan_rank(qc->s, c->property, strlen(c->property));
+      if (rank < best_rank) best = c, best_rank = rank;
+    }
+    if (best) {
+      int rc = materialize(qc, f, best);
+      return rc < 0 ? rc : 1;
+    }
+    /* plan 3 for this filter: the sort index within its sort-value bounds */
+    const msgstore_condition_t *sc = sort_condition(f, qc->sort);
+    if (!sc) return 0;
+    uint8_t prefix[MSGSTORE_KEY_BYTES_MAX];
+    size_t len;
+    int rc = key_sort_prefix(prefix, &len, qc->tid, qc->sort, "", 0);
+    if (!rc) rc = stream_add(qc, prefix, len, sc);
+    return rc < 0 ? rc : 1;
+  }
   size_t values = best->op == MSGSTORE_EQ ? 1 : best->value_count;
   if (qc->stream_count + values > MSGSTORE_STREAMS_MAX) return 0;
   const msgstore_condition_t *sc = sort_condition(f, qc->sort);
@@ -1186,8 +1337,12 @@ static int plan_filter(query_ctx_t *qc, const msgstore_filter_t *f) {
 
 static void streams_close(query_ctx_t *qc) {
   for (size_t i = 0; i < qc->stream_count; i++) {
-    if (qc->streams[i].it) leveldb_iter_destroy(qc->streams[i].it);
-    free(qc->streams[i].prefix);
+    stream_t *st = &qc->streams[i];
+    if (st->it) leveldb_iter_destroy(st->it);
+    for (size_t k = 0; k < st->item_count; k++) free(st->items[k]);
+    free(st->items);
+    free(st->item_lens);
+    free(st->prefix);
   }
   qc->stream_count = 0;
 }
@@ -1220,7 +1375,7 @@ static int candidate(query_ctx_t *qc, const uint8_t *rem, size_t rem_len, msgsto
   size_t value_len;
   if ((rc = db_get(qc->s, qc->ro, key, key_len, &value, &value_len)) != 1)
     return rc < 0 ? rc : err_set(-EIO, "index key without its message");
-  res->sets_read++;
+  qc->sets_read++;
   msgstore_indexes_t ix;
   rc = msgstore_indexes_view_(&ix, (const uint8_t *)value, value_len);
   if (rc) {
@@ -1342,18 +1497,20 @@ int msgstore_query(msgstore_t *s, const char *tenant, const msgstore_query_t *q,
   if (rc) return rc;
   query_ctx_t *qc = calloc(1, sizeof *qc);
   if (!qc) return -ENOMEM;
-  qc->s = s, qc->q = q, qc->tid = tid, qc->sort = q->sort_property;
+  qc->s = s, qc->q = q, qc->tid = tid, qc->sort = q->sort_property, qc->limit = limit;
   const leveldb_snapshot_t *snap = leveldb_create_snapshot(s->db);
   qc->ro = leveldb_readoptions_create();
   leveldb_readoptions_set_snapshot(qc->ro, snap);
   rc = query_run(qc, res, limit);
   for (size_t i = 0; i < qc->stream_count; i++) {
     char *error = NULL;
+    if (!qc->streams[i].it) continue;
     leveldb_iter_get_error(qc->streams[i].it, &error);
     if (error && !rc) rc = db_error(-EIO, "iterate", error);
     else leveldb_free(error);
   }
   res->keys_read = qc->keys_read;
+  res->sets_read = qc->sets_read;
   streams_close(qc);
   leveldb_readoptions_destroy(qc->ro);
   leveldb_release_snapshot(s->db, snap);

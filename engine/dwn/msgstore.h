@@ -33,10 +33,13 @@
  * Query plan for each AND-filter (first that applies):
  *   1. an equality / one-of condition on a scan property (in the options'
  *      priority order): one composite range per value, already in sort order;
- *   2. a range / prefix condition on a scan property: that composite range,
- *      keeping only the best limit+1 entries after the cursor (bounded memory);
- *   3. otherwise the sort index of S.
- * A range or equality on S itself bounds every one of these scans.  The
+ *   2. a range / prefix condition on a scan property (not S): that composite
+ *      range read whole, keeping only the best limit+1 entries after the
+ *      cursor (memory bounded by the page);
+ *   3. a condition on S: the sort index of S within its bounds;
+ *   4. otherwise the whole sort index of S (then one scan serves all filters).
+ * A range, prefix or equality on S also bounds the scans of plans 1 and 2;
+ * more than MSGSTORE_STREAMS_MAX ranges fall back to plan 4.  The
  * streams of all filters are merged in (sort value, messageCid) order,
  * duplicates dropped, each candidate checked against the filters on its
  * stored index set.  So "schema = X sorted by dateCreated, limit 20" reads

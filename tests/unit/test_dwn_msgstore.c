@@ -330,7 +330,19 @@ static msgstore_value_t cond_values[MSGSTORE_FILTERS_MAX][8][4];
 static void random_condition(msgstore_condition_t *c, int fi, int ci) {
   memset(c, 0, sizeof *c);
   char *s1 = cond_strings[fi][ci * 2], *s2 = cond_strings[fi][ci * 2 + 1];
-  switch (rnd(9)) {
+  switch (rnd(11)) {
+  case 9:   /* prefix on a scan property: plan 2 */
+    if (rnd(3)) snprintf(s1, 40, "t%u", rnd(9));
+    else snprintf(s1, 40, "t");
+    *c = (msgstore_condition_t){.property = "tag.t", .op = MSGSTORE_PREFIX, .value = msgstore_string(s1)};
+    break;
+  case 10: {   /* range on a scan property: plan 2 */
+    *c = (msgstore_condition_t){.property = "tag.t", .op = MSGSTORE_RANGE};
+    if (rnd(3)) snprintf(s1, 40, "t%u", rnd(9)), c->has_lower = true, c->lower = msgstore_string(s1), c->lower_inclusive = rnd(2);
+    if (!c->has_lower || rnd(2))
+      snprintf(s2, 40, "t%u", rnd(9)), c->has_upper = true, c->upper = msgstore_string(s2), c->upper_inclusive = rnd(2);
+    break;
+  }
   case 0:
     snprintf(s1, 40, "s%u", rnd(7));
     *c = (msgstore_condition_t){.property = "schema", .op = MSGSTORE_EQ, .value = msgstore_string(s1)};
@@ -423,6 +435,8 @@ static bool model_cond(const model_t *m, const msgstore_condition_t *c) {
   }
   if (strcmp(c->property, "tag.t") == 0) {
     for (int k = 0; k < m->tag_count; k++) {
+      if (c->op == MSGSTORE_PREFIX && strncmp(m->tags[k], c->value.string, c->value.string_len) == 0) return true;
+      if (c->op == MSGSTORE_RANGE && model_range_str(c, m->tags[k])) return true;
       if (c->op == MSGSTORE_EQ && strcmp(m->tags[k], c->value.string) == 0) return true;
       for (size_t j = 0; c->op == MSGSTORE_ONE_OF && j < c->value_count; j++)
         if (strcmp(m->tags[k], c->values[j].string) == 0) return true;
@@ -692,6 +706,9 @@ static void test_plan_reads_limit(void **state) {
     assert_int_equal(msgstore_indexes_add(&ix, "schema", msgstore_string(i % 2 ? "odd" : "even")), 0);
     assert_int_equal(msgstore_indexes_add(&ix, "dateCreated", msgstore_string(created)), 0);
     assert_int_equal(msgstore_indexes_add(&ix, "isLatestBaseState", msgstore_bool(i % 10 != 0)), 0);
+    char context[32];
+    snprintf(context, sizeof context, "ctx%02d/%06d", i % 30, i);
+    assert_int_equal(msgstore_indexes_add(&ix, "contextId", msgstore_string(context)), 0);
     assert_int_equal(msgstore_txn_put(t, TENANT, cid, (const uint8_t *)cid, strlen(cid), &ix), 0);
     msgstore_indexes_free(&ix);
   }
@@ -711,6 +728,30 @@ static void test_plan_reads_limit(void **state) {
   /* odd ones: every 10th is not latest, none of them is odd ... all 21 read match */
   assert_true(res.keys_read <= 22);
   assert_true(res.sets_read <= 21);
+  msgstore_result_free(&res);
+  /* a prefix on a scan property (plan 2) reads its range (100 keys), not all 3000,
+   * keeps the page in order, and the cursor walks on from there */
+  msgstore_condition_t p = {.property = "contextId", .op = MSGSTORE_PREFIX, .value = msgstore_string("ctx07/")};
+  msgstore_filter_t fp = {&p, 1};
+  q = (msgstore_query_t){.filters = &fp, .filter_count = 1, .sort_property = "dateCreated", .descending = true,
+                         .limit = 5};
+  assert_int_equal(msgstore_query(f->store, TENANT, &q, &res), 0);
+  assert_int_equal(res.count, 5);
+  assert_true(res.has_more);
+  assert_string_equal(res.entries[0].message_cid, "bafy002977");
+  assert_string_equal(res.entries[4].message_cid, "bafy002857");
+  assert_true(res.keys_read <= 100 + 6);
+  char cursor_cid[32], cursor_value[40];
+  snprintf(cursor_cid, sizeof cursor_cid, "%s", res.cursor.message_cid);
+  snprintf(cursor_value, sizeof cursor_value, "%.*s", (int)res.cursor.value.string_len, res.cursor.value.string);
+  msgstore_result_free(&res);
+  msgstore_cursor_t cursor = {.message_cid = cursor_cid, .value = msgstore_string(cursor_value)};
+  q.cursor = &cursor, q.limit = 0;
+  assert_int_equal(msgstore_query(f->store, TENANT, &q, &res), 0);
+  assert_int_equal(res.count, 95);
+  assert_false(res.has_more);
+  assert_string_equal(res.entries[0].message_cid, "bafy002827");
+  assert_string_equal(res.entries[94].message_cid, "bafy000007");
   msgstore_result_free(&res);
 }
 
