@@ -143,8 +143,9 @@ void jws_cache_put(jws_cache_t *cache, const void *key, size_t key_len, void *va
 size_t jws_cache_size(jws_cache_t *cache);
 
 /* The verification cache of dwn-sdk-js' GeneralJwsVerifier: results of
- * jws_verify keyed by (protected, payload, signature).  1/0 cached result,
- * -ENOENT not cached. */
+ * jws_verify keyed by (protected, payload, signature), stored in the value
+ * pointer itself (so the cache must have free_value NULL).  get: 1/0 the
+ * cached result, -ENOENT not cached, -ENOMEM. */
 int jws_cache_get_verified(jws_cache_t *cache, const char *protected_b64, const char *payload_b64,
                            const char *signature_b64);
 void jws_cache_put_verified(jws_cache_t *cache, const char *protected_b64, const char *payload_b64,

@@ -74,7 +74,8 @@ static void check_jws(const json_t *v) {
     auth_signature_t sig = {0};
     rc = auth_verify(auth, v, &st, &sig);
     if (rc == 0) {
-      if (sig.signer.len == 0 || strncmp((const char *)sig.kid.data, (const char *)sig.signer.data, sig.signer.len) != 0)
+      if (sig.signer.len == 0 ||
+          strncmp((const char *)sig.kid.data, (const char *)sig.signer.data, sig.signer.len) != 0)
         abort();
     } else {
       check_status(&st, rc);

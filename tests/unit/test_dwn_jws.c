@@ -163,7 +163,9 @@ static const char *prot(const json_t *jws) { return json_string_value(json_objec
 static const char *sigtext(const json_t *jws) { return json_string_value(json_object_get(entry0(jws), "signature")); }
 static const char *payload(const json_t *jws) { return json_string_value(json_object_get(jws, "payload")); }
 
-static int verify(const json_t *jwk, const json_t *jws) { return jws_verify(jwk, prot(jws), payload(jws), sigtext(jws)); }
+static int verify(const json_t *jwk, const json_t *jws) {
+  return jws_verify(jwk, prot(jws), payload(jws), sigtext(jws));
+}
 
 static char *b64u(const void *data, size_t len) {
   buf_t b = {0};
@@ -198,9 +200,13 @@ static void test_parse(void **state) {
   json_decref(j);
   expect_parse("{\"payload\":\"eyJ9\",\"signatures\":[{\"protected\":\"eyJ9\",\"signature\":\"AAAA\"}]}", 0);
   /* unprotected members of an entry are ignored (the schema allows them) */
-  expect_parse("{\"payload\":\"eyJ9\",\"signatures\":[{\"protected\":\"eyJ9\",\"signature\":\"AA\",\"header\":{}}]}", 0);
+  expect_parse(
+      "{\"payload\":\"eyJ9\",\"signatures\":[{\"protected\":\"eyJ9\",\"signature\":\"AA\",\"header\":{}}]}",
+      0);
   expect_parse("{\"signatures\":[{\"protected\":\"eyJ9\",\"signature\":\"AA\"}]}", -EINVAL);
-  expect_parse("{\"payload\":\"eyJ9\",\"signatures\":[{\"protected\":\"eyJ9\",\"signature\":\"AA\"}],\"x\":1}", -EINVAL);
+  expect_parse(
+      "{\"payload\":\"eyJ9\",\"signatures\":[{\"protected\":\"eyJ9\",\"signature\":\"AA\"}],\"x\":1}",
+      -EINVAL);
   expect_parse("{\"payload\":\"eyJ9\",\"signatures\":[]}", -EINVAL);
   expect_parse("{\"payload\":\"eyJ9\",\"signatures\":{}}", -EINVAL);
   expect_parse("{\"payload\":\"eyJ9\",\"signatures\":[1]}", -EINVAL);
@@ -217,7 +223,8 @@ static void test_parse(void **state) {
   /* more entries than JWS_SIGNATURES_MAX */
   json_t *many = parse("{\"payload\":\"eyJ9\",\"signatures\":[]}");
   for (int i = 0; i <= JWS_SIGNATURES_MAX; i++)
-    json_array_append_new(json_object_get(many, "signatures"), json_pack("{s:s,s:s}", "protected", "eyJ9", "signature", "AA"));
+    json_array_append_new(json_object_get(many, "signatures"),
+                          json_pack("{s:s,s:s}", "protected", "eyJ9", "signature", "AA"));
   assert_int_equal(jws_parse(many, &g), -EINVAL);
   json_array_remove(json_object_get(many, "signatures"), 0);
   assert_int_equal(jws_parse(many, &g), 0);
