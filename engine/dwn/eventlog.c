@@ -138,11 +138,11 @@ static bool is_index_property(const eventlog_t *log, const char *name, size_t na
 /* 'F' keys of one event through put (true) or delete. */
 static int index_keys(eventlog_t *log, leveldb_writebatch_t *b, uint32_t tid, uint64_t wm,
                       const msgstore_indexes_t *ix, bool put) {
-  for (size_t i = 0; i < ix->count; i++) {
-    const char *name;
-    size_t name_len;
-    msgstore_value_t v;
-    if (msgstore_indexes_at(ix, i, &name, &name_len, &v) != 1) return -EIO;
+  size_t at = 0;
+  const char *name;
+  size_t name_len;
+  msgstore_value_t v;
+  while (msgstore_indexes_next(ix, &at, &name, &name_len, &v)) {
     if (!is_index_property(log, name, name_len)) continue;
     uint8_t key[MSGSTORE_KEY_BYTES_MAX];
     size_t len;

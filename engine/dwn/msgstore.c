@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,6 +333,11 @@ static int indexes_copy(msgstore_indexes_t *ix, const uint8_t *bytes, size_t len
   return 0;
 }
 
+int msgstore_indexes_next(const msgstore_indexes_t *ix, size_t *at, const char **name, size_t *name_len,
+                          msgstore_value_t *value) {
+  return pair_next(ix->bytes, ix->len, at, name, name_len, value) == 1;
+}
+
 int msgstore_indexes_at(const msgstore_indexes_t *ix, size_t i, const char **name, size_t *name_len,
                         msgstore_value_t *value) {
   size_t at = 0;
@@ -481,6 +487,31 @@ static int copy_list(char **dst, size_t *count, size_t max, const char *const *s
   return 0;
 }
 
+/* The property lists shape the keys: a store opened with other lists would
+ * miss or leave behind index keys, so the first open records them ('C') and
+ * later opens must match. */
+static int layout_check(msgstore_t *s) {
+  char layout[(MSGSTORE_SORT_PROPERTIES_MAX + MSGSTORE_SCAN_PROPERTIES_MAX) * (MSGSTORE_NAME_BYTES_MAX + 1) + 8];
+  size_t len = 0;
+  for (size_t i = 0; i < s->sort_count; i++) len += (size_t)sprintf(layout + len, "%s,", s->sort[i]);
+  layout[len++] = ';';
+  for (size_t i = 0; i < s->scan_count; i++) len += (size_t)sprintf(layout + len, "%s,", s->scan[i]);
+  assert(len < sizeof layout);
+  uint8_t key[1] = {'C'};
+  char *value;
+  size_t value_len;
+  int rc = db_get(s, NULL, key, 1, &value, &value_len);
+  if (rc == 1) {
+    bool same = value_len == len && memcmp(value, layout, len) == 0;
+    leveldb_free(value);
+    return same ? 0 : err_set(-EINVAL, "dwn store: index properties differ from those it was created with");
+  }
+  if (rc < 0) return rc;
+  char *error = NULL;
+  leveldb_put(s->db, s->write_sync, (const char *)key, 1, layout, len, &error);
+  return error ? db_error(-EIO, "write", error) : 0;
+}
+
 void msgstore_close(msgstore_t *s) {
   if (!s) return;
   if (s->db) leveldb_close(s->db);
@@ -526,6 +557,10 @@ int msgstore_open(const char *dir, const msgstore_options_t *opts, msgstore_t **
   s->db = leveldb_open(s->options, dir, &error);
   if (error) {
     rc = db_error(-EIO, "open", error);
+    msgstore_close(s);
+    return rc;
+  }
+  if ((rc = layout_check(s))) {
     msgstore_close(s);
     return rc;
   }

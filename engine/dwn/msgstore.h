@@ -143,7 +143,11 @@ int msgstore_indexes_add(msgstore_indexes_t *ix, const char *name, msgstore_valu
  * 0 absent. */
 int msgstore_indexes_find(const msgstore_indexes_t *ix, const char *name, size_t n,
                           msgstore_value_t *value);
-/* The i-th pair in insertion order: 1 or 0 past the end.  name is not
+/* Iterates the pairs in insertion order: start with *at = 0; 1 (pair filled,
+ * *at advanced) or 0 at the end.  name is not NUL-terminated. */
+int msgstore_indexes_next(const msgstore_indexes_t *ix, size_t *at, const char **name, size_t *name_len,
+                          msgstore_value_t *value);
+/* The i-th pair in insertion order (O(i)): 1 or 0 past the end.  name is not
  * NUL-terminated: name_len bytes. */
 int msgstore_indexes_at(const msgstore_indexes_t *ix, size_t i, const char **name,
                         size_t *name_len, msgstore_value_t *value);
@@ -181,8 +185,8 @@ bool msgstore_match(const msgstore_indexes_t *ix, const msgstore_filter_t *filte
 /* ---- store ---- */
 
 typedef struct msgstore_options {
-  /* Both lists are part of the on-disk layout: open a store with the same
-   * lists every time (NULL = the defaults above). */
+  /* Both lists are part of the on-disk layout: the first open records them
+   * and a later open with other lists fails (-EINVAL).  NULL = the defaults. */
   const char *const *sort_properties;   /* NULL-terminated */
   const char *const *scan_properties;   /* priority order; "x." = every "x.*" */
   size_t cache_bytes;                   /* LevelDB block cache (0 = 8 MiB) */

@@ -656,6 +656,14 @@ static void test_txn_atomic_and_reopen(void **state) {
   assert_int_equal(msgstore_data_ref_has(f->store, TENANT, "rec",
                                          "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"),
                    0);
+  /* the index layout is fixed at creation */
+  msgstore_close(f->store);
+  static const char *const sorts[] = {"dateCreated", NULL};
+  msgstore_options_t other = {.sort_properties = sorts};
+  msgstore_t *s2 = NULL;
+  assert_int_equal(msgstore_open(f->dir, &other, &s2), -EINVAL);
+  assert_null(s2);
+  assert_int_equal(msgstore_open(f->dir, NULL, &f->store), 0);
   /* tenants are separate */
   assert_int_equal(msgstore_get(f->store, "did:example:bob", "kept", &msg, &len, NULL), -ENOENT);
   msgstore_indexes_free(&ix);
