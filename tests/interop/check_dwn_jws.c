@@ -76,6 +76,9 @@ static void check_dids(did_resolver_t *r, json_t *dids) {
   }
 }
 
+/* Every JWS the SDK accepts carries this descriptorCid (its structure check compares it). */
+static const char *descriptor_cid;
+
 static void check_jws(auth_t *auth, json_t *list, int pass) {
   size_t i;
   json_t *v;
@@ -93,7 +96,8 @@ static void check_jws(auth_t *auth, json_t *list, int pass) {
       if (rc == 0) {
         CHECK(strcmp((const char *)sig.signer.data, signer) == 0, "%s: signer %s, want %s", name,
               (const char *)sig.signer.data, signer);
-        CHECK(json_is_object(sig.payload), "%s: no payload object", name);
+        const char *cid = json_string_value(json_object_get(sig.payload, "descriptorCid"));
+        CHECK(cid && strcmp(cid, descriptor_cid) == 0, "%s: payload descriptorCid %s", name, cid ? cid : "(none)");
       }
     } else {
       CHECK(rc != 0 && st.code == want_status, "pass %d %s: C %d (%s), SDK %d (%s)", pass, name,
@@ -162,6 +166,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   json_t *dids = json_object_get(vectors, "dids"), *jws = json_object_get(vectors, "jws");
+  descriptor_cid = json_string_value(json_object_get(vectors, "descriptorCid"));
   check_dids(resolver, dids);
   check_dids(resolver, dids); /* through the resolver cache */
   check_jws(auth, jws, 1);

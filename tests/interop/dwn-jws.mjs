@@ -183,6 +183,14 @@ async function gen(out) {
     await add('Ed25519 signature 63 bytes', withSignature(edJws, compactSig(edJws).slice(0, 63)));
     await add('secp256k1 signature 65 bytes', withSignature(k1Jws, Uint8Array.from([...compactSig(k1Jws), 0])));
   }
+  // JSON.parse keeps the last of duplicate keys, so must we
+  {
+    const text = `{"descriptorCid":"bafyreiwrong","descriptorCid":"${descriptorCid}"}`;
+    const signer = new PrivateKeySigner({ privateJwk: edKey.privateJwk, keyId: edKey.kid });
+    await add('payload with a duplicate key', (await GeneralJwsBuilder.create(Encoder.stringToBytes(text), [signer])).getJws());
+  }
+  // the schema lets a signature entry carry other members (an unprotected header)
+  await add('entry with an unprotected header', { payload: edJws.payload, signatures: [{ ...edJws.signatures[0], header: { kid: 'x' } }] });
   await add('two signatures', { payload: edJws.payload, signatures: [edJws.signatures[0], edJws.signatures[0]] });
   await add('no signature', { payload: edJws.payload, signatures: [] });
   await add('payload is an array', await signJws(edKey.privateJwk, edKey.kid, [descriptorCid]));
