@@ -1257,14 +1257,14 @@ static const json_t *descriptor_field(const json_t *msg, const char *name) {
 int dwn_validate_message_schema(const json_t *msg, dwn_schema_t *schema, dwn_status_t *st) {
   const json_t *interface = descriptor_field(msg, "interface");
   const json_t *method = descriptor_field(msg, "method");
-  char a[128], b[128];
+  char a[DWN_DETAIL_BYTES_MAX], b[DWN_DETAIL_BYTES_MAX]; /* details are cut there anyway */
   if (!interface || !method) {
     return dwn_status_fail(st, 400, NULL,
                            "Both interface and method must be present, interface: %s, method: %s",
                            interface ? dwn_validate_js_string(interface, a, sizeof a) : "undefined",
                            method ? dwn_validate_js_string(method, b, sizeof b) : "undefined");
   }
-  char name[256];
+  char name[2 * DWN_DETAIL_BYTES_MAX];
   /* JS `+`: string concatenation when either side becomes a string (arrays
    * and objects do), else numeric addition (true + false is 1) */
   bool numeric = !json_is_string(interface) && !json_is_array(interface) &&

@@ -213,7 +213,8 @@ for (const [i, m] of [[NONE, 'Write'], ['Records', NONE], [NONE, NONE], [null, '
   [['Records'], 'Write'], [[], 'RecordsWrite'], [{}, 'Write'], [[null, 'a', ['b', 'c']], NONE],
   ['Records', 'Filter'], ['General', 'Jws'], ['Records', 'Count'], ['Events', 'Get'], ['Protocols', 'Delete'],
   [true, false], ['Records', ['Write', null]], ['Records', 'write'], ['RecordsW', 'rite'],
-  ['Records', 'WriteSignaturePayload'], ['Permission', 'GrantData'], ['Public', 'Jwk']]) {
+  ['Records', 'WriteSignaturePayload'], ['Permission', 'GrantData'], ['Public', 'Jwk'],
+  ['R'.repeat(600), NONE], [NONE, ['x'.repeat(300), 'y'.repeat(300)]], ['Records', 'W'.repeat(700)]]) {
   const m1 = clone(messages.RecordsWriteFlat);
   if (i === NONE) delete m1.descriptor.interface; else m1.descriptor.interface = i;
   if (m === NONE) delete m1.descriptor.method; else m1.descriptor.method = m;
