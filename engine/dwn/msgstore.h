@@ -19,7 +19,10 @@
  *   'S' tid S "" sv cid    -> ""   sort index of sort property S
  *   'S' tid S P v sv cid   -> ""   composite: scan property P = v, sorted by S
  *   'D' dataCid tid recId  -> ""   data references (GC roots)
- *   'T' tenant -> tid,  'N' -> next tid
+ *   'T' tenant -> tid,  'N' -> next tid,  'C' -> the property lists
+ *   (eventlog.h adds 'E', 'e', 'F', 'W')
+ * A tenant's id is created by its first write, in a synced write of its own
+ * (a crash may leave an id without messages: harmless).
  * A message gets, for each sort property S it has (opts.sort_properties,
  * default dateCreated, datePublished, messageTimestamp), one sort-index key
  * and one composite key per value of each scan property (opts.scan_properties,
@@ -53,7 +56,10 @@
  * (startsWith) is on strings.  Results come sorted by the sort property's
  * (first) value then messageCid, both ascending or both descending; a message
  * without the sort property never appears (the SDK's iterator paging; its
- * in-memory "[] if a match lacks the sort property" quirk is the caller's).
+ * in-memory "[] if a match lacks the sort property" quirk is the caller's;
+ * a sort value is the property's first value in the index set).  Compared
+ * with the SDK: strings compare by UTF-16 code unit as in JS; numbers
+ * numerically (the SDK's padded-string encoding agrees for integers).
  * The cursor {messageCid, value} resumes strictly after (descending: before)
  * that position, whether or not that message still exists.
  *
@@ -66,8 +72,9 @@
  * written go out together as the next batch, one fsync for all (each still
  * all-or-nothing; a group fails or succeeds as a whole).  Commit order =
  * event-log watermark order = order in the batches.  Reads never wait.
- * Threads: one store may be used from many
- * threads; a txn belongs to one thread.
+ * The handler serializes writes to the same record (the store reads
+ * committed state when a txn replaces or deletes a message).  Threads: one
+ * store may be used from many threads; a txn belongs to one thread.
  *
  * Memory: the store owns its LevelDB; results and index sets own their
  * bytes (free with the matching *_free); filters and cursors passed in are
