@@ -8,6 +8,9 @@
 #     rules, roles, permissions, deletes, a record over 40 MB, ...);
 #   - every reply status is one docs/dwn-reference.md §1 allows;
 #   - the documented data generator reproduces every {seed, size} payload;
+#   - the recorded identifiers (messageCid, descriptorCid, entryId, dataCid)
+#     recompute from the reference's rules without the SDK (dag-cbor,
+#     multiformats and the UnixFS importer directly);
 #   - the two runs are identical apart from the fields marked
 #     nondeterministic (Messages.Query cursor ULIDs), so the corpus is
 #     reproducible.
@@ -50,7 +53,7 @@ PIDS=()
 cat "$WORK/gen1.log"
 echo "generated twice in $(($(date +%s) - start)) s"
 
-node "$CHECK" "$WORK/run1.json" "$WORK/run2.json" || { echo "FAIL: scenario check"; exit 1; }
+node "$CHECK" --npm-dir "$NPM_DIR" "$WORK/run1.json" "$WORK/run2.json" || { echo "FAIL: scenario check"; exit 1; }
 mkdir -p "$BUILD/dwn"
 cp "$WORK/run1.json" "$BUILD/dwn/scenarios.json"
 echo "corpus: $BUILD/dwn/scenarios.json ($(wc -c <"$BUILD/dwn/scenarios.json") bytes)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Checks scenario documents written by gen.mjs (used by dwn-scenarios.sh).
 //
-// Usage: node check.mjs RUN1.json RUN2.json
+// Usage: node check.mjs [--npm-dir DIR] RUN1.json RUN2.json
 //   1. each document is well formed (format, unique names, every step has a
 //      tenant, a message, its identifiers and a reply status);
 //   2. every reply status is one dwn-reference §1 allows for the message's
@@ -13,10 +13,19 @@
 //      scenario names): ≥ 100 scenarios, all ten interface.methods, all eight
 //      status codes, and the feature list below; prints a table;
 //   5. the two runs are identical except at the paths each step lists in
-//      `nondeterministic`, where only presence and JSON type are compared.
+//      `nondeterministic`, where only presence and JSON type are compared;
+//   6. with --npm-dir (the dwn_oracle install): the identifiers are
+//      recomputed WITHOUT the SDK, from the rules of dwn-reference §3, with
+//      @ipld/dag-cbor 9.0.3, multiformats 11.0.2 and ipfs-unixfs-importer
+//      15.1.5: messageCid = CID(dag-cbor(message minus encodedData)),
+//      descriptorCid, entryId = CID(descriptor + author), and for every
+//      accepted write with data, dataCid = UnixFS CIDv1 (raw leaves, 256 KiB
+//      chunks) of the regenerated data.
 // Exit 0 when everything holds, 1 otherwise (each failure printed).
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ALLOWED = {
   RecordsWrite: [202, 204, 400, 401, 409],
@@ -33,6 +42,60 @@ const ALLOWED = {
 const PERMISSIONS = 'https://tbd.website/dwn/permissions';
 const failures = [];
 const fail = (m) => failures.push(m);
+
+function genBytes(seed, size) {
+  const out = Buffer.allocUnsafe(size);
+  const s = Buffer.from(seed, 'utf8');
+  const ctr = Buffer.alloc(4);
+  for (let i = 0, off = 0; off < size; i++, off += 32) {
+    ctr.writeUInt32BE(i);
+    createHash('sha256').update(s).update(ctr).digest().copy(out, off, 0, Math.min(32, size - off));
+  }
+  return out;
+}
+
+/** Recomputes the identifiers of every step independently of the SDK (§3). */
+async function checkIds(doc, npmDir) {
+  const nm = join(npmDir, 'node_modules');
+  const imp = (p) => import(pathToFileURL(join(nm, p)).href);
+  const dagCbor = await imp('@ipld/dag-cbor/src/index.js');
+  const { CID } = await imp('multiformats/src/cid.js');
+  const { sha256 } = await imp('multiformats/src/hashes/sha2.js');
+  const { importer } = await imp('ipfs-unixfs-importer/dist/src/index.js');
+  const cidOf = async (x) => CID.createV1(0x71, await sha256.digest(dagCbor.encode(x))).toString();
+  const dataCid = async (bytes) => {
+    let last;
+    for await (const e of importer([{ content: bytes }], { put: async (c) => c }, { cidVersion: 1 })) last = e;
+    return last.cid.toString();
+  };
+  let n = 0, nd = 0;
+  for (const sc of doc.scenarios) {
+    for (const [i, st] of sc.steps.entries()) {
+      const where = `${sc.name} step ${i}`;
+      const nondet = new Set(st.nondeterministic ?? []);
+      let m;
+      try { m = { ...st.message }; delete m.encodedData; } catch { continue; }
+      if (st.ids.messageCid && !nondet.has('ids.messageCid')) {
+        let c;
+        try { c = await cidOf(m); } catch (e) { fail(`${where}: message not dag-cbor encodable: ${e.message}`); continue; }
+        if (c !== st.ids.messageCid) fail(`${where}: messageCid ${st.ids.messageCid}, recomputed ${c}`);
+        n++;
+      }
+      if (st.ids.descriptorCid && !nondet.has('ids.descriptorCid') && (await cidOf(m.descriptor)) !== st.ids.descriptorCid) fail(`${where}: descriptorCid differs`);
+      if (st.ids.entryId) {
+        const e = await cidOf({ ...m.descriptor, author: st.ids.author });
+        if (e !== st.ids.entryId) fail(`${where}: entryId ${st.ids.entryId}, recomputed ${e}`);
+        if ((e === m.recordId) !== st.ids.initialWrite) fail(`${where}: initialWrite flag`);
+      }
+      if (st.data?.seed !== undefined && [202, 204].includes(st.reply.status.code)) {
+        const c = await dataCid(genBytes(st.data.seed, st.data.size));
+        if (c !== m.descriptor.dataCid) fail(`${where}: dataCid ${m.descriptor.dataCid}, importer gives ${c}`);
+        nd++;
+      }
+    }
+  }
+  console.log(`identifiers recomputed without the SDK: ${n} messageCids, ${nd} dataCids`);
+}
 
 function genSha256(seed, size) {
   const h = createHash('sha256');
@@ -251,8 +314,11 @@ function firstDiff(a, b, path = '') {
   return null;
 }
 
-const [f1, f2] = process.argv.slice(2);
-if (!f1 || !f2) { console.error('usage: check.mjs RUN1.json RUN2.json'); process.exit(2); }
+const argv = process.argv.slice(2);
+let npmDir;
+if (argv[0] === '--npm-dir') { npmDir = argv[1]; argv.splice(0, 2); }
+const [f1, f2] = argv;
+if (!f1 || !f2) { console.error('usage: check.mjs [--npm-dir DIR] RUN1.json RUN2.json'); process.exit(2); }
 const A = JSON.parse(readFileSync(f1, 'utf8'));
 const B = JSON.parse(readFileSync(f2, 'utf8'));
 validate(A, 'run1');
@@ -291,6 +357,8 @@ for (const f of [...all].sort()) {
   console.log(`  ${String(c).padStart(4)}  ${f}`);
   if (c === 0) fail(`feature not covered: ${f}`);
 }
+
+if (npmDir) await checkIds(A, npmDir);
 
 const sa = stripNondet(A), sb = stripNondet(B);
 const da = JSON.stringify(sa), db = JSON.stringify(sb);
