@@ -29,6 +29,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM
 
 GEN="$ROOT/tests/interop/dwn/gen.mjs"
 CHECK="$ROOT/tests/interop/dwn/check.mjs"

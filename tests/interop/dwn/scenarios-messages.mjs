@@ -130,3 +130,22 @@ S(M, 'messages-subscribe-events', 'owner and grant-scoped subscriptions receive 
   await s.send(a, await rdelete({ by: a, at: 10, recordId: flat.message.recordId }), undefined, { expect: 202 });
   await s.send(a, await pconfigure({ by: a, at: 11, definition: { ...socialDef(), published: false } }), undefined, { expect: 202 });
 }, { eventStream: true });
+S(M, 'subscribe-event-edges', 'which steps emit events: a 204 write, a refused or conflicting write, another tenant, a prune', async (s) => {
+  const a = await s.id('alice'), b = await s.id('bob');
+  await s.send(a, await pconfigure({ by: a, at: 1, definition: socialDef() }), undefined, { expect: 202 });
+  await s.send(b, await pconfigure({ by: b, at: 1, definition: socialDef() }), undefined, { expect: 202 });
+  await s.send(a, await msubscribe({ by: a, at: 2 }), undefined, { expect: 200 });
+  await s.send(a, await sdk.RecordsSubscribe.create({ filter: { protocol: SOCIAL }, signer: a.signer, messageTimestamp: ts(2) }), undefined, { expect: 200 });
+  const d = seeded('edge', 20);
+  const nodata = await rw({ by: a, at: 3, dataCid: await sdk.Cid.computeDagPbCidFromBytes(d.bytes), dataSize: 20 });
+  await s.send(a, nodata, undefined, { expect: 204 });
+  const post = await rw({ by: a, at: 4, data: d, protocol: SOCIAL, protocolPath: 'post' });
+  await s.send(a, post, d, { expect: 202 });
+  await s.send(a, post, d, { expect: 409, note: 'duplicate: no event' });
+  await s.send(a, await rw({ by: a, at: 5, data: d, protocol: SOCIAL, protocolPath: 'nope' }), d, { expect: 400, note: 'refused: no event' });
+  await s.send(b, await rw({ by: b, at: 6, data: d, protocol: SOCIAL, protocolPath: 'post' }), d, { expect: 202, note: 'other tenant: no event' });
+  const comment = await rw({ by: a, at: 7, data: d, protocol: SOCIAL, protocolPath: 'post/comment', parentContextId: post.message.contextId });
+  await s.send(a, comment, d, { expect: 202 });
+  await s.send(a, await rdelete({ by: a, at: 8, recordId: post.message.recordId, prune: true }), undefined, { expect: 202 });
+  await s.send(a, await mquery({ by: a, at: 9 }), undefined, { expect: 200 });
+}, { eventStream: true });
