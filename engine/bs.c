@@ -1499,9 +1499,10 @@ int bs_fsck(bs_t *bs, void (*fn)(void *ctx, const char *problem), void *ctx) {
  * uncommitted bytes) is scanned record by record.  A block record the index
  * (or the pending table) still names is copied into the active segment as
  * an ordinary append whose pending entry remembers the old location, so its
- * commit moves the index entry and the live accounting; the check and the
- * append happen under the store's mutex, so a concurrent delete either came
- * first (nothing copied) or tombstones the copy.  A tombstone whose target
+ * commit moves the index entry and the live accounting; the scan and the
+ * index lookup run without the store's mutex, the re-check (compact_copy)
+ * and the append under it, so a concurrent delete either came first
+ * (nothing copied) or tombstones the copy.  A tombstone whose target
  * segment still exists (and is not S) is copied as a bare record (no pending
  * entry: it must not hide a block put again after it; replay only applies a
  * tombstone to the very record it names).  Then everything is committed; if

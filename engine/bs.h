@@ -26,7 +26,11 @@
  *     are copied from memory, written ones are read from the segment.
  *   - Reads are one LevelDB lookup and one preadv (header, multihash and data
  *     in one syscall, straight into the caller's buf) through the I/O layer,
- *     from any thread; the record's checksum is verified on every read.
+ *     from any thread; the record's checksum is verified on every read.  A
+ *     read takes the store's mutex once (the pending table) and a second,
+ *     segment-table mutex for its segment reference; nobody holds either
+ *     across disk I/O or an index lookup, so a read never waits behind GC's,
+ *     compaction's or a writer's I/O, only behind short in-memory work.
  *   - Identity multihashes are never stored: bs_put returns 1, bs_get returns
  *     the digest, bs_has says present.
  *   - Write-path errors are sticky: after a failed write, fdatasync or index
@@ -36,21 +40,27 @@
  *   - bs_fsck and bs_stat's counters are exact on a quiescent store.
  *   - Compaction (bs_compact) rewrites mostly-dead segments: live records are
  *     copied into the active segment by ordinary appends and commits, then the
- *     old file is deleted.  Readers hold a reference on a segment for the
+ *     old file is deleted.  The segment is read and each record's index entry
+ *     looked up without the store's lock; a live one is re-validated under it
+ *     (a delete or put of the same block since the lookup wins: nothing is
+ *     resurrected or lost) before its copy is appended.  Readers hold a reference on a segment for the
  *     duration of one read; a segment being deleted is first "retired" (new
  *     lookups that still find the old location retry, the index already names
  *     the copy), then its file is closed and unlinked once its last reader is
  *     gone, so no read ever touches a deleted or reused file descriptor.
  *   - Per-segment live bytes (record bytes of the blocks the index points
  *     at) are kept in memory: derived from the index entries (one pass over
- *     the 'B' keys, no segment read) the first time bs_stat, bs_compact or
- *     bs_fsck needs them, not at open, then updated by every commit; they
+ *     the 'B' keys, no segment read, without the store's lock) the first time
+ *     bs_stat, bs_compact or bs_fsck needs them, not at open, then updated by
+ *     every commit; they
  *     give dead ratios and reclaimable bytes without scanning again.
  *   - GC support: between bs_gc_begin and bs_gc_end the engine records every
  *     multihash put (new or already present: a dedupe hit "touches" the
  *     block) and bs_touch'ed; bs_gc_delete deletes a block only if it was not
  *     touched, checked under the same lock as the put, so nothing added or
- *     re-added during a GC can be swept.
+ *     re-added during a GC can be swept.  Its index lookup runs before the
+ *     lock is taken (repeated if a commit moved entries meanwhile), and
+ *     bs_gc_delete_batch appends a chunk of tombstones per hold of the lock.
  *   - Memory: 2 x max(batch_bytes_max, one max record) for the buffers, about
  *     3 MiB of pending table, LevelDB's 4 MiB cache and 4 MiB write buffer.
  */

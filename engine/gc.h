@@ -16,9 +16,13 @@
  * run before anything is swept: blocks below what could not be read could
  * not be marked.  Identity CIDs are walked (their links) but never stored.
  *
- * Online safety.  Readers and writers never wait for GC: the mark reads
- * blocks like any reader, the sweep appends tombstones like bs_delete, and
- * compaction is online (bs.h).  Nothing added during a run is collected:
+ * Online safety.  Readers and writers never wait for GC's I/O: the mark
+ * reads blocks like any reader (only blocks that can have links: a raw CID
+ * is marked without being read, and each block is read at most once per
+ * run), the sweep looks candidates up without the engine's lock and appends
+ * their tombstones in chunks of GC_SWEEP_CHUNK per hold of it
+ * (bs_gc_delete_batch), yielding the CPU between chunks (yield_cpu), and
+ * compaction is online (bs.h) and yields too.  Nothing added during a run is collected:
  * gc_run calls bs_gc_begin before the providers run, and from then on the
  * engine records every multihash put, whether new or already present (a
  * dedupe hit "touches" it), in a touched set; the sweep deletes through
