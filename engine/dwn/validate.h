@@ -32,7 +32,10 @@
  *
  * Every function returns 0 when the value is valid, else fills st with
  * {400, detail} and returns -EINVAL; -ENOMEM (st untouched) when out of memory.
- * Inputs are borrowed; nothing is retained.  Recursion follows the data
+ * Inputs are borrowed; nothing is retained.  A call allocates one small
+ * context (and a key list for objects over 32 members), freed before it
+ * returns; the schema tables are static and read-only, so calls may run
+ * concurrently.  Recursion follows the data
  * (protocol rule sets nest): at most DWN_VALIDATE_DEPTH_MAX schema levels,
  * deeper input fails with SchemaValidatorFailure "<path>: nesting too deep"
  * (ajv has no limit; jansson's parser already caps JSON depth at 2048).
