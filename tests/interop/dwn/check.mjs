@@ -83,6 +83,9 @@ async function checkIds(doc, npmDir) {
       }
       if (st.ids.descriptorCid && !nondet.has('ids.descriptorCid') && (await cidOf(m.descriptor)) !== st.ids.descriptorCid) fail(`${where}: descriptorCid differs`);
       if (st.ids.entryId) {
+        // logical author: signer of the author-delegated grant if any, else the signer (§4.1)
+        const jws = m.authorization?.authorDelegatedGrant?.authorization?.signature ?? m.authorization?.signature;
+        if (signerDid(jws) !== st.ids.author) fail(`${where}: author ${st.ids.author}, signature says ${signerDid(jws)}`);
         const e = await cidOf({ ...m.descriptor, author: st.ids.author });
         if (e !== st.ids.entryId) fail(`${where}: entryId ${st.ids.entryId}, recomputed ${e}`);
         if ((e === m.recordId) !== st.ids.initialWrite) fail(`${where}: initialWrite flag`);
