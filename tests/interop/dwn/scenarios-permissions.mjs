@@ -147,6 +147,10 @@ S(P, 'perm-protocols-grants', 'Protocols.Configure and Protocols.Query grants, p
   await s.send(a, await pconfigure({ by: b, at: 5, definition: miniDef(Y, false), permissionGrantId: gc.id }), undefined, { expect: [401, 'ProtocolsGrantAuthorizationScopeProtocolMismatch'] });
   await s.send(a, await pquery({ by: b, at: 6 }), undefined, { expect: 200, note: 'no grant: published only' });
   await s.send(a, await pquery({ by: b, at: 7, permissionGrantId: gq.id }), undefined, { expect: 200, note: 'with grant: all' });
+  await s.send(a, await pconfigure({ by: a, at: 8, definition: miniDef(Y, false) }), undefined, { expect: 202 });
+  const gx = await put(s, a, await grant({ by: a, to: b, at: 9, expires: FAR, scope: { interface: 'Protocols', method: 'Query', protocol: X } }));
+  await s.send(a, await pquery({ by: b, at: 10, filter: { protocol: X }, permissionGrantId: gx.id }), undefined, { expect: 200, note: 'scoped grant, same protocol: unpublished visible' });
+  await s.send(a, await pquery({ by: b, at: 11, filter: { protocol: Y }, permissionGrantId: gx.id }), undefined, { expect: 200, note: 'scoped grant, other protocol: narrowed to published (none)' });
 });
 
 // ------------------------------------------------------------ delegation
