@@ -18,7 +18,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -pthread $(SAN) \
            $(shell pkg-config --cflags $(PKGS)) -Iengine
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) $(LDLEVEL) -pthread $(SAN)
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) $(LDLEVEL) -lm -pthread $(SAN)
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 ENGINE_SRC := $(wildcard engine/*.c engine/dwn/*.c)

@@ -683,7 +683,7 @@ int main(int argc, char **argv) {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
       {"config", cmd_config},
-      {"pin", cmd_pin},
+      {"pin", cmd_pin},     {"dwn", cmd_dwn},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);

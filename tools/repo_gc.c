@@ -23,7 +23,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "dwn/msgstore.h"
 #include "config.h"
 #include "err.h"
 #include "gc.h"
@@ -84,6 +87,16 @@ int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   rc = gc_new(r->bs, &gc);
   if (rc) return rc;
   rc = gc_add_root_provider(gc, pins_roots, r->pins);
+  /* DWN record data lives in the block engine too: the message store's data
+   * references are roots (dwn/msgstore.h) */
+  char dwn_dir[REPO_PATH_BYTES_MAX + 8];
+  struct stat st;
+  msgstore_t *dwn = NULL;
+  snprintf(dwn_dir, sizeof dwn_dir, "%s/dwn", r->path);
+  if (!rc && stat(dwn_dir, &st) == 0) {
+    rc = msgstore_open(dwn_dir, NULL, &dwn);
+    if (!rc) rc = gc_add_root_provider(gc, msgstore_gc_roots, dwn);
+  }
   gc_options_t go;
   gc_options_default(&go);
   go.require_providers = true;
@@ -92,6 +105,7 @@ int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   gc_result_t result;
   if (!rc) rc = gc_run(gc, &go, &result);
   gc_free(gc);
+  if (dwn) msgstore_close(dwn);
   fflush(stdout);
   if (!rc) gc_last_write(r);
   if (!rc && res) *res = result;

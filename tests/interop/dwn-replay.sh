@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The differential test of the C DWN engine: the scenarios recorded from
+# dwn-sdk-js 0.5.2 (tests/interop/dwn/gen.mjs, format in docs/dwn-scenarios.md)
+# replayed through engine/dwn (tests/interop/check_dwn_replay.c), every reply
+# compared: status code, error code, entries, cursor, entry and data.
+# tests/interop/dwn/replay-passing.txt lists the scenarios that must match;
+# the run fails when one of them does not, and prints any new match.
+# The recorded document is $BUILD/dwn/scenarios.json (also written by
+# dwn-scenarios.sh); it is made again when a generator source is newer.
+source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/dwn-lib.bash"
+dwn_oracle
+
+CHECK="$BUILD/interop/check_dwn_replay"
+[ -x "$CHECK" ] || { echo "FAIL: $CHECK is not built"; exit 1; }
+DOC="$BUILD/dwn/scenarios.json"
+mkdir -p "$BUILD/dwn"
+WORK=$(mktemp -d "$BUILD/dwn/replay.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+(
+  flock 9
+  stale=0
+  [ -s "$DOC" ] || stale=1
+  for f in "$ROOT"/tests/interop/dwn/*.mjs; do [ "$f" -nt "$DOC" ] && stale=1; done
+  if [ $stale = 1 ]; then
+    node "$ROOT/tests/interop/dwn/gen.mjs" --npm-dir "$NPM_DIR" --work "$WORK/gen" --out "$DOC.tmp" >"$WORK/gen.log" 2>&1 ||
+      { tail -n 20 "$WORK/gen.log"; echo "FAIL: the scenario generator failed"; exit 1; }
+    mv "$DOC.tmp" "$DOC"
+  fi
+) 9>"$BUILD/dwn/.lock" || exit 1
+mkdir -p "$WORK/run"
+"$CHECK" "$DOC" "$WORK/run" "$ROOT/tests/interop/dwn/replay-passing.txt" | tee "$WORK/replay.out" | grep -v '^PASS'
+rc=${PIPESTATUS[0]}
+echo "$(grep -c '^PASS' "$WORK/replay.out") scenarios match; $(grep -c '^FAIL' "$WORK/replay.out") do not yet"
+exit "$rc"
