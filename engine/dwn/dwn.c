@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "dwn/dagcbor.h"
+#include "dwn/data_schema.h"
 #include "dwn/handlers.h"
 #include "dwn/timestamp.h"
 #include "dwn/url.h"
@@ -31,6 +32,7 @@ int dwn_open(const dwn_options_t *opts, dwn_t **out) {
   if (!rc) rc = did_resolver_new(&rcfg, &d->resolver);
   auth_config_t acfg = {.resolver = d->resolver};
   if (!rc) rc = auth_new(&acfg, &d->auth);
+  if (!rc) rc = dwn_data_schemas_open(opts->dir, &d->schemas);
   if (!rc && opts->tenants && opts->tenants_len) {
     if (!(d->tenants = calloc(opts->tenants_len, sizeof *d->tenants))) rc = -ENOMEM;
     for (size_t i = 0; !rc && i < opts->tenants_len; i++, d->tenants_len++)
@@ -46,6 +48,7 @@ int dwn_open(const dwn_options_t *opts, dwn_t **out) {
 
 void dwn_close(dwn_t *d) {
   if (!d) return;
+  dwn_data_schemas_close(d->schemas);
   auth_free(d->auth);
   did_resolver_free(d->resolver);
   if (d->log) eventlog_close(d->log);

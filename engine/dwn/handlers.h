@@ -42,6 +42,7 @@ struct dwn {
   char **tenants;             /* allow-list; NULL = open */
   size_t tenants_len;
   pthread_mutex_t write_lock; /* one writer at a time: read state, decide, commit */
+  struct dwn_data_schemas *schemas; /* registered JSON Schemas of record data (data_schema.h) */
 };
 
 /* A message being handled: the JSON and what the handler learnt of it. */

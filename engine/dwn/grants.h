@@ -1,0 +1,83 @@
+/*
+ * dwn/grants: permissions as records of the built-in permissions protocol
+ * (dwn-reference.md §10; dwn-sdk-js 0.5.2 protocols/permissions.ts,
+ * core/grant-authorization.ts, core/records-grant-authorization.ts,
+ * core/protocols-grant-authorization.ts, core/messages-grant-authorization.ts,
+ * utils/records.ts validateDelegatedGrantReferentialIntegrity,
+ * the interfaces' authorizeDelegate / authorizeOwnerDelegate).
+ *
+ * The handlers (records.c, protocols.c, messages.c) call these at the points
+ * where the reference consults a grant; each returns 0 when authorised, else
+ * sets st with the reference's code (401 for authorisation, 400 for the
+ * parse-phase integrity checks) and returns its errno (status.h).  Internal
+ * errors (store, memory) return their errno with st untouched.
+ *
+ * A grant is the RecordsWrite with protocolPath "grant" stored in the
+ * tenant's message store (with its encodedData: permission records are at
+ * most 10000 bytes, always inline) or, for delegated grants, the one carried
+ * in the message's authorization (authorDelegatedGrant / ownerDelegatedGrant,
+ * with encodedData).
+ */
+#ifndef ANYA_DWN_GRANTS_H
+#define ANYA_DWN_GRANTS_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "dwn/handlers.h"
+
+#define DWN_PERMISSIONS_PROTOCOL "https://tbd.website/dwn/permissions"
+
+/* A parsed grant (PermissionGrant.parse): owns its JSON. */
+typedef struct dwn_grant {
+  json_t *message;        /* the grant RecordsWrite (with encodedData) */
+  json_t *data;           /* its decoded data: {dateExpires, scope, delegated?, conditions?, ...} */
+  const char *id;         /* recordId (borrowed from message) */
+  char grantor[DWN_DID_BYTES_MAX];  /* the grant's author */
+  const char *grantee;    /* descriptor.recipient */
+  const char *date_granted;  /* descriptor.dateCreated */
+} dwn_grant_t;
+
+void dwn_grant_release(dwn_grant_t *g);
+
+/* PermissionsProtocol.fetchGrant: the grant recordId in tenant's store
+ * (GrantAuthorizationGrantMissing when absent). */
+int dwn_grant_fetch(dwn_t *d, const char *tenant, const char *grant_id, dwn_grant_t *out, dwn_status_t *st);
+/* PermissionGrant.parse of a grant message carried in an authorization. */
+int dwn_grant_parse(const json_t *grant_message, dwn_grant_t *out, dwn_status_t *st);
+
+/* Parse phase (400): Records.validateDelegatedGrantReferentialIntegrity of
+ * message with its signature payload (and ownerSignature payload, may be
+ * NULL).  0 when the message carries no delegated grant and no
+ * delegatedGrantId. */
+int dwn_grant_check_delegation_integrity(const json_t *message, const json_t *payload, const json_t *owner_payload,
+                                         dwn_status_t *st);
+
+/* RecordsGrantAuthorization.authorizeWrite / authorizeRead /
+ * authorizeQueryOrSubscribe / authorizeDelete: the grant g lets grantee act
+ * on tenant's records as message asks (record: the write being read or
+ * deleted, NULL for write/query). */
+int dwn_grant_authorize_records_write(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
+                                      const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
+int dwn_grant_authorize_records_read(dwn_t *d, const char *tenant, const json_t *message, const json_t *record,
+                                     const char *grantor, const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
+int dwn_grant_authorize_records_query(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
+                                      const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
+int dwn_grant_authorize_records_delete(dwn_t *d, const char *tenant, const json_t *message, const json_t *record,
+                                       const char *grantor, const char *grantee, const dwn_grant_t *g,
+                                       dwn_status_t *st);
+/* ProtocolsGrantAuthorization.authorizeConfigure / authorizeQuery. */
+int dwn_grant_authorize_protocols_configure(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
+                                            const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
+int dwn_grant_authorize_protocols_query(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
+                                        const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
+/* MessagesGrantAuthorization.authorizeMessagesRead (read: the message being
+ * read) / authorizeQueryOrSubscribe. */
+int dwn_grant_authorize_messages_read(dwn_t *d, const char *tenant, const json_t *message, const json_t *read,
+                                      const char *grantor, const char *grantee, const dwn_grant_t *g,
+                                      dwn_status_t *st);
+int dwn_grant_authorize_messages_query(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
+                                       const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
+
+#endif
