@@ -24,7 +24,7 @@ int dwn_open(const dwn_options_t *opts, dwn_t **out) {
   if (opts->tenants_len > DWN_TENANTS_MAX) return err_set(-E2BIG, "more than %d tenants", DWN_TENANTS_MAX);
   dwn_t *d = calloc(1, sizeof *d);
   if (!d) return -ENOMEM;
-  pthread_mutex_init(&d->write_lock, NULL);
+  for (size_t i = 0; i < DWN_WRITE_LOCKS; i++) pthread_mutex_init(&d->write_locks[i], NULL);
   d->bs = opts->bs;
   int rc = msgstore_open(opts->dir, NULL, &d->store);
   if (!rc) rc = eventlog_open(d->store, NULL, &d->log);
@@ -55,11 +55,18 @@ void dwn_close(dwn_t *d) {
   if (d->store) msgstore_close(d->store);
   for (size_t i = 0; i < d->tenants_len; i++) free(d->tenants[i]);
   free(d->tenants);
-  pthread_mutex_destroy(&d->write_lock);
+  for (size_t i = 0; i < DWN_WRITE_LOCKS; i++) pthread_mutex_destroy(&d->write_locks[i]);
   free(d);
 }
 
 struct msgstore *dwn_store(dwn_t *d) { return d->store; }
+
+pthread_mutex_t *dwn_write_lock(dwn_t *d, const char *tenant, const char *key) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = tenant; p && *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+  for (const char *p = key; p && *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+  return &d->write_locks[h % DWN_WRITE_LOCKS];
+}
 
 /* ---- replies ------------------------------------------------------------------ */
 

@@ -18,8 +18,9 @@
  * makes, so content dedupes with IPFS data) with a data reference per
  * (tenant, recordId, dataCid) that keeps it alive through GC
  * (msgstore_gc_roots).  Every accepted message is one synced LevelDB batch.
- * Writes are serialised by one mutex per engine (a handler reads the record's
- * state, decides, then commits); reads run in parallel.
+ * Writers of one record (or one protocol) are serialised by a striped lock
+ * (a handler reads the record's state, decides, then commits); writes to
+ * different records run in parallel and share fsyncs; reads never wait.
  *
  * Not yet implemented (replies 501 with detail "AnyaNotImplemented: ..."):
  * protocol-based authorisation ($actions, roles, $size, $tags, referential

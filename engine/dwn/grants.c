@@ -29,6 +29,15 @@ int dwn_grant_check_delegation_integrity(const json_t *message, const json_t *pa
   return 0;
 }
 
+json_t *dwn_grant_permissions_definition(void) { return NULL; }
+
+int dwn_grant_check_core_write(dwn_t *d, const char *tenant, const json_t *message, const uint8_t *data, size_t len,
+                               dwn_status_t *st) {
+  const char *protocol = json_string_value(json_object_get(json_object_get(message, "descriptor"), "protocol"));
+  if (protocol && strcmp(protocol, DWN_PERMISSIONS_PROTOCOL) == 0) return dwn_not_implemented(st, "permission records");
+  return 0;
+}
+
 #define NOT_YET return dwn_not_implemented(st, "permission grants")
 int dwn_grant_authorize_records_write(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
                                       const char *grantee, const dwn_grant_t *g, dwn_status_t *st) { NOT_YET; }

@@ -54,6 +54,18 @@ int dwn_grant_parse(const json_t *grant_message, dwn_grant_t *out, dwn_status_t 
 int dwn_grant_check_delegation_integrity(const json_t *message, const json_t *payload, const json_t *owner_payload,
                                          dwn_status_t *st);
 
+/* The built-in permissions protocol definition (§10; never configured, always
+ * published), for protocol authorisation of request / grant / revocation
+ * records.  A new reference, or NULL while not built. */
+json_t *dwn_grant_permissions_definition(void);
+/* RecordsWriteHandler.preProcessingForCoreRecordsWrite and
+ * validateSchemaForCoreRecordsWrite for a record of the permissions
+ * protocol: its data (inline bytes, NULL when the write carries none) against
+ * the request / grant / revocation data schema, a scope's protocol tag, a
+ * revocation's protocol tag against its grant.  0 for any other record. */
+int dwn_grant_check_core_write(dwn_t *d, const char *tenant, const json_t *message, const uint8_t *data, size_t len,
+                               dwn_status_t *st);
+
 /* RecordsGrantAuthorization.authorizeWrite / authorizeRead /
  * authorizeQueryOrSubscribe / authorizeDelete: the grant g lets grantee act
  * on tenant's records as message asks (record: the write being read or

@@ -32,6 +32,7 @@
 
 #define DWN_DID_BYTES_MAX 2048
 #define DWN_QUERY_FILTERS_MAX 8     /* SDK filters one handler query ORs */
+#define DWN_WRITE_LOCKS 64          /* stripes of the writers' locks */
 
 struct dwn {
   msgstore_t *store;
@@ -41,7 +42,10 @@ struct dwn {
   bs_t *bs;                   /* borrowed; NULL: large data is refused */
   char **tenants;             /* allow-list; NULL = open */
   size_t tenants_len;
-  pthread_mutex_t write_lock; /* one writer at a time: read state, decide, commit */
+  /* Writers of one record (or one protocol) are serialised: a handler reads
+   * the state, decides, then commits.  Striped by a hash of (tenant, key), so
+   * writes to different records proceed and share fsyncs (group commit). */
+  pthread_mutex_t write_locks[DWN_WRITE_LOCKS];
   struct dwn_data_schemas *schemas; /* registered JSON Schemas of record data (data_schema.h) */
 };
 
@@ -55,6 +59,9 @@ typedef struct dwn_msg {
   char author[DWN_DID_BYTES_MAX];      /* logical author ("" unsigned) */
   char signer[DWN_DID_BYTES_MAX];      /* signer of authorization.signature ("" unsigned) */
 } dwn_msg_t;
+
+/* The writers' lock of (tenant, key): key is a recordId or a protocol URI. */
+pthread_mutex_t *dwn_write_lock(dwn_t *d, const char *tenant, const char *key);
 
 /* ---- replies ---- */
 

@@ -250,7 +250,8 @@ int dwn_protocols_configure(dwn_t *d, const char *tenant, const json_t *message,
     dwn_msg_release(&m);
     return dwn_finish(reply, &st, rc);
   }
-  pthread_mutex_lock(&d->write_lock);
+  pthread_mutex_t *lock = dwn_write_lock(d, tenant, json_string_value(json_object_get(definition, "protocol")));
+  pthread_mutex_lock(lock);
   json_t *filter = json_pack("{s:s,s:s,s:O}", "interface", "Protocols", "method", "Configure", "protocol",
                              json_object_get(definition, "protocol"));
   json_t *existing = NULL;
@@ -271,7 +272,7 @@ int dwn_protocols_configure(dwn_t *d, const char *tenant, const json_t *message,
   json_array_foreach(existing, i, e) if (!rc && dwn_is_newer(newest, e)) rc = dwn_delete(d, txn, tenant, e, true);
   if (!rc) rc = msgstore_txn_commit(txn);
   msgstore_txn_free(txn);
-  pthread_mutex_unlock(&d->write_lock);
+  pthread_mutex_unlock(lock);
   if (!rc) rc = incoming_newest ? dwn_reply_code(reply, 202, "Accepted") : dwn_reply_code(reply, 409, "Conflict");
   json_decref(existing);
   dwn_msg_release(&m);

@@ -430,8 +430,9 @@ int dwn_records_write(dwn_t *d, const char *tenant, const json_t *message, int d
     return dwn_finish(reply, &st, rc);
   }
 
-  pthread_mutex_lock(&d->write_lock);
   const char *record_id = json_string_value(json_object_get(message, "recordId"));
+  pthread_mutex_t *lock = dwn_write_lock(d, tenant, record_id);
+  pthread_mutex_lock(lock);
   json_t *filter = record_filter(record_id, NULL);
   json_t *existing = NULL, *stored = NULL;
   rc = filter ? dwn_query(d, tenant, &filter, 1, NULL, NULL, &existing, NULL, &st) : -ENOMEM;
@@ -477,7 +478,7 @@ int dwn_records_write(dwn_t *d, const char *tenant, const json_t *message, int d
     json_decref(ix);
     if (!rc) rc = initial && data_fd < 0 ? dwn_reply_code(reply, 204, "No Content") : dwn_reply_code(reply, 202, "Accepted");
   }
-  pthread_mutex_unlock(&d->write_lock);
+  pthread_mutex_unlock(lock);
   json_decref(stored);
   json_decref(existing);
   dwn_msg_release(&m);
@@ -728,8 +729,9 @@ int dwn_records_delete(dwn_t *d, const char *tenant, const json_t *message, dwn_
     dwn_msg_release(&m);
     return dwn_finish(reply, &st, rc);
   }
-  pthread_mutex_lock(&d->write_lock);
   const char *record_id = dstr(message, "recordId");
+  pthread_mutex_t *lock = dwn_write_lock(d, tenant, record_id);
+  pthread_mutex_lock(lock);
   json_t *filter = record_filter(record_id, NULL);
   json_t *existing = NULL;
   rc = filter ? dwn_query(d, tenant, &filter, 1, NULL, NULL, &existing, NULL, &st) : -ENOMEM;
@@ -775,7 +777,7 @@ int dwn_records_delete(dwn_t *d, const char *tenant, const json_t *message, dwn_
     json_decref(ix);
     if (!rc) rc = dwn_reply_code(reply, 202, "Accepted");
   }
-  pthread_mutex_unlock(&d->write_lock);
+  pthread_mutex_unlock(lock);
   json_decref(existing);
   dwn_msg_release(&m);
   return dwn_finish(reply, &st, rc);
