@@ -280,24 +280,25 @@ static int pair_next(const uint8_t *bytes, size_t len, size_t *at, const char **
   size_t i = *at;
   if (i >= len) return 0;
   size_t nl = bytes[i++];
-  if (nl == 0 || i + nl + 1 > len) return -EBADMSG;
+  if (nl == 0 || nl > MSGSTORE_NAME_BYTES_MAX || i + nl + 1 > len) return -EBADMSG;
   *name = (const char *)bytes + i, *name_len = nl;
   i += nl;
   memset(v, 0, sizeof *v);
   v->kind = bytes[i++];
   switch (v->kind) {
   case MSGSTORE_BOOL:
-    if (i + 1 > len) return -EBADMSG;
+    if (i + 1 > len || bytes[i] > 1) return -EBADMSG; /* only what msgstore_indexes_add writes */
     v->boolean = bytes[i++] != 0;
     break;
   case MSGSTORE_NUMBER:
     if (i + 8 > len) return -EBADMSG;
     v->number = number_from_bits(get_be64(bytes + i)), i += 8;
+    if (!isfinite(v->number) || (v->number == 0 && signbit(v->number))) return -EBADMSG;
     break;
   case MSGSTORE_STRING:
     if (i + 2 > len) return -EBADMSG;
     v->string_len = (size_t)bytes[i] << 8 | bytes[i + 1], i += 2;
-    if (i + v->string_len > len) return -EBADMSG;
+    if (i + v->string_len > len || v->string_len > MSGSTORE_STRING_BYTES_MAX) return -EBADMSG;
     v->string = (const char *)bytes + i, i += v->string_len;
     break;
   default: return -EBADMSG;
