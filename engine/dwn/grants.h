@@ -17,6 +17,18 @@
  * most 10000 bytes, always inline) or, for delegated grants, the one carried
  * in the message's authorization (authorDelegatedGrant / ownerDelegatedGrant,
  * with encodedData).
+ *
+ * Where the reference throws an exception it does not map to a reply (a grant
+ * or request whose data is not JSON, a scope protocol that is not normalised,
+ * an unparsable dateExpires, a revocation of a missing grant: dwn-server
+ * answers HTTP 500), st gets code 500 with detail "unhandled: <what>" and
+ * the errno is -EIO.
+ *
+ * Memory: inputs are borrowed; a dwn_grant_t owns a deep copy of its message
+ * and its decoded data until dwn_grant_release.  Every function may run
+ * concurrently with others on the same dwn_t (reads of the store only).
+ * Bounded work: one store query for the grant, one for its revocations, one
+ * for a record's newest write (Messages.Read), linear in the message's filters.
  */
 #ifndef ANYA_DWN_GRANTS_H
 #define ANYA_DWN_GRANTS_H
@@ -56,7 +68,7 @@ int dwn_grant_check_delegation_integrity(const json_t *message, const json_t *pa
 
 /* The built-in permissions protocol definition (§10; never configured, always
  * published), for protocol authorisation of request / grant / revocation
- * records.  A new reference, or NULL while not built. */
+ * records.  A new reference (NULL when out of memory). */
 json_t *dwn_grant_permissions_definition(void);
 /* RecordsWriteHandler.preProcessingForCoreRecordsWrite and
  * validateSchemaForCoreRecordsWrite for a record of the permissions
@@ -79,13 +91,37 @@ int dwn_grant_authorize_records_query(dwn_t *d, const char *tenant, const json_t
 int dwn_grant_authorize_records_delete(dwn_t *d, const char *tenant, const json_t *message, const json_t *record,
                                        const char *grantor, const char *grantee, const dwn_grant_t *g,
                                        dwn_status_t *st);
-/* ProtocolsGrantAuthorization.authorizeConfigure / authorizeQuery. */
+/* GrantAuthorization.performBaseValidation: grantee (NotGrantedToAuthor),
+ * grantor (NotGrantedForTenant), dateGranted <= messageTimestamp <
+ * dateExpires (GrantNotYetActive / GrantExpired), no revocation (child
+ * "grant/revocation" of the grant in grantor's store) at or before the
+ * message's timestamp (GrantRevoked), scope interface and method equal to
+ * the message's (InterfaceMismatch / MethodMismatch).  All 401. */
+int dwn_grant_base_validation(dwn_t *d, const json_t *message, const char *grantor, const char *grantee,
+                              const dwn_grant_t *g, dwn_status_t *st);
+/* RecordsGrantAuthorization.verifyScope of a RecordsWrite (record): protocol
+ * equal (both may be absent), contextId prefix, protocolPath equal. */
+int dwn_grant_records_scope(const json_t *record, const dwn_grant_t *g, dwn_status_t *st);
+/* RecordsGrantAuthorization.verifyConditions: publication Required /
+ * Prohibited against the write's descriptor.published. */
+int dwn_grant_records_conditions(const json_t *write, const dwn_grant_t *g, dwn_status_t *st);
+
+/* ProtocolsGrantAuthorization.authorizeConfigure / authorizeQuery.  A
+ * protocol-scoped grant used with another (or no) filter protocol fails
+ * authorizeQuery with ProtocolsGrantAuthorizationQueryProtocolScopeMismatch,
+ * which the handler turns into "published only". */
 int dwn_grant_authorize_protocols_configure(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
                                             const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
 int dwn_grant_authorize_protocols_query(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
                                         const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
-/* MessagesGrantAuthorization.authorizeMessagesRead (read: the message being
- * read) / authorizeQueryOrSubscribe. */
+/* MessagesGrantAuthorization.authorizeMessagesRead (read: the stored message
+ * being read, with its encodedData) / authorizeQueryOrSubscribe.  A
+ * protocol-scoped read admits records of the protocol (a RecordsDelete by
+ * its record's newest write), its configure, and permission records whose
+ * scope (a revocation: its grant's) names the protocol; else
+ * MessagesReadVerifyScopeFailed.  A protocol-scoped query needs every filter
+ * to name the protocol (EventsGrantAuthorizationMismatchedProtocol), so an
+ * empty filter list passes and returns every event, as in the reference. */
 int dwn_grant_authorize_messages_read(dwn_t *d, const char *tenant, const json_t *message, const json_t *read,
                                       const char *grantor, const char *grantee, const dwn_grant_t *g,
                                       dwn_status_t *st);

@@ -1,7 +1,8 @@
 /*
  * dwn/messages: Messages.Query over the event log and Messages.Read of one
- * stored message (dwn-reference.md §2.6, §5, §8.4).  Only the tenant may ask;
- * grant-authorised requests answer 501 AnyaNotImplemented for now.
+ * stored message (dwn-reference.md §2.6, §5, §8.4).  The tenant may ask, or
+ * the grantee of a Messages grant (grants.h; a protocol-scoped query grant
+ * with `filters: []` sees every event, as in the reference).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,16 +11,28 @@
 
 #include "buf.h"
 #include "dwn/dagcbor.h"
+#include "dwn/grants.h"
 #include "dwn/handlers.h"
 #include "err.h"
 #include "multibase.h"
 
 #define PERMISSIONS_PROTOCOL "https://tbd.website/dwn/permissions"
 
-static int authorize_owner(const dwn_msg_t *m, const char *tenant, const char *code, dwn_status_t *st) {
+/* MessagesQueryHandler.authorizeMessagesQuery / MessagesReadHandler
+ * .authorizeMessagesRead: the tenant, or a grant of the tenant (read: the
+ * stored message being read, NULL for a query). */
+static int authorize(dwn_t *d, const dwn_msg_t *m, const char *tenant, const json_t *read, const char *code,
+                     dwn_status_t *st) {
   if (strcmp(m->author, tenant) == 0) return 0;
-  if (json_object_get(m->payload, "permissionGrantId")) return dwn_not_implemented(st, "permission grants");
-  return dwn_status_fail(st, 401, code, "message failed authorization");
+  const json_t *gid = json_object_get(m->payload, "permissionGrantId");
+  if (!m->author[0] || !gid) return dwn_status_fail(st, 401, code, "message failed authorization");
+  dwn_grant_t g;
+  int rc = dwn_grant_fetch(d, tenant, json_string_value(gid), &g, st);
+  if (!rc)
+    rc = read ? dwn_grant_authorize_messages_read(d, tenant, m->json, read, tenant, m->author, &g, st)
+              : dwn_grant_authorize_messages_query(d, tenant, m->json, tenant, m->author, &g, st);
+  dwn_grant_release(&g);
+  return rc;
 }
 
 static json_t *timestamp_range(const json_t *criterion) {
@@ -67,7 +80,7 @@ int dwn_messages_query(dwn_t *d, const char *tenant, const json_t *message, dwn_
     if (!rc && protocol) rc = dwn_check_protocol_url(protocol, &st);
   }
   if (!rc) rc = dwn_authenticate(d, &m, &st);
-  if (!rc) rc = authorize_owner(&m, tenant, "MessagesQueryAuthorizationFailed", &st);
+  if (!rc) rc = authorize(d, &m, tenant, NULL, "MessagesQueryAuthorizationFailed", &st);
   json_t *converted[MSGSTORE_FILTERS_MAX] = {NULL};
   size_t n = 0;
   if (!rc) rc = convert_filters(filters, converted, &n);
@@ -124,8 +137,8 @@ int dwn_messages_read(dwn_t *d, const char *tenant, const json_t *message, dwn_r
     if (!rc) rc = msgstore_get(d->store, tenant, text, &bytes, &len, NULL);
     if (rc == -ENOENT) rc = dwn_reply_code(reply, 404, "Not Found"), done = true;
   }
-  if (!rc && !done) rc = authorize_owner(&m, tenant, "MessagesReadAuthorizationFailed", &st);
   if (!rc && !done) rc = dagcbor_decode(bytes, len, &stored);
+  if (!rc && !done) rc = authorize(d, &m, tenant, stored, "MessagesReadAuthorizationFailed", &st);
   if (!rc && !done) {
     const char *method = json_string_value(json_object_get(json_object_get(stored, "descriptor"), "method"));
     const char *iface = json_string_value(json_object_get(json_object_get(stored, "descriptor"), "interface"));

@@ -2,19 +2,24 @@
  * dwn/protocols: Protocols.Configure and Protocols.Query (dwn-reference.md
  * §2.5, §5, §9.1), with the definition's structural checks of
  * ProtocolsConfigure.validateStructure (roles, $actions, $size, record types,
- * nesting depth).  Grants answer 501 AnyaNotImplemented for now.
+ * nesting depth), and the grant paths (grants.h): Configure by an
+ * author-delegate or with a Protocols/Configure grant, Query with a
+ * Protocols/Query grant (a protocol-scoped grant asked about another protocol
+ * narrows to published definitions, as an unauthorised query does).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dwn/grants.h"
 #include "dwn/handlers.h"
 #include "dwn/validate.h"
 #include "err.h"
 
 #define ROLES_MAX 256
 #define PROTOCOL_DEPTH_MAX 10 /* record nesting levels */
+#define SCOPE_MISMATCH "ProtocolsGrantAuthorizationQueryProtocolScopeMismatch"
 
 typedef struct roles {
   char *paths[ROLES_MAX];
@@ -230,6 +235,32 @@ static json_t *configure_indexes(const json_t *message, const char *author) {
   return ix;
 }
 
+/* ProtocolsConfigureHandler.authorizeProtocolsConfigure: an author-delegate
+ * first proves its delegated grant (grantor: the logical author, grantee: the
+ * signer), then the author must be the tenant or hold a Protocols/Configure
+ * grant of the tenant. */
+static int authorize_configure(dwn_t *d, const char *tenant, const dwn_msg_t *m, dwn_status_t *st) {
+  const json_t *delegated = json_object_get(json_object_get(m->json, "authorization"), "authorDelegatedGrant");
+  int rc = 0;
+  if (delegated) {
+    dwn_grant_t g;
+    rc = dwn_grant_parse(delegated, &g, st);
+    if (!rc) rc = dwn_grant_authorize_protocols_configure(d, tenant, m->json, m->author, m->signer, &g, st);
+    dwn_grant_release(&g);
+    if (rc) return rc;
+  }
+  if (strcmp(m->author, tenant) == 0) return 0;
+  const char *grant_id = json_string_value(json_object_get(m->payload, "permissionGrantId"));
+  if (m->author[0] && json_object_get(m->payload, "permissionGrantId")) {
+    dwn_grant_t g;
+    rc = dwn_grant_fetch(d, tenant, grant_id, &g, st);
+    if (!rc) rc = dwn_grant_authorize_protocols_configure(d, tenant, m->json, tenant, m->author, &g, st);
+    dwn_grant_release(&g);
+    return rc;
+  }
+  return dwn_status_fail(st, 401, "ProtocolsConfigureAuthorizationFailed", "message failed authorization");
+}
+
 int dwn_protocols_configure(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply) {
   dwn_status_t st = {0};
   dwn_msg_t m;
@@ -240,12 +271,7 @@ int dwn_protocols_configure(dwn_t *d, const char *tenant, const json_t *message,
   if (!rc) rc = dwn_check_timestamp(json_string_value(json_object_get(json_object_get(message, "descriptor"),
                                                                       "messageTimestamp")), &st);
   if (!rc) rc = dwn_authenticate(d, &m, &st);
-  const json_t *authorization = json_object_get(message, "authorization");
-  if (!rc && json_object_get(authorization, "authorDelegatedGrant")) rc = dwn_not_implemented(&st, "delegated grants");
-  if (!rc && strcmp(m.author, tenant) != 0) {
-    if (json_object_get(m.payload, "permissionGrantId")) rc = dwn_not_implemented(&st, "permission grants");
-    else rc = dwn_status_fail(&st, 401, "ProtocolsConfigureAuthorizationFailed", "message failed authorization");
-  }
+  if (!rc) rc = authorize_configure(d, tenant, &m, &st);
   if (rc) {
     dwn_msg_release(&m);
     return dwn_finish(reply, &st, rc);
@@ -296,8 +322,19 @@ int dwn_protocols_query(dwn_t *d, const char *tenant, const json_t *message, dwn
     rc = dwn_authenticate(d, &m, &st);
     if (rc == -EACCES && strncmp(st.detail, "AuthenticateJwsMissing", 22) == 0) rc = 0, published_only = true;
     else if (!rc && strcmp(m.author, tenant) != 0) {
-      if (json_object_get(m.payload, "permissionGrantId")) rc = dwn_not_implemented(&st, "permission grants");
-      else published_only = true;
+      /* ProtocolsQuery.authorize: `permissionGrantId` is tested for truthiness */
+      const char *grant_id = json_string_value(json_object_get(m.payload, "permissionGrantId"));
+      const json_t *gid = json_object_get(m.payload, "permissionGrantId");
+      if (m.author[0] && gid && !(json_is_string(gid) && json_string_length(gid) == 0)) {
+        dwn_grant_t g;
+        rc = dwn_grant_fetch(d, tenant, grant_id, &g, &st);
+        if (!rc) rc = dwn_grant_authorize_protocols_query(d, tenant, message, tenant, m.author, &g, &st);
+        dwn_grant_release(&g);
+        if (rc == -EACCES && strncmp(st.detail, SCOPE_MISMATCH ":", sizeof SCOPE_MISMATCH) == 0)
+          rc = 0, published_only = true;
+      } else {
+        published_only = true;
+      }
     }
   }
   json_t *query = NULL, *found = NULL;
