@@ -7,11 +7,17 @@
  * size).  Each scenario runs on a fresh engine in WORKDIR/<n>.
  *
  * Usage: check_dwn_replay SCENARIOS.json WORKDIR PASSING.txt [NAME-SUBSTRING]
+ * (DWN_REPLAY_VERBOSE set in the environment: every differing step to stderr.)
  * Prints one line per scenario (PASS, or FAIL with the first difference),
  * then "replay: P of N scenarios match (S of T steps)".  PASSING.txt lists
  * the scenarios that must match (one name a line, '#' comments): the exit
  * status is 1 when one of them does not, and scenarios that match but are not
  * listed are printed so the list can grow.
+ *
+ * A step with `cursorFrom: N` carries a cursor minted by the SDK's event log:
+ * its message gets the C engine's own reply cursor of step N instead, the
+ * descriptorCid recomputed and the signature made again with the private key
+ * of the identity whose kid signed it (dwn_build_resign).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +35,10 @@
 
 #include "bs.h"
 #include "buf.h"
+#include "dwn/build.h"
 #include "dwn/dagcbor.h"
 #include "dwn/dwn.h"
+#include "dwn/jws.h"
 #include "err.h"
 #include "multibase.h"
 
@@ -171,6 +179,46 @@ static bool compare(dwn_t *d, const json_t *step, const dwn_reply_t *reply, char
   return true;
 }
 
+/* The step's message with the engine's cursor of step `cursorFrom` and a new
+ * signature by the identity whose kid signed it; NULL with why filled. */
+static json_t *with_engine_cursor(const json_t *scenario, const json_t *step, const json_t *cursors, char *why,
+                                  size_t why_len) {
+  size_t from = (size_t)json_number_value(json_object_get(step, "cursorFrom"));
+  const json_t *cursor = json_array_get(cursors, from);
+  if (!json_is_object(cursor)) {
+    snprintf(why, why_len, "cursorFrom %zu: the engine's reply of that step has no cursor", from);
+    return NULL;
+  }
+  json_t *m = json_deep_copy(json_object_get(step, "message"));
+  json_t *header = NULL;
+  const char *kid = NULL;
+  const json_t *sig = json_object_get(json_object_get(m, "authorization"), "signature");
+  const char *protected_b64 =
+      json_string_value(json_object_get(json_array_get(json_object_get(sig, "signatures"), 0), "protected"));
+  if (!m || !protected_b64 || jws_decode_header(protected_b64, &header, &kid, NULL) != 0) {
+    snprintf(why, why_len, "cursorFrom: the message has no readable signature");
+    json_decref(m);
+    return NULL;
+  }
+  const json_t *jwk = NULL;
+  const char *label;
+  const json_t *identity;
+  json_object_foreach(json_object_get(scenario, "identities"), label, identity) {
+    const char *ikid = json_string_value(json_object_get(identity, "kid"));
+    if (ikid && strcmp(ikid, kid) == 0) jwk = json_object_get(identity, "privateJwk");
+  }
+  dwn_build_signer_t signer = {.private_jwk = jwk, .kid = kid};
+  int rc = jwk ? json_object_set_new(json_object_get(m, "descriptor"), "cursor", json_deep_copy(cursor)) : -ENOENT;
+  if (rc == 0) rc = dwn_build_resign(m, &signer);
+  if (rc != 0) {
+    snprintf(why, why_len, "cursorFrom: cannot re-sign with %s: %s", kid, jwk ? err_msg(rc) : "no such identity");
+    json_decref(m);
+    m = NULL;
+  }
+  json_decref(header);
+  return m;
+}
+
 static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_ok, size_t *steps, char *why,
                         size_t why_len) {
   char path[4200];
@@ -189,6 +237,7 @@ static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_o
   bool ok = true;
   size_t i;
   const json_t *step;
+  json_t *cursors = json_array(); /* the engine's reply cursor of every step (null: none) */
   json_array_foreach(json_object_get(scenario, "steps"), i, step) {
     const json_t *data = json_object_get(step, "data");
     int fd = -1;
@@ -196,19 +245,30 @@ static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_o
       fd = make_data(json_string_value(json_object_get(data, "seed")), (uint64_t)json_number_value(json_object_get(data, "size")));
     else if (data)
       fd = inline_data(json_string_value(json_object_get(data, "base64url")), (uint64_t)json_number_value(json_object_get(data, "size")));
-    dwn_reply_t reply;
+    dwn_reply_t reply = {0};
     err_clear();
     (*steps)++;
-    rc = dwn_process(d, json_string_value(json_object_get(step, "tenant")), json_object_get(step, "message"), fd, &reply);
-    if (fd >= 0) close(fd);
     char step_why[2048];
-    if (rc) {
+    json_t *message = json_incref(json_object_get(step, "message"));
+    if (json_object_get(step, "cursorFrom")) {
+      json_decref(message);
+      message = with_engine_cursor(scenario, step, cursors, step_why, sizeof step_why);
+    }
+    rc = message ? dwn_process(d, json_string_value(json_object_get(step, "tenant")), message, fd, &reply) : 1;
+    json_decref(message);
+    if (fd >= 0) close(fd);
+    const json_t *cursor = rc ? NULL : json_object_get(reply.body, "cursor");
+    json_array_append_new(cursors, cursor ? json_deep_copy(cursor) : json_null());
+    if (rc == 1) {
+      /* step_why says why there is no message */
+    } else if (rc) {
       snprintf(step_why, sizeof step_why, "internal error %d: %s", rc, err_msg(rc));
     } else if (compare(d, step, &reply, step_why, sizeof step_why)) {
       (*steps_ok)++;
     } else {
       rc = 1;
     }
+    if (rc && getenv("DWN_REPLAY_VERBOSE")) fprintf(stderr, "  step %zu: %s\n", i, step_why);
     if (rc && ok) {
       snprintf(why, why_len, "step %zu%s%s: %s", i, json_object_get(step, "note") ? " " : "",
                json_object_get(step, "note") ? json_string_value(json_object_get(step, "note")) : "", step_why);
@@ -217,6 +277,7 @@ static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_o
     if (!rc) dwn_reply_release(&reply);
     else if (reply.body) dwn_reply_release(&reply);
   }
+  json_decref(cursors);
   dwn_close(d);
   bs_close(bs);
   return ok ? 0 : 1;
