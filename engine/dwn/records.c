@@ -1,8 +1,9 @@
 /*
  * dwn/records: Records.Write, Read, Query and Delete (dwn-reference.md §5-§8),
  * in the reference's order of checks so each failure gets its status code.
- * Protocol-authorised records, grants, delegation and owner signatures answer
- * 501 AnyaNotImplemented for now (dwn.h).
+ * Protocol-authorised records go through protocol_auth.h, grants, delegation
+ * and owner-delegates through grants.h, record data through data_schema.h;
+ * RecordsDelete with prune purges the descendants in the delete's txn.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +11,10 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dwn/data_schema.h"
+#include "dwn/grants.h"
 #include "dwn/handlers.h"
+#include "dwn/protocol_auth.h"
 #include "dwn/jws.h"
 #include "dwn/validate.h"
 #include "err.h"
@@ -18,6 +22,10 @@
 
 static const char *dstr(const json_t *message, const char *key) {
   return json_string_value(json_object_get(json_object_get(message, "descriptor"), key));
+}
+
+static bool streq_or_null(const char *a, const char *b) {
+  return a == b || (a && b && strcmp(a, b) == 0);
 }
 
 static bool is_write(const json_t *message) {
@@ -143,14 +151,17 @@ json_t *dwn_records_convert_filter(const json_t *filter, const char *date_sort) 
 
 /* ---- Records.Write ------------------------------------------------------------ */
 
-/* Validates the delegated-grant references the SDK checks in parse
- * (Records.validateDelegatedGrantReferentialIntegrity): unsupported here yet. */
-static int delegation_unsupported(const dwn_msg_t *m, dwn_status_t *st) {
-  const json_t *a = json_object_get(m->json, "authorization");
-  if (json_object_get(a, "authorDelegatedGrant") || json_object_get(a, "ownerDelegatedGrant") ||
-      json_object_get(m->payload, "delegatedGrantId"))
-    return dwn_not_implemented(st, "delegated grants");
-  return 0;
+/* Records.validateDelegatedGrantReferentialIntegrity (parse phase, 400). */
+static int delegation_integrity(const dwn_msg_t *m, const json_t *owner_payload, dwn_status_t *st) {
+  return dwn_grant_check_delegation_integrity(m->json, m->payload, owner_payload, st);
+}
+
+/* A delegated grant carried in the authorization (authorDelegatedGrant or
+ * ownerDelegatedGrant), parsed; 0 with g->message NULL when absent. */
+static int carried_grant(const json_t *message, const char *member, dwn_grant_t *g, dwn_status_t *st) {
+  memset(g, 0, sizeof *g);
+  const json_t *grant = json_object_get(json_object_get(message, "authorization"), member);
+  return grant ? dwn_grant_parse(grant, g, st) : 0;
 }
 
 static int check_attestation(const json_t *message, dwn_status_t *st) {
@@ -193,16 +204,27 @@ static int check_cid_in_payload(const json_t *message, const json_t *payload, co
                          expected, what, field, given);
 }
 
+static int write_integrity(const dwn_msg_t *m, const json_t *owner_payload, bool *initial, dwn_status_t *st);
+
 /* RecordsWrite.parse after the schema: signatures' structure, attestation,
  * integrity (§3.3, §4.2). */
 static int write_parse(const dwn_msg_t *m, bool *initial, dwn_status_t *st) {
   const json_t *message = m->json;
   const json_t *authorization = json_object_get(message, "authorization");
   const json_t *owner = json_object_get(authorization, "ownerSignature");
+  json_t *owner_payload = NULL;
   int rc = 0;
-  if (owner) rc = dwn_signature_parse(owner, m->descriptor, false, st, NULL);
+  if (owner) rc = dwn_signature_parse(owner, m->descriptor, false, st, &owner_payload);
   if (!rc) rc = check_attestation(message, st);
-  if (rc) return rc;
+  if (!rc) rc = write_integrity(m, owner_payload, initial, st);
+  json_decref(owner_payload);
+  return rc;
+}
+
+/* RecordsWrite.validateIntegrity and the URL / timestamp checks. */
+static int write_integrity(const dwn_msg_t *m, const json_t *owner_payload, bool *initial, dwn_status_t *st) {
+  const json_t *message = m->json;
+  int rc;
   const char *record_id = json_string_value(json_object_get(message, "recordId"));
   cid_t entry;
   char entry_text[DWN_CID_TEXT_BYTES];
@@ -230,7 +252,7 @@ static int write_parse(const dwn_msg_t *m, bool *initial, dwn_status_t *st) {
     return dwn_status_fail(st, 400, "RecordsWriteValidateIntegrityContextIdNotInSignerSignaturePayload",
                            "contextId in message %s does not match contextId in authorization: %s",
                            context ? context : "undefined", signed_context ? signed_context : "undefined");
-  if ((rc = delegation_unsupported(m, st))) return rc;
+  if ((rc = delegation_integrity(m, owner_payload, st))) return rc;
   if ((rc = check_cid_in_payload(message, m->payload, "attestation", "attestationCid",
                                  "RecordsWriteValidateIntegrityAttestationMismatch", "attestation", st)) ||
       (rc = check_cid_in_payload(message, m->payload, "encryption", "encryptionCid",
@@ -305,8 +327,8 @@ static uint64_t dnum(const json_t *message, const char *key) {
 /* With a data stream: small data inline (encodedData), large into the block
  * engine.  *stored_out: the message as stored; *data_ref: a block-engine
  * reference to add. */
-static int write_with_data(dwn_t *d, const json_t *message, int fd, json_t **stored_out, bool *data_ref,
-                           dwn_status_t *st) {
+static int write_with_data(dwn_t *d, const char *tenant, const json_t *message, int fd, json_t **stored_out,
+                           bool *data_ref, dwn_status_t *st) {
   const char *want_cid = dstr(message, "dataCid");
   uint64_t want_size = dnum(message, "dataSize");
   cid_t cid;
@@ -319,6 +341,11 @@ static int write_with_data(dwn_t *d, const json_t *message, int fd, json_t **sto
     int rc = dwn_data_cid_fd(fd, &sink, &cid, &size);
     if (!rc) rc = dwn_cid_text(&cid, got);
     if (!rc) rc = data_integrity(want_cid, want_size, got, size, st);
+    /* validateSchemaForCoreRecordsWrite, then the registered data schemas */
+    if (!rc) rc = dwn_grant_check_core_write(d, tenant, message, cap.bytes.data ? cap.bytes.data : (const uint8_t *)"",
+                                             cap.bytes.len, st);
+    if (!rc) rc = dwn_data_schema_check(d, message, cap.bytes.data ? cap.bytes.data : (const uint8_t *)"",
+                                        cap.bytes.len, NULL, st);
     json_t *stored = NULL;
     buf_t text = {0};
     if (!rc) rc = mbase_encode(MBASE_BASE64URL, cap.bytes.data ? cap.bytes.data : (const uint8_t *)"", cap.bytes.len, &text);
@@ -335,6 +362,7 @@ static int write_with_data(dwn_t *d, const json_t *message, int fd, json_t **sto
   int rc = dwn_data_cid_fd(fd, &sink, &cid, &size);
   if (!rc) rc = dwn_cid_text(&cid, got);
   if (!rc) rc = data_integrity(want_cid, want_size, got, size, st);
+  if (!rc) rc = dwn_data_schema_check(d, message, NULL, 0, &cid, st);
   if (!rc) rc = bs_sync(d->bs); /* the data is durable before the message that points at it */
   if (rc) return rc;           /* blocks of rejected data stay unreferenced: GC takes them */
   if (!(*stored_out = json_deep_copy(message))) return -ENOMEM;
@@ -407,24 +435,65 @@ static int delete_older(dwn_t *d, msgstore_txn_t *txn, const char *tenant, const
   return 0;
 }
 
+/* The owner of a write with ownerSignature: the grantor of ownerDelegatedGrant,
+ * else the signer of ownerSignature ("" when there is none). */
+static void owner_of(const json_t *message, char out[DWN_DID_BYTES_MAX], char owner_signer[DWN_DID_BYTES_MAX]) {
+  const json_t *authorization = json_object_get(message, "authorization");
+  const json_t *owner = json_object_get(authorization, "ownerSignature");
+  out[0] = owner_signer[0] = 0;
+  if (!owner) return;
+  json_t *wrapper = json_pack("{s:{s:O}}", "authorization", "signature", owner);
+  if (wrapper) dwn_signer_of(wrapper, owner_signer);
+  json_decref(wrapper);
+  const json_t *grant = json_object_get(authorization, "ownerDelegatedGrant");
+  if (grant) dwn_signer_of(grant, out);
+  else snprintf(out, DWN_DID_BYTES_MAX, "%s", owner_signer);
+}
+
+/* RecordsWriteHandler.authorizeRecordsWrite (401). */
+static int write_authorize(dwn_t *d, const char *tenant, const dwn_msg_t *m, dwn_status_t *st) {
+  const json_t *message = m->json;
+  char owner[DWN_DID_BYTES_MAX], owner_signer[DWN_DID_BYTES_MAX];
+  owner_of(message, owner, owner_signer);
+  if (owner[0] && strcmp(owner, tenant) != 0)
+    return dwn_status_fail(st, 401, "RecordsWriteOwnerAndTenantMismatch",
+                           "Owner %s must be the same as tenant %s when specified.", owner, tenant);
+  dwn_grant_t g;
+  int rc = carried_grant(message, "authorDelegatedGrant", &g, st);
+  if (!rc && g.message) rc = dwn_grant_authorize_records_write(d, tenant, message, m->author, m->signer, &g, st);
+  dwn_grant_release(&g);
+  if (rc) return rc;
+  rc = carried_grant(message, "ownerDelegatedGrant", &g, st);
+  if (!rc && g.message) rc = dwn_grant_authorize_records_write(d, tenant, message, owner, owner_signer, &g, st);
+  dwn_grant_release(&g);
+  if (rc) return rc;
+  if (owner[0]) return 0; /* a write retained by the tenant */
+  if (strcmp(m->author, tenant) == 0) return 0;
+  const char *grant_id = json_string_value(json_object_get(m->payload, "permissionGrantId"));
+  if (m->author[0] && grant_id) {
+    rc = dwn_grant_fetch(d, tenant, grant_id, &g, st);
+    if (!rc) rc = dwn_grant_authorize_records_write(d, tenant, message, tenant, m->author, &g, st);
+    dwn_grant_release(&g);
+    return rc;
+  }
+  if (dstr(message, "protocol")) return dwn_protocol_authorize_write(d, tenant, m, st);
+  return dwn_status_fail(st, 401, "RecordsWriteAuthorizationFailed", "message failed authorization");
+}
+
 int dwn_records_write(dwn_t *d, const char *tenant, const json_t *message, int data_fd, dwn_reply_t *reply) {
   dwn_status_t st = {0};
   dwn_msg_t m;
   bool initial = false;
   int rc = dwn_msg_init(&m, message, true, &st);
   if (!rc) rc = write_parse(&m, &initial, &st);
-  if (!rc && dstr(message, "protocol")) rc = dwn_not_implemented(&st, "protocol-authorized RecordsWrite");
+  if (!rc && dstr(message, "protocol")) rc = dwn_protocol_validate_write(d, tenant, &m, &st);
   if (rc) {
     dwn_msg_release(&m);
     return dwn_finish(reply, &st, rc);
   }
   /* authentication and authorisation (401) */
   rc = dwn_authenticate(d, &m, &st);
-  const json_t *authorization = json_object_get(message, "authorization");
-  if (!rc && json_object_get(authorization, "ownerSignature")) rc = dwn_not_implemented(&st, "owner signatures");
-  else if (!rc && strcmp(m.author, tenant) == 0) rc = 0;
-  else if (!rc && json_object_get(m.payload, "permissionGrantId")) rc = dwn_not_implemented(&st, "permission grants");
-  else if (!rc) rc = dwn_status_fail(&st, 401, "RecordsWriteAuthorizationFailed", "message failed authorization");
+  if (!rc) rc = write_authorize(d, tenant, &m, &st);
   if (rc) {
     dwn_msg_release(&m);
     return dwn_finish(reply, &st, rc);
@@ -453,10 +522,13 @@ int dwn_records_write(dwn_t *d, const char *tenant, const json_t *message, int d
   }
   if (!rc && !done && newest && strcmp(dstr(newest, "method"), "Delete") == 0)
     rc = dwn_status_fail(&st, 400, "RecordsWriteNotAllowedAfterDelete", "RecordsWrite is not allowed after a RecordsDelete.");
+  /* preProcessingForCoreRecordsWrite (a revocation's protocol tag); the data
+   * of a permission record is checked once it has been read */
+  if (!rc && !done) rc = dwn_grant_check_core_write(d, tenant, message, NULL, 0, &st);
   bool latest = false, data_ref = false;
   if (!rc && !done) {
     if (data_fd >= 0) {
-      rc = write_with_data(d, message, data_fd, &stored, &data_ref, &st);
+      rc = write_with_data(d, tenant, message, data_fd, &stored, &data_ref, &st);
       latest = true;
     } else if (!initial) {
       rc = write_without_data(d, tenant, message, newest, &stored, &st);
@@ -490,9 +562,7 @@ int dwn_records_write(dwn_t *d, const char *tenant, const json_t *message, int d
 /* Parse of Read/Query/Delete: signature structure (done by dwn_msg_init),
  * delegated grants, timestamp. */
 static int generic_parse(const dwn_msg_t *m, dwn_status_t *st) {
-  int rc = m->payload ? delegation_unsupported(m, st) : 0;
-  if (!rc && json_object_get(json_object_get(m->json, "authorization"), "authorDelegatedGrant"))
-    rc = dwn_not_implemented(st, "delegated grants");
+  int rc = delegation_integrity(m, NULL, st);
   if (!rc) rc = dwn_check_timestamp(dstr(m->json, "messageTimestamp"), st);
   return rc;
 }
@@ -512,7 +582,13 @@ static int initial_write_of(dwn_t *d, const char *tenant, const char *record_id,
   return rc;
 }
 
-static int read_authorize(const dwn_msg_t *m, const char *tenant, const json_t *write, dwn_status_t *st) {
+/* RecordsReadHandler.authorizeRecordsRead (401). */
+static int read_authorize(dwn_t *d, const dwn_msg_t *m, const char *tenant, const json_t *write, dwn_status_t *st) {
+  dwn_grant_t g;
+  int rc = carried_grant(m->json, "authorDelegatedGrant", &g, st);
+  if (!rc && g.message) rc = dwn_grant_authorize_records_read(d, tenant, m->json, write, m->author, m->signer, &g, st);
+  dwn_grant_release(&g);
+  if (rc) return rc;
   if (m->author[0] && strcmp(m->author, tenant) == 0) return 0;
   if (json_is_true(json_object_get(json_object_get(write, "descriptor"), "published"))) return 0;
   char write_author[DWN_DID_BYTES_MAX];
@@ -520,8 +596,14 @@ static int read_authorize(const dwn_msg_t *m, const char *tenant, const json_t *
   const char *recipient = dstr(write, "recipient");
   if (m->author[0] && ((recipient && strcmp(m->author, recipient) == 0) || strcmp(m->author, write_author) == 0))
     return 0;
-  if (m->author[0] && json_object_get(m->payload, "permissionGrantId")) return dwn_not_implemented(st, "permission grants");
-  if (dstr(write, "protocol")) return dwn_not_implemented(st, "protocol-authorized RecordsRead");
+  const char *grant_id = json_string_value(json_object_get(m->payload, "permissionGrantId"));
+  if (m->author[0] && grant_id) {
+    rc = dwn_grant_fetch(d, tenant, grant_id, &g, st);
+    if (!rc) rc = dwn_grant_authorize_records_read(d, tenant, m->json, write, tenant, m->author, &g, st);
+    dwn_grant_release(&g);
+    return rc;
+  }
+  if (dstr(write, "protocol")) return dwn_protocol_authorize_read(d, tenant, m, write, st);
   return dwn_status_fail(st, 401, "RecordsReadAuthorizationFailed", "message failed authorization");
 }
 
@@ -552,7 +634,7 @@ int dwn_records_read(dwn_t *d, const char *tenant, const json_t *message, dwn_re
     json_decref(f);
     if (!rc && json_array_size(w) == 0)
       rc = dwn_status_fail(&st, 400, "RecordsReadInitialWriteNotFound", "Initial write for deleted record not found");
-    if (!rc) rc = read_authorize(&m, tenant, json_array_get(w, 0), &st);
+    if (!rc) rc = read_authorize(d, &m, tenant, json_array_get(w, 0), &st);
     if (!rc) {
       json_t *body = json_pack("{s:{s:i,s:s},s:{s:O,s:O}}", "status", "code", 404, "detail", "Not Found", "entry",
                                "recordsDelete", matched, "initialWrite", json_array_get(w, 0));
@@ -562,7 +644,7 @@ int dwn_records_read(dwn_t *d, const char *tenant, const json_t *message, dwn_re
     json_decref(w);
     done = true;
   } else if (matched) {
-    rc = read_authorize(&m, tenant, matched, &st);
+    rc = read_authorize(d, &m, tenant, matched, &st);
     json_t *write = rc ? NULL : json_deep_copy(matched);
     if (!rc && !write) rc = -ENOMEM;
     const json_t *encoded = write ? json_object_get(write, "encodedData") : NULL;
@@ -640,7 +722,7 @@ int dwn_records_query(dwn_t *d, const char *tenant, const json_t *message, dwn_r
     rc = dwn_status_fail(&st, 400, "RecordsQueryParseFilterPublishedSortInvalid",
                          "queries must not filter for `published:false` and sort by %s", date_sort);
   if (!rc) rc = dwn_msg_init(&m, message, false, &st);
-  if (!rc) rc = m.payload ? delegation_unsupported(&m, &st) : 0;
+  if (!rc) rc = delegation_integrity(&m, NULL, &st);
   if (!rc && json_object_get(m.payload, "protocolRole") && !json_object_get(filter, "protocolPath"))
     rc = dwn_status_fail(&st, 400, "RecordsQueryFilterMissingRequiredProperties",
                          "Role-authorized queries must include `protocolPath` in the filter");
@@ -658,7 +740,15 @@ int dwn_records_query(dwn_t *d, const char *tenant, const json_t *message, dwn_r
     filters[n++] = query_filter(filter, date_sort, NULL, NULL, true);
   } else if (!rc) {
     rc = dwn_authenticate(d, &m, &st);
-    if (!rc && json_object_get(m.payload, "protocolRole")) rc = dwn_not_implemented(&st, "role-authorized RecordsQuery");
+    bool role = json_object_get(m.payload, "protocolRole") != NULL;
+    if (!rc) {
+      /* authorizeRecordsQuery */
+      dwn_grant_t g;
+      rc = carried_grant(message, "authorDelegatedGrant", &g, &st);
+      if (!rc && g.message) rc = dwn_grant_authorize_records_query(d, tenant, message, m.author, m.signer, &g, &st);
+      dwn_grant_release(&g);
+    }
+    if (!rc && role) rc = dwn_protocol_authorize_query(d, tenant, &m, &st);
     if (!rc && strcmp(m.author, tenant) == 0) {
       json_t *f = dwn_records_convert_filter(filter, date_sort);
       if (f) {
@@ -671,6 +761,7 @@ int dwn_records_query(dwn_t *d, const char *tenant, const json_t *message, dwn_r
       if (includes_published) filters[n++] = query_filter(filter, date_sort, NULL, NULL, true);
       if (includes_unpublished && list_allows(filter, "author", m.author))
         filters[n++] = query_filter(filter, date_sort, "author", json_string(m.author), false);
+      if (includes_unpublished && role) filters[n++] = query_filter(filter, date_sort, NULL, NULL, false);
       if (includes_unpublished && list_allows(filter, "recipient", m.author))
         filters[n++] = query_filter(filter, date_sort, "recipient", json_string(m.author), false);
     }
@@ -719,6 +810,68 @@ static bool can_delete(const json_t *del, const json_t *newest) {
   return true;
 }
 
+/* RecordsDeleteHandler.authorizeRecordsDelete (401); initial: the record's
+ * initial write. */
+static int delete_authorize(dwn_t *d, const char *tenant, const dwn_msg_t *m, const json_t *initial,
+                            dwn_status_t *st) {
+  dwn_grant_t g;
+  int rc = carried_grant(m->json, "authorDelegatedGrant", &g, st);
+  if (!rc && g.message) rc = dwn_grant_authorize_records_delete(d, tenant, m->json, initial, m->author, m->signer, &g, st);
+  dwn_grant_release(&g);
+  if (rc) return rc;
+  if (strcmp(m->author, tenant) == 0) return 0;
+  if (initial && dstr(initial, "protocol")) return dwn_protocol_authorize_delete(d, tenant, m, initial, st);
+  return dwn_status_fail(st, 401, "RecordsDeleteAuthorizationFailed", "RecordsDelete message failed authorization");
+}
+
+static const char *record_id_of(const json_t *message) {
+  return is_write(message) ? json_string_value(json_object_get(message, "recordId")) : dstr(message, "recordId");
+}
+
+/* StorageController.purgeRecordDescendants inside txn: every record whose
+ * parentId is record_id, depth first, loses its messages, its data reference
+ * and its events. */
+static int purge_descendants(dwn_t *d, msgstore_txn_t *txn, const char *tenant, const char *record_id, int depth,
+                             dwn_status_t *st) {
+  if (depth > DWN_PROTOCOL_CHAIN_MAX) return err_set(-ELOOP, "record descendants deeper than %d", DWN_PROTOCOL_CHAIN_MAX);
+  json_t *f = json_pack("{s:s,s:s}", "interface", "Records", "parentId", record_id);
+  json_t *children = NULL;
+  int rc = f ? dwn_query(d, tenant, &f, 1, NULL, NULL, &children, NULL, st) : -ENOMEM;
+  json_decref(f);
+  size_t n = json_array_size(children);
+  /* each child record once, in order of first appearance */
+  for (size_t i = 0; !rc && i < n; i++) {
+    const char *child = record_id_of(json_array_get(children, i));
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++) seen = streq_or_null(record_id_of(json_array_get(children, j)), child);
+    if (!seen && child) rc = purge_descendants(d, txn, tenant, child, depth + 1, st);
+  }
+  for (size_t i = 0; !rc && i < n; i++) {
+    const json_t *first = json_array_get(children, i);
+    const char *child = record_id_of(first);
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++) seen = streq_or_null(record_id_of(json_array_get(children, j)), child);
+    if (seen) continue;
+    /* purgeRecordMessages: the newest write's data, then every message and its event */
+    const json_t *newest_write = NULL;
+    for (size_t j = i; j < n; j++) {
+      const json_t *e = json_array_get(children, j);
+      if (is_write(e) && streq_or_null(record_id_of(e), child) && (!newest_write || dwn_is_newer(e, newest_write)))
+        newest_write = e;
+    }
+    if (newest_write && dnum(newest_write, "dataSize") > DWN_INLINE_DATA_BYTES_MAX) {
+      rc = msgstore_txn_data_ref_delete(txn, tenant, child, dstr(newest_write, "dataCid"));
+      if (rc == -ENOENT) rc = 0;
+    }
+    for (size_t j = i; !rc && j < n; j++) {
+      const json_t *e = json_array_get(children, j);
+      if (streq_or_null(record_id_of(e), child)) rc = dwn_delete(d, txn, tenant, e, true);
+    }
+  }
+  json_decref(children);
+  return rc;
+}
+
 int dwn_records_delete(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply) {
   dwn_status_t st = {0};
   dwn_msg_t m;
@@ -745,12 +898,8 @@ int dwn_records_delete(dwn_t *d, const char *tenant, const json_t *message, dwn_
     size_t i;
     const json_t *e;
     json_array_foreach(existing, i, e) if (!initial && dwn_records_is_initial_write(e)) initial = e;
-    if (strcmp(m.author, tenant) == 0) rc = 0;
-    else if (initial && dstr(initial, "protocol")) rc = dwn_not_implemented(&st, "protocol-authorized RecordsDelete");
-    else rc = dwn_status_fail(&st, 401, "RecordsDeleteAuthorizationFailed", "RecordsDelete message failed authorization");
+    rc = delete_authorize(d, tenant, &m, initial, &st);
   }
-  if (!rc && !done && json_is_true(json_object_get(m.descriptor, "prune")))
-    rc = dwn_not_implemented(&st, "RecordsDelete with prune");
   if (!rc && !done && !initial)
     rc = dwn_status_fail(&st, 400, "RecordsWriteGetInitialWriteNotFound", "Initial write is not found.");
   if (!rc && !done) {
@@ -769,6 +918,8 @@ int dwn_records_delete(dwn_t *d, const char *tenant, const json_t *message, dwn_
     if (!ix) rc = -ENOMEM;
     if (!rc) rc = msgstore_txn_begin(d->store, &txn);
     if (!rc) rc = dwn_put(d, txn, tenant, message, ix, true);
+    if (!rc && json_is_true(json_object_get(m.descriptor, "prune")))
+      rc = purge_descendants(d, txn, tenant, record_id, 0, &st);
     /* older messages go, the initial write stays (without data); so does data
      * no write points at any more */
     if (!rc) rc = delete_older(d, txn, tenant, existing, message);
