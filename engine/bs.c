@@ -137,6 +137,8 @@ struct bs {
   leveldb_filterpolicy_t *db_filter;
   leveldb_cache_t *db_cache;
   leveldb_readoptions_t *db_read;
+  leveldb_readoptions_t *db_read_bulk; /* GC, compaction, scans: do not fill the block cache
+                                          (readers' index blocks stay cached) */
   leveldb_writeoptions_t *db_write_sync;
   leveldb_writeoptions_t *db_write_async;
 
@@ -270,13 +272,16 @@ static void stats_encode(uint8_t out[16], uint64_t blocks, uint64_t bytes) {
   put_le64(out + 8, bytes);
 }
 
-/* Reads an index entry: 1 found, 0 absent, negative errno. */
-static int db_lookup(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc) {
+/* Reads an index entry: 1 found, 0 absent, negative errno.  bulk: a lookup
+ * of GC or compaction, which goes over every entry once and so must not
+ * evict the blocks that readers' lookups keep in LevelDB's cache. */
+static int db_lookup_as(bs_t *bs, bool bulk, const uint8_t *mh, size_t mh_len, bs_location_t *loc) {
   uint8_t key[BS_KEY_BYTES_MAX];
   size_t key_len = block_key(key, mh, mh_len);
   char *error = NULL;
   size_t value_len = 0;
-  char *value = leveldb_get(bs->db, bs->db_read, (const char *)key, key_len, &value_len, &error);
+  char *value = leveldb_get(bs->db, bulk ? bs->db_read_bulk : bs->db_read, (const char *)key, key_len,
+                            &value_len, &error);
   if (error) {
     int rc = err_set(-EIO, "index read: %s", error);
     leveldb_free(error);
@@ -289,6 +294,10 @@ static int db_lookup(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *
   leveldb_free(value);
   if (rc) return err_set(rc, "index entry malformed");
   return 1;
+}
+
+static int db_lookup(bs_t *bs, const uint8_t *mh, size_t mh_len, bs_location_t *loc) {
+  return db_lookup_as(bs, false, mh, mh_len, loc);
 }
 
 static int db_write(bs_t *bs, leveldb_writebatch_t *batch, bool sync) {
@@ -510,7 +519,7 @@ static int live_ensure_locked(bs_t *bs) {
     bs->segments[i].live_delta = 0;
   }
   bs->live_counting = true;
-  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read);
+  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read_bulk);
   pthread_mutex_unlock(&bs->mutex);
   const char prefix = BS_KEY_BLOCK;
   for (leveldb_iter_seek(it, &prefix, 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
@@ -923,11 +932,12 @@ typedef struct delete_op {
   bs_location_t loc;
   uint64_t size_bytes;   /* out: bytes of the block deleted */
   uint64_t batch_seq;    /* out: the tombstone's batch */
+  bool bulk;             /* a GC delete (db_lookup_as) */
 } delete_op_t;
 
 static void delete_lookup(bs_t *bs, delete_op_t *op) {
   op->gen = __atomic_load_n(&bs->commit_gen, __ATOMIC_ACQUIRE);
-  op->indexed = db_lookup(bs, op->mh, op->mh_len, &op->loc);
+  op->indexed = db_lookup_as(bs, op->bulk, op->mh, op->mh_len, &op->loc);
 }
 
 /* Appends the tombstone (mutex held, dropped while waiting for room or
@@ -998,7 +1008,7 @@ int bs_gc_delete(bs_t *bs, const uint8_t *mh, size_t mh_len) {
   assert(bs && mh);
   if (bs->opts.read_only) return err_set(-EROFS, "block store opened read-only");
   if (mh_len == 0 || mh_len > MH_BYTES_MAX) return err_set(-EINVAL, "bad multihash");
-  delete_op_t op = {.mh = mh, .mh_len = mh_len};
+  delete_op_t op = {.mh = mh, .mh_len = mh_len, .bulk = true};
   delete_lookup(bs, &op);
   pthread_mutex_lock(&bs->mutex);
   int rc = delete_locked(bs, &op, true);
@@ -1013,7 +1023,7 @@ int bs_gc_delete_batch(bs_t *bs, bs_gc_item_t *items, size_t n) {
   delete_op_t ops[BS_GC_BATCH_MAX];
   for (size_t i = 0; i < n; i++) { /* the index lookups: no lock held */
     assert(items[i].mh_len > 0 && items[i].mh_len <= MH_BYTES_MAX);
-    ops[i] = (delete_op_t){.mh = items[i].mh, .mh_len = items[i].mh_len};
+    ops[i] = (delete_op_t){.mh = items[i].mh, .mh_len = items[i].mh_len, .bulk = true};
     delete_lookup(bs, &ops[i]);
   }
   int rc = 0;
@@ -1279,7 +1289,7 @@ int bs_each(bs_t *bs, bs_each_fn fn, void *ctx) {
   assert(bs && fn);
   int rc = bs_sync(bs);
   if (rc) return rc;
-  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read);
+  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read_bulk);
   const char prefix = BS_KEY_BLOCK;
   for (leveldb_iter_seek(it, &prefix, 1); leveldb_iter_valid(it); leveldb_iter_next(it)) {
     size_t key_len, value_len;
@@ -1389,7 +1399,7 @@ static void hex(const uint8_t *p, size_t n, char *out, size_t cap) {
 
 /* Checks every index entry against the record it names, and the counters. */
 static int fsck_index(bs_t *bs, fsck_state_t *f) {
-  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read);
+  leveldb_iterator_t *it = leveldb_create_iterator(bs->db, bs->db_read_bulk);
   buf_t data = {0};
   uint64_t blocks = 0, bytes = 0;
   int rc = 0;
@@ -1544,7 +1554,7 @@ static int compact_copy(bs_t *bs, uint32_t from, const seg_record_t *rec) {
   if (rec->kind == SEG_KIND_BLOCK) {
     gen = __atomic_load_n(&bs->commit_gen, __ATOMIC_ACQUIRE);
     bs_location_t loc;
-    int found = db_lookup(bs, rec->mh, rec->mh_len, &loc);
+    int found = db_lookup_as(bs, true, rec->mh, rec->mh_len, &loc);
     if (found <= 0) return found;
     if (loc.segment_id != from || loc.offset != rec->offset) return 0;
   }
@@ -1566,7 +1576,7 @@ static int compact_copy(bs_t *bs, uint32_t from, const seg_record_t *rec) {
         gen = bs->commit_gen;
         pthread_mutex_unlock(&bs->mutex);
         bs_location_t loc;
-        int found = db_lookup(bs, rec->mh, rec->mh_len, &loc);
+        int found = db_lookup_as(bs, true, rec->mh, rec->mh_len, &loc);
         pthread_mutex_lock(&bs->mutex);
         if (found <= 0 || loc.segment_id != from || loc.offset != rec->offset) {
           rc = found < 0 ? found : 0;
@@ -2008,6 +2018,9 @@ static int open_index(bs_t *bs) {
   leveldb_options_set_max_open_files(bs->db_options, 64);
   bs->db_read = leveldb_readoptions_create();
   leveldb_readoptions_set_verify_checksums(bs->db_read, 1);
+  bs->db_read_bulk = leveldb_readoptions_create();
+  leveldb_readoptions_set_verify_checksums(bs->db_read_bulk, 1);
+  leveldb_readoptions_set_fill_cache(bs->db_read_bulk, 0);
   bs->db_write_sync = leveldb_writeoptions_create();
   leveldb_writeoptions_set_sync(bs->db_write_sync, 1);
   bs->db_write_async = leveldb_writeoptions_create();
@@ -2087,6 +2100,7 @@ static void bs_free(bs_t *bs) {
   if (bs->db_filter) leveldb_filterpolicy_destroy(bs->db_filter);
   if (bs->db_cache) leveldb_cache_destroy(bs->db_cache);
   if (bs->db_read) leveldb_readoptions_destroy(bs->db_read);
+  if (bs->db_read_bulk) leveldb_readoptions_destroy(bs->db_read_bulk);
   if (bs->db_write_sync) leveldb_writeoptions_destroy(bs->db_write_sync);
   if (bs->db_write_async) leveldb_writeoptions_destroy(bs->db_write_async);
   for (int i = 0; i < 2; i++) free(bs->batches[i].data);
