@@ -87,25 +87,74 @@ static void rule_text(const json_t *rule, char *out, size_t n) {
   free(s);
 }
 
-/* A $tags property schema that ajv's meta-schema would refuse: only the
- * obvious case, a `type` that is not a JSON Schema type (see the issue note). */
-static bool tag_schema_ok(const json_t *schema) {
-  static const char *const types[] = {"string", "number", "integer", "boolean", "array", "object", "null"};
-  const json_t *type = json_object_get(schema, "type");
-  if (!type) return json_is_object(schema);
-  const json_t *items = type;
-  json_t *single = NULL;
-  if (json_is_string(type)) items = single = json_pack("[O]", type);
-  bool ok = json_is_array(items) && json_array_size(items) > 0;
-  size_t i;
-  const json_t *t;
-  json_array_foreach(items, i, t) {
-    bool known = false;
-    for (size_t k = 0; json_is_string(t) && k < sizeof types / sizeof types[0]; k++) known |= strcmp(json_string_value(t), types[k]) == 0;
-    ok &= known;
+/* ajv's validateSchema (JSON Schema 2020-12 meta-schema, first error) of a
+ * $tags property schema, as far as the ProtocolRuleSet schema lets one
+ * through: each tag schema is an object of `type` (already an allowed name),
+ * `items` / `contains` (objects, checked the same way) and the keywords
+ * enum, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength,
+ * maxLength, minItems, maxItems, uniqueItems, minContains, maxContains with
+ * any value.  The meta-schema checks the applicator vocabulary (items,
+ * contains) before the validation vocabulary, each in its listing order.
+ * On failure *at gets the failing keyword's instance path (below the tag)
+ * and *message ajv's message; depth is bounded by TAG_SCHEMA_DEPTH_MAX. */
+#define TAG_SCHEMA_DEPTH_MAX 16
+#define TAG_PATH_BYTES_MAX 256
+
+static bool js_integer(const json_t *v) {
+  if (json_is_integer(v)) return true;
+  if (!json_is_real(v)) return false;
+  double x = json_real_value(v);
+  return x == (double)(long long)x || (x > 9e18 || x < -9e18);
+}
+
+static bool tag_schema_error(const json_t *schema, char *at, size_t at_len, const char **message, int depth) {
+  if (!json_is_object(schema)) {
+    if (json_is_boolean(schema)) return false;
+    *message = "must be object,boolean";
+    return true;
   }
-  json_decref(single);
-  return ok;
+  if (depth >= TAG_SCHEMA_DEPTH_MAX) return false;
+  static const char *const applicators[] = {"items", "contains"};
+  for (size_t i = 0; i < 2; i++) {
+    const json_t *sub = json_object_get(schema, applicators[i]);
+    if (!sub) continue;
+    size_t n = strlen(at);
+    snprintf(at + n, at_len - n, "/%s", applicators[i]);
+    if (tag_schema_error(sub, at, at_len, message, depth + 1)) return true;
+    at[n] = '\0';
+  }
+  static const struct {
+    const char *keyword;
+    char kind; /* a: array, n: number, p: number > 0, i: non-negative integer, b: boolean */
+  } checks[] = {{"enum", 'a'},          {"multipleOf", 'p'}, {"maximum", 'n'},  {"exclusiveMaximum", 'n'},
+                {"minimum", 'n'},       {"exclusiveMinimum", 'n'}, {"maxLength", 'i'}, {"minLength", 'i'},
+                {"maxItems", 'i'},      {"minItems", 'i'},   {"uniqueItems", 'b'}, {"maxContains", 'i'},
+                {"minContains", 'i'},   {"maxProperties", 'i'}, {"minProperties", 'i'}};
+  for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+    const json_t *v = json_object_get(schema, checks[i].keyword);
+    if (!v) continue;
+    const char *msg = NULL;
+    switch (checks[i].kind) {
+    case 'a': if (!json_is_array(v)) msg = "must be array"; break;
+    case 'n': if (!json_is_number(v)) msg = "must be number"; break;
+    case 'p':
+      if (!json_is_number(v)) msg = "must be number";
+      else if (!(json_number_value(v) > 0)) msg = "must be > 0";
+      break;
+    case 'i':
+      if (!json_is_number(v) || !js_integer(v)) msg = "must be integer";
+      else if (json_number_value(v) < 0) msg = "must be >= 0";
+      break;
+    case 'b': if (!json_is_boolean(v)) msg = "must be boolean"; break;
+    }
+    if (msg) {
+      size_t n = strlen(at);
+      snprintf(at + n, at_len - n, "/%s", checks[i].keyword);
+      *message = msg;
+      return true;
+    }
+  }
+  return false;
 }
 
 static int check_rule_set(const json_t *rule_set, const char *path, const json_t *types, const roles_t *roles,
@@ -124,9 +173,11 @@ static int check_rule_set(const json_t *rule_set, const char *path, const json_t
   const json_t *tag_schema;
   json_object_foreach((json_t *)tags, tag, tag_schema) {
     if (strcmp(tag, "$allowUndefinedTags") == 0 || strcmp(tag, "$requiredTags") == 0) continue;
-    if (!tag_schema_ok(tag_schema))
-      return dwn_status_fail(st, 400, "ProtocolsConfigureInvalidTagSchema",
-                             "tags schema validation error: %s/$tags/%s/type must be a JSON Schema type", path, tag);
+    char at[TAG_PATH_BYTES_MAX] = "";
+    const char *message = NULL;
+    if (tag_schema_error(tag_schema, at, sizeof at, &message, 0))
+      return dwn_status_fail(st, 400, "ProtocolsConfigureInvalidTagSchema", "tags schema validation error: %s/$tags/%s%s %s",
+                             path, tag, at, message);
   }
   const json_t *actions = json_object_get(rule_set, "$actions");
   size_t count = json_array_size(actions);
