@@ -710,6 +710,22 @@ static json_t *query_filter(const json_t *filter, const char *date_sort, const c
   return f;
 }
 
+/* IndexLevel.shouldQueryWithInMemoryPaging: every filter is concise (a
+ * recordId, or without a cursor one of protocolPath, contextId, parentId,
+ * schema). */
+static bool sorts_in_memory(json_t *const *filters, size_t n, const json_t *pagination) {
+  bool cursor = json_object_get(pagination, "cursor") != NULL;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *f = filters[i];
+    if (json_object_get(f, "recordId")) continue;
+    if (cursor) return false;
+    if (!json_object_get(f, "protocolPath") && !json_object_get(f, "contextId") && !json_object_get(f, "parentId") &&
+        !json_object_get(f, "schema"))
+      return false;
+  }
+  return true;
+}
+
 int dwn_records_query(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply) {
   dwn_status_t st = {0};
   dwn_msg_t m;
@@ -774,7 +790,20 @@ int dwn_records_query(dwn_t *d, const char *tenant, const json_t *message, dwn_r
     if (date_sort && strcmp(date_sort, "createdDescending") == 0) sort.descending = true;
     else if (date_sort && strcmp(date_sort, "publishedAscending") == 0) sort.property = "datePublished";
     else if (date_sort && strcmp(date_sort, "publishedDescending") == 0) sort.property = "datePublished", sort.descending = true;
-    rc = dwn_query(d, tenant, filters, n, &sort, json_object_get(m.descriptor, "pagination"), &found, &cursor, &st);
+    const json_t *pagination = json_object_get(m.descriptor, "pagination");
+    if (strcmp(sort.property, "datePublished") == 0 && sorts_in_memory(filters, n, pagination)) {
+      /* the reference store (LevelDB) answers [] when a match of an
+       * in-memory sorted query lacks the sort property (dwn-reference §8.3) */
+      dwn_sort_t by_created = {"dateCreated", false}; /* keeps matches that lack datePublished */
+      rc = dwn_query(d, tenant, filters, n, &by_created, NULL, &found, NULL, &st);
+      bool lacking = false;
+      size_t k;
+      json_t *e;
+      json_array_foreach(found, k, e) lacking |= !json_object_get(json_object_get(e, "descriptor"), "datePublished");
+      if (!rc && lacking) json_array_clear(found);
+      else json_decref(found), found = NULL;
+    }
+    if (!rc && !found) rc = dwn_query(d, tenant, filters, n, &sort, pagination, &found, &cursor, &st);
   }
   size_t i;
   json_t *e;
