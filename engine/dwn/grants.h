@@ -61,8 +61,13 @@ int dwn_grant_parse(const json_t *grant_message, dwn_grant_t *out, dwn_status_t 
 
 /* Parse phase (400): Records.validateDelegatedGrantReferentialIntegrity of
  * message with its signature payload (and ownerSignature payload, may be
- * NULL).  0 when the message carries no delegated grant and no
- * delegatedGrantId. */
+ * NULL), for the author then the owner side: delegatedGrantId present iff
+ * the delegated grant is (Records{Author,Owner}DelegatedGrantAndIdExistenceMismatch),
+ * the grant's data says delegated:true (...NotADelegatedGrant), its recipient
+ * is the signer of the signature / ownerSignature
+ * (...GrantedToAndOwnerSignatureMismatch), delegatedGrantId is its
+ * messageCid (...CidMismatch).  0 when the message carries no delegated grant
+ * and no delegatedGrantId. */
 int dwn_grant_check_delegation_integrity(const json_t *message, const json_t *payload, const json_t *owner_payload,
                                          dwn_status_t *st);
 
@@ -81,7 +86,12 @@ int dwn_grant_check_core_write(dwn_t *d, const char *tenant, const json_t *messa
 /* RecordsGrantAuthorization.authorizeWrite / authorizeRead /
  * authorizeQueryOrSubscribe / authorizeDelete: the grant g lets grantee act
  * on tenant's records as message asks (record: the write being read or
- * deleted, NULL for write/query). */
+ * deleted).  Each runs dwn_grant_base_validation first; write: scope and
+ * conditions of the incoming write; read: scope of the record read; query
+ * (also Records.Subscribe, same descriptor.filter): a protocol-scoped grant
+ * needs filter.protocol equal; delete: a protocol-scoped grant needs the
+ * record's protocol equal.  Store lookups run in grantor's store (the
+ * reference's grantedFor). */
 int dwn_grant_authorize_records_write(dwn_t *d, const char *tenant, const json_t *message, const char *grantor,
                                       const char *grantee, const dwn_grant_t *g, dwn_status_t *st);
 int dwn_grant_authorize_records_read(dwn_t *d, const char *tenant, const json_t *message, const json_t *record,
