@@ -541,9 +541,49 @@ static size_t code_points(const char *s, size_t n) {
   return count;
 }
 
+/* A JS pattern as POSIX ERE: the class escapes \d \w \s (and negations)
+ * become bracket expressions, other escapes of punctuation stay escaped.
+ * false when it does not fit. */
+static bool pattern_to_ere(const char *js, char *out, size_t out_bytes) {
+  size_t o = 0;
+  bool in_bracket = false;
+  for (const char *p = js; *p; p++) {
+    const char *add = NULL;
+    char one[3] = {0};
+    if (*p == '\\' && p[1]) {
+      char c = *++p;
+      static const char *const outside[][2] = {{"d", "[0-9]"}, {"D", "[^0-9]"}, {"w", "[A-Za-z0-9_]"},
+                                                {"W", "[^A-Za-z0-9_]"}, {"s", "[[:space:]]"}, {"S", "[^[:space:]]"}};
+      static const char *const inside[][2] = {{"d", "0-9"}, {"w", "A-Za-z0-9_"}, {"s", "[:space:]"}};
+      if (in_bracket) {
+        for (size_t i = 0; i < sizeof inside / sizeof inside[0] && !add; i++)
+          if (c == inside[i][0][0]) add = inside[i][1];
+        if (!add) one[0] = c, add = one; /* a bracket takes its members literally */
+      } else {
+        for (size_t i = 0; i < sizeof outside / sizeof outside[0] && !add; i++)
+          if (c == outside[i][0][0]) add = outside[i][1];
+        if (!add) one[0] = '\\', one[1] = c, add = one;
+      }
+    } else {
+      if (*p == '[' && !in_bracket) in_bracket = true;
+      else if (*p == ']' && in_bracket) in_bracket = false;
+      one[0] = *p;
+      add = one;
+    }
+    size_t n = strlen(add);
+    if (o + n + 1 > out_bytes) return false;
+    memcpy(out + o, add, n);
+    o += n;
+  }
+  out[o] = 0;
+  return true;
+}
+
 static bool pattern_matches(const char *pattern, const char *s, bool *ok) {
   regex_t re;
-  *ok = strlen(pattern) < PATTERN_BYTES_MAX && regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) == 0;
+  char ere[2 * PATTERN_BYTES_MAX];
+  *ok = strlen(pattern) < PATTERN_BYTES_MAX && pattern_to_ere(pattern, ere, sizeof ere) &&
+        regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) == 0;
   if (!*ok) return false;
   bool match = regexec(&re, s, 0, NULL, 0) == 0;
   regfree(&re);

@@ -20,7 +20,9 @@
  * own (dwn_protocol_tag_schema_valid): the keywords a protocol definition may
  * give a tag (type string|number|integer|boolean|array, enum, minimum,
  * maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength (in code
- * points), pattern (POSIX extended, the common subset of JS patterns),
+ * points), pattern (run as POSIX extended after turning the JS class escapes
+ * \d \w \s \D \W \S into brackets: the common subset of JS patterns; one
+ * that does not compile fails the value),
  * items, contains, minItems, maxItems, uniqueItems, minContains,
  * maxContains); other keywords are ignored.
  */

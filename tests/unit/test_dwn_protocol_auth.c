@@ -99,6 +99,13 @@ static void test_tag_schema_strings(void **state) {
   assert_false(valid("{\"pattern\":\"^[a-z]+-[0-9]+$\"}", "\"ABC-12\""));
   assert_true(valid("{\"pattern\":\"b\"}", "\"abc\"")); /* unanchored like JS */
   assert_false(valid("{\"pattern\":\"(\"}", "\"abc\"")); /* cannot compile: refused */
+  /* the JS class escapes */
+  assert_true(valid("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"123-ab_c\""));
+  assert_false(valid("{\"pattern\":\"^\\\\d{3}$\"}", "\"12a\""));
+  assert_true(valid("{\"pattern\":\"^[\\\\d.]+$\"}", "\"1.5\""));
+  assert_false(valid("{\"pattern\":\"^\\\\S+$\"}", "\"a b\""));
+  assert_true(valid("{\"pattern\":\"^a\\\\.b$\"}", "\"a.b\""));
+  assert_false(valid("{\"pattern\":\"^a\\\\.b$\"}", "\"axb\""));
 }
 
 static void test_tag_schema_arrays(void **state) {
