@@ -132,10 +132,22 @@ static int type_bit(const char *name) {
   return 0;
 }
 
-/* The ECMA pattern as POSIX ERE text (see the header for what is accepted). */
+/* The ECMA pattern as POSIX ERE text (see the header for what is accepted).
+ * Also bounds what regcomp will build: glibc expands x+ and x{n,m} by copying
+ * x's tree, so nested counted repetitions grow multiplicatively.  The cost
+ * model counts atoms times the copies their enclosing quantifiers make; a
+ * pattern over JSONSCHEMA_PATTERN_COST_MAX is refused. */
+typedef struct pattern_frame {
+  double total; /* cost of this group so far */
+  double last;  /* cost of the last atom (0: nothing a quantifier may follow) */
+  bool quantified;
+} pattern_frame_t;
+
 static int pattern_translate(compiler_t *c, const char *src, char *out, size_t out_bytes) {
-  size_t o = 0;
+  size_t o = 0, depth = 0;
   bool in_class = false;
+  pattern_frame_t stack[JSONSCHEMA_PATTERN_BYTES_MAX + 1] = {{0}};
+  pattern_frame_t *f = &stack[0];
 #define EMIT(str)                                                            \
   do {                                                                       \
     size_t l_ = strlen(str);                                                 \
@@ -143,12 +155,16 @@ static int pattern_translate(compiler_t *c, const char *src, char *out, size_t o
     memcpy(out + o, str, l_);                                                \
     o += l_;                                                                 \
   } while (0)
+#define ATOM(cost) (f->last = (cost), f->total += f->last, f->quantified = false)
   for (const char *p = src; *p; p++) {
     char one[2] = {*p, 0};
     if (in_class) {
       if (*p == '\\') return cfail(c, -EINVAL, "pattern: escapes inside [...] are not supported");
       if (*p == '[' && p[1] && strchr(":=.", p[1])) return cfail(c, -EINVAL, "pattern: [: [= [. inside [...]");
-      if (*p == ']' && !(p[-1] == '[' || (p[-1] == '^' && p[-2] == '['))) in_class = false;
+      if (*p == ']' && !(p[-1] == '[' || (p[-1] == '^' && p[-2] == '['))) {
+        in_class = false;
+        ATOM(1);
+      }
       EMIT(one);
       continue;
     }
@@ -166,18 +182,79 @@ static int pattern_translate(compiler_t *c, const char *src, char *out, size_t o
       } else {
         return cfail(c, -EINVAL, "pattern: escape \\%c is not supported", e ? e : ' ');
       }
+      ATOM(1);
       p++;
       continue;
     }
-    if (*p == '(' && p[1] == '?') return cfail(c, -EINVAL, "pattern: (? groups are not supported");
-    if (*p == '?' && p > src && (p[-1] == '*' || p[-1] == '+' || p[-1] == '?' || p[-1] == '}') &&
-        !(p - 1 > src && p[-2] == '\\'))
-      return cfail(c, -EINVAL, "pattern: lazy quantifiers are not supported");
-    if (*p == '[') in_class = true;
+    double copies = 0;
+    switch (*p) {
+      case '(':
+        if (p[1] == '?') return cfail(c, -EINVAL, "pattern: (? groups are not supported");
+        assert(depth < JSONSCHEMA_PATTERN_BYTES_MAX);
+        f = &stack[++depth];
+        *f = (pattern_frame_t){0};
+        break;
+      case ')': {
+        if (depth == 0) return cfail(c, -EINVAL, "pattern: unmatched )");
+        double cost = f->total > 1 ? f->total : 1;
+        f = &stack[--depth];
+        ATOM(cost);
+        break;
+      }
+      case '|':
+      case '^':
+      case '$':
+        f->last = 0;
+        break;
+      case '[':
+        in_class = true;
+        break;
+      case '*':
+      case '?':
+        copies = 1;
+        break;
+      case '+':
+        copies = 2;
+        break;
+      case '{': {
+        char *end;
+        unsigned long n = strtoul(p + 1, &end, 10), m = n;
+        if (end == p + 1 || !(*end == '}' || *end == ',')) return cfail(c, -EINVAL, "pattern: { is not a {n,m} quantifier");
+        if (*end == ',') {
+          const char *mstart = end + 1;
+          m = *mstart == '}' ? n + 1 : strtoul(mstart, &end, 10);
+          if (*mstart != '}' && (end == mstart || *end != '}')) return cfail(c, -EINVAL, "pattern: { is not a {n,m} quantifier");
+          if (*mstart == '}') end = (char *)mstart;
+        }
+        if (n > JSONSCHEMA_PATTERN_COST_MAX || m > JSONSCHEMA_PATTERN_COST_MAX || m < n)
+          return cfail(c, -EINVAL, "pattern: repetition {%lu,%lu} out of order or over %d", n, m, JSONSCHEMA_PATTERN_COST_MAX);
+        copies = m > 1 ? (double)m : 1;
+        size_t len = (size_t)(end - p) + 1;
+        if (o + len >= out_bytes) return cfail(c, -E2BIG, "pattern too long");
+        memcpy(out + o, p, len);
+        o += len;
+        p = end;
+        break;
+      }
+      default:
+        ATOM(1);
+    }
+    if (copies > 0) {
+      if (f->quantified && *p == '?') return cfail(c, -EINVAL, "pattern: lazy quantifiers are not supported");
+      if (f->last == 0 || f->quantified) return cfail(c, -EINVAL, "pattern: nothing to repeat before '%c'", one[0]);
+      f->total += f->last * (copies - 1);
+      f->last *= copies;
+      f->quantified = true;
+      if (f->total > JSONSCHEMA_PATTERN_COST_MAX)
+        return cfail(c, -E2BIG, "pattern: repetitions expand beyond %d atoms", JSONSCHEMA_PATTERN_COST_MAX);
+      if (one[0] == '{') continue; /* emitted above */
+    }
     EMIT(one);
   }
+#undef ATOM
 #undef EMIT
   if (in_class) return cfail(c, -EINVAL, "pattern: unterminated [");
+  if (depth) return cfail(c, -EINVAL, "pattern: unmatched (");
   out[o] = '\0';
   return 0;
 }

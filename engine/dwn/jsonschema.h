@@ -38,8 +38,12 @@
  * Accepted: literals, ., [...] classes, ^ $, | ( ), * + ? {n,m}, escaped
  * punctuation, and \d \D (rewritten to [0-9] / [^0-9]) \w \W \s \S outside
  * brackets.  Refused at compile time: lookaround and other "(?" groups, lazy
- * quantifiers (*? +? ?? }?), backreferences, any other backslash escape
- * (\b, \uXXXX, \n ...), escapes inside [...].  Matching is bytewise in the C
+ * quantifiers (*? +? ?? }?), stacked quantifiers and quantifiers with nothing
+ * to repeat (SyntaxErrors in ECMA too), a "{" that is not {n}, {n,} or {n,m},
+ * backreferences, any other backslash escape (\b, \uXXXX, \n ...), escapes
+ * and [: [= [. inside [...], and patterns whose repetitions would expand
+ * beyond JSONSCHEMA_PATTERN_COST_MAX atoms (regcomp copies the repeated
+ * subexpression, so nested counts multiply).  Matching is bytewise in the C
  * locale: "." and [^...] match one byte of a multi-byte UTF-8 character.
  *
  * Errors of validation: detail text "<instance path>: <keyword>: <what>",
@@ -67,6 +71,7 @@
 #define JSONSCHEMA_DEPTH_MAX 32            /* nesting of subschemas */
 #define JSONSCHEMA_EVAL_DEPTH_MAX 64       /* instance depth + $ref hops while validating */
 #define JSONSCHEMA_PATTERN_BYTES_MAX 512   /* pattern source text */
+#define JSONSCHEMA_PATTERN_COST_MAX 10000  /* atoms after expanding repetitions (x+ is 2 x, x{n,m} m x) */
 #define JSONSCHEMA_UNIQUE_ITEMS_MAX 1024   /* elements uniqueItems compares (pairwise) */
 #define JSONSCHEMA_DETAIL_BYTES_MAX 400    /* validation detail text, truncated beyond */
 #define JSONSCHEMA_DRAFT_URI "https://json-schema.org/draft/2020-12/schema"
