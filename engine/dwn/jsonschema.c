@@ -301,6 +301,10 @@ static bool annotation(const char *key) {
   return false;
 }
 
+static int prop_order(const void *a, const void *b) {
+  return strcmp(((const prop_t *)a)->name, ((const prop_t *)b)->name);
+}
+
 static int compile_keyword(compiler_t *c, node_t *n, const char *key, const json_t *v, unsigned depth) {
   if (strcmp(key, "type") == 0) {
     if (json_is_string(v)) {
@@ -337,6 +341,7 @@ static int compile_keyword(compiler_t *c, node_t *n, const char *key, const json
       int rc = compile_sub(c, sub, depth, "properties", name, &p->schema);
       if (rc) return rc;
     }
+    if (n->props_len) qsort(n->props, n->props_len, sizeof *n->props, prop_order); /* for bsearch */
     return 0;
   }
   if (strcmp(key, "required") == 0) {
@@ -697,11 +702,9 @@ static int eval_object(const node_t *n, const json_t *v, eval_t *e, unsigned dep
   json_t *member;
   json_object_foreach((json_t *)v, key, member) {
     const node_t *sub = n->additional;
-    for (size_t i = 0; i < n->props_len; i++)
-      if (strcmp(n->props[i].name, key) == 0) {
-        sub = n->props[i].schema;
-        break;
-      }
+    prop_t want = {.name = key};
+    const prop_t *named = n->props_len ? bsearch(&want, n->props, n->props_len, sizeof *n->props, prop_order) : NULL;
+    if (named) sub = named->schema;
     if (!sub) continue;
     size_t len = epath_push(e, key, 0, false);
     int rc = sub == n->additional && sub->is_bool && !sub->bool_value
