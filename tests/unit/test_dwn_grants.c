@@ -7,7 +7,8 @@
  * scopes (every filter must name the protocol; an empty list passes), the
  * Messages.Read rule for permission records, the core-write checks of
  * permission records (protocol tag, contextId + protocolPath, revocation tag
- * against its grant) and the delegated-grant integrity checks.  Grants are
+ * against its grant), the delegated-grant integrity checks, and
+ * ProtocolsConfigure's meta-schema check of $tags schemas (ajv's messages).  Grants are
  * stored directly in a fresh engine's message store; signatures are never
  * verified by these functions, so the JWS carry only a kid.
  */
@@ -465,6 +466,51 @@ static void test_delegation_integrity(void **state) {
   json_decref(g);
 }
 
+/* ProtocolsConfigure's $tags check (ajv validateSchema, first error) runs
+ * before the signature is looked at, so an unsigned configure shows it. */
+static void tag_schema(fixture_t *f, const char *tag_schema_json, const char *detail) {
+  char text[1024];
+  snprintf(text, sizeof text,
+           "{'descriptor':{'interface':'Protocols','method':'Configure','messageTimestamp':'" T(1) "',"
+           "'definition':{'protocol':'http://x.example/p','published':true,'types':{'a':{}},"
+           "'structure':{'a':{'b':{'$tags':{'$requiredTags':['t'],'t':%s}}}}}}}",
+           tag_schema_json);
+  json_t *m = J(text);
+  json_object_set_new(json_object_get(json_object_get(json_object_get(m, "descriptor"), "definition"), "types"), "b",
+                      json_object());
+  dwn_reply_t reply = {0};
+  assert_int_equal(dwn_protocols_configure(f->d, ALICE, m, &reply), 0);
+  const json_t *status = json_object_get(reply.body, "status");
+  const char *got = json_string_value(json_object_get(status, "detail"));
+  if (detail) {
+    assert_int_equal(json_integer_value(json_object_get(status, "code")), 400);
+    assert_string_equal(got, detail);
+  } else if (got && strncmp(got, "ProtocolsConfigureInvalidTagSchema", 34) == 0) {
+    fail_msg("unexpected %s", got);
+  }
+  json_decref(reply.body);
+  json_decref(m);
+}
+
+#define TAGERR "ProtocolsConfigureInvalidTagSchema: tags schema validation error: a/b/$tags/t"
+static void test_tag_meta_schema(void **state) {
+  fixture_t *f = *state;
+  tag_schema(f, "{'type':'string','minLength':-1}", TAGERR "/minLength must be >= 0");
+  tag_schema(f, "{'type':'string','maxLength':1.5}", TAGERR "/maxLength must be integer");
+  tag_schema(f, "{'type':'string','maxLength':'3'}", TAGERR "/maxLength must be integer");
+  tag_schema(f, "{'type':'number','minimum':'0'}", TAGERR "/minimum must be number");
+  tag_schema(f, "{'type':'string','enum':'a'}", TAGERR "/enum must be array");
+  tag_schema(f, "{'type':'array','uniqueItems':1}", TAGERR "/uniqueItems must be boolean");
+  /* the validation vocabulary in its listing order, whatever the key order */
+  tag_schema(f, "{'type':'string','minLength':-1,'maxLength':-1}", TAGERR "/maxLength must be >= 0");
+  /* applicators (items, contains) before the validation keywords */
+  tag_schema(f, "{'type':'array','minItems':-1,'items':{'type':'string','minLength':-2}}",
+             TAGERR "/items/minLength must be >= 0");
+  /* valid ones pass this check */
+  tag_schema(f, "{'type':'string','minLength':0,'maxLength':2.0,'enum':['a']}", NULL);
+  tag_schema(f, "{'type':'array','items':{'type':'number','minimum':1},'minItems':1,'uniqueItems':true}", NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_fetch_and_parse, setup, teardown),
@@ -474,6 +520,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_messages_scope, setup, teardown),
       cmocka_unit_test_setup_teardown(test_core_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_delegation_integrity, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tag_meta_schema, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
