@@ -107,6 +107,18 @@ static bool js_integer(const json_t *v) {
   return x == (double)(long long)x || (x > 9e18 || x < -9e18);
 }
 
+/* The value of a canonical array-index property name (0 .. 2^32-2), else -1. */
+static long long js_array_index(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > 10 || (n > 1 && name[0] == '0')) return -1;
+  long long v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    v = v * 10 + (name[i] - '0');
+  }
+  return v <= 4294967294LL ? v : -1;
+}
+
 static bool tag_schema_error(const json_t *schema, char *at, size_t at_len, const char **message, int depth) {
   if (!json_is_object(schema)) {
     if (json_is_boolean(schema)) return false;
@@ -168,17 +180,27 @@ static int check_rule_set(const json_t *rule_set, const char *path, const json_t
                              "Invalid size range found: max limit %g less than min limit %g at protocol path '%s'",
                              json_number_value(max), min, path);
   }
+  /* `for (const tag in tagProperties)`: the first failing tag in JavaScript
+   * key order (array-index names ascending, then insertion order) */
   const json_t *tags = json_object_get(rule_set, "$tags");
-  const char *tag;
+  const char *tag, *bad = NULL, *bad_message = NULL;
+  char bad_at[TAG_PATH_BYTES_MAX] = "";
+  long long bad_index = -1;
   const json_t *tag_schema;
   json_object_foreach((json_t *)tags, tag, tag_schema) {
     if (strcmp(tag, "$allowUndefinedTags") == 0 || strcmp(tag, "$requiredTags") == 0) continue;
+    long long index = js_array_index(tag);
+    if (bad && !(index >= 0 && (bad_index < 0 || index < bad_index))) continue;
     char at[TAG_PATH_BYTES_MAX] = "";
     const char *message = NULL;
-    if (tag_schema_error(tag_schema, at, sizeof at, &message, 0))
-      return dwn_status_fail(st, 400, "ProtocolsConfigureInvalidTagSchema", "tags schema validation error: %s/$tags/%s%s %s",
-                             path, tag, at, message);
+    if (tag_schema_error(tag_schema, at, sizeof at, &message, 0)) {
+      bad = tag, bad_message = message, bad_index = index;
+      memcpy(bad_at, at, sizeof at);
+    }
   }
+  if (bad)
+    return dwn_status_fail(st, 400, "ProtocolsConfigureInvalidTagSchema", "tags schema validation error: %s/$tags/%s%s %s",
+                           path, bad, bad_at, bad_message);
   const json_t *actions = json_object_get(rule_set, "$actions");
   size_t count = json_array_size(actions);
   for (size_t i = 0; i < count; i++) {

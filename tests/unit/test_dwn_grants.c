@@ -506,6 +506,10 @@ static void test_tag_meta_schema(void **state) {
   /* applicators (items, contains) before the validation keywords */
   tag_schema(f, "{'type':'array','minItems':-1,'items':{'type':'string','minLength':-2}}",
              TAGERR "/items/minLength must be >= 0");
+  /* tags in JavaScript key order: array-index names first, ascending */
+  tag_schema(f, "{'type':'string'},'z':{'type':'string','minLength':-1},'10':{'type':'string','maxLength':-1},"
+                "'2':{'type':'string','minLength':'x'}",
+             "ProtocolsConfigureInvalidTagSchema: tags schema validation error: a/b/$tags/2/minLength must be integer");
   /* valid ones pass this check */
   tag_schema(f, "{'type':'string','minLength':0,'maxLength':2.0,'enum':['a']}", NULL);
   tag_schema(f, "{'type':'array','items':{'type':'number','minimum':1},'minItems':1,'uniqueItems':true}", NULL);
