@@ -104,7 +104,8 @@ static bool js_integer(const json_t *v) {
   if (json_is_integer(v)) return true;
   if (!json_is_real(v)) return false;
   double x = json_real_value(v);
-  return x == (double)(long long)x || (x > 9e18 || x < -9e18);
+  if (x >= 9007199254740992.0 || x <= -9007199254740992.0) return true; /* beyond 2^53 every double is whole */
+  return x == (double)(long long)x;
 }
 
 /* The value of a canonical array-index property name (0 .. 2^32-2), else -1. */
