@@ -362,8 +362,8 @@ static int write_with_data(dwn_t *d, const char *tenant, const json_t *message, 
   int rc = dwn_data_cid_fd(fd, &sink, &cid, &size);
   if (!rc) rc = dwn_cid_text(&cid, got);
   if (!rc) rc = data_integrity(want_cid, want_size, got, size, st);
-  if (!rc) rc = dwn_data_schema_check(d, message, NULL, 0, &cid, st);
   if (!rc) rc = bs_sync(d->bs); /* the data is durable before the message that points at it */
+  if (!rc) rc = dwn_data_schema_check(d, message, NULL, 0, &cid, st);
   if (rc) return rc;           /* blocks of rejected data stay unreferenced: GC takes them */
   if (!(*stored_out = json_deep_copy(message))) return -ENOMEM;
   *data_ref = true;
