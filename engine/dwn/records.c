@@ -24,10 +24,6 @@ static const char *dstr(const json_t *message, const char *key) {
   return json_string_value(json_object_get(json_object_get(message, "descriptor"), key));
 }
 
-static bool streq_or_null(const char *a, const char *b) {
-  return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 static bool is_write(const json_t *message) {
   const char *m = dstr(message, "method");
   return m && strcmp(m, "Write") == 0;
@@ -867,36 +863,40 @@ static int purge_descendants(dwn_t *d, msgstore_txn_t *txn, const char *tenant, 
   json_t *children = NULL;
   int rc = f ? dwn_query(d, tenant, &f, 1, NULL, NULL, &children, NULL, st) : -ENOMEM;
   json_decref(f);
-  size_t n = json_array_size(children);
-  /* each child record once, in order of first appearance */
-  for (size_t i = 0; !rc && i < n; i++) {
-    const char *child = record_id_of(json_array_get(children, i));
-    bool seen = false;
-    for (size_t j = 0; j < i && !seen; j++) seen = streq_or_null(record_id_of(json_array_get(children, j)), child);
-    if (!seen && child) rc = purge_descendants(d, txn, tenant, child, depth + 1, st);
+  /* the child records: recordId -> their messages */
+  json_t *by_record = rc ? NULL : json_object();
+  if (!rc && !by_record) rc = -ENOMEM;
+  size_t i;
+  json_t *e;
+  json_array_foreach(children, i, e) {
+    if (rc) break;
+    const char *child = record_id_of(e);
+    if (!child) continue;
+    json_t *list = json_object_get(by_record, child);
+    if (!list && (!(list = json_array()) || json_object_set_new(by_record, child, list))) rc = -ENOMEM;
+    else if (json_array_append(list, e)) rc = -ENOMEM;
   }
-  for (size_t i = 0; !rc && i < n; i++) {
-    const json_t *first = json_array_get(children, i);
-    const char *child = record_id_of(first);
-    bool seen = false;
-    for (size_t j = 0; j < i && !seen; j++) seen = streq_or_null(record_id_of(json_array_get(children, j)), child);
-    if (seen) continue;
+  const char *child;
+  json_t *list;
+  json_object_foreach(by_record, child, list) {
+    if (rc) break;
+    rc = purge_descendants(d, txn, tenant, child, depth + 1, st);
+  }
+  json_object_foreach(by_record, child, list) {
+    if (rc) break;
     /* purgeRecordMessages: the newest write's data, then every message and its event */
     const json_t *newest_write = NULL;
-    for (size_t j = i; j < n; j++) {
-      const json_t *e = json_array_get(children, j);
-      if (is_write(e) && streq_or_null(record_id_of(e), child) && (!newest_write || dwn_is_newer(e, newest_write)))
-        newest_write = e;
-    }
+    json_array_foreach(list, i, e) if (is_write(e) && (!newest_write || dwn_is_newer(e, newest_write))) newest_write = e;
     if (newest_write && dnum(newest_write, "dataSize") > DWN_INLINE_DATA_BYTES_MAX) {
       rc = msgstore_txn_data_ref_delete(txn, tenant, child, dstr(newest_write, "dataCid"));
       if (rc == -ENOENT) rc = 0;
     }
-    for (size_t j = i; !rc && j < n; j++) {
-      const json_t *e = json_array_get(children, j);
-      if (streq_or_null(record_id_of(e), child)) rc = dwn_delete(d, txn, tenant, e, true);
+    json_array_foreach(list, i, e) {
+      if (rc) break;
+      rc = dwn_delete(d, txn, tenant, e, true);
     }
   }
+  json_decref(by_record);
   json_decref(children);
   return rc;
 }
