@@ -343,5 +343,7 @@ int main(int argc, char **argv) {
     if (!must_seen[k]) printf("FAIL %s   (REQUIRED, but no such scenario)\n", must[k]), required_failed++;
   printf("replay: %zu of %zu scenarios match (%zu of %zu steps)\n", passed, total, steps_ok, steps);
   json_decref(doc);
+  for (size_t k = 0; k < must_len; k++) free(must[k]);
+  free(must_seen);
   return required_failed ? 1 : 0;
 }
