@@ -781,7 +781,12 @@ int dwn_records_query(dwn_t *d, const char *tenant, const json_t *message, dwn_r
   for (size_t i = 0; !rc && i < n; i++)
     if (!filters[i]) rc = -ENOMEM;
   json_t *found = NULL, *cursor = NULL;
-  if (!rc) {
+  /* A non-owner whose filter leaves no branch (published:false with author
+   * and recipient excluding them, no role): the reference store treats the
+   * empty filter list as "everything" and returns every record message of the
+   * tenant.  Deliberately not copied: nothing is visible to them. */
+  if (!rc && n == 0 && !(found = json_array())) rc = -ENOMEM;
+  if (!rc && n > 0) {
     dwn_sort_t sort = {"dateCreated", false};
     if (date_sort && strcmp(date_sort, "createdDescending") == 0) sort.descending = true;
     else if (date_sort && strcmp(date_sort, "publishedAscending") == 0) sort.property = "datePublished";

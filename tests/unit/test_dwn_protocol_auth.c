@@ -5,8 +5,9 @@
  * corpus does not reach: a context role two levels down (invoked in the
  * right thread, refused in another, query without contextId, duplicate and
  * missing recipients per context), a child written under a deleted parent,
- * and a prune three levels deep whose grandchild holds block-engine data
- * (messages, events and the data reference all go).
+ * a prune three levels deep whose grandchild holds block-engine data
+ * (messages, events and the data reference all go), and a non-owner query
+ * whose filter leaves no branch (nothing, where the reference leaks all).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -508,6 +509,36 @@ static void test_deleted_parent_and_deep_prune(void **state) {
   json_decref(file);
 }
 
+/* A non-owner whose filter excludes every branch sees nothing (the
+ * reference store would answer every record of the tenant). */
+static void test_nonowner_query_without_branches(void **state) {
+  fixture_t *f = *state;
+  configure(f);
+  char code[128], t[32];
+  json_t *thread = NULL;
+  assert_int_equal(put(f, &f->alice, "thread", NULL, NULL, NULL, NULL, 0, code, &thread), 202);
+  json_t *filter = json_pack("{s:b,s:s,s:s}", "published", 0, "author", f->carol.did, "recipient", f->carol.did);
+  dwn_build_common_t c = {.message_timestamp = next_time(f, t)};
+  json_t *m = NULL, *body = NULL;
+  assert_int_equal(dwn_build_records_query(filter, NULL, NULL, &c, &f->bob.signer, &m), 0);
+  assert_int_equal(process(f, m, NULL, 0, code, sizeof code, &body), 200);
+  assert_true(json_is_array(json_object_get(body, "entries")));
+  assert_int_equal(json_array_size(json_object_get(body, "entries")), 0);
+  json_decref(body);
+  json_decref(m);
+  /* the owner with the same filter: her own record is not carol's either */
+  c.message_timestamp = next_time(f, t);
+  json_object_set_new(filter, "author", json_string(f->alice.did));
+  json_object_del(filter, "recipient");
+  assert_int_equal(dwn_build_records_query(filter, NULL, NULL, &c, &f->alice.signer, &m), 0);
+  assert_int_equal(process(f, m, NULL, 0, code, sizeof code, &body), 200);
+  assert_int_equal(json_array_size(json_object_get(body, "entries")), 1);
+  json_decref(body);
+  json_decref(m);
+  json_decref(filter);
+  json_decref(thread);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tag_schema_types),
@@ -518,6 +549,7 @@ int main(void) {
       cmocka_unit_test(test_rule_set_lookup),
       cmocka_unit_test_setup_teardown(test_context_roles, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deleted_parent_and_deep_prune, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nonowner_query_without_branches, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
