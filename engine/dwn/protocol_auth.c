@@ -159,6 +159,8 @@ static const char *type_name(const char *path) {
 
 static int verify_type(const json_t *message, const json_t *types, dwn_status_t *st) {
   const char *path = dstr(message, "protocolPath");
+  if (!path) /* the schema pairs protocol with protocolPath: defensive */
+    return dwn_status_fail(st, 400, "ProtocolAuthorizationInvalidType", "record without a protocolPath");
   const char *name = type_name(path);
   const json_t *type = json_object_get(types, name);
   if (!type)
