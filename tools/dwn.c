@@ -138,7 +138,7 @@ static int dwn_process_cmd(int argc, char **argv) {
     json_decref(message);
     return die(err_set(-errno, "%s: %s", data, strerror(errno)));
   }
-  repo_t *r;
+  repo_t *r = NULL;
   int rc = open_repo("anya dwn process", &r);
   dwn_t *d = NULL;
   if (!rc) rc = dwn_open_repo(r, &d);
@@ -209,7 +209,7 @@ static int dwn_tenant_cmd(int argc, char **argv) {
   const char *did = ls ? NULL : argv[1];
   if (did && (strncmp(did, "did:", 4) != 0 || strlen(did) >= 2048 || strpbrk(did, " \t\r\n")))
     return usage_error("'%s' is not a DID", did);
-  repo_t *r;
+  repo_t *r = NULL;
   int rc = open_repo("anya dwn tenant", &r);
   tenants_t *t = rc ? NULL : calloc(1, sizeof *t);
   if (!rc && !t) rc = -ENOMEM;
@@ -277,7 +277,7 @@ static int dwn_schema_cmd(int argc, char **argv) {
     return die(err_set(rc, "'%s' is not a URL the DWN accepts", argv[1]));
   json_t *document = add ? load_json_file(argv[2], DWN_DATA_SCHEMA_DOC_BYTES_MAX, &rc) : NULL;
   if (rc) return die(rc);
-  repo_t *r;
+  repo_t *r = NULL;
   dwn_data_schemas_t *s = NULL;
   rc = open_repo("anya dwn schema", &r);
   if (!rc) rc = open_registry(r, &s);

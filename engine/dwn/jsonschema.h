@@ -44,7 +44,8 @@
  * and [: [= [. inside [...], and patterns whose repetitions would expand
  * beyond JSONSCHEMA_PATTERN_COST_MAX atoms (regcomp copies the repeated
  * subexpression, so nested counts multiply).  Matching is bytewise in the C
- * locale: "." and [^...] match one byte of a multi-byte UTF-8 character.
+ * locale: "." and [^...] match one byte of a multi-byte UTF-8 character,
+ * and "." also matches a line break (ECMA's does not).
  *
  * Errors of validation: detail text "<instance path>: <keyword>: <what>",
  * the path a JSON Pointer ("/outputs/0/value", "~0"/"~1" escaped) or "(root)",
