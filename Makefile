@@ -1,5 +1,5 @@
 # Anya: one GNU Makefile, out-of-tree objects under build/.
-#   make          build/bin/anya (+ build/lib/libanya.a)
+#   make          build/bin/anya, build/bin/anyad (+ build/lib/libanya.a)
 #   make check    build and run every test this machine can run
 #   make asan     the tests under AddressSanitizer + UBSan (build/asan/)
 #   make fuzz     the libFuzzer targets with clang (build/fuzz/)
@@ -24,6 +24,12 @@ TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 ENGINE_SRC := $(wildcard engine/*.c engine/dwn/*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/lib/libanya.a
+# fs/: the daemon; its modules (all but anyad.c) are a library the unit tests link too.
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS  := $(shell pkg-config --libs fuse3 2>/dev/null)
+FS_SRC     := $(filter-out fs/anyad.c,$(wildcard fs/*.c))
+FS_OBJ     := $(FS_SRC:%.c=$(BUILD)/obj/%.o)
+FSLIB      := $(BUILD)/lib/libanyafs.a
 TOOLS_SRC  := $(wildcard tools/*.c)
 TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -39,11 +45,27 @@ BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 .PHONY: all check asan fuzz bench deps clean tests run
 # Keep object files that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
-all: $(BUILD)/bin/anya
+all: $(BUILD)/bin/anya $(BUILD)/bin/anyad
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/fs/%.o: fs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -Ifs -c $< -o $@
+
+$(BUILD)/obj/tests/unit/test_fs_%.o: tests/unit/test_fs_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -Ifs -c $< -o $@
+
+$(FSLIB): $(FS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/anyad: $(BUILD)/obj/fs/anyad.o $(FSLIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(FUSE_LIBS)
 
 $(LIB): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
@@ -53,9 +75,9 @@ $(BUILD)/bin/anya: $(TOOLS_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLS_OBJ) $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(FSLIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(TESTLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(FSLIB) $(LIB) $(LDLIBS) $(TESTLIBS)
 
 # Fuzz targets replayed over their corpus by a plain driver (no clang needed).
 $(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIB)
@@ -96,9 +118,10 @@ bench: all $(BENCH_BIN)
 deps:
 	tools/install-deps
 
-# The main job (until the FUSE mount exists): a demo of the CLI on the sources.
+# The main job: the daemon in the foreground, the filesystem at /mnt/anya (creates
+# ~/.anya with the embedded default config if there is none); Ctrl-C unmounts.
 run: all
-	tools/demo.sh
+	$(BUILD)/bin/anyad --foreground
 
 clean:
 	rm -rf build

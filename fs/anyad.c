@@ -1,0 +1,552 @@
+/*
+ * anyad: the daemon.  Opens the repository (holding its lock, so `anya`
+ * commands say the daemon holds it) and mounts the FUSE filesystem with the
+ * libfuse3 lowlevel API and its multithreaded loop.
+ *
+ *   anyad [--repo DIR] [--config FILE] [--mount DIR|off] [--dwn ADDR|off]
+ *         [--gateway ADDR|off] [--rpc ADDR|off] [--p2p MULTIADDR|off] [--foreground]
+ *
+ * The tree (docs/filesystem.md):
+ *   ipfs/<cid>[/path]  read-only content: files (random access), raw blocks as
+ *                      files, directories (HAMT shards included), symlinks.
+ *                      Any CID resolves on lookup; one not in the store is
+ *                      ENOENT (the network issue fetches it).  readdir lists
+ *                      the recursive pins.  Immutable: long kernel timeouts,
+ *                      keep_cache.
+ *   pins/<cid>         the recursive pins as symlinks to ../ipfs/<cid>;
+ *                      `ln -s anything pins/<cid>` pins, `rm pins/<cid>` unpins.
+ *   files/ ipns/ dwn/  empty directories for now (their issues fill them).
+ * Every content entry carries the xattr user.anya.cid.
+ *
+ * The HTTP and libp2p listeners are not built yet: their flags are accepted
+ * (so service files can name them) and reported as not served.
+ *
+ * Start-up: the mountpoint is created if missing; a stale mount of a crashed
+ * run (ENOTCONN) is detached first.  SIGTERM/SIGINT/SIGHUP unmount cleanly and
+ * the daemon exits 0.  Without --foreground it detaches once mounted.
+ */
+#define FUSE_USE_VERSION 312
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "exporter.h"
+#include "inode.h"
+#include "log.h"
+#include "pins.h"
+#include "repo.h"
+
+#define VERSION "0.1.0"
+#define CONTENT_TIMEOUT_S 86400.0 /* immutable: cache a day */
+#define DIR_TIMEOUT_S 1.0
+#define READ_BYTES_MAX (1u << 20)
+
+typedef struct daemon_state {
+  repo_t *repo;
+  fs_table_t *table;
+  block_source_t src;
+  uid_t uid;
+  gid_t gid;
+} daemon_state_t;
+
+static daemon_state_t g;
+
+static const struct {
+  const char *name;
+  uint64_t ino;
+} fixed_dirs[] = {{"ipfs", FS_INO_IPFS}, {"ipns", FS_INO_IPNS}, {"files", FS_INO_FILES},
+                  {"pins", FS_INO_PINS}, {"dwn", FS_INO_DWN}};
+#define FIXED_COUNT (sizeof fixed_dirs / sizeof fixed_dirs[0])
+
+/* ---- attributes -------------------------------------------------------------- */
+
+static int pin_link_text(const cid_t *cid, char *out, size_t cap) {
+  char text[CID_TEXT_BYTES_MAX];
+  int rc = cid_format_default(cid, text);
+  if (!rc) snprintf(out, cap, "../ipfs/%s", text);
+  return rc;
+}
+
+static void node_attr(const fs_node_t *n, struct stat *st) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = n->ino;
+  st->st_uid = g.uid;
+  st->st_gid = g.gid;
+  st->st_blksize = 262144;
+  switch (n->kind) {
+    case FS_DIR_FIXED:
+      st->st_mode = S_IFDIR | (n->ino == FS_INO_PINS ? 0755 : 0555);
+      st->st_nlink = 2;
+      break;
+    case FS_PIN_LINK: {
+      char target[CID_TEXT_BYTES_MAX + 16];
+      pin_link_text(&n->cid, target, sizeof target);
+      st->st_mode = S_IFLNK | 0777;
+      st->st_nlink = 1;
+      st->st_size = (off_t)strlen(target);
+      break;
+    }
+    case FS_CONTENT:
+      st->st_nlink = 1;
+      if (n->st.kind == EXP_DIRECTORY) st->st_mode = S_IFDIR | 0555, st->st_nlink = 2;
+      else if (n->st.kind == EXP_SYMLINK) st->st_mode = S_IFLNK | 0777;
+      else st->st_mode = S_IFREG | 0444;
+      st->st_size = (off_t)n->st.size_bytes;
+      if (n->st.has_mtime) {
+        st->st_mtim.tv_sec = n->st.mtime_seconds;
+        st->st_mtim.tv_nsec = n->st.mtime_nanos;
+        st->st_ctim = st->st_atim = st->st_mtim;
+      }
+      break;
+  }
+  st->st_blocks = (st->st_size + 511) / 512;
+}
+
+static int reply_node(fuse_req_t req, const fs_node_t *n) {
+  struct fuse_entry_param e = {0};
+  e.ino = n->ino;
+  node_attr(n, &e.attr);
+  e.attr_timeout = e.entry_timeout = n->kind == FS_CONTENT ? CONTENT_TIMEOUT_S : 0.0;
+  return fuse_reply_entry(req, &e);
+}
+
+/* errno for the kernel from an engine error (err_set messages go to the log). */
+static int kernel_errno(int rc) {
+  if (rc == -ENOENT || rc == -ENOTDIR || rc == -EISDIR || rc == -EINVAL || rc == -ENOMEM || rc == -ENAMETOOLONG ||
+      rc == -ENFILE || rc == -EEXIST || rc == -EPERM || rc == -EACCES || rc == -EROFS)
+    return -rc;
+  log_kv(LOG_LEVEL_WARN, "fs", ((log_kv_t[]){LOG_INT("errno", -rc), LOG_STR("error", err_msg(rc))}), "I/O error");
+  return EIO;
+}
+
+/* ---- lookup / getattr / forget ------------------------------------------------ */
+
+static int content_node(const cid_t *cid, fs_node_t *out) {
+  exp_stat_t st;
+  int rc = exp_stat(&g.src, cid, &st);
+  if (!rc) rc = fs_table_lookup(g.table, FS_CONTENT, cid, &st, out);
+  return rc;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  fs_node_t p, n;
+  int rc = fs_table_get(g.table, parent, &p);
+  if (rc) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  cid_t cid;
+  if (parent == FS_INO_ROOT) {
+    for (size_t i = 0; i < FIXED_COUNT; i++)
+      if (strcmp(name, fixed_dirs[i].name) == 0) {
+        fs_table_get(g.table, fixed_dirs[i].ino, &n);
+        reply_node(req, &n);
+        return;
+      }
+    rc = -ENOENT;
+  } else if (parent == FS_INO_IPFS) {
+    rc = cid_parse(&cid, name) ? -ENOENT : content_node(&cid, &n);
+  } else if (parent == FS_INO_PINS) {
+    pin_info_t pin;
+    rc = cid_parse(&cid, name) ? -ENOENT : pins_get(g.repo->pins, &cid, &pin);
+    if (!rc && pin.type != PIN_RECURSIVE) rc = -ENOENT;
+    if (!rc) rc = fs_table_lookup(g.table, FS_PIN_LINK, &cid, NULL, &n);
+  } else if (p.kind == FS_CONTENT && p.st.kind == EXP_DIRECTORY) {
+    rc = exp_resolve(&g.src, &p.cid, name, &cid);
+    if (!rc) rc = content_node(&cid, &n);
+  } else if (p.kind == FS_CONTENT) {
+    rc = -ENOTDIR;
+  } else {
+    rc = -ENOENT; /* files/, ipns/, dwn/ are empty for now */
+  }
+  if (rc) fuse_reply_err(req, kernel_errno(rc));
+  else reply_node(req, &n);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  fs_table_forget(g.table, ino, nlookup);
+  fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  for (size_t i = 0; i < count; i++) fs_table_forget(g.table, forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  fs_node_t n;
+  if (fs_table_get(g.table, ino, &n)) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  struct stat st;
+  node_attr(&n, &st);
+  fuse_reply_attr(req, &st, n.kind == FS_CONTENT ? CONTENT_TIMEOUT_S : DIR_TIMEOUT_S);
+}
+
+/* ---- directories: a snapshot of the listing per opendir ------------------------ */
+
+typedef struct listing {
+  buf_t names;    /* NUL-separated names */
+  size_t count;
+  uint64_t *inos; /* per entry: the inode if known (fixed dirs), else 0 */
+  size_t cap;
+  mode_t *modes;
+} listing_t;
+
+static int listing_add(listing_t *l, const char *name, uint64_t ino, mode_t mode) {
+  if (l->count == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    uint64_t *inos = realloc(l->inos, cap * sizeof *inos);
+    if (!inos) return -ENOMEM;
+    l->inos = inos;
+    mode_t *modes = realloc(l->modes, cap * sizeof *modes);
+    if (!modes) return -ENOMEM;
+    l->modes = modes, l->cap = cap;
+  }
+  int rc = buf_append(&l->names, name, strlen(name) + 1);
+  if (rc) return rc;
+  l->inos[l->count] = ino, l->modes[l->count] = mode, l->count++;
+  return 0;
+}
+
+static void listing_free(listing_t *l) {
+  if (!l) return;
+  buf_free(&l->names);
+  free(l->inos);
+  free(l->modes);
+  free(l);
+}
+
+static int list_pin(void *ctx, const pin_info_t *pin) {
+  char text[CID_TEXT_BYTES_MAX];
+  int rc = cid_format_default(&pin->cid, text);
+  return rc ? rc : listing_add(ctx, text, 0, 0);
+}
+
+static int list_entry(void *ctx, const char *name, const cid_t *cid, uint64_t tsize) {
+  return listing_add(ctx, name, 0, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  fs_node_t n;
+  int rc = fs_table_get(g.table, ino, &n);
+  listing_t *l = rc ? NULL : calloc(1, sizeof *l);
+  if (!rc && !l) rc = -ENOMEM;
+  if (!rc && n.kind == FS_CONTENT && n.st.kind != EXP_DIRECTORY) rc = -ENOTDIR;
+  if (!rc) rc = listing_add(l, ".", ino, S_IFDIR);
+  if (!rc) rc = listing_add(l, "..", ino == FS_INO_ROOT || n.kind == FS_DIR_FIXED ? FS_INO_ROOT : 0, S_IFDIR);
+  if (!rc && ino == FS_INO_ROOT)
+    for (size_t i = 0; !rc && i < FIXED_COUNT; i++) rc = listing_add(l, fixed_dirs[i].name, fixed_dirs[i].ino, S_IFDIR);
+  if (!rc && (ino == FS_INO_IPFS || ino == FS_INO_PINS)) rc = pins_ls(g.repo->pins, PIN_RECURSIVE, list_pin, l);
+  if (!rc && n.kind == FS_CONTENT) rc = exp_readdir(&g.src, &n.cid, list_entry, l);
+  if (rc) {
+    listing_free(l);
+    fuse_reply_err(req, kernel_errno(rc));
+    return;
+  }
+  fi->fh = (uint64_t)(uintptr_t)l;
+  fi->cache_readdir = n.kind == FS_CONTENT;
+  fi->keep_cache = n.kind == FS_CONTENT;
+  fuse_reply_open(req, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  listing_t *l = (listing_t *)(uintptr_t)fi->fh;
+  char *buf = malloc(size);
+  if (!buf) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  size_t used = 0;
+  const char *name = (const char *)l->names.data;
+  for (size_t i = 0; i < l->count; i++, name += strlen(name) + 1) {
+    if ((off_t)i < off) continue;
+    struct stat st = {.st_ino = l->inos[i] ? l->inos[i] : 0xffffffffu, .st_mode = l->modes[i]};
+    size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)i + 1);
+    if (need > size - used) break;
+    used += need;
+  }
+  fuse_reply_buf(req, buf, used);
+  free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  listing_free((listing_t *)(uintptr_t)fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+/* ---- files --------------------------------------------------------------------- */
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  fs_node_t n;
+  int rc = fs_table_get(g.table, ino, &n);
+  if (!rc && (fi->flags & O_ACCMODE) != O_RDONLY) rc = n.kind == FS_CONTENT ? -EROFS : -EACCES;
+  if (!rc && (n.kind != FS_CONTENT || n.st.kind == EXP_DIRECTORY)) rc = -EISDIR;
+  exp_file_t *f = NULL;
+  if (!rc) rc = exp_open(&g.src, &n.cid, &f);
+  if (rc) {
+    fuse_reply_err(req, kernel_errno(rc));
+    return;
+  }
+  fi->fh = (uint64_t)(uintptr_t)f;
+  fi->keep_cache = 1; /* immutable content */
+  fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  exp_file_t *f = (exp_file_t *)(uintptr_t)fi->fh;
+  if (size > READ_BYTES_MAX) size = READ_BYTES_MAX;
+  char *buf = malloc(size ? size : 1);
+  if (!buf) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  ssize_t n = exp_pread(f, buf, size, (uint64_t)off);
+  if (n < 0) fuse_reply_err(req, kernel_errno((int)n));
+  else fuse_reply_buf(req, buf, (size_t)n);
+  free(buf);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  exp_close((exp_file_t *)(uintptr_t)fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+  fs_node_t n;
+  int rc = fs_table_get(g.table, ino, &n);
+  buf_t target = {0};
+  if (!rc && n.kind == FS_PIN_LINK) {
+    char text[CID_TEXT_BYTES_MAX + 16];
+    rc = pin_link_text(&n.cid, text, sizeof text);
+    if (!rc) rc = buf_append(&target, text, strlen(text));
+  } else if (!rc && n.kind == FS_CONTENT && n.st.kind == EXP_SYMLINK) {
+    rc = exp_readlink(&g.src, &n.cid, &target);
+  } else if (!rc) {
+    rc = -EINVAL;
+  }
+  if (!rc && !buf_cstr(&target)) rc = -ENOMEM;
+  if (rc) fuse_reply_err(req, kernel_errno(rc));
+  else fuse_reply_readlink(req, (char *)target.data);
+  buf_free(&target);
+}
+
+/* ---- pins/: ln -s pins, rm unpins ------------------------------------------------- */
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
+  cid_t cid;
+  fs_node_t n;
+  int rc = parent == FS_INO_PINS ? 0 : (parent == FS_INO_ROOT || parent == FS_INO_IPFS ? -EACCES : -EROFS);
+  if (!rc && cid_parse(&cid, name)) rc = -EINVAL;
+  if (!rc) rc = pins_add(g.repo->pins, &cid, true, NULL, 0);
+  if (!rc) rc = fs_table_lookup(g.table, FS_PIN_LINK, &cid, NULL, &n);
+  if (rc) fuse_reply_err(req, kernel_errno(rc));
+  else reply_node(req, &n);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  cid_t cid;
+  int rc = parent == FS_INO_PINS ? 0 : -EACCES;
+  if (!rc && cid_parse(&cid, name)) rc = -ENOENT;
+  if (!rc) rc = pins_rm(g.repo->pins, &cid);
+  fuse_reply_err(req, rc ? kernel_errno(rc) : 0);
+}
+
+/* ---- xattrs, statfs ----------------------------------------------------------------- */
+
+#define XATTR_CID "user.anya.cid"
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  fs_node_t n;
+  int rc = fs_table_get(g.table, ino, &n);
+  char text[CID_TEXT_BYTES_MAX];
+  if (!rc && (n.kind == FS_DIR_FIXED || strcmp(name, XATTR_CID) != 0)) rc = -ENODATA;
+  if (!rc) rc = cid_format_default(&n.cid, text);
+  if (rc) {
+    fuse_reply_err(req, rc == -ENODATA ? ENODATA : kernel_errno(rc));
+    return;
+  }
+  size_t len = strlen(text);
+  if (size == 0) fuse_reply_xattr(req, len);
+  else if (size < len) fuse_reply_err(req, ERANGE);
+  else fuse_reply_buf(req, text, len);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  fs_node_t n;
+  if (fs_table_get(g.table, ino, &n)) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  size_t len = n.kind == FS_DIR_FIXED ? 0 : sizeof XATTR_CID; /* name and its NUL */
+  if (size == 0) fuse_reply_xattr(req, len);
+  else if (size < len) fuse_reply_err(req, ERANGE);
+  else fuse_reply_buf(req, XATTR_CID, len);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
+  struct statvfs sv;
+  if (statvfs(g.repo->path, &sv) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .symlink = op_symlink,
+    .unlink = op_unlink,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .statfs = op_statfs,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+};
+
+/* ---- main ------------------------------------------------------------------------ */
+
+static int usage(const char *why) {
+  fprintf(stderr,
+          "anyad: %s\nusage: anyad [--repo DIR] [--config FILE] [--mount DIR|off] [--dwn ADDR|off] "
+          "[--gateway ADDR|off] [--rpc ADDR|off] [--p2p MULTIADDR|off] [--foreground]\n",
+          why);
+  return 2;
+}
+
+static int die(int rc) {
+  fprintf(stderr, "anyad: %s\n", err_msg(rc));
+  return 1;
+}
+
+/* Detaches a mount left by a crashed run (its FUSE connection is gone). */
+static int clear_stale_mount(const char *dir) {
+  /* Opening the directory asks the filesystem (a cached stat may not): a FUSE
+   * mount whose daemon died answers ENOTCONN.  Mounts stack, so clear them all. */
+  for (int i = 0; i < 16; i++) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      close(fd);
+      return 0;
+    }
+    if (errno != ENOTCONN) return 0; /* not ours to judge: the mount will say what is wrong */
+    if (umount2(dir, MNT_DETACH) != 0) return err_set(-errno, "stale mount at %s: %s", dir, strerror(errno));
+    log_kv(LOG_LEVEL_WARN, "fs", ((log_kv_t[]){LOG_STR("mount", dir)}), "cleared the stale mount of a crashed run");
+  }
+  return err_set(-EBUSY, "%s: more than 16 stale mounts stacked", dir);
+}
+
+int main(int argc, char **argv) {
+  const char *repo_flag = NULL, *config_file = NULL, *mount = NULL;
+  bool foreground = false;
+  static const char *const listeners[] = {"--dwn", "--gateway", "--rpc", "--p2p"};
+  const char *listener_values[4] = {NULL};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--foreground") == 0 || strcmp(a, "-f") == 0) {
+      foreground = true;
+      continue;
+    }
+    if (strcmp(a, "--version") == 0) {
+      printf("anyad %s\n", VERSION);
+      return 0;
+    }
+    const char *eq = strchr(a, '=');
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+    const char **slot = NULL;
+    if (n == 6 && strncmp(a, "--repo", n) == 0) slot = &repo_flag;
+    else if (n == 8 && strncmp(a, "--config", n) == 0) slot = &config_file;
+    else if (n == 7 && strncmp(a, "--mount", n) == 0) slot = &mount;
+    for (size_t l = 0; !slot && l < 4; l++)
+      if (strlen(listeners[l]) == n && strncmp(a, listeners[l], n) == 0) slot = &listener_values[l];
+    if (!slot) {
+      char why[256];
+      snprintf(why, sizeof why, "unknown option %s", a);
+      return usage(why);
+    }
+    if (!value) return usage("an option needs a value");
+    *slot = value;
+    if (!eq) i++;
+  }
+  char path[REPO_PATH_BYTES_MAX];
+  int rc = repo_default_path(repo_flag, path);
+  if (rc) return die(rc);
+  if (access(path, F_OK) != 0 && (rc = repo_init(path, "dev", NULL)) != 0) return die(rc);
+  if ((rc = repo_open(path, "anyad", NULL, &g.repo))) return die(rc);
+  if (config_file && (rc = config_load_file(g.repo->config, config_file))) return repo_close(g.repo), die(rc);
+  log_level_t level;
+  log_format_t format;
+  if (log_level_parse(config_string(g.repo->config, "logging.level"), &level) == 0 &&
+      log_format_parse(config_string(g.repo->config, "logging.format"), &format) == 0)
+    log_configure(level, format);
+  if (!mount) mount = config_string(g.repo->config, "network.mount");
+  for (size_t l = 0; l < 4; l++)
+    if (!listener_values[l] || strcmp(listener_values[l], "off") != 0)
+      log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("listener", listeners[l] + 2)}),
+             "listener not served yet (the HTTP and libp2p issues build it)");
+  g.src = bs_source(g.repo->bs);
+  g.uid = getuid(), g.gid = getgid();
+  if ((rc = fs_table_new(&g.table))) return repo_close(g.repo), die(rc);
+  int status = 0;
+  if (strcmp(mount, "off") == 0) { /* nothing served yet without the mount: hold the repository until told to stop */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sig;
+    sigwait(&set, &sig);
+  } else {
+    if (mkdir(mount, 0755) != 0 && errno != EEXIST && errno != ENOTCONN)
+      rc = err_set(-errno, "cannot create the mountpoint %s: %s", mount, strerror(errno));
+    if (!rc) rc = clear_stale_mount(mount);
+    char *fuse_argv[] = {argv[0], "-o", "default_permissions,allow_other,fsname=anya,subtype=anya", NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
+    struct fuse_session *se = rc ? NULL : fuse_session_new(&args, &ops, sizeof ops, NULL);
+    if (!rc && !se) rc = err_set(-EIO, "cannot create the FUSE session");
+    if (!rc && fuse_set_signal_handlers(se) != 0) rc = err_set(-EIO, "cannot install signal handlers");
+    if (!rc && fuse_session_mount(se, mount) != 0) rc = err_set(-EIO, "cannot mount %s (is /dev/fuse there, and are we root?)", mount);
+    if (!rc) {
+      log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("mount", mount), LOG_STR("repo", path)}), "mounted");
+      fuse_daemonize(foreground);
+      struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+      fuse_loop_cfg_set_max_threads(cfg, 16);
+      int loop = fuse_session_loop_mt(se, cfg);
+      fuse_loop_cfg_destroy(cfg);
+      if (loop < 0) rc = err_set(loop, "the FUSE loop failed");
+      fuse_session_unmount(se);
+    }
+    if (se) {
+      fuse_remove_signal_handlers(se);
+      fuse_session_destroy(se);
+    }
+    fuse_opt_free_args(&args);
+    if (!rc) log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("mount", mount)}), "unmounted");
+  }
+  fs_table_free(g.table);
+  int crc = repo_close(g.repo);
+  if (!rc) rc = crc;
+  if (rc) status = die(rc);
+  return status;
+}
