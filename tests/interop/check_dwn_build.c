@@ -7,9 +7,9 @@
  *
  * Usage: check_dwn_build OUT.json WORKDIR
  * Each step carries the status the C engine must give (`expect`); a step the
- * engine answers differently fails the run here (exit 1).  Steps marked
- * `engine501ok` exercise what the engine does not implement yet (protocol
- * authorisation): the engine may answer 501 there, the SDK must still give
+ * engine answers differently fails the run here (exit 1).  A step marked
+ * `engine501ok` (none at present) would exercise something the engine does
+ * not implement yet: the engine may answer 501 there, the SDK must still give
  * `expect`.  Output:
  *   {"steps": [{"name", "tenant", "message", "data"?: base64url, "expect",
  *               "engine501ok"?, "reply": the C engine's reply body, with
@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
        NULL, 0, 200, false);
   json_decref(cf);
 
-  /* protocol records: anyone may create (the engine does not authorise these yet) */
+  /* protocol records: the owner's root, a child by anyone ($actions) */
   dwn_build_write_init(&w);
   w.protocol = "example.com/chat";
   w.protocol_path = "thread";
@@ -257,7 +257,7 @@ int main(int argc, char **argv) {
   w.message_timestamp = "2024-03-01T00:00:09.000000Z";
   json_t *root = must(dwn_build_records_write(&w, &alice.signer, &m), &m, "root");
   json_incref(root);
-  step("protocol-root-owner", &alice, root, w.data, w.data_len, 202, true);
+  step("protocol-root-owner", &alice, root, w.data, w.data_len, 202, false);
   dwn_build_write_init(&w);
   w.protocol = "example.com/chat";
   w.protocol_path = "thread/message";
@@ -268,7 +268,7 @@ int main(int argc, char **argv) {
   w.data_len = 5;
   w.message_timestamp = "2024-03-01T00:00:10.000000Z";
   step("protocol-child-carol", &alice, must(dwn_build_records_write(&w, &carol.signer, &m), &m, "child"), "hello", 5,
-       202, true);
+       202, false);
 
   /* delete, read after delete */
   c.message_timestamp = "2024-03-01T00:00:11.000000Z";
