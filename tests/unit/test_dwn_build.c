@@ -394,6 +394,22 @@ static void test_protocols_and_messages(void **state) {
   int child_code = process(f, f->alice.did, child, "hi", 2, NULL);
   assert_int_equal(root_code, 202);
   assert_int_equal(child_code, 202);
+  /* an update of the child keeps recordId, contextId and parentId */
+  dwn_build_write_t cu;
+  dwn_build_write_init(&cu);
+  cu.has_data = true;
+  cu.data = "hi again";
+  cu.data_len = 8;
+  cu.message_timestamp = "2024-02-02T00:00:02.000000Z";
+  json_t *child2 = NULL;
+  assert_int_equal(dwn_build_records_write_from(child, &cu, &f->alice.signer, &child2), 0);
+  assert_string_equal(json_string_value(json_object_get(child2, "contextId")), want_ctx);
+  assert_string_equal(dstr(child2, "parentId"), dstr(child, "parentId"));
+  assert_string_equal(dstr(child2, "protocolPath"), "thread/message");
+  check_ids(child2, f->alice.did, false);
+  assert_int_equal(process(f, f->alice.did, child2, "hi again", 8, NULL), 202);
+  assert_int_equal(read_back(f, &f->alice, json_string_value(json_object_get(child, "recordId")), "hi again", 8), 200);
+  json_decref(child2);
 
   /* MessagesQuery (all events), its cursor, then MessagesRead of the first */
   json_t *mq = NULL;
@@ -490,12 +506,46 @@ static void test_bad_options(void **state) {
   json_decref(filter);
 }
 
+/* resign keeps the payload's other members and replaces descriptorCid */
+static void test_resign_keeps_payload(void **state) {
+  fixture_t *f = *state;
+  json_t *filter = json_pack("{s:s,s:s}", "protocol", "example.com/p", "protocolPath", "a");
+  dwn_build_common_t c = {.message_timestamp = "2024-01-01T00:00:00.000000Z",
+                          .permission_grant_id = "bafyreigrantgrantgrant",
+                          .protocol_role = "a/role"};
+  json_t *q = NULL;
+  assert_int_equal(dwn_build_records_query(filter, NULL, NULL, &c, &f->carol.signer, &q), 0);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(q, "descriptor"), "filter"), "protocol")),
+                      "http://example.com/p");
+  check_ids(q, f->carol.did, false);
+  json_object_set_new(json_object_get(q, "descriptor"), "messageTimestamp", json_string("2024-01-02T00:00:00.000000Z"));
+  assert_int_equal(dwn_build_resign(q, &f->carol.signer), 0);
+  check_ids(q, f->carol.did, false);
+  json_t *payload = NULL;
+  const json_t *sig = json_object_get(json_object_get(q, "authorization"), "signature");
+  assert_int_equal(jws_decode_payload(json_string_value(json_object_get(sig, "payload")), &payload), 0);
+  assert_string_equal(json_string_value(json_object_get(payload, "permissionGrantId")), "bafyreigrantgrantgrant");
+  assert_string_equal(json_string_value(json_object_get(payload, "protocolRole")), "a/role");
+  assert_int_equal(json_object_size(payload), 3);
+  json_decref(payload);
+  /* an unsigned message gets {descriptorCid} */
+  json_t *anon = NULL;
+  assert_int_equal(dwn_build_records_query(filter, NULL, NULL, NULL, NULL, &anon), 0);
+  assert_null(json_object_get(anon, "authorization"));
+  assert_int_equal(dwn_build_resign(anon, &f->alice.signer), 0);
+  check_ids(anon, f->alice.did, false);
+  json_decref(anon);
+  json_decref(q);
+  json_decref(filter);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_records_write_inline_and_large, setup, teardown),
       cmocka_unit_test_setup_teardown(test_update_query_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protocols_and_messages, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_resign_keeps_payload, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
