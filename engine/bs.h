@@ -180,7 +180,7 @@ int bs_gc_delete(bs_t *bs, const uint8_t *mh, size_t mh_len);
  * size_bytes the deleted block's length.  Returns 0, or the first error that
  * stops the batch (-EOVERFLOW, a sticky write error): that item and the ones
  * after it get it as their result; the ones before were done.
- * n <= BS_GC_BATCH_MAX; no allocation. */
+ * n <= BS_GC_BATCH_MAX; no allocation (about 80 bytes of stack per item). */
 #define BS_GC_BATCH_MAX 256
 typedef struct bs_gc_item {
   uint8_t mh[MH_BYTES_MAX];   /* in: the multihash */

@@ -35,7 +35,8 @@
  * pin added during the run) calls bs_touch.
  *
  * Memory: the marked set (mhset.h, ~16 bytes a slot + the key: 1 M blocks
- * ~ 80 MiB), the engine's touched set, and one block buffer.
+ * ~ 80 MiB), the engine's touched set, one block buffer, and the sweep's
+ * chunk (GC_SWEEP_CHUNK multihashes, about 5 KiB).
  * Threads: one gc_run per gc_t at a time (the engine refuses a second
  * concurrent bs_gc_begin with -EBUSY); providers run on the caller's thread.
  */
