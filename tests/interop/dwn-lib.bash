@@ -7,3 +7,14 @@ dwn_oracle() {
     @tbd54566975/dwn-sdk-js@0.5.2 @web5/dids@1.2.0 @ipld/dag-cbor@9.0.3 \
     multiformats@11.0.2 ipfs-unixfs-importer@15.1.5
 }
+
+# The recorded corpus ($BUILD/dwn/scenarios.json) is reused only when it was
+# made from the generator sources as they are now: dwn_sources_hash prints a
+# digest of them, kept beside the corpus as scenarios.sources.
+dwn_sources_hash() {
+  cat "$ROOT"/tests/interop/dwn/*.mjs | sha256sum | cut -d' ' -f1
+}
+dwn_corpus_fresh() { # 0 when $BUILD/dwn/scenarios.json matches the sources
+  [ -s "$BUILD/dwn/scenarios.json" ] && [ -f "$BUILD/dwn/scenarios.sources" ] &&
+    [ "$(cat "$BUILD/dwn/scenarios.sources")" = "$1" ]
+}

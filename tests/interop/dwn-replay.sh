@@ -6,7 +6,7 @@
 # tests/interop/dwn/replay-passing.txt lists the scenarios that must match;
 # the run fails when one of them does not, and prints any new match.
 # The recorded document is $BUILD/dwn/scenarios.json (also written by
-# dwn-scenarios.sh); it is made again when a generator source is newer.
+# dwn-scenarios.sh); it is made again when the generator sources changed.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/dwn-lib.bash"
 dwn_oracle
@@ -19,13 +19,12 @@ WORK=$(mktemp -d "$BUILD/dwn/replay.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 (
   flock 9
-  stale=0
-  [ -s "$DOC" ] || stale=1
-  for f in "$ROOT"/tests/interop/dwn/*.mjs; do [ "$f" -nt "$DOC" ] && stale=1; done
-  if [ $stale = 1 ]; then
+  sources=$(dwn_sources_hash)
+  if ! dwn_corpus_fresh "$sources"; then
     node "$ROOT/tests/interop/dwn/gen.mjs" --npm-dir "$NPM_DIR" --work "$WORK/gen" --out "$DOC.tmp" >"$WORK/gen.log" 2>&1 ||
       { tail -n 20 "$WORK/gen.log"; echo "FAIL: the scenario generator failed"; exit 1; }
     mv "$DOC.tmp" "$DOC"
+    echo "$sources" >"$BUILD/dwn/scenarios.sources"
   fi
 ) 9>"$BUILD/dwn/.lock" || exit 1
 mkdir -p "$WORK/run"
