@@ -13,7 +13,10 @@
 
 #include "dwn/grants.h"
 
-#define PATTERN_BYTES_MAX 1024
+#define PATTERN_BYTES_MAX 1024  /* a tag pattern's length */
+#define PATTERN_GROUPS_MAX 32   /* nested groups of a tag pattern */
+#define PATTERN_REPEAT_MAX 1000 /* a {n,m} bound */
+#define PATTERN_NODES_MAX 4096  /* estimated regex nodes after repetition */
 
 static const char *dstr(const json_t *message, const char *key) {
   return json_string_value(json_object_get(json_object_get(message, "descriptor"), key));
@@ -581,10 +584,80 @@ static bool pattern_to_ere(const char *js, char *out, size_t out_bytes) {
   return true;
 }
 
+/* Bounds what regcomp will build: it copies a repeated sub-expression once
+ * per repetition ({n,m} n-1 or m-1 times, + once), so nested repetitions grow
+ * geometrically.  The estimate sums atoms per group and multiplies by the
+ * repetitions; a quantifier right after a quantifier (other than the lazy
+ * '?', which JS accepts) is refused as JS refuses it ("nothing to repeat"),
+ * and so are back-references (their matching time has no bound). */
+static bool pattern_size_ok(const char *p) {
+  double size[PATTERN_GROUPS_MAX + 1], last[PATTERN_GROUPS_MAX + 1];
+  int top = 0;
+  size[0] = last[0] = 0;
+  bool after_quantifier = false, after_lazy = false;
+  for (; *p; p++) {
+    char c = *p;
+    bool quantifier = c == '*' || c == '+' || c == '?' || c == '{';
+    if (quantifier) {
+      if (after_lazy || (after_quantifier && c != '?')) return false;
+      if (after_quantifier && c == '?') { /* lazy marker */
+        after_lazy = true;
+        continue;
+      }
+      double times = 1;
+      if (c == '+') times = 2;
+      else if (c == '{') {
+        char *end;
+        unsigned long lo = strtoul(p + 1, &end, 10), hi = lo;
+        if (end == p + 1) return false;
+        if (*end == ',') {
+          const char *q = end + 1;
+          hi = strtoul(q, &end, 10);
+          if (end == q) hi = lo + 1; /* {n,}: like n copies and a star */
+        }
+        if (*end != '}' || hi < lo || hi > PATTERN_REPEAT_MAX) return false;
+        times = (double)(hi > 0 ? hi : 1);
+        p = end;
+      }
+      size[top] += last[top] * (times - 1);
+      last[top] *= times;
+      after_quantifier = true;
+    } else {
+      after_quantifier = after_lazy = false;
+      double atom = 1;
+      if (c == '\\') {
+        if (p[1] >= '1' && p[1] <= '9') return false; /* back-references: matching time unbounded */
+        if (p[1]) p++;
+      } else if (c == '[') {
+        const char *q = p + 1;
+        if (*q == '^') q++;
+        if (*q == ']') q++;
+        while (*q && *q != ']') q += (*q == '\\' && q[1]) ? 2 : 1;
+        if (!*q) return false;
+        p = q;
+      } else if (c == '(') {
+        if (top == PATTERN_GROUPS_MAX) return false;
+        top++;
+        size[top] = last[top] = 0;
+        continue;
+      } else if (c == ')') {
+        if (top == 0) return false;
+        atom = size[top--];
+      } else if (c == '|' || c == '^' || c == '$') {
+        atom = 0;
+      }
+      size[top] += atom;
+      last[top] = atom;
+    }
+    if (size[top] > PATTERN_NODES_MAX) return false;
+  }
+  return top == 0;
+}
+
 static bool pattern_matches(const char *pattern, const char *s, bool *ok) {
   regex_t re;
   char ere[2 * PATTERN_BYTES_MAX];
-  *ok = strlen(pattern) < PATTERN_BYTES_MAX && pattern_to_ere(pattern, ere, sizeof ere) &&
+  *ok = strlen(pattern) < PATTERN_BYTES_MAX && pattern_size_ok(pattern) && pattern_to_ere(pattern, ere, sizeof ere) &&
         regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) == 0;
   if (!*ok) return false;
   bool match = regexec(&re, s, 0, NULL, 0) == 0;

@@ -22,7 +22,8 @@
  * maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength (in code
  * points), pattern (run as POSIX extended after turning the JS class escapes
  * \d \w \s \D \W \S into brackets: the common subset of JS patterns; one
- * that does not compile fails the value),
+ * that does not compile, repeats a repetition, back-references, or would grow
+ * past a few thousand nodes once its repetitions are expanded fails the value),
  * items, contains, minItems, maxItems, uniqueItems, minContains,
  * maxContains); other keywords are ignored.
  */

@@ -100,6 +100,15 @@ static void test_tag_schema_strings(void **state) {
   assert_false(valid("{\"pattern\":\"^[a-z]+-[0-9]+$\"}", "\"ABC-12\""));
   assert_true(valid("{\"pattern\":\"b\"}", "\"abc\"")); /* unanchored like JS */
   assert_false(valid("{\"pattern\":\"(\"}", "\"abc\"")); /* cannot compile: refused */
+  /* repetitions: lazy is fine, a repeated repetition or a geometric blow-up is refused */
+  assert_true(valid("{\"pattern\":\"^a+?b{2,3}c*$\"}", "\"abbc\""));
+  assert_true(valid("{\"pattern\":\"^(ab)+$\"}", "\"abab\""));
+  assert_false(valid("{\"pattern\":\"a++\"}", "\"aa\""));
+  assert_false(valid("{\"pattern\":\"a{2}{3}\"}", "\"aaaaaa\""));
+  assert_false(valid("{\"pattern\":\"((((a{100}){100}){100}){100})\"}", "\"a\""));
+  assert_false(valid("{\"pattern\":\"a{5,2}\"}", "\"aaa\""));
+  assert_false(valid("{\"pattern\":\"(a\"}", "\"a\""));
+  assert_false(valid("{\"pattern\":\"(a)\\\\1\"}", "\"aa\""));
   /* the JS class escapes */
   assert_true(valid("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"123-ab_c\""));
   assert_false(valid("{\"pattern\":\"^\\\\d{3}$\"}", "\"12a\""));
