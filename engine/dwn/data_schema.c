@@ -85,6 +85,10 @@ static int check_uri(const char *uri) {
 static int load_file(dwn_data_schemas_t *s, const char *name) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s", s->dir, name);
+  struct stat st;
+  if (stat(path, &st) != 0) return err_set(-errno, "%s: %s", path, strerror(errno));
+  if (st.st_size > (off_t)DWN_DATA_SCHEMA_DOC_BYTES_MAX)
+    return err_set(-E2BIG, "%s: more than %u bytes", path, DWN_DATA_SCHEMA_DOC_BYTES_MAX);
   json_error_t error;
   json_t *file = json_load_file(path, JSON_DECODE_INT_AS_REAL, &error);
   if (!file) return err_set(-EINVAL, "%s: %s", path, error.text);

@@ -372,6 +372,11 @@ static void test_registry(void **state) {
   fputs("{\"uri\":\"https://example.com/c\",\"schema\":true}", f);
   fclose(f);
   assert_int_equal(dwn_data_schemas_open(dir, &s), -EINVAL); /* named for another URI */
+  f = fopen(path, "w");
+  assert_non_null(f);
+  for (unsigned i = 0; i <= DWN_DATA_SCHEMA_DOC_BYTES_MAX; i += 8) fputs("        ", f);
+  fclose(f);
+  assert_int_equal(dwn_data_schemas_open(dir, &s), -E2BIG); /* a file over the bound is not read */
   json_decref(other);
   json_decref(doc);
   testdir_remove(root);
