@@ -1033,7 +1033,10 @@ int bs_gc_delete_batch(bs_t *bs, bs_gc_item_t *items, size_t n) {
     items[i].result = one;
     items[i].size_bytes = one == 0 ? ops[i].size_bytes : 0;
     if (one < 0 && one != -ENOENT) { /* sticky, or the touched set overflowed: stop */
-      for (size_t j = i + 1; j < n; j++) items[j].result = one;
+      for (size_t j = i + 1; j < n; j++) {
+        items[j].result = one;
+        items[j].size_bytes = 0;
+      }
       rc = one;
       break;
     }
