@@ -6,11 +6,15 @@
 // The packaged definitions are also handed to ProtocolsConfigure.create,
 // which validates them against the SDK's ProtocolDefinition schema and
 // protocol structure rules (it throws on a bad definition).
+// The oracle: an SDK Dwn (LevelDB stores under OUT_DIR) is given the same
+// definitions and writes; its status codes go to sdk-codes.json, so the
+// driver can check that Anya differs from the SDK only where it answers
+// AnyaDataSchemaInvalid (the SDK does not look at record data).
 // Usage: node dwn-protocols.mjs NPM_DIR OUT_DIR PACKAGING_DIR KEY_FILE DID
 // Writes NAME.json (message) and NAME.data (record data) per message.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSdk, ts, sdk } from './dwn/harness.mjs';
+import { loadSdk, ts, sdk, resolver } from './dwn/harness.mjs';
 
 const [npmDir, out, packaging, keyFile, did] = process.argv.slice(2);
 await loadSdk(npmDir);
@@ -21,9 +25,11 @@ const save = (name, value) => writeFileSync(join(out, name), typeof value === 's
 
 const RGB = 'https://anya.io/protocols/rgb-asset';
 const BTC = 'https://anya.io/protocols/bitcoin-transaction';
+const sdkMessages = []; // [name, message, data bytes or undefined], in order
 for (const name of ['rgb-asset', 'bitcoin-transaction']) {
   const definition = JSON.parse(readFileSync(join(packaging, name + '.json'), 'utf8'));
-  await sdk.ProtocolsConfigure.create({ definition, signer, messageTimestamp: ts(0) });
+  const configure = await sdk.ProtocolsConfigure.create({ definition, signer, messageTimestamp: ts(0) });
+  sdkMessages.push(['configure-' + name, configure.message, undefined]);
 }
 
 let clock = 1;
@@ -35,6 +41,7 @@ async function write(name, options, data) {
   });
   save(name + '.json', w.message);
   writeFileSync(join(out, name + '.data'), bytes);
+  sdkMessages.push([name, w.message, bytes]);
   return w.message;
 }
 
@@ -74,3 +81,22 @@ const anonymous = await sdk.ProtocolsQuery.create({ filter: { protocol: RGB }, m
 save('protocols-query-anonymous.json', anonymous.message);
 const records = await sdk.RecordsQuery.create({ filter: { protocol: RGB }, signer, messageTimestamp: ts(clock++) });
 save('records-query.json', records.message);
+sdkMessages.push(['protocols-query', query.message, undefined], ['protocols-query-anonymous', anonymous.message, undefined]);
+
+// the oracle
+const dir = join(out, 'sdk-dwn');
+const messageStore = new sdk.MessageStoreLevel({ blockstoreLocation: join(dir, 'MESSAGESTORE'), indexLocation: join(dir, 'INDEX') });
+const dataStore = new sdk.DataStoreLevel({ blockstoreLocation: join(dir, 'DATASTORE') });
+const eventLog = new sdk.EventLogLevel({ location: join(dir, 'EVENTLOG') });
+const resumableTaskStore = new sdk.ResumableTaskStoreLevel({ location: join(dir, 'RESUMABLE-TASK-STORE') });
+const dwn = await sdk.Dwn.create({ didResolver: resolver(), messageStore, dataStore, eventLog, resumableTaskStore });
+const codes = {};
+for (const [name, message, bytes] of sdkMessages) {
+  const options = bytes ? { dataStream: sdk.DataStream.fromBytes(bytes) } : {};
+  const reply = await dwn.processMessage(did, JSON.parse(JSON.stringify(message)), options);
+  codes[name] = reply.status.code;
+  if (name.startsWith('protocols-query')) codes[name + '-entries'] = reply.entries?.length ?? 0;
+}
+await dwn.close();
+rmSync(dir, { recursive: true, force: true });
+save('sdk-codes.json', codes);

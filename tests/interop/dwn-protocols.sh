@@ -8,7 +8,10 @@
 # same invalid data under an unregistered schema is accepted as the SDK would;
 # Protocols.Query lists the installed definitions (anonymous callers see them
 # too: published); `anya dwn schema ls`; the tenant gate (`anya dwn tenant
-# add|rm|ls`): a DID outside a non-empty allow-list gets 401.
+# add|rm|ls`): a DID outside a non-empty allow-list gets 401.  The SDK is the
+# oracle: a Dwn of dwn-sdk-js processes the same definitions and writes, and
+# every Anya status must equal the SDK's except AnyaDataSchemaInvalid (where
+# the SDK, which never looks at record data, says 202).
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/dwn-lib.bash"
 dwn_oracle
@@ -45,12 +48,21 @@ LIST
 node "$ROOT/tests/interop/dwn-protocols.mjs" "$NPM_DIR" "$T" "$ROOT/packaging/dwn" "$T/tenant.jwk" "$tenant" ||
   fail "message generator (or the SDK refused a packaged definition)"
 reply() { "$ANYA" dwn process --tenant "$tenant" "$@"; }
-expect() { # name code [detail]
-  local r
+sdk_code() { node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(c[process.argv[2]] ?? "none")' "$T/sdk-codes.json" "$1"; }
+for name in configure-rgb-asset configure-bitcoin-transaction; do
+  [ "$(sdk_code "$name")" = 202 ] || fail "the SDK refused the packaged definition ($name): $(sdk_code "$name")"
+done
+expect() { # name code [detail]: Anya's reply; the SDK answers the same, or 202 where Anya's is AnyaDataSchemaInvalid
+  local r sdk
   r=$(reply --data "$T/$1.data" <"$T/$1.json") || fail "process $1"
   echo "$r" | grep -qF "\"code\":$2" || fail "$1: want $2, got $r"
   if [ -n "${3:-}" ]; then echo "$r" | grep -qF "\"detail\":\"$3\"" || fail "$1: want detail '$3', got $r"; fi
-  echo "ok $1 $2"
+  sdk=$(sdk_code "$1")
+  case "${3:-}" in
+    AnyaDataSchemaInvalid*) [ "$sdk" = 202 ] || fail "$1: the SDK answers $sdk, not 202" ;;
+    *) [ "$sdk" = "$2" ] || fail "$1: the SDK answers $sdk, Anya $2" ;;
+  esac
+  echo "ok $1 $2 (SDK $sdk)"
 }
 
 echo "--- record writes"
@@ -69,6 +81,7 @@ expect flat-unregistered-invalid 202
 expect flat-registered-text 202
 r=$(reply --data "$T/flat-registered-notjson.data" <"$T/flat-registered-notjson.json")
 echo "$r" | grep -qF '"code":400,"detail":"AnyaDataSchemaInvalid: (root): data is not JSON' || fail "not JSON: $r"
+[ "$(sdk_code flat-registered-notjson)" = 202 ] || fail "flat-registered-notjson: the SDK answers $(sdk_code flat-registered-notjson)"
 
 echo "--- queries"
 r=$(reply <"$T/records-query.json")
@@ -82,6 +95,10 @@ done
 r=$(reply <"$T/protocols-query.json")
 echo "$r" | grep -qF '"protocol":"https://anya.io/protocols/bitcoin-transaction"' || fail "owner query: no bitcoin-transaction: $r"
 [ "$(echo "$r" | grep -o '"method":"Configure"' | wc -l)" -eq 2 ] || fail "owner query: want 2 definitions: $r"
+[ "$(sdk_code protocols-query-entries)" = 2 ] && [ "$(sdk_code protocols-query-anonymous-entries)" = 1 ] ||
+  fail "the SDK's protocol queries: $(cat "$T/sdk-codes.json")"
+r=$(reply <"$T/protocols-query-anonymous.json")
+[ "$(echo "$r" | grep -o '"method":"Configure"' | wc -l)" -eq 1 ] || fail "anonymous query (filter rgb-asset): want 1 definition: $r"
 
 echo "--- schema registry by hand"
 echo '{"type":"object","required":["n"]}' >"$T/s.json"
