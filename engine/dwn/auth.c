@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dwn/jwk.h"
+#include "multibase.h"
 #include "err.h"
 
 struct auth {
@@ -126,6 +127,12 @@ int auth_verify(auth_t *a, const json_t *general_jws, dwn_status_t *st, auth_sig
     const json_t *jwk = NULL;
     rc = did_find_key(doc, kid, st, &jwk);
     if (rc == 0) rc = check_key_type(jwk, st);
+    if (rc == 0 && jwk_crv(jwk) == JWK_CRV_ED25519) {
+      /* the reference's Ed25519 verify throws (uncached) on an R that does not decode */
+      uint8_t sig[96];
+      int n = mbase_decode_to(MBASE_BASE64URL, s->signature_b64, strlen(s->signature_b64), sig, sizeof sig);
+      if (n == 64 && !jwk_ed25519_r_decodes(sig)) rc = dwn_status_fail(st, 401, NULL, "bad y coordinate 3");
+    }
     if (rc == 0) {
       verified = jws_verify(jwk, s->protected_b64, jws.payload_b64, s->signature_b64);
       if (verified == -ENOMEM) rc = verified;

@@ -196,6 +196,46 @@ int jwk_thumbprint(const json_t *jwk, char out[JWK_THUMBPRINT_TEXT_BYTES]) {
   return rc < 0 ? rc : 0;
 }
 
+/* x^2 = u / v with u = y^2 - 1, v = d y^2 + 1 (mod p) has a root: 1, no root: 0,
+ * -ENOMEM.  y is reduced mod p first. */
+static int ed25519_x_exists(BIGNUM *y, BN_CTX *ctx, bool *u_zero) {
+  BIGNUM *p = BN_new(), *d = BN_new(), *t = BN_new(), *u = BN_new(), *v = BN_new(), *e = BN_new();
+  int rc = -ENOMEM;
+  if (!p || !d || !t || !u || !v || !e) goto out;
+  if (!BN_set_bit(p, 255) || !BN_sub_word(p, 19) || !BN_nnmod(y, y, p, ctx)) goto out;
+  if (!BN_set_word(t, 121666) || !BN_mod_inverse(t, t, p, ctx) || !BN_set_word(d, 121665) ||
+      !BN_mod_mul(d, d, t, p, ctx) || !BN_sub(d, p, d))
+    goto out;
+  if (!BN_mod_sqr(t, y, p, ctx) || !BN_copy(u, t) || !BN_sub_word(u, 1) || !BN_nnmod(u, u, p, ctx) ||
+      !BN_mod_mul(v, d, t, p, ctx) || !BN_add_word(v, 1) || !BN_nnmod(v, v, p, ctx))
+    goto out;
+  *u_zero = BN_is_zero(u);
+  if (*u_zero) {
+    rc = 1; /* x = 0 */
+    goto out;
+  }
+  if (!BN_mod_inverse(v, v, p, ctx) || !BN_mod_mul(u, u, v, p, ctx) || !BN_copy(e, p) || !BN_sub_word(e, 1) ||
+      !BN_rshift1(e, e) || !BN_mod_exp(t, u, e, p, ctx))
+    goto out;
+  rc = BN_is_one(t) ? 1 : 0;
+out:
+  BN_free(p), BN_free(d), BN_free(t), BN_free(u), BN_free(v), BN_free(e);
+  return rc;
+}
+
+bool jwk_ed25519_r_decodes(const uint8_t r[JWK_COORD_BYTES]) {
+  uint8_t le[JWK_COORD_BYTES];
+  memcpy(le, r, sizeof le);
+  le[31] &= 0x7f;
+  BN_CTX *ctx = BN_CTX_new();
+  BIGNUM *y = BN_lebin2bn(le, sizeof le, NULL);
+  bool u_zero = false;
+  int rc = ctx && y ? ed25519_x_exists(y, ctx, &u_zero) : -ENOMEM;
+  BN_free(y);
+  BN_CTX_free(ctx);
+  return rc != 0; /* out of memory: let the real verification decide */
+}
+
 bool jwk_ed25519_point_valid(const uint8_t key[JWK_COORD_BYTES]) {
   /* RFC 8032 §5.1.3 decoding: y < p, x^2 = (y^2 - 1) / (d y^2 + 1) must be a
    * square, and x = 0 must not come with the sign bit set; plus not the

@@ -74,6 +74,13 @@ int jwk_generate(jwk_crv_t crv, json_t **private_out, json_t **public_out);
  * than the identity (as @web5/dids' did:key validation). */
 bool jwk_ed25519_point_valid(const uint8_t key[JWK_COORD_BYTES]);
 
+/* True when the R half of an Ed25519 signature decodes the way
+ * @noble/ed25519 2.0 decodes it in verify (ZIP215, non-strict: y taken mod p
+ * after clearing the sign bit, x^2 = (y^2 - 1) / (d y^2 + 1) must be a
+ * square).  When it does not, the reference throws "bad y coordinate 3"
+ * instead of answering "invalid signature". */
+bool jwk_ed25519_r_decodes(const uint8_t r[JWK_COORD_BYTES]);
+
 /* The public JWK {kty, crv, x, (y)} of a raw public key (validated: an
  * Ed25519 point that decodes, an EC point on the curve): 32 bytes for
  * Ed25519, 33 (compressed) or 65 (uncompressed) for EC curves. */

@@ -343,12 +343,35 @@ static void test_ed25519_points(void **state) {
   }
 }
 
+/* The R half of a signature as @noble/ed25519 decodes it: y = 2, 7, 8, 11 have
+ * no x (not squares), y = 3, 4, 5 do; y is taken mod p (ZIP215: y >= p is
+ * allowed, p + 3 decodes like 3); the sign bit does not matter for existence. */
+static void test_ed25519_signature_r(void **state) {
+  (void)state;
+  static const struct { uint8_t y; bool decodes; } cases[] = {{2, false}, {3, true}, {4, true}, {5, true},
+                                                             {7, false}, {8, false}, {11, false}, {1, true}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uint8_t r[32] = {cases[i].y};
+    assert_int_equal(jwk_ed25519_r_decodes(r), cases[i].decodes);
+    r[31] = 0x80; /* sign bit */
+    assert_int_equal(jwk_ed25519_r_decodes(r), cases[i].decodes);
+  }
+  /* p + 3 = 2^255 - 16: little-endian 0xf0, 0xff x 30, 0x7f */
+  uint8_t r[32];
+  memset(r, 0xff, sizeof r);
+  r[0] = 0xf0, r[31] = 0x7f;
+  assert_true(jwk_ed25519_r_decodes(r));
+  r[0] = 0xf4; /* p + 7 */
+  assert_false(jwk_ed25519_r_decodes(r));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_curve_names),   cmocka_unit_test(test_public_keys),
       cmocka_unit_test(test_public_key_rejections), cmocka_unit_test(test_private_keys),
       cmocka_unit_test(test_thumbprints),   cmocka_unit_test(test_generate),
       cmocka_unit_test(test_public_bytes),  cmocka_unit_test(test_ed25519_points),
+      cmocka_unit_test(test_ed25519_signature_r),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
