@@ -11,6 +11,7 @@
 #include "dwn/dagcbor.h"
 #include "dwn/data_schema.h"
 #include "dwn/handlers.h"
+#include "dwn/stream.h"
 #include "dwn/timestamp.h"
 #include "dwn/url.h"
 #include "dwn/validate.h"
@@ -25,6 +26,7 @@ int dwn_open(const dwn_options_t *opts, dwn_t **out) {
   dwn_t *d = calloc(1, sizeof *d);
   if (!d) return -ENOMEM;
   for (size_t i = 0; i < DWN_WRITE_LOCKS; i++) pthread_mutex_init(&d->write_locks[i], NULL);
+  pthread_mutex_init(&d->stream_lock, NULL);
   d->bs = opts->bs;
   int rc = msgstore_open(opts->dir, NULL, &d->store);
   if (!rc) rc = eventlog_open(d->store, NULL, &d->log);
@@ -55,6 +57,8 @@ void dwn_close(dwn_t *d) {
   if (d->store) msgstore_close(d->store);
   for (size_t i = 0; i < d->tenants_len; i++) free(d->tenants[i]);
   free(d->tenants);
+  dwn_stream_clear(d);
+  pthread_mutex_destroy(&d->stream_lock);
   for (size_t i = 0; i < DWN_WRITE_LOCKS; i++) pthread_mutex_destroy(&d->write_locks[i]);
   free(d);
 }
@@ -412,6 +416,21 @@ int dwn_query(dwn_t *d, const char *tenant, json_t *const *filters, size_t filte
   return rc;
 }
 
+bool dwn_filters_match(json_t *const *filters, size_t filter_count, const json_t *indexes) {
+  if (filter_count > MSGSTORE_FILTERS_MAX) return false;
+  msgstore_indexes_t ix;
+  if (indexes_from_json(indexes, &ix)) return false;
+  filter_space_t *space = calloc(filter_count ? filter_count : 1, sizeof *space);
+  msgstore_filter_t mf[MSGSTORE_FILTERS_MAX];
+  dwn_status_t st = {0};
+  bool ok = space != NULL, match = false;
+  for (size_t i = 0; ok && i < filter_count; i++) ok = convert_filter(filters[i], &space[i], &mf[i], &st) == 0;
+  if (ok) match = msgstore_match(&ix, mf, filter_count);
+  free(space);
+  msgstore_indexes_free(&ix);
+  return match;
+}
+
 int dwn_eventlog_query(dwn_t *d, const char *tenant, json_t *const *filters, size_t filter_count, uint64_t after,
                        eventlog_result_t *res, dwn_status_t *st) {
   memset(res, 0, sizeof *res);
@@ -436,6 +455,11 @@ static bool tenant_active(const dwn_t *d, const char *tenant) {
 }
 
 int dwn_process(dwn_t *d, const char *tenant, const json_t *message, int data_fd, dwn_reply_t *reply) {
+  return dwn_process_subscribe(d, tenant, message, data_fd, NULL, reply);
+}
+
+int dwn_process_subscribe(dwn_t *d, const char *tenant, const json_t *message, int data_fd,
+                          const dwn_subscriber_t *sub, dwn_reply_t *reply) {
   memset(reply, 0, sizeof *reply);
   dwn_status_t st;
   if (!tenant_active(d, tenant)) {
@@ -457,11 +481,13 @@ int dwn_process(dwn_t *d, const char *tenant, const json_t *message, int data_fd
     case DWN_SCHEMA_MESSAGES_QUERY: return dwn_messages_query(d, tenant, message, reply);
     case DWN_SCHEMA_MESSAGES_READ: return dwn_messages_read(d, tenant, message, reply);
     case DWN_SCHEMA_RECORDS_SUBSCRIBE:
-      return dwn_reply_code(reply, 501,
-                            "RecordsSubscribeEventStreamUnimplemented: Subscriptions are not supported");
+      if (!sub) /* this caller has no event stream, as the reference without one */
+        return dwn_reply_code(reply, 501, "RecordsSubscribeEventStreamUnimplemented: Subscriptions are not supported");
+      return dwn_records_subscribe(d, tenant, message, sub, reply);
     case DWN_SCHEMA_MESSAGES_SUBSCRIBE:
-      return dwn_reply_code(reply, 501,
-                            "MessagesSubscribeEventStreamUnimplemented: Subscriptions are not supported");
+      if (!sub)
+        return dwn_reply_code(reply, 501, "MessagesSubscribeEventStreamUnimplemented: Subscriptions are not supported");
+      return dwn_messages_subscribe(d, tenant, message, sub, reply);
     default:
       /* a schema without a handler (e.g. interface "Records", method "Filter"):
        * the SDK throws outside any handler */

@@ -22,11 +22,9 @@
  * (a handler reads the record's state, decides, then commits); writes to
  * different records run in parallel and share fsyncs; reads never wait.
  *
- * Not yet implemented (replies 501 with detail "AnyaNotImplemented: ..."):
- * protocol-based authorisation ($actions, roles, $size, $tags, referential
- * integrity of protocol records), permission grants and delegated grants,
- * owner signatures, Records/Messages Subscribe (no event stream yet: 501 as
- * the SDK without an event stream), prune of descendants.
+ * Subscriptions: RecordsSubscribe and MessagesSubscribe register a
+ * subscriber (dwn_process_subscribe; dwn/stream.h) that receives matching
+ * events after each write commits.
  *
  * Errors: dwn_process returns 0 whenever a DWN reply was produced (whatever
  * its status); a negative errno (with err_set) only for internal failures
@@ -84,8 +82,29 @@ typedef struct dwn_reply {
 
 /* Processes one message for tenant.  data_fd: the record data stream of a
  * RecordsWrite (read to end of file), or -1 for none.  The message is
- * borrowed.  On 0, *reply is filled (release with dwn_reply_release). */
+ * borrowed.  On 0, *reply is filled (release with dwn_reply_release).
+ * RecordsSubscribe / MessagesSubscribe need a subscriber
+ * (dwn_process_subscribe); without one they answer 501 as the reference does
+ * when it has no event stream. */
 int dwn_process(dwn_t *d, const char *tenant, const json_t *message, int data_fd, dwn_reply_t *reply);
+
+/* A subscription's receiver (dwn/stream.h): fn(ctx, subscription id, event)
+ * for each matching event, on the writer's thread; event = {message,
+ * initialWrite?}, borrowed for the call.  fn must return quickly and must not
+ * call into the engine. */
+typedef void (*dwn_event_fn)(void *ctx, const char *subscription_id, const json_t *event);
+typedef struct dwn_subscriber {
+  dwn_event_fn fn;
+  void *ctx;
+} dwn_subscriber_t;
+
+/* dwn_process with a subscriber for the Subscribe methods (sub may be NULL).
+ * A 200 reply carries subscription.id (the subscribe message's CID); events
+ * flow until dwn_unsubscribe. */
+int dwn_process_subscribe(dwn_t *d, const char *tenant, const json_t *message, int data_fd,
+                          const dwn_subscriber_t *sub, dwn_reply_t *reply);
+/* Ends tenant's subscription id: 0 or -ENOENT. */
+int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *subscription_id);
 void dwn_reply_release(dwn_reply_t *reply);
 
 /* Appends the reply's data to out (inline bytes, or the DAG read back from

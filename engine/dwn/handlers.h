@@ -47,6 +47,9 @@ struct dwn {
    * writes to different records proceed and share fsyncs (group commit). */
   pthread_mutex_t write_locks[DWN_WRITE_LOCKS];
   struct dwn_data_schemas *schemas; /* registered JSON Schemas of record data (data_schema.h) */
+  pthread_mutex_t stream_lock;      /* guards subscriptions (stream.c) */
+  struct dwn_subscription *subscriptions; /* live subscriptions, a list */
+  size_t subscriptions_len;
 };
 
 /* A message being handled: the JSON and what the handler learnt of it. */
@@ -118,6 +121,10 @@ int dwn_query(dwn_t *d, const char *tenant, json_t *const *filters, size_t filte
  * = all) after watermark `after` (0 = from the start), in order. */
 int dwn_eventlog_query(dwn_t *d, const char *tenant, json_t *const *filters, size_t filter_count, uint64_t after,
                        eventlog_result_t *res, dwn_status_t *st);
+/* True when indexes (an index object as dwn_put takes) match any of the SDK
+ * Filter objects (FilterUtility.matchAnyFilter); a filter the index cannot
+ * express matches nothing. */
+bool dwn_filters_match(json_t *const *filters, size_t filter_count, const json_t *indexes);
 /* Stores message (stored form) with the index object (flat: string, number,
  * bool, or arrays of them) and, when event, appends it to the event log. */
 int dwn_put(dwn_t *d, msgstore_txn_t *txn, const char *tenant, const json_t *message, const json_t *indexes,
@@ -151,5 +158,9 @@ int dwn_protocols_configure(dwn_t *d, const char *tenant, const json_t *message,
 int dwn_protocols_query(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply);
 int dwn_messages_query(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply);
 int dwn_messages_read(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply);
+int dwn_records_subscribe(dwn_t *d, const char *tenant, const json_t *message, const dwn_subscriber_t *sub,
+                          dwn_reply_t *reply);
+int dwn_messages_subscribe(dwn_t *d, const char *tenant, const json_t *message, const dwn_subscriber_t *sub,
+                           dwn_reply_t *reply);
 
 #endif

@@ -13,6 +13,7 @@
 #include "dwn/dagcbor.h"
 #include "dwn/grants.h"
 #include "dwn/handlers.h"
+#include "dwn/stream.h"
 #include "err.h"
 #include "multibase.h"
 
@@ -171,6 +172,42 @@ int dwn_messages_read(dwn_t *d, const char *tenant, const json_t *message, dwn_r
   }
   free(bytes);
   json_decref(stored);
+  dwn_msg_release(&m);
+  return dwn_finish(reply, &st, rc);
+}
+
+int dwn_messages_subscribe(dwn_t *d, const char *tenant, const json_t *message, const dwn_subscriber_t *sub,
+                           dwn_reply_t *reply) {
+  dwn_status_t st = {0};
+  dwn_msg_t m;
+  const json_t *descriptor = json_object_get(message, "descriptor");
+  int rc = dwn_msg_init(&m, message, false, &st);
+  const json_t *filters = json_object_get(descriptor, "filters");
+  size_t i;
+  const json_t *f;
+  json_array_foreach(filters, i, f) {
+    const char *protocol = json_string_value(json_object_get(f, "protocol"));
+    if (!rc && protocol) rc = dwn_check_protocol_url(protocol, &st);
+  }
+  if (!rc) rc = dwn_check_timestamp(json_string_value(json_object_get(descriptor, "messageTimestamp")), &st);
+  if (!rc) rc = dwn_authenticate(d, &m, &st);
+  if (!rc) rc = authorize(d, &m, tenant, NULL, "MessagesSubscribeAuthorizationFailed", &st);
+  json_t *converted[MSGSTORE_FILTERS_MAX] = {NULL};
+  size_t n = 0;
+  if (!rc) rc = convert_filters(filters, converted, &n);
+  json_t *list = rc ? NULL : json_array();
+  if (!rc && !list) rc = -ENOMEM;
+  for (size_t k = 0; !rc && k < n; k++) rc = json_array_append(list, converted[k]) ? -ENOMEM : 0;
+  char id[DWN_CID_TEXT_BYTES];
+  if (!rc) rc = dwn_cid_of(message, id);
+  if (!rc) rc = dwn_stream_add(d, tenant, id, list, sub);
+  if (!rc) {
+    reply->body = json_pack("{s:{s:i,s:s},s:{s:s}}", "status", "code", 200, "detail", "OK", "subscription", "id", id);
+    reply->code = 200;
+    if (!reply->body) rc = -ENOMEM;
+  }
+  json_decref(list);
+  for (size_t k = 0; k < n; k++) json_decref(converted[k]);
   dwn_msg_release(&m);
   return dwn_finish(reply, &st, rc);
 }

@@ -14,6 +14,7 @@
 
 #include "dwn/grants.h"
 #include "dwn/handlers.h"
+#include "dwn/stream.h"
 #include "dwn/validate.h"
 #include "err.h"
 
@@ -360,17 +361,19 @@ int dwn_protocols_configure(dwn_t *d, const char *tenant, const json_t *message,
   const json_t *newest = rc ? NULL : dwn_newest(existing);
   bool incoming_newest = !newest || dwn_is_newer(message, newest);
   msgstore_txn_t *txn = NULL;
+  json_t *ix = NULL;
   if (!rc) rc = msgstore_txn_begin(d->store, &txn);
   if (!rc && incoming_newest) {
-    json_t *ix = configure_indexes(message, m.author);
+    ix = configure_indexes(message, m.author);
     rc = ix ? dwn_put(d, txn, tenant, message, ix, true) : -ENOMEM;
-    json_decref(ix);
     newest = message;
   }
   size_t i;
   const json_t *e;
   json_array_foreach(existing, i, e) if (!rc && dwn_is_newer(newest, e)) rc = dwn_delete(d, txn, tenant, e, true);
   if (!rc) rc = msgstore_txn_commit(txn);
+  if (!rc && ix) dwn_stream_emit(d, tenant, message, NULL, ix);
+  json_decref(ix);
   msgstore_txn_free(txn);
   pthread_mutex_unlock(lock);
   if (!rc) rc = incoming_newest ? dwn_reply_code(reply, 202, "Accepted") : dwn_reply_code(reply, 409, "Conflict");

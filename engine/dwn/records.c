@@ -14,6 +14,7 @@
 #include "dwn/data_schema.h"
 #include "dwn/grants.h"
 #include "dwn/handlers.h"
+#include "dwn/stream.h"
 #include "dwn/protocol_auth.h"
 #include "dwn/jws.h"
 #include "dwn/validate.h"
@@ -542,6 +543,8 @@ int dwn_records_write(dwn_t *d, const char *tenant, const json_t *message, int d
     if (!rc && data_ref) rc = msgstore_txn_data_ref_put(txn, tenant, record_id, dstr(message, "dataCid"));
     if (!rc) rc = delete_older(d, txn, tenant, existing, message);
     if (!rc) rc = msgstore_txn_commit(txn);
+    /* only the latest state is an event (not a data-less initial write) */
+    if (!rc && latest) dwn_stream_emit(d, tenant, message, initial ? NULL : initial_write, ix);
     msgstore_txn_free(txn);
     json_decref(ix);
     if (!rc) rc = initial && data_fd < 0 ? dwn_reply_code(reply, 204, "No Content") : dwn_reply_code(reply, 202, "Accepted");
@@ -704,6 +707,77 @@ static json_t *query_filter(const json_t *filter, const char *date_sort, const c
   json_object_set_new(f, "published", json_boolean(published));
   if (extra_key) json_object_set_new(f, extra_key, extra_value);
   return f;
+}
+
+/* A subscription filter: like a query's, for writes and deletes (so a
+ * subscriber can follow state), without isLatestBaseState. published: -1 leave as is. */
+static json_t *subscribe_filter(const json_t *filter, const char *extra_key, json_t *extra_value, int published) {
+  json_t *f = dwn_records_convert_filter(filter, NULL);
+  if (!f) return json_decref(extra_value), NULL;
+  json_object_set_new(f, "interface", json_string("Records"));
+  json_object_set_new(f, "method", json_pack("[ss]", "Write", "Delete"));
+  if (published >= 0) json_object_set_new(f, "published", json_boolean(published));
+  if (extra_key) json_object_set_new(f, extra_key, extra_value);
+  return f;
+}
+
+int dwn_records_subscribe(dwn_t *d, const char *tenant, const json_t *message, const dwn_subscriber_t *sub,
+                          dwn_reply_t *reply) {
+  dwn_status_t st = {0};
+  dwn_msg_t m;
+  const json_t *filter = json_object_get(json_object_get(message, "descriptor"), "filter");
+  int rc = dwn_msg_init(&m, message, false, &st);
+  if (!rc) rc = delegation_integrity(&m, NULL, &st);
+  if (!rc && json_object_get(m.payload, "protocolRole") && !json_object_get(filter, "protocolPath"))
+    rc = dwn_status_fail(&st, 400, "RecordsSubscribeFilterMissingRequiredProperties",
+                         "Role-authorized subscriptions must include `protocolPath` in the filter");
+  const char *protocol = json_string_value(json_object_get(filter, "protocol"));
+  const char *schema = json_string_value(json_object_get(filter, "schema"));
+  if (!rc && protocol) rc = dwn_check_protocol_url(protocol, &st);
+  if (!rc && schema) rc = dwn_check_schema_url(schema, &st);
+  if (!rc) rc = dwn_check_timestamp(dstr(message, "messageTimestamp"), &st);
+  bool includes_published = json_object_get(filter, "datePublished") || !json_is_false(json_object_get(filter, "published"));
+  bool includes_unpublished = (!json_object_get(filter, "datePublished") && !json_object_get(filter, "published")) ||
+                              json_is_false(json_object_get(filter, "published"));
+  json_t *filters = rc ? NULL : json_array();
+  if (!rc && !filters) rc = -ENOMEM;
+  if (!rc && includes_published && !m.author[0]) {
+    json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, 1));
+  } else if (!rc) {
+    rc = dwn_authenticate(d, &m, &st);
+    bool role = json_object_get(m.payload, "protocolRole") != NULL;
+    if (!rc) { /* authorizeRecordsSubscribe */
+      dwn_grant_t g;
+      rc = carried_grant(message, "authorDelegatedGrant", &g, &st);
+      if (!rc && g.message) rc = dwn_grant_authorize_records_query(d, tenant, message, m.author, m.signer, &g, &st);
+      dwn_grant_release(&g);
+    }
+    if (!rc && role) rc = dwn_protocol_authorize_query(d, tenant, &m, &st);
+    if (!rc && strcmp(m.author, tenant) == 0) {
+      json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, -1));
+    } else if (!rc) {
+      if (includes_published) json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, 1));
+      if (includes_unpublished && list_allows(filter, "author", m.author))
+        json_array_append_new(filters, subscribe_filter(filter, "author", json_string(m.author), 0));
+      if (includes_unpublished && role) json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, 0));
+      if (includes_unpublished && list_allows(filter, "recipient", m.author))
+        json_array_append_new(filters, subscribe_filter(filter, "recipient", json_string(m.author), 0));
+    }
+  }
+  size_t i;
+  json_t *f;
+  json_array_foreach(filters, i, f) if (!f && !rc) rc = -ENOMEM;
+  char id[DWN_CID_TEXT_BYTES];
+  if (!rc) rc = dwn_cid_of(message, id);
+  if (!rc) rc = dwn_stream_add(d, tenant, id, filters, sub);
+  if (!rc) {
+    reply->body = json_pack("{s:{s:i,s:s},s:{s:s}}", "status", "code", 200, "detail", "OK", "subscription", "id", id);
+    reply->code = 200;
+    if (!reply->body) rc = -ENOMEM;
+  }
+  json_decref(filters);
+  dwn_msg_release(&m);
+  return dwn_finish(reply, &st, rc);
 }
 
 /* IndexLevel.shouldQueryWithInMemoryPaging: every filter is concise (a
@@ -958,6 +1032,7 @@ int dwn_records_delete(dwn_t *d, const char *tenant, const json_t *message, dwn_
      * no write points at any more */
     if (!rc) rc = delete_older(d, txn, tenant, existing, message);
     if (!rc) rc = msgstore_txn_commit(txn);
+    if (!rc) dwn_stream_emit(d, tenant, message, initial, ix);
     msgstore_txn_free(txn);
     json_decref(ix);
     if (!rc) rc = dwn_reply_code(reply, 202, "Accepted");

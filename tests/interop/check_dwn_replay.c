@@ -38,6 +38,7 @@
 #include "dwn/build.h"
 #include "dwn/dagcbor.h"
 #include "dwn/dwn.h"
+#include "dwn/ids.h"
 #include "dwn/jws.h"
 #include "err.h"
 #include "multibase.h"
@@ -219,6 +220,25 @@ static json_t *with_engine_cursor(const json_t *scenario, const json_t *step, co
   return m;
 }
 
+/* Events delivered to the scenario's subscriptions while one step runs, in the
+ * corpus's form {subscriptionStep, messageCid, initialWriteCid?}. */
+typedef struct events {
+  json_t *ids;       /* subscription id -> the step that opened it */
+  json_t *received;  /* during the current step */
+} events_t;
+
+static void on_event(void *ctx, const char *subscription_id, const json_t *event) {
+  events_t *e = ctx;
+  char cid[DWN_CID_TEXT_BYTES] = "", initial[DWN_CID_TEXT_BYTES] = "";
+  cid_t c;
+  if (dwn_message_cid_sdk(json_object_get(event, "message"), &c) == 0) dwn_cid_text(&c, cid);
+  json_t *record = json_pack("{s:O,s:s}", "subscriptionStep", json_object_get(e->ids, subscription_id), "messageCid", cid);
+  const json_t *iw = json_object_get(event, "initialWrite");
+  if (record && iw && dwn_message_cid_sdk(iw, &c) == 0 && dwn_cid_text(&c, initial) == 0)
+    json_object_set_new(record, "initialWriteCid", json_string(initial));
+  if (record) json_array_append_new(e->received, record);
+}
+
 static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_ok, size_t *steps, char *why,
                         size_t why_len) {
   char path[4200];
@@ -238,6 +258,9 @@ static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_o
   size_t i;
   const json_t *step;
   json_t *cursors = json_array(); /* the engine's reply cursor of every step (null: none) */
+  events_t events = {json_object(), NULL};
+  dwn_subscriber_t subscriber = {on_event, &events};
+  bool stream = json_is_true(json_object_get(scenario, "eventStream"));
   json_array_foreach(json_object_get(scenario, "steps"), i, step) {
     const json_t *data = json_object_get(step, "data");
     int fd = -1;
@@ -254,7 +277,12 @@ static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_o
       json_decref(message);
       message = with_engine_cursor(scenario, step, cursors, step_why, sizeof step_why);
     }
-    rc = message ? dwn_process(d, json_string_value(json_object_get(step, "tenant")), message, fd, &reply) : 1;
+    events.received = json_array();
+    rc = message ? dwn_process_subscribe(d, json_string_value(json_object_get(step, "tenant")), message, fd,
+                                         stream ? &subscriber : NULL, &reply)
+                 : 1;
+    const char *sub_id = rc ? NULL : json_string_value(json_object_get(json_object_get(reply.body, "subscription"), "id"));
+    if (sub_id) json_object_set_new(events.ids, sub_id, json_integer((json_int_t)i));
     json_decref(message);
     if (fd >= 0) close(fd);
     const json_t *cursor = rc ? NULL : json_object_get(reply.body, "cursor");
@@ -263,11 +291,23 @@ static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_o
       /* step_why says why there is no message */
     } else if (rc) {
       snprintf(step_why, sizeof step_why, "internal error %d: %s", rc, err_msg(rc));
-    } else if (compare(d, step, &reply, step_why, sizeof step_why)) {
-      (*steps_ok)++;
-    } else {
+    } else if (!compare(d, step, &reply, step_why, sizeof step_why)) {
       rc = 1;
+    } else {
+      json_t *want = json_object_get(step, "events");
+      json_t *none = json_array();
+      if (!dagcbor_json_equal(want ? want : none, events.received)) {
+        char *a = json_dumps(want ? want : none, JSON_COMPACT), *b = json_dumps(events.received, JSON_COMPACT);
+        snprintf(step_why, sizeof step_why, "events differ:\n      want %.700s\n      got  %.700s", a ? a : "?", b ? b : "?");
+        free(a), free(b);
+        rc = 1;
+      } else {
+        (*steps_ok)++;
+      }
+      json_decref(none);
     }
+    json_decref(events.received);
+    events.received = NULL;
     if (rc && getenv("DWN_REPLAY_VERBOSE")) fprintf(stderr, "  step %zu: %s\n", i, step_why);
     if (rc && ok) {
       snprintf(why, why_len, "step %zu%s%s: %s", i, json_object_get(step, "note") ? " " : "",
@@ -279,6 +319,7 @@ static int run_scenario(const json_t *scenario, const char *dir, size_t *steps_o
   }
   json_decref(cursors);
   dwn_close(d);
+  json_decref(events.ids);
   bs_close(bs);
   return ok ? 0 : 1;
 }
