@@ -10,8 +10,11 @@
  *   add    content stored by `anya add` (and the RPC add): the first matching
  *          rule decides whether it is pinned, under "<name>/<file name>"
  *   files  files written under path_prefix in the mount's files/ tree (the
- *          FUSE daemon asks policy_match with the path)
- *   dwn    data of DWN records under dwn_protocol (the DWN engine asks)
+ *          FUSE daemon will ask policy_match with the path once files/ is
+ *          writable: the FUSE issue)
+ *   dwn    data of DWN records under dwn_protocol: record data above the
+ *          inline limit (in the block engine) is pinned as "<name>/<recordId>"
+ *          when it is stored (dwn_options_t.data_stored, wired in tools/dwn.c)
  * Selectors AND together: the source, path_prefix (files), dwn_protocol (dwn),
  * and the content size range [min_size, max_size] (max 0 = unbounded).  Rules
  * are tried in the order written; the first match decides.  Actions: pin or

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -46,6 +47,7 @@
 #include "dwn/jwk.h"
 #include "dwn/url.h"
 #include "err.h"
+#include "log.h"
 
 #define TENANTS_FILE_BYTES_MAX (DWN_TENANTS_MAX * 2048u)
 #define DEFINITION_BYTES_MAX (1u << 20)
@@ -109,13 +111,34 @@ static int tenants_save(const repo_t *r, const tenants_t *t) {
 }
 
 /* Opens the repository's DWN engine with its tenant allow-list. */
+/* Pin policies with source "dwn" (policy.h): large record data under a
+ * matching protocol is pinned as "<policy>/<recordId>". */
+static void pin_record_data(void *ctx, const char *tenant, const json_t *write, const cid_t *data_cid, uint64_t size) {
+  repo_t *r = ctx;
+  const char *protocol = json_string_value(json_object_get(json_object_get(write, "descriptor"), "protocol"));
+  policy_event_t ev = {.source = POLICY_SOURCE_DWN, .dwn_protocol = protocol, .size = size};
+  const policy_rule_t *rule = policy_match(&r->policies, &ev);
+  if (!rule || !rule->pin) return;
+  char name[PINS_NAME_BYTES_MAX + 1];
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+  policy_pin_name(rule, json_string_value(json_object_get(write, "recordId")), name);
+  int rc = pins_add_written(r->pins, data_cid, name, policy_expiry(rule, now_ms));
+  if (!rc) rc = policy_enforce(rule, r->pins, NULL, NULL, NULL);
+  if (rc)
+    log_kv(LOG_LEVEL_WARN, "dwn", ((log_kv_t[]){LOG_STR("policy", rule->name), LOG_STR("error", err_msg(rc))}),
+           "pin policy could not pin record data");
+}
+
 int dwn_open_repo(repo_t *r, dwn_t **out) {
   char dir[REPO_PATH_BYTES_MAX + 8];
   dwn_dir(r, dir);
   tenants_t *t = calloc(1, sizeof *t);
   if (!t) return -ENOMEM;
   int rc = tenants_load(r, t);
-  dwn_options_t opts = {.dir = dir, .bs = r->bs, .tenants = t->dids, .tenants_len = t->len};
+  dwn_options_t opts = {.dir = dir, .bs = r->bs, .tenants = t->dids, .tenants_len = t->len,
+                        .data_stored = pin_record_data, .data_stored_ctx = r};
   if (!rc) rc = dwn_open(&opts, out);
   buf_free(&t->text);
   free(t);

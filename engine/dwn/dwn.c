@@ -28,6 +28,7 @@ int dwn_open(const dwn_options_t *opts, dwn_t **out) {
   for (size_t i = 0; i < DWN_WRITE_LOCKS; i++) pthread_mutex_init(&d->write_locks[i], NULL);
   pthread_mutex_init(&d->stream_lock, NULL);
   d->bs = opts->bs;
+  d->data_stored = opts->data_stored, d->data_stored_ctx = opts->data_stored_ctx;
   int rc = msgstore_open(opts->dir, NULL, &d->store);
   if (!rc) rc = eventlog_open(d->store, NULL, &d->log);
   did_resolver_config_t rcfg = {.fetch = opts->web_fetch, .fetch_ctx = opts->web_fetch_ctx};

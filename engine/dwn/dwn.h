@@ -56,6 +56,11 @@ typedef struct dwn_options {
   void *web_fetch_ctx;
   const char *const *tenants;   /* allow-list (copied); NULL or 0 entries: every DID is a tenant */
   size_t tenants_len;
+  /* Told after a record's data (above DWN_INLINE_DATA_BYTES_MAX) was committed
+   * to the block engine, with the RecordsWrite: the pin policies' hook
+   * (source "dwn", policy.h).  Cannot fail the write; may be NULL. */
+  void (*data_stored)(void *ctx, const char *tenant, const json_t *write, const cid_t *data_cid, uint64_t size_bytes);
+  void *data_stored_ctx;
 } dwn_options_t;
 
 /* 0 or negative errno (err_set says why). */

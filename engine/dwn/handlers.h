@@ -40,6 +40,8 @@ struct dwn {
   did_resolver_t *resolver;
   auth_t *auth;
   bs_t *bs;                   /* borrowed; NULL: large data is refused */
+  void (*data_stored)(void *ctx, const char *tenant, const json_t *write, const cid_t *data_cid, uint64_t size_bytes);
+  void *data_stored_ctx;      /* dwn_options_t's hook */
   char **tenants;             /* allow-list; NULL = open */
   size_t tenants_len;
   /* Writers of one record (or one protocol) are serialised: a handler reads

@@ -545,6 +545,9 @@ int dwn_records_write(dwn_t *d, const char *tenant, const json_t *message, int d
     if (!rc) rc = msgstore_txn_commit(txn);
     /* only the latest state is an event (not a data-less initial write) */
     if (!rc && latest) dwn_stream_emit(d, tenant, message, initial ? NULL : initial_write, ix);
+    cid_t data_cid;
+    if (!rc && data_ref && d->data_stored && cid_parse(&data_cid, dstr(message, "dataCid")) == 0)
+      d->data_stored(d->data_stored_ctx, tenant, message, &data_cid, dnum(message, "dataSize"));
     msgstore_txn_free(txn);
     json_decref(ix);
     if (!rc) rc = initial && data_fd < 0 ? dwn_reply_code(reply, 204, "No Content") : dwn_reply_code(reply, 202, "Accepted");

@@ -65,6 +65,9 @@ expect() { # name code [detail]: Anya's reply; the SDK answers the same, or 202 
   echo "ok $1 $2 (SDK $sdk)"
 }
 
+# a pin policy for the bitcoin protocol's data (source "dwn"): the large
+# transaction's data (in the block engine) gets pinned under it
+printf '\n[[pinning.policy]]\nname = "btc"\nsource = "dwn"\ndwn_protocol = "https://anya.io/protocols/bitcoin-transaction"\nkeep_last = 10\n' >>"$ANYA_REPO/config.toml"
 echo "--- record writes"
 expect asset-valid 202
 expect asset-invalid 400 'AnyaDataSchemaInvalid: /ticker: pattern: does not match ^[A-Z][A-Z0-9]{1,7}$'
@@ -78,6 +81,11 @@ expect block-valid 202
 expect block-invalid 400 'AnyaDataSchemaInvalid: /height: minimum: -1 < 0'
 expect flat-registered-invalid 400 'AnyaDataSchemaInvalid: /ticker: pattern: does not match ^[A-Z][A-Z0-9]{1,7}$'
 expect flat-unregistered-invalid 202
+echo "--- the dwn pin policy holds the large transaction's data, and only it"
+"$ANYA" pin policy ls >"$T/policy.out"
+grep -q '^btc source=dwn dwn_protocol=https://anya.io/protocols/bitcoin-transaction pin=true keep_last=10: 1 pin$' "$T/policy.out" ||
+  fail "pin policy ls: $(cat "$T/policy.out")"
+grep -q '^  [a-z0-9]* recursive btc/bafyrei' "$T/policy.out" || fail "the pin is not named btc/<recordId>: $(cat "$T/policy.out")"
 expect flat-registered-text 202
 r=$(reply --data "$T/flat-registered-notjson.data" <"$T/flat-registered-notjson.json")
 echo "$r" | grep -qF '"code":400,"detail":"AnyaDataSchemaInvalid: (root): data is not JSON' || fail "not JSON: $r"
