@@ -68,23 +68,37 @@ static int convert_filters(const json_t *filters, json_t **out, size_t *n) {
   return 0;
 }
 
-int dwn_messages_query(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply) {
-  dwn_status_t st = {0};
-  dwn_msg_t m;
-  const json_t *descriptor = json_object_get(message, "descriptor");
-  int rc = dwn_msg_init(&m, message, false, &st);
+/* MessagesQuery/MessagesSubscribe: parse (filters' protocols normalised; a
+ * subscribe's timestamp too), authenticate, authorise (owner or grant), and
+ * the event-log filters (Messages.convertFilters). */
+static int messages_filters(dwn_t *d, const char *tenant, dwn_msg_t *m, bool subscribe, json_t **converted, size_t *n,
+                            dwn_status_t *st) {
+  const json_t *descriptor = json_object_get(m->json, "descriptor");
   const json_t *filters = json_object_get(descriptor, "filters");
+  int rc = 0;
   size_t i;
   const json_t *f;
   json_array_foreach(filters, i, f) {
     const char *protocol = json_string_value(json_object_get(f, "protocol"));
-    if (!rc && protocol) rc = dwn_check_protocol_url(protocol, &st);
+    if (!rc && protocol) rc = dwn_check_protocol_url(protocol, st);
   }
-  if (!rc) rc = dwn_authenticate(d, &m, &st);
-  if (!rc) rc = authorize(d, &m, tenant, NULL, "MessagesQueryAuthorizationFailed", &st);
+  if (!rc && subscribe) rc = dwn_check_timestamp(json_string_value(json_object_get(descriptor, "messageTimestamp")), st);
+  if (!rc) rc = dwn_authenticate(d, m, st);
+  if (!rc)
+    rc = authorize(d, m, tenant, NULL, subscribe ? "MessagesSubscribeAuthorizationFailed" : "MessagesQueryAuthorizationFailed",
+                   st);
+  if (!rc) rc = convert_filters(filters, converted, n);
+  return rc;
+}
+
+int dwn_messages_query(dwn_t *d, const char *tenant, const json_t *message, dwn_reply_t *reply) {
+  dwn_status_t st = {0};
+  dwn_msg_t m;
+  const json_t *descriptor = json_object_get(message, "descriptor");
   json_t *converted[MSGSTORE_FILTERS_MAX] = {NULL};
   size_t n = 0;
-  if (!rc) rc = convert_filters(filters, converted, &n);
+  int rc = dwn_msg_init(&m, message, false, &st);
+  if (!rc) rc = messages_filters(d, tenant, &m, false, converted, &n, &st);
   uint64_t after = 0;
   const json_t *cursor = json_object_get(descriptor, "cursor");
   if (!rc && cursor) {
@@ -180,21 +194,10 @@ int dwn_messages_subscribe(dwn_t *d, const char *tenant, const json_t *message, 
                            dwn_reply_t *reply) {
   dwn_status_t st = {0};
   dwn_msg_t m;
-  const json_t *descriptor = json_object_get(message, "descriptor");
-  int rc = dwn_msg_init(&m, message, false, &st);
-  const json_t *filters = json_object_get(descriptor, "filters");
-  size_t i;
-  const json_t *f;
-  json_array_foreach(filters, i, f) {
-    const char *protocol = json_string_value(json_object_get(f, "protocol"));
-    if (!rc && protocol) rc = dwn_check_protocol_url(protocol, &st);
-  }
-  if (!rc) rc = dwn_check_timestamp(json_string_value(json_object_get(descriptor, "messageTimestamp")), &st);
-  if (!rc) rc = dwn_authenticate(d, &m, &st);
-  if (!rc) rc = authorize(d, &m, tenant, NULL, "MessagesSubscribeAuthorizationFailed", &st);
   json_t *converted[MSGSTORE_FILTERS_MAX] = {NULL};
   size_t n = 0;
-  if (!rc) rc = convert_filters(filters, converted, &n);
+  int rc = dwn_msg_init(&m, message, false, &st);
+  if (!rc) rc = messages_filters(d, tenant, &m, true, converted, &n, &st);
   json_t *list = rc ? NULL : json_array();
   if (!rc && !list) rc = -ENOMEM;
   for (size_t k = 0; !rc && k < n; k++) rc = json_array_append(list, converted[k]) ? -ENOMEM : 0;

@@ -700,28 +700,79 @@ static bool list_allows(const json_t *filter, const char *key, const char *did) 
   return json_is_string(v) && strcmp(json_string_value(v), did) == 0;
 }
 
-static json_t *query_filter(const json_t *filter, const char *date_sort, const char *extra_key, json_t *extra_value,
-                            bool published) {
+/* One of the filters a RecordsQuery (or RecordsSubscribe) runs: the caller's
+ * filter converted, for the latest writes (a subscription: writes and
+ * deletes, so a subscriber can follow state); published -1 leaves it as the
+ * filter says; extra_key (may be NULL) gets extra_value (stolen). */
+static json_t *shape_filter(const json_t *filter, const char *date_sort, bool subscribe, const char *extra_key,
+                            json_t *extra_value, int published) {
   json_t *f = dwn_records_convert_filter(filter, date_sort);
-  if (!f) return NULL;
+  if (!f) return json_decref(extra_value), NULL;
   json_object_set_new(f, "interface", json_string("Records"));
-  json_object_set_new(f, "method", json_string("Write"));
-  json_object_set_new(f, "isLatestBaseState", json_true());
-  json_object_set_new(f, "published", json_boolean(published));
+  if (subscribe) {
+    json_object_set_new(f, "method", json_pack("[ss]", "Write", "Delete"));
+  } else {
+    json_object_set_new(f, "method", json_string("Write"));
+    json_object_set_new(f, "isLatestBaseState", json_true());
+  }
+  if (published >= 0) json_object_set_new(f, "published", json_boolean(published));
   if (extra_key) json_object_set_new(f, extra_key, extra_value);
   return f;
 }
 
-/* A subscription filter: like a query's, for writes and deletes (so a
- * subscriber can follow state), without isLatestBaseState. published: -1 leave as is. */
-static json_t *subscribe_filter(const json_t *filter, const char *extra_key, json_t *extra_value, int published) {
-  json_t *f = dwn_records_convert_filter(filter, NULL);
-  if (!f) return json_decref(extra_value), NULL;
-  json_object_set_new(f, "interface", json_string("Records"));
-  json_object_set_new(f, "method", json_pack("[ss]", "Write", "Delete"));
-  if (published >= 0) json_object_set_new(f, "published", json_boolean(published));
-  if (extra_key) json_object_set_new(f, extra_key, extra_value);
-  return f;
+#define VISIBLE_FILTERS_MAX 4
+
+/* What RecordsQuery.parse and RecordsSubscribe.parse check after the
+ * signature structure, then the handler's choice of filters: published
+ * records for an anonymous caller; after authentication and authorisation
+ * (delegated grant, protocol role), everything for the owner, else published
+ * + own unpublished + role + addressed to them (RecordsQueryHandler /
+ * RecordsSubscribeHandler).  *n may be 0: nothing is visible. */
+static int visible_filters(dwn_t *d, const char *tenant, dwn_msg_t *m, const json_t *filter, const char *date_sort,
+                           bool subscribe, json_t *filters[VISIBLE_FILTERS_MAX], size_t *n, dwn_status_t *st) {
+  const json_t *message = m->json;
+  *n = 0;
+  int rc = delegation_integrity(m, NULL, st);
+  if (!rc && json_object_get(m->payload, "protocolRole") && !json_object_get(filter, "protocolPath"))
+    rc = subscribe ? dwn_status_fail(st, 400, "RecordsSubscribeFilterMissingRequiredProperties",
+                                     "Role-authorized subscriptions must include `protocolPath` in the filter")
+                   : dwn_status_fail(st, 400, "RecordsQueryFilterMissingRequiredProperties",
+                                     "Role-authorized queries must include `protocolPath` in the filter");
+  const char *protocol = json_string_value(json_object_get(filter, "protocol"));
+  const char *schema = json_string_value(json_object_get(filter, "schema"));
+  if (!rc && protocol) rc = dwn_check_protocol_url(protocol, st);
+  if (!rc && schema) rc = dwn_check_schema_url(schema, st);
+  if (!rc) rc = dwn_check_timestamp(dstr(message, "messageTimestamp"), st);
+  if (rc) return rc;
+  bool includes_published = json_object_get(filter, "datePublished") || !json_is_false(json_object_get(filter, "published"));
+  bool includes_unpublished = (!json_object_get(filter, "datePublished") && !json_object_get(filter, "published")) ||
+                              json_is_false(json_object_get(filter, "published"));
+  if (includes_published && !m->author[0]) {
+    filters[(*n)++] = shape_filter(filter, date_sort, subscribe, NULL, NULL, 1);
+  } else {
+    rc = dwn_authenticate(d, m, st);
+    bool role = json_object_get(m->payload, "protocolRole") != NULL;
+    if (!rc) { /* authorizeRecordsQuery / authorizeRecordsSubscribe */
+      dwn_grant_t g;
+      rc = carried_grant(message, "authorDelegatedGrant", &g, st);
+      if (!rc && g.message) rc = dwn_grant_authorize_records_query(d, tenant, message, m->author, m->signer, &g, st);
+      dwn_grant_release(&g);
+    }
+    if (!rc && role) rc = dwn_protocol_authorize_query(d, tenant, m, st);
+    if (!rc && strcmp(m->author, tenant) == 0) {
+      filters[(*n)++] = shape_filter(filter, date_sort, subscribe, NULL, NULL, -1);
+    } else if (!rc) {
+      if (includes_published) filters[(*n)++] = shape_filter(filter, date_sort, subscribe, NULL, NULL, 1);
+      if (includes_unpublished && list_allows(filter, "author", m->author))
+        filters[(*n)++] = shape_filter(filter, date_sort, subscribe, "author", json_string(m->author), 0);
+      if (includes_unpublished && role) filters[(*n)++] = shape_filter(filter, date_sort, subscribe, NULL, NULL, 0);
+      if (includes_unpublished && list_allows(filter, "recipient", m->author))
+        filters[(*n)++] = shape_filter(filter, date_sort, subscribe, "recipient", json_string(m->author), 0);
+    }
+  }
+  for (size_t i = 0; !rc && i < *n; i++)
+    if (!filters[i]) rc = -ENOMEM;
+  return rc;
 }
 
 int dwn_records_subscribe(dwn_t *d, const char *tenant, const json_t *message, const dwn_subscriber_t *sub,
@@ -729,56 +780,23 @@ int dwn_records_subscribe(dwn_t *d, const char *tenant, const json_t *message, c
   dwn_status_t st = {0};
   dwn_msg_t m;
   const json_t *filter = json_object_get(json_object_get(message, "descriptor"), "filter");
+  json_t *filters[VISIBLE_FILTERS_MAX] = {NULL};
+  size_t n = 0;
   int rc = dwn_msg_init(&m, message, false, &st);
-  if (!rc) rc = delegation_integrity(&m, NULL, &st);
-  if (!rc && json_object_get(m.payload, "protocolRole") && !json_object_get(filter, "protocolPath"))
-    rc = dwn_status_fail(&st, 400, "RecordsSubscribeFilterMissingRequiredProperties",
-                         "Role-authorized subscriptions must include `protocolPath` in the filter");
-  const char *protocol = json_string_value(json_object_get(filter, "protocol"));
-  const char *schema = json_string_value(json_object_get(filter, "schema"));
-  if (!rc && protocol) rc = dwn_check_protocol_url(protocol, &st);
-  if (!rc && schema) rc = dwn_check_schema_url(schema, &st);
-  if (!rc) rc = dwn_check_timestamp(dstr(message, "messageTimestamp"), &st);
-  bool includes_published = json_object_get(filter, "datePublished") || !json_is_false(json_object_get(filter, "published"));
-  bool includes_unpublished = (!json_object_get(filter, "datePublished") && !json_object_get(filter, "published")) ||
-                              json_is_false(json_object_get(filter, "published"));
-  json_t *filters = rc ? NULL : json_array();
-  if (!rc && !filters) rc = -ENOMEM;
-  if (!rc && includes_published && !m.author[0]) {
-    json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, 1));
-  } else if (!rc) {
-    rc = dwn_authenticate(d, &m, &st);
-    bool role = json_object_get(m.payload, "protocolRole") != NULL;
-    if (!rc) { /* authorizeRecordsSubscribe */
-      dwn_grant_t g;
-      rc = carried_grant(message, "authorDelegatedGrant", &g, &st);
-      if (!rc && g.message) rc = dwn_grant_authorize_records_query(d, tenant, message, m.author, m.signer, &g, &st);
-      dwn_grant_release(&g);
-    }
-    if (!rc && role) rc = dwn_protocol_authorize_query(d, tenant, &m, &st);
-    if (!rc && strcmp(m.author, tenant) == 0) {
-      json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, -1));
-    } else if (!rc) {
-      if (includes_published) json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, 1));
-      if (includes_unpublished && list_allows(filter, "author", m.author))
-        json_array_append_new(filters, subscribe_filter(filter, "author", json_string(m.author), 0));
-      if (includes_unpublished && role) json_array_append_new(filters, subscribe_filter(filter, NULL, NULL, 0));
-      if (includes_unpublished && list_allows(filter, "recipient", m.author))
-        json_array_append_new(filters, subscribe_filter(filter, "recipient", json_string(m.author), 0));
-    }
-  }
-  size_t i;
-  json_t *f;
-  json_array_foreach(filters, i, f) if (!f && !rc) rc = -ENOMEM;
+  if (!rc) rc = visible_filters(d, tenant, &m, filter, NULL, true, filters, &n, &st);
+  json_t *list = rc ? NULL : json_array();
+  if (!rc && !list) rc = -ENOMEM;
+  for (size_t i = 0; !rc && i < n; i++) rc = json_array_append(list, filters[i]) ? -ENOMEM : 0;
   char id[DWN_CID_TEXT_BYTES];
   if (!rc) rc = dwn_cid_of(message, id);
-  if (!rc) rc = dwn_stream_add(d, tenant, id, filters, sub);
+  if (!rc) rc = dwn_stream_add(d, tenant, id, list, sub);
   if (!rc) {
     reply->body = json_pack("{s:{s:i,s:s},s:{s:s}}", "status", "code", 200, "detail", "OK", "subscription", "id", id);
     reply->code = 200;
     if (!reply->body) rc = -ENOMEM;
   }
-  json_decref(filters);
+  json_decref(list);
+  for (size_t i = 0; i < n; i++) json_decref(filters[i]);
   dwn_msg_release(&m);
   return dwn_finish(reply, &st, rc);
 }
@@ -810,53 +828,10 @@ int dwn_records_query(dwn_t *d, const char *tenant, const json_t *message, dwn_r
       (strcmp(date_sort, "publishedAscending") == 0 || strcmp(date_sort, "publishedDescending") == 0))
     rc = dwn_status_fail(&st, 400, "RecordsQueryParseFilterPublishedSortInvalid",
                          "queries must not filter for `published:false` and sort by %s", date_sort);
-  if (!rc) rc = dwn_msg_init(&m, message, false, &st);
-  if (!rc) rc = delegation_integrity(&m, NULL, &st);
-  if (!rc && json_object_get(m.payload, "protocolRole") && !json_object_get(filter, "protocolPath"))
-    rc = dwn_status_fail(&st, 400, "RecordsQueryFilterMissingRequiredProperties",
-                         "Role-authorized queries must include `protocolPath` in the filter");
-  const char *protocol = json_string_value(json_object_get(filter, "protocol"));
-  const char *schema = json_string_value(json_object_get(filter, "schema"));
-  if (!rc && protocol) rc = dwn_check_protocol_url(protocol, &st);
-  if (!rc && schema) rc = dwn_check_schema_url(schema, &st);
-  if (!rc) rc = dwn_check_timestamp(dstr(message, "messageTimestamp"), &st);
-  bool includes_published = json_object_get(filter, "datePublished") || !json_is_false(json_object_get(filter, "published"));
-  bool includes_unpublished = (!json_object_get(filter, "datePublished") && !json_object_get(filter, "published")) ||
-                              json_is_false(json_object_get(filter, "published"));
-  json_t *filters[4] = {NULL};
+  json_t *filters[VISIBLE_FILTERS_MAX] = {NULL};
   size_t n = 0;
-  if (!rc && includes_published && !m.author[0]) {
-    filters[n++] = query_filter(filter, date_sort, NULL, NULL, true);
-  } else if (!rc) {
-    rc = dwn_authenticate(d, &m, &st);
-    bool role = json_object_get(m.payload, "protocolRole") != NULL;
-    if (!rc) {
-      /* authorizeRecordsQuery */
-      dwn_grant_t g;
-      rc = carried_grant(message, "authorDelegatedGrant", &g, &st);
-      if (!rc && g.message) rc = dwn_grant_authorize_records_query(d, tenant, message, m.author, m.signer, &g, &st);
-      dwn_grant_release(&g);
-    }
-    if (!rc && role) rc = dwn_protocol_authorize_query(d, tenant, &m, &st);
-    if (!rc && strcmp(m.author, tenant) == 0) {
-      json_t *f = dwn_records_convert_filter(filter, date_sort);
-      if (f) {
-        json_object_set_new(f, "interface", json_string("Records"));
-        json_object_set_new(f, "method", json_string("Write"));
-        json_object_set_new(f, "isLatestBaseState", json_true());
-      }
-      filters[n++] = f;
-    } else if (!rc) {
-      if (includes_published) filters[n++] = query_filter(filter, date_sort, NULL, NULL, true);
-      if (includes_unpublished && list_allows(filter, "author", m.author))
-        filters[n++] = query_filter(filter, date_sort, "author", json_string(m.author), false);
-      if (includes_unpublished && role) filters[n++] = query_filter(filter, date_sort, NULL, NULL, false);
-      if (includes_unpublished && list_allows(filter, "recipient", m.author))
-        filters[n++] = query_filter(filter, date_sort, "recipient", json_string(m.author), false);
-    }
-  }
-  for (size_t i = 0; !rc && i < n; i++)
-    if (!filters[i]) rc = -ENOMEM;
+  if (!rc) rc = dwn_msg_init(&m, message, false, &st);
+  if (!rc) rc = visible_filters(d, tenant, &m, filter, date_sort, false, filters, &n, &st);
   json_t *found = NULL, *cursor = NULL;
   /* A non-owner whose filter leaves no branch (published:false with author
    * and recipient excluding them, no role): the reference store treats the
