@@ -113,16 +113,10 @@ int dwn_reply_data(dwn_t *d, const dwn_reply_t *reply, buf_t *out) {
 
 /* ---- messages ------------------------------------------------------------------ */
 
-static const char *signer_kid(const json_t *message) {
-  const json_t *sigs = json_object_get(json_object_get(json_object_get(message, "authorization"), "signature"),
-                                       "signatures");
-  const char *protected_b64 = json_string_value(json_object_get(json_array_get(sigs, 0), "protected"));
-  return protected_b64;
-}
-
-void dwn_signer_of(const json_t *message, char out[DWN_DID_BYTES_MAX]) {
+void dwn_jws_signer(const json_t *jws, char out[DWN_DID_BYTES_MAX]) {
   out[0] = '\0';
-  const char *protected_b64 = signer_kid(message);
+  const char *protected_b64 =
+      json_string_value(json_object_get(json_array_get(json_object_get(jws, "signatures"), 0), "protected"));
   if (!protected_b64) return;
   json_t *header = NULL;
   const char *kid = NULL;
@@ -132,6 +126,10 @@ void dwn_signer_of(const json_t *message, char out[DWN_DID_BYTES_MAX]) {
     buf_free(&did);
   }
   json_decref(header);
+}
+
+void dwn_signer_of(const json_t *message, char out[DWN_DID_BYTES_MAX]) {
+  dwn_jws_signer(json_object_get(json_object_get(message, "authorization"), "signature"), out);
 }
 
 void dwn_author_of(const json_t *message, char out[DWN_DID_BYTES_MAX]) {

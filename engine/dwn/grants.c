@@ -37,21 +37,6 @@ static int unhandled(dwn_status_t *st, const char *what) {
   return dwn_status_fail(st, 500, NULL, "unhandled: %s", what);
 }
 
-/* The signer DID of a General JWS (its first signature's kid up to '#'). */
-static void jws_signer(const json_t *jws, char out[DWN_DID_BYTES_MAX]) {
-  out[0] = '\0';
-  const char *protected_b64 =
-      json_string_value(json_object_get(json_array_get(json_object_get(jws, "signatures"), 0), "protected"));
-  if (!protected_b64) return;
-  json_t *header = NULL;
-  const char *kid = NULL;
-  if (jws_decode_header(protected_b64, &header, &kid, NULL) == 0 && kid) {
-    buf_t did = {0};
-    if (jws_signer_did(kid, &did) == 0 && did.len < DWN_DID_BYTES_MAX) memcpy(out, did.data, did.len), out[did.len] = '\0';
-    buf_free(&did);
-  }
-  json_decref(header);
-}
 
 /* Encoder.base64UrlToObject of a message's encodedData: a new JSON value, or
  * NULL (st: 500) when absent or not JSON. */
@@ -182,7 +167,7 @@ int dwn_grant_check_delegation_integrity(const json_t *message, const json_t *pa
   if (rc) return rc;
   const json_t *owner_grant = json_object_get(a, "ownerDelegatedGrant");
   signer[0] = '\0';
-  if (owner_grant) jws_signer(json_object_get(a, "ownerSignature"), signer);
+  if (owner_grant) dwn_jws_signer(json_object_get(a, "ownerSignature"), signer);
   return check_one_delegation(owner_grant, signer, owner_payload, true, st);
 }
 

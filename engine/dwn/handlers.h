@@ -93,6 +93,9 @@ void dwn_msg_release(dwn_msg_t *m);
 int dwn_authenticate(dwn_t *d, const dwn_msg_t *m, dwn_status_t *st);
 /* Time.validateTimestamp: TimestampInvalid (400). */
 int dwn_check_timestamp(const char *ts, dwn_status_t *st);
+/* Signer DID of a General JWS (its first signature's kid up to '#') into out
+ * ("" if none). */
+void dwn_jws_signer(const json_t *jws, char out[DWN_DID_BYTES_MAX]);
 /* Signer DID of a message's authorization.signature into out ("" if none). */
 void dwn_signer_of(const json_t *message, char out[DWN_DID_BYTES_MAX]);
 /* Message.getAuthor: the signer, or the signer of authorDelegatedGrant. */

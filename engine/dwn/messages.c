@@ -198,18 +198,7 @@ int dwn_messages_subscribe(dwn_t *d, const char *tenant, const json_t *message, 
   size_t n = 0;
   int rc = dwn_msg_init(&m, message, false, &st);
   if (!rc) rc = messages_filters(d, tenant, &m, true, converted, &n, &st);
-  json_t *list = rc ? NULL : json_array();
-  if (!rc && !list) rc = -ENOMEM;
-  for (size_t k = 0; !rc && k < n; k++) rc = json_array_append(list, converted[k]) ? -ENOMEM : 0;
-  char id[DWN_CID_TEXT_BYTES];
-  if (!rc) rc = dwn_cid_of(message, id);
-  if (!rc) rc = dwn_stream_add(d, tenant, id, list, sub);
-  if (!rc) {
-    reply->body = json_pack("{s:{s:i,s:s},s:{s:s}}", "status", "code", 200, "detail", "OK", "subscription", "id", id);
-    reply->code = 200;
-    if (!reply->body) rc = -ENOMEM;
-  }
-  json_decref(list);
+  if (!rc) rc = dwn_stream_subscribe(d, tenant, message, converted, n, sub, reply);
   for (size_t k = 0; k < n; k++) json_decref(converted[k]);
   dwn_msg_release(&m);
   return dwn_finish(reply, &st, rc);

@@ -60,16 +60,11 @@ json_t *dwn_records_write_indexes(const json_t *message, const char *author, boo
   }
   const json_t *attestation = json_object_get(message, "attestation");
   if (attestation) {
-    const char *protected_b64 =
-        json_string_value(json_object_get(json_array_get(json_object_get(attestation, "signatures"), 0), "protected"));
-    json_t *header = NULL;
-    const char *kid = NULL;
-    buf_t did = {0};
-    if (protected_b64 && jws_decode_header(protected_b64, &header, &kid, NULL) == 0 && jws_signer_did(kid, &did) == 0)
-      json_object_set_new(ix, "attester", json_string((char *)did.data));
-    buf_free(&did);
-    json_decref(header);
+    char attester[DWN_DID_BYTES_MAX];
+    dwn_jws_signer(attestation, attester);
+    if (attester[0]) json_object_set_new(ix, "attester", json_string(attester));
   }
+
   const json_t *context = json_object_get(message, "contextId");
   if (context) json_object_set(ix, "contextId", (json_t *)context);
   return ix;
@@ -784,18 +779,7 @@ int dwn_records_subscribe(dwn_t *d, const char *tenant, const json_t *message, c
   size_t n = 0;
   int rc = dwn_msg_init(&m, message, false, &st);
   if (!rc) rc = visible_filters(d, tenant, &m, filter, NULL, true, filters, &n, &st);
-  json_t *list = rc ? NULL : json_array();
-  if (!rc && !list) rc = -ENOMEM;
-  for (size_t i = 0; !rc && i < n; i++) rc = json_array_append(list, filters[i]) ? -ENOMEM : 0;
-  char id[DWN_CID_TEXT_BYTES];
-  if (!rc) rc = dwn_cid_of(message, id);
-  if (!rc) rc = dwn_stream_add(d, tenant, id, list, sub);
-  if (!rc) {
-    reply->body = json_pack("{s:{s:i,s:s},s:{s:s}}", "status", "code", 200, "detail", "OK", "subscription", "id", id);
-    reply->code = 200;
-    if (!reply->body) rc = -ENOMEM;
-  }
-  json_decref(list);
+  if (!rc) rc = dwn_stream_subscribe(d, tenant, message, filters, n, sub, reply);
   for (size_t i = 0; i < n; i++) json_decref(filters[i]);
   dwn_msg_release(&m);
   return dwn_finish(reply, &st, rc);

@@ -42,6 +42,23 @@ int dwn_stream_add(dwn_t *d, const char *tenant, const char *id, json_t *filters
   return rc;
 }
 
+int dwn_stream_subscribe(dwn_t *d, const char *tenant, const json_t *message, json_t *const *filters, size_t n,
+                         const dwn_subscriber_t *sub, dwn_reply_t *reply) {
+  json_t *list = json_array();
+  int rc = list ? 0 : -ENOMEM;
+  for (size_t i = 0; !rc && i < n; i++) rc = json_array_append(list, filters[i]) ? -ENOMEM : 0;
+  char id[DWN_CID_TEXT_BYTES];
+  if (!rc) rc = dwn_cid_of(message, id);
+  if (!rc) rc = dwn_stream_add(d, tenant, id, list, sub);
+  if (!rc) {
+    reply->body = json_pack("{s:{s:i,s:s},s:{s:s}}", "status", "code", 200, "detail", "OK", "subscription", "id", id);
+    reply->code = 200;
+    if (!reply->body) rc = -ENOMEM;
+  }
+  json_decref(list);
+  return rc;
+}
+
 int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *id) {
   int rc = -ENOENT;
   pthread_mutex_lock(&d->stream_lock);

@@ -28,6 +28,12 @@
  * reference is taken).  0, -ENOMEM, -E2BIG (DWN_SUBSCRIPTIONS_MAX). */
 int dwn_stream_add(dwn_t *d, const char *tenant, const char *id, json_t *filters, const dwn_subscriber_t *sub);
 
+/* The end of a Subscribe handler: registers filters[0..n) for tenant under
+ * the subscribe message's CID and fills reply with {status 200, subscription:
+ * {id}}.  0 or negative errno. */
+int dwn_stream_subscribe(dwn_t *d, const char *tenant, const json_t *message, json_t *const *filters, size_t n,
+                         const dwn_subscriber_t *sub, dwn_reply_t *reply);
+
 /* Delivers an event to the tenant's matching subscriptions. */
 void dwn_stream_emit(dwn_t *d, const char *tenant, const json_t *message, const json_t *initial_write,
                      const json_t *indexes);
