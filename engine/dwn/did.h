@@ -14,7 +14,8 @@
  *   did:jwk  `did:jwk:<b64u(JSON of the public JWK)>`, one method `did#0`,
  *            type JsonWebKey, publicKeyJwk = the decoded JWK as is;
  *   did:web  fetched through the caller's callback (the network layer
- *            supplies HTTPS; tests serve documents from memory), URL per the
+ *            supplies HTTPS; tests serve documents from memory and from a
+ *            loopback HTTP server, test_dwn_didweb.c), URL per the
  *            did:web spec (did_web_url).  The body must be a JSON object.
  * Other methods (did:dht, did:ion, ...) are not supported (-ENOTSUP).
  *
