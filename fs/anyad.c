@@ -290,38 +290,54 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* ---- files --------------------------------------------------------------------- */
 
+/* An open file: the exporter's handle is not safe for concurrent use, and
+ * the kernel sends parallel reads of one handle (readahead), so each read
+ * holds the handle's lock. */
+typedef struct open_file {
+  pthread_mutex_t lock;
+  exp_file_t *f;
+} open_file_t;
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   fs_node_t n;
   int rc = fs_table_get(g.table, ino, &n);
   if (!rc && (fi->flags & O_ACCMODE) != O_RDONLY) rc = n.kind == FS_CONTENT ? -EROFS : -EACCES;
   if (!rc && (n.kind != FS_CONTENT || n.st.kind == EXP_DIRECTORY)) rc = -EISDIR;
-  exp_file_t *f = NULL;
-  if (!rc) rc = exp_open(&g.src, &n.cid, &f);
+  open_file_t *of = rc ? NULL : calloc(1, sizeof *of);
+  if (!rc && !of) rc = -ENOMEM;
+  if (!rc) rc = exp_open(&g.src, &n.cid, &of->f);
   if (rc) {
+    free(of);
     fuse_reply_err(req, kernel_errno(rc));
     return;
   }
-  fi->fh = (uint64_t)(uintptr_t)f;
+  pthread_mutex_init(&of->lock, NULL);
+  fi->fh = (uint64_t)(uintptr_t)of;
   fi->keep_cache = 1; /* immutable content */
   fuse_reply_open(req, fi);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
-  exp_file_t *f = (exp_file_t *)(uintptr_t)fi->fh;
+  open_file_t *of = (open_file_t *)(uintptr_t)fi->fh;
   if (size > READ_BYTES_MAX) size = READ_BYTES_MAX;
   char *buf = malloc(size ? size : 1);
   if (!buf) {
     fuse_reply_err(req, ENOMEM);
     return;
   }
-  ssize_t n = exp_pread(f, buf, size, (uint64_t)off);
+  pthread_mutex_lock(&of->lock);
+  ssize_t n = exp_pread(of->f, buf, size, (uint64_t)off);
+  pthread_mutex_unlock(&of->lock);
   if (n < 0) fuse_reply_err(req, kernel_errno((int)n));
   else fuse_reply_buf(req, buf, (size_t)n);
   free(buf);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  exp_close((exp_file_t *)(uintptr_t)fi->fh);
+  open_file_t *of = (open_file_t *)(uintptr_t)fi->fh;
+  exp_close(of->f);
+  pthread_mutex_destroy(&of->lock);
+  free(of);
   fuse_reply_err(req, 0);
 }
 
@@ -406,7 +422,16 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
   fuse_reply_statfs(req, &sv);
 }
 
+/* Larger requests: 1 MiB reads and writes (max_write also sets the kernel's
+ * max_pages, which bounds reads) and readahead; the kernel may lower them. */
+static void op_init(void *userdata, struct fuse_conn_info *conn) {
+  conn->max_write = READ_BYTES_MAX;
+  conn->max_readahead = READ_BYTES_MAX;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+}
+
 static const struct fuse_lowlevel_ops ops = {
+    .init = op_init,
     .lookup = op_lookup,
     .forget = op_forget,
     .forget_multi = op_forget_multi,

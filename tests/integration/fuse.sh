@@ -38,6 +38,7 @@ $ANYA init >/dev/null
 mkdir -p "$T/tree/sub"
 echo hello >"$T/tree/a.txt"
 prng_bytes 5 3000000 >"$T/tree/sub/big"
+prng_bytes 6 67108864 >"$T/tree/sub/large" # 64 MiB: readahead sends parallel reads of one handle
 ln -s a.txt "$T/tree/link"
 root=$($ANYA add -Q -r "$T/tree")
 raw=$(echo "a raw block" | $ANYA block put)
@@ -52,6 +53,7 @@ grep -q "anyad" "$T/err" || fail "the message does not name the daemon"
 
 step "ipfs/: files, random access, directories, symlinks, raw blocks"
 cmp "$M/ipfs/$root/sub/big" "$T/tree/sub/big" || fail "big file differs"
+cmp "$M/ipfs/$root/sub/large" "$T/tree/sub/large" || fail "64 MiB file differs"
 [ "$(dd if="$M/ipfs/$root/sub/big" bs=1 skip=1234567 count=1000 2>/dev/null | od -An -tx1)" = \
   "$(dd if="$T/tree/sub/big" bs=1 skip=1234567 count=1000 2>/dev/null | od -An -tx1)" ] || fail "random read differs"
 [ "$(stat -c %s "$M/ipfs/$root/sub/big")" = 3000000 ] || fail "size"
