@@ -235,6 +235,9 @@ static int take_lock(const char *path, const char *holder, int *fd_out) {
       who[n] = '\0';
       who[strcspn(who, "\n")] = '\0';
     }
+    if (n > 0 && strstr(who, "(anyad)"))
+      return err_set(-EBUSY, "repository %s is held by the daemon: %s; stop it to use anya directly "
+                             "(anya will go through its RPC listener once that exists)", path, who);
     return err_set(-EBUSY, "repository %s is in use by %s", path, n > 0 ? who : "another process");
   }
   char text[256];

@@ -49,7 +49,7 @@ step "mount and the fixed tree"
 start
 [ "$(ls "$M" | tr '\n' ' ')" = "dwn files ipfs ipns pins " ] || fail "root listing: $(ls "$M")"
 expect_fail "anya while the daemon holds the repository" $ANYA pin ls
-grep -q "anyad" "$T/err" || fail "the message does not name the daemon"
+grep -q "is held by the daemon: pid [0-9]* (anyad)" "$T/err" || fail "the message does not say the daemon holds it: $(cat "$T/err")"
 
 step "ipfs/: files, random access, directories, symlinks, raw blocks"
 cmp "$M/ipfs/$root/sub/big" "$T/tree/sub/big" || fail "big file differs"
