@@ -32,14 +32,9 @@
 #include "dwn/jws.h"
 #include "dwn/timestamp.h"
 
-#include "testdir.h"
+#include "dwn_fixture.h"
 
-typedef struct ident {
-  json_t *priv;
-  char did[256];
-  char kid[512];
-  dwn_build_signer_t signer;
-} ident_t;
+typedef dwn_test_ident_t ident_t;
 
 typedef struct fixture {
   char dir[512];
@@ -48,42 +43,22 @@ typedef struct fixture {
   ident_t alice, carol;
 } fixture_t;
 
-static void ident_make(ident_t *id, jwk_crv_t crv) {
-  json_t *pub = NULL;
-  assert_int_equal(jwk_generate(crv, &id->priv, &pub), 0);
-  buf_t did = {0};
-  assert_int_equal(did_key_from_jwk(pub, &did), 0);
-  json_decref(pub);
-  snprintf(id->did, sizeof id->did, "%s", (const char *)did.data);
-  snprintf(id->kid, sizeof id->kid, "%s#%s", id->did, id->did + strlen("did:key:"));
-  buf_free(&did);
-  id->signer.private_jwk = id->priv;
-  id->signer.kid = id->kid;
-}
 
 static int setup(void **state) {
   fixture_t *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  assert_int_equal(testdir_make(f->dir, sizeof f->dir, "anya-dwn-build"), 0);
-  char path[600];
-  snprintf(path, sizeof path, "%s/blocks", f->dir);
-  assert_int_equal(bs_open(path, NULL, &f->bs), 0);
-  snprintf(path, sizeof path, "%s/dwn", f->dir);
-  dwn_options_t opts = {.dir = path, .bs = f->bs};
-  assert_int_equal(dwn_open(&opts, &f->dwn), 0);
-  ident_make(&f->alice, JWK_CRV_ED25519);
-  ident_make(&f->carol, JWK_CRV_SECP256K1);
+  dwn_test_engine_open(f->dir, sizeof f->dir, "anya-dwn-build", &f->bs, &f->dwn);
+  dwn_test_ident_make(&f->alice, JWK_CRV_ED25519);
+  dwn_test_ident_make(&f->carol, JWK_CRV_SECP256K1);
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   fixture_t *f = *state;
-  dwn_close(f->dwn);
-  bs_close(f->bs);
+  dwn_test_engine_close(f->dir, f->bs, f->dwn);
   json_decref(f->alice.priv);
   json_decref(f->carol.priv);
-  testdir_remove(f->dir);
   free(f);
   return 0;
 }

@@ -32,7 +32,7 @@
 #include "dwn/msgstore.h"
 #include "dwn/protocol_auth.h"
 
-#include "testdir.h"
+#include "dwn_fixture.h"
 
 /* ---- the tag schema subset ------------------------------------------------------ */
 
@@ -203,12 +203,7 @@ static void test_rule_set_lookup(void **state) {
 
 /* ---- through the engine ------------------------------------------------------------ */
 
-typedef struct ident {
-  json_t *priv;
-  char did[256];
-  char kid[512];
-  dwn_build_signer_t signer;
-} ident_t;
+typedef dwn_test_ident_t ident_t;
 
 typedef struct fixture {
   char dir[512];
@@ -218,44 +213,24 @@ typedef struct fixture {
   unsigned clock; /* seconds of the next message timestamp */
 } fixture_t;
 
-static void ident_make(ident_t *id) {
-  json_t *pub = NULL;
-  assert_int_equal(jwk_generate(JWK_CRV_ED25519, &id->priv, &pub), 0);
-  buf_t did = {0};
-  assert_int_equal(did_key_from_jwk(pub, &did), 0);
-  json_decref(pub);
-  snprintf(id->did, sizeof id->did, "%s", (const char *)did.data);
-  snprintf(id->kid, sizeof id->kid, "%s#%s", id->did, id->did + strlen("did:key:"));
-  buf_free(&did);
-  id->signer.private_jwk = id->priv;
-  id->signer.kid = id->kid;
-}
 
 static int setup(void **state) {
   fixture_t *f = calloc(1, sizeof *f);
   assert_non_null(f);
-  assert_int_equal(testdir_make(f->dir, sizeof f->dir, "anya-dwn-pauth"), 0);
-  char path[600];
-  snprintf(path, sizeof path, "%s/blocks", f->dir);
-  assert_int_equal(bs_open(path, NULL, &f->bs), 0);
-  snprintf(path, sizeof path, "%s/dwn", f->dir);
-  dwn_options_t opts = {.dir = path, .bs = f->bs};
-  assert_int_equal(dwn_open(&opts, &f->dwn), 0);
-  ident_make(&f->alice);
-  ident_make(&f->bob);
-  ident_make(&f->carol);
+  dwn_test_engine_open(f->dir, sizeof f->dir, "anya-dwn-pauth", &f->bs, &f->dwn);
+  dwn_test_ident_make(&f->alice, JWK_CRV_ED25519);
+  dwn_test_ident_make(&f->bob, JWK_CRV_ED25519);
+  dwn_test_ident_make(&f->carol, JWK_CRV_ED25519);
   *state = f;
   return 0;
 }
 
 static int teardown(void **state) {
   fixture_t *f = *state;
-  dwn_close(f->dwn);
-  bs_close(f->bs);
+  dwn_test_engine_close(f->dir, f->bs, f->dwn);
   json_decref(f->alice.priv);
   json_decref(f->bob.priv);
   json_decref(f->carol.priv);
-  testdir_remove(f->dir);
   free(f);
   return 0;
 }
