@@ -507,13 +507,15 @@ int dwn_build_protocols_query(const json_t *filter, const dwn_build_common_t *co
   return finish_generic(d, common, signer, false, message_out);
 }
 
-int dwn_build_records_read(const json_t *filter, const dwn_build_common_t *common,
-                           const dwn_build_signer_t *signer, json_t **message_out) {
-  assert(message_out != NULL);
+/* A Records descriptor of method with its timestamp and a normalised copy of
+ * filter; *d_out is NULL on failure. */
+static int records_filter_descriptor(const char *method, const json_t *filter, const dwn_build_common_t *common,
+                                     json_t **d_out) {
+  *d_out = NULL;
   json_t *f = NULL;
   int rc = records_filter_copy(filter, &f);
   if (rc < 0) return rc;
-  json_t *d = descriptor_new("Records", "Read");
+  json_t *d = descriptor_new("Records", method);
   if (d == NULL) rc = err_set(-ENOMEM, "building a DWN message: out of memory");
   if (rc == 0) rc = set_timestamp(d, common);
   if (rc == 0) {
@@ -521,6 +523,16 @@ int dwn_build_records_read(const json_t *filter, const dwn_build_common_t *commo
     f = NULL;
   }
   json_decref(f);
+  if (rc < 0) json_decref(d);
+  else *d_out = d;
+  return rc;
+}
+
+int dwn_build_records_read(const json_t *filter, const dwn_build_common_t *common,
+                           const dwn_build_signer_t *signer, json_t **message_out) {
+  assert(message_out != NULL);
+  json_t *d;
+  int rc = records_filter_descriptor("Read", filter, common, &d);
   if (rc < 0) {
     json_decref(d);
     return rc;
@@ -532,18 +544,10 @@ int dwn_build_records_query(const json_t *filter, const char *date_sort, const j
                             const dwn_build_common_t *common, const dwn_build_signer_t *signer,
                             json_t **message_out) {
   assert(message_out != NULL);
-  json_t *f = NULL;
-  int rc = records_filter_copy(filter, &f);
+  json_t *d;
+  int rc = records_filter_descriptor("Query", filter, common, &d);
   if (rc < 0) return rc;
-  json_t *d = descriptor_new("Records", "Query");
-  if (d == NULL) rc = err_set(-ENOMEM, "building a DWN message: out of memory");
-  if (rc == 0) rc = set_timestamp(d, common);
-  if (rc == 0) {
-    rc = set_new(d, "filter", f);
-    f = NULL;
-  }
-  json_decref(f);
-  if (rc == 0) rc = set_str(d, "dateSort", date_sort);
+  rc = set_str(d, "dateSort", date_sort);
   if (rc == 0 && pagination != NULL) {
     if (!json_is_object(pagination)) rc = err_set(-EINVAL, "RecordsQuery: pagination must be an object");
     else rc = set_new(d, "pagination", json_deep_copy(pagination));

@@ -265,7 +265,7 @@ static int json_to_value(const json_t *v, msgstore_value_t *out) {
   return 0;
 }
 
-static int indexes_from_json(const json_t *indexes, msgstore_indexes_t *ix) {
+int dwn_indexes_from_json(const json_t *indexes, msgstore_indexes_t *ix) {
   msgstore_indexes_init(ix);
   const char *key;
   const json_t *v;
@@ -292,7 +292,7 @@ int dwn_put(dwn_t *d, msgstore_txn_t *txn, const char *tenant, const json_t *mes
   msgstore_indexes_t ix;
   int rc = dwn_cid_of(message, cid);
   if (!rc) rc = dagcbor_encode(message, &bytes);
-  if (!rc) rc = indexes_from_json(indexes, &ix);
+  if (!rc) rc = dwn_indexes_from_json(indexes, &ix);
   if (rc) {
     buf_free(&bytes);
     return rc;
@@ -415,18 +415,15 @@ int dwn_query(dwn_t *d, const char *tenant, json_t *const *filters, size_t filte
   return rc;
 }
 
-bool dwn_filters_match(json_t *const *filters, size_t filter_count, const json_t *indexes) {
+bool dwn_filters_match(json_t *const *filters, size_t filter_count, const msgstore_indexes_t *ix) {
   if (filter_count > MSGSTORE_FILTERS_MAX) return false;
-  msgstore_indexes_t ix;
-  if (indexes_from_json(indexes, &ix)) return false;
   filter_space_t *space = calloc(filter_count ? filter_count : 1, sizeof *space);
   msgstore_filter_t mf[MSGSTORE_FILTERS_MAX];
   dwn_status_t st = {0};
   bool ok = space != NULL, match = false;
   for (size_t i = 0; ok && i < filter_count; i++) ok = convert_filter(filters[i], &space[i], &mf[i], &st) == 0;
-  if (ok) match = msgstore_match(&ix, mf, filter_count);
+  if (ok) match = msgstore_match(ix, mf, filter_count);
   free(space);
-  msgstore_indexes_free(&ix);
   return match;
 }
 

@@ -126,10 +126,13 @@ int dwn_query(dwn_t *d, const char *tenant, json_t *const *filters, size_t filte
  * = all) after watermark `after` (0 = from the start), in order. */
 int dwn_eventlog_query(dwn_t *d, const char *tenant, json_t *const *filters, size_t filter_count, uint64_t after,
                        eventlog_result_t *res, dwn_status_t *st);
-/* True when indexes (an index object as dwn_put takes) match any of the SDK
- * Filter objects (FilterUtility.matchAnyFilter); a filter the index cannot
- * express matches nothing. */
-bool dwn_filters_match(json_t *const *filters, size_t filter_count, const json_t *indexes);
+/* An index object (flat: string, number, bool, or arrays of them) as the
+ * store's index set (ix initialised here; free with msgstore_indexes_free). */
+int dwn_indexes_from_json(const json_t *indexes, msgstore_indexes_t *ix);
+/* True when ix matches any of the SDK Filter objects
+ * (FilterUtility.matchAnyFilter); a filter the index cannot express matches
+ * nothing. */
+bool dwn_filters_match(json_t *const *filters, size_t filter_count, const msgstore_indexes_t *ix);
 /* Stores message (stored form) with the index object (flat: string, number,
  * bool, or arrays of them) and, when event, appends it to the event log. */
 int dwn_put(dwn_t *d, msgstore_txn_t *txn, const char *tenant, const json_t *message, const json_t *indexes,

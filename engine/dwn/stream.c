@@ -78,6 +78,8 @@ int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *id) {
 void dwn_stream_emit(dwn_t *d, const char *tenant, const json_t *message, const json_t *initial_write,
                      const json_t *indexes) {
   json_t *event = NULL;
+  msgstore_indexes_t ix; /* the event's index set, once for every subscription */
+  if (dwn_indexes_from_json(indexes, &ix)) return; /* cannot be built (memory): nothing matches it */
   pthread_mutex_lock(&d->stream_lock);
   /* oldest subscription first: the list is newest first, so walk it backwards */
   size_t n = 0;
@@ -92,7 +94,7 @@ void dwn_stream_emit(dwn_t *d, const char *tenant, const json_t *message, const 
     size_t count = json_array_size(s->filters);
     if (count && !(filters = malloc(count * sizeof *filters))) continue;
     for (size_t f = 0; f < count; f++) filters[f] = json_array_get(s->filters, f);
-    bool match = dwn_filters_match(filters, count, indexes);
+    bool match = dwn_filters_match(filters, count, &ix);
     free(filters);
     if (!match) continue;
     if (!event) {
@@ -104,6 +106,7 @@ void dwn_stream_emit(dwn_t *d, const char *tenant, const json_t *message, const 
   pthread_mutex_unlock(&d->stream_lock);
   free(order);
   json_decref(event);
+  msgstore_indexes_free(&ix);
 }
 
 void dwn_stream_clear(dwn_t *d) {
