@@ -57,4 +57,6 @@ mkdir "$T/restore"
 diff -r --no-dereference "$D" "$T/restore/${D#/}" >"$T/diff" 2>&1 || { head -20 "$T/diff"; fail "the extracted tree differs from the data"; }
 [ "$(stat -c %a "$T/restore/${D#/}/x/file-2.bin")" = 600 ] || fail "extract lost a mode"
 [ "$(borg list --short "::second" | wc -l)" = "$(find "$D" | wc -l)" ] || fail "the archive does not list every entry"
-echo "borg passed ($(du -sm "$BORG_REPO" | cut -f1) MB repository)"
+size=$(du -sm "$BORG_REPO" | cut -f1)
+anyad_stop
+echo "borg passed ($size MB repository)"

@@ -49,4 +49,6 @@ restic check --read-data >"$T/restic.out" 2>&1 || { tail -20 "$T/restic.out"; fa
 grep -q "no errors were found" "$T/restic.out" || { tail -20 "$T/restic.out"; fail "restic check after a restart did not report 'no errors were found'"; }
 restic restore latest --target "$T/restore" >"$T/restic.out" 2>&1 || { tail -20 "$T/restic.out"; fail "restic restore exited"; }
 diff -r --no-dereference "$D" "$T/restore$D" >"$T/diff" 2>&1 || { head -20 "$T/diff"; fail "the restored tree differs from the data"; }
-echo "restic passed ($(du -sm "$M/files/restic-repo" | cut -f1) MB repository)"
+size=$(du -sm "$M/files/restic-repo" | cut -f1)
+anyad_stop
+echo "restic passed ($size MB repository)"

@@ -110,4 +110,5 @@ step "after a daemon restart"
 anyad_stop
 anyad_start
 same_tree "the copy after a restart" "$S" "$M/files/rs"
+anyad_stop
 echo "rsync -aHAX round trip passed ($(find "$S" | wc -l) entries)"

@@ -108,4 +108,5 @@ anyad_start
 same_tree "tar extract after a restart" "$S" "$F/x"
 same_tree "tar --xattrs extract after a restart" "$S" "$F/xa" xattrs
 cmp "$T/src.tar" "$F/written.tar" || fail "the archive in the mount differs after a restart"
+anyad_stop
 echo "tar round trips passed ($(find "$S" | wc -l) entries)"
