@@ -16,7 +16,9 @@ export BORG_BASE_DIR="$T/borghome" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=ye
 export BORG_REPO="$M/files/borg-repo"
 run() { # what borg-args...: borg must exit 0 (1 is a warning: also a failure here)
   local what=$1; shift
-  borg "$@" >"$T/borg.out" 2>&1 || { tail -20 "$T/borg.out"; fail "borg $what exited $?"; }
+  local rc=0
+  borg "$@" >"$T/borg.out" 2>&1 || rc=$?
+  [ "$rc" = 0 ] || { tail -n 20 "$T/borg.out"; fail "borg $what exited $rc"; }
 }
 
 step "the data tree"
