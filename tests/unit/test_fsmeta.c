@@ -176,6 +176,8 @@ static void test_create_each_type(void **state) {
   memset(longtarget, 't', sizeof longtarget - 1);
   longtarget[sizeof longtarget - 1] = '\0';
   assert_int_equal(fsmeta_create(m, FSMETA_INO_ROOT, "l2", S_IFLNK | 0777, 0, 0, 0, longtarget, &in), -ENAMETOOLONG);
+  assert_int_equal(fsmeta_create(m, FSMETA_INO_ROOT, "l2", S_IFLNK | 0777, 0, 0, 0, "", &in), -ENOENT);
+  assert_int_equal(fsmeta_create(m, FSMETA_INO_ROOT, "l2", S_IFLNK | 0777, 0, 0, 0, NULL, &in), -EINVAL);
 
   /* sizes count entries; numbers are never reused */
   assert_int_equal(get(m, FSMETA_INO_ROOT).size, 8);
@@ -268,6 +270,20 @@ static void test_link_max(void **state) {
   }
   assert_int_equal(in.nlink, FSMETA_LINK_MAX);
   assert_int_equal(fsmeta_link(m, file.ino, d.ino, "one-more", &in), -EMLINK);
+  /* subdirectories: a directory's nlink is 2 + its subdirectories */
+  fsmeta_inode_t p = mk(m, FSMETA_INO_ROOT, "p", S_IFDIR | 0755);
+  for (unsigned i = 2; i < FSMETA_LINK_MAX; i++) {
+    snprintf(name, sizeof name, "s%u", i);
+    assert_int_equal(fsmeta_create(m, p.ino, name, S_IFDIR | 0755, 0, 0, 0, NULL, &in), 0);
+  }
+  assert_int_equal(get(m, p.ino).nlink, FSMETA_LINK_MAX);
+  assert_int_equal(fsmeta_create(m, p.ino, "more", S_IFDIR | 0755, 0, 0, 0, NULL, &in), -EMLINK);
+  assert_int_equal(fsmeta_create(m, p.ino, "file", S_IFREG | 0644, 0, 0, 0, NULL, &in), 0); /* files are fine */
+  fsmeta_inode_t q = mk(m, FSMETA_INO_ROOT, "q", S_IFDIR | 0755);
+  mk(m, q.ino, "sub", S_IFDIR | 0755);
+  assert_int_equal(fsmeta_rename(m, q.ino, "sub", p.ino, "sub", 0, NULL), -EMLINK);
+  assert_int_equal(fsmeta_rename(m, q.ino, "sub", p.ino, "s2", 0, NULL), 0); /* replaces one: no new link */
+  assert_int_equal(get(m, p.ino).nlink, FSMETA_LINK_MAX);
 }
 
 /* ---- rename ---- */
@@ -395,6 +411,14 @@ static void test_rename_directories(void **state) {
   mk(m, dd.ino, "leaf", S_IFREG | 0644);
   assert_int_equal(fsmeta_rename(m, dd.ino, "leaf", p1.ino, "empty", RENAME_EXCHANGE, NULL), -EINVAL);
   assert_int_equal(lookup_ino(m, p1.ino, "empty"), d.ino);
+  /* exchange within one parent: a file and a directory swap names, counts stay */
+  fsmeta_inode_t f2 = mk(m, p1.ino, "f2", S_IFREG | 0644);
+  assert_int_equal(fsmeta_rename(m, p1.ino, "f2", p1.ino, "empty", RENAME_EXCHANGE, NULL), 0);
+  assert_int_equal(lookup_ino(m, p1.ino, "empty"), f2.ino);
+  assert_int_equal(lookup_ino(m, p1.ino, "f2"), d.ino);
+  assert_int_equal(get(m, p1.ino).nlink, 4);
+  assert_int_equal(fsmeta_rename(m, p1.ino, "f2", p1.ino, "empty", RENAME_EXCHANGE, NULL), 0);
+  assert_int_equal(fsmeta_unlink(m, p1.ino, "f2", false, NULL), 0);
   /* a directory renamed within its parent keeps the counts */
   assert_int_equal(fsmeta_rename(m, p1.ino, "empty", p1.ino, "d2", 0, NULL), 0);
   assert_int_equal(lookup_ino(m, p1.ino, "d2"), d.ino);
