@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "fsmeta.h"
 #include "importer.h"
 #include "log.h"
+#include "policy.h"
 
 #define BUCKETS 65536u              /* node table hash buckets */
 #define COPY_BYTES (1u << 20)       /* staging copy unit */
@@ -43,6 +45,8 @@ typedef struct fnode {
   imp_file_t *stream;
   int stage_fd;
   exp_file_t *exp;  /* clean reads; NULL until needed */
+  uint64_t parent;  /* where the kernel last found it (under the table lock): */
+  char *name;       /* its path names pin policies' files rules */
   struct fnode *next;
 } fnode_t;
 
@@ -53,6 +57,7 @@ static struct {
   block_source_t src;
   imp_options_t imp;
   uint64_t root_ino; /* the kernel's inode of files/ */
+  bool policies;     /* some pin policy has source files */
   char stage_dir[REPO_PATH_BYTES_MAX + 32];
   pthread_mutex_t table_lock;
   fnode_t **buckets;
@@ -127,6 +132,7 @@ static void node_free(fnode_t *n) {
   if (n->stage_fd >= 0 && n->unlinked) stage_close(n);
   if (n->stage_fd >= 0) close(n->stage_fd); /* a flush failed: recovered (or cleared) at the next start */
   if (n->unlinked) fsmeta_reap(F.meta, n->ino);
+  free(n->name);
   pthread_mutex_destroy(&n->lock);
   free(n);
 }
@@ -170,6 +176,55 @@ static void orphaned(uint64_t ino) {
   node_put(n);
 }
 
+/* Records where the kernel found n (for path-based pin policies). */
+static void name_node(fnode_t *n, uint64_t parent, const char *name) {
+  if (!F.policies || !name) return;
+  char *copy = strdup(name);
+  pthread_mutex_lock(&F.table_lock);
+  free(n->name);
+  n->name = copy, n->parent = parent;
+  pthread_mutex_unlock(&F.table_lock);
+}
+
+/* The path of ino in files/ ("/a/b") from the names the kernel's lookups gave
+ * its node and its directories' nodes (the kernel holds a file's parents
+ * while it holds the file).  -ENOENT when a name is unknown. */
+static int path_of(uint64_t ino, char *out, size_t cap) {
+  char tmp[PATH_MAX];
+  size_t at = sizeof tmp - 1;
+  tmp[at] = '\0';
+  int rc = 0;
+  pthread_mutex_lock(&F.table_lock);
+  for (int depth = 0; ino != FSMETA_INO_ROOT; depth++) {
+    fnode_t *n = *bucket(ino);
+    while (n && n->ino != ino) n = n->next;
+    size_t len = n && n->name ? strlen(n->name) : 0;
+    if (!len || depth > 1024 || len + 1 > at) {
+      rc = -ENOENT;
+      break;
+    }
+    at -= len;
+    memcpy(tmp + at, n->name, len);
+    tmp[--at] = '/';
+    ino = n->parent;
+  }
+  pthread_mutex_unlock(&F.table_lock);
+  if (!rc) snprintf(out, cap, "%s", tmp + at);
+  return rc;
+}
+
+/* Content just recorded: the pin policies with source files decide whether
+ * it is pinned (as "<rule>/<path without the leading />"). */
+static void apply_policies(fnode_t *n, const cid_t *cid) {
+  char path[PATH_MAX];
+  if (!F.policies || path_of(n->ino, path, sizeof path) != 0) return;
+  policy_event_t ev = {.source = POLICY_SOURCE_FILES, .path = path, .size = n->size};
+  int rc = policy_apply(&F.repo->policies, &ev, F.repo->pins, path + 1, cid, NULL);
+  if (rc)
+    log_kv(LOG_LEVEL_WARN, "files", ((log_kv_t[]){LOG_STR("path", path), LOG_STR("error", err_msg(rc))}),
+           "pin policy could not pin a file");
+}
+
 /* ---- attributes ------------------------------------------------------------------- */
 
 static void to_stat(const fsmeta_inode_t *i, struct stat *st) {
@@ -210,13 +265,15 @@ int files_root_attr(struct stat *st) {
   return rc;
 }
 
-/* An entry reply for inode i, counting the kernel's new reference. */
-static void reply_entry(fuse_req_t req, const fsmeta_inode_t *i) {
+/* An entry reply for inode i (found as parent/name), counting the kernel's
+ * new reference. */
+static void reply_entry(fuse_req_t req, const fsmeta_inode_t *i, uint64_t parent, const char *name) {
   fnode_t *n = node_get(i->ino);
   if (!n) {
     fuse_reply_err(req, ENOMEM);
     return;
   }
+  name_node(n, parent, name);
   struct fuse_entry_param e = {0};
   e.ino = to_kernel(i->ino);
   e.attr_timeout = e.entry_timeout = FILES_TIMEOUT_S;
@@ -251,11 +308,14 @@ static void exp_drop(fnode_t *n) {
   n->exp = NULL;
 }
 
+/* A missing block under a file is an I/O error, not a missing file. */
+static int content_err(int rc) { return rc == -ENOENT ? err_set(-EIO, "a block of a file's content is missing") : rc; }
+
 static int exp_ready(fnode_t *n) {
   if (n->exp) return 0;
   fsmeta_inode_t i;
   int rc = fsmeta_get(F.meta, n->ino, &i);
-  if (!rc) rc = exp_open(&F.src, &i.cid, &n->exp);
+  if (!rc) rc = content_err(exp_open(&F.src, &i.cid, &n->exp));
   return rc;
 }
 
@@ -284,6 +344,7 @@ static int record_content(fnode_t *n, const cid_t *cid, uint64_t tsize, bool sta
   content_update_t u = {cid, n->size, tsize, n->times_set, n->mtime, staged};
   if (!rc) rc = fsmeta_update(F.meta, n->ino, apply_content, &u, true, NULL);
   if (!rc) n->times_set = false;
+  if (!rc && cid && !staged && !n->unlinked) apply_policies(n, cid);
   return rc;
 }
 
@@ -338,7 +399,7 @@ static int to_staged(fnode_t *n) {
   for (uint64_t off = 0; !rc && off < n->size;) {
     ssize_t got = exp_pread(n->exp, buf, COPY_BYTES, off);
     if (got <= 0) {
-      rc = got < 0 ? (int)got : err_set(-EIO, "content shorter than its size");
+      rc = got < 0 ? content_err((int)got) : err_set(-EIO, "content shorter than its size");
       break;
     }
     bool zero = buf[0] == 0 && memcmp(buf, buf + 1, (size_t)got - 1) == 0;
@@ -401,7 +462,8 @@ static ssize_t read_locked(fnode_t *n, char *buf, size_t len, off_t off) {
     return got < 0 ? err_set(-errno, "staging file: %s", strerror(errno)) : got;
   }
   if ((rc = exp_ready(n))) return rc;
-  return exp_pread(n->exp, buf, len, (uint64_t)off);
+  ssize_t got = exp_pread(n->exp, buf, len, (uint64_t)off);
+  return got < 0 ? content_err((int)got) : got;
 }
 
 static int truncate_locked(fnode_t *n, uint64_t size) {
@@ -441,7 +503,7 @@ void files_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   } else if (rc) {
     reply_err(req, rc);
   } else {
-    reply_entry(req, &i);
+    reply_entry(req, &i, to_meta(parent), name);
   }
 }
 
@@ -549,7 +611,7 @@ void files_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
   fsmeta_inode_t i;
   int rc = make_entry(req, parent, name, mode, rdev, NULL, &i);
   if (rc) reply_err(req, rc);
-  else reply_entry(req, &i);
+  else reply_entry(req, &i, to_meta(parent), name);
 }
 
 void files_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
@@ -560,7 +622,7 @@ void files_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
   fsmeta_inode_t i;
   int rc = strlen(link) > FSMETA_TARGET_BYTES_MAX ? -ENAMETOOLONG : make_entry(req, parent, name, S_IFLNK | 0777, 0, link, &i);
   if (rc) reply_err(req, rc);
-  else reply_entry(req, &i);
+  else reply_entry(req, &i, to_meta(parent), name);
 }
 
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir) {
@@ -580,8 +642,12 @@ void files_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
     return;
   }
   fsmeta_inode_t replaced = {0};
+  fsmeta_inode_t moved;
+  bool named = F.policies && fsmeta_lookup(F.meta, to_meta(parent), name, &moved) == 0;
   int rc = fsmeta_rename(F.meta, to_meta(parent), name, to_meta(newparent), newname, flags, &replaced);
   if (!rc && replaced.ino && replaced.nlink == 0) orphaned(replaced.ino);
+  fnode_t *n = !rc && named ? node_find(moved.ino) : NULL;
+  if (n) name_node(n, to_meta(newparent), newname), node_put(n);
   reply_err(req, rc);
 }
 
@@ -593,7 +659,7 @@ void files_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
   fsmeta_inode_t i;
   int rc = fsmeta_link(F.meta, to_meta(ino), to_meta(newparent), newname, &i);
   if (rc) reply_err(req, rc);
-  else reply_entry(req, &i);
+  else reply_entry(req, &i, to_meta(newparent), newname);
 }
 
 /* ---- open files ---------------------------------------------------------------------------- */
@@ -635,6 +701,7 @@ void files_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
   }
   fnode_t *n = rc ? NULL : node_get(i.ino);
   if (!rc && !n) rc = -ENOMEM;
+  if (!rc) name_node(n, to_meta(parent), name);
   if (!rc && existed && (fi->flags & O_TRUNC)) {
     pthread_mutex_lock(&n->lock);
     rc = truncate_locked(n, 0);
@@ -826,6 +893,7 @@ void files_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
         rc = -ENOMEM;
         break;
       }
+      name_node(n, to_meta(d->self), d->pending_name);
       struct fuse_entry_param e = {.ino = to_kernel(i.ino), .attr_timeout = FILES_TIMEOUT_S,
                                    .entry_timeout = FILES_TIMEOUT_S};
       to_stat(&i, &e.attr);
@@ -995,6 +1063,7 @@ int files_open(repo_t *repo, uid_t uid, gid_t gid, uint64_t files_ino) {
   imp_options_default(&F.imp);
   pthread_mutex_init(&F.table_lock, NULL);
   F.buckets = calloc(BUCKETS, sizeof *F.buckets);
+  for (size_t r = 0; r < repo->policies.len; r++) F.policies |= repo->policies.rules[r].source == POLICY_SOURCE_FILES;
   if (!F.buckets) return -ENOMEM;
   fsmeta_t *m;
   int rc = fsmeta_open(dir, uid, gid, &m);
