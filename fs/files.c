@@ -996,6 +996,15 @@ static void reply_value(fuse_req_t req, const void *value, size_t len, size_t si
   else fuse_reply_buf(req, value, len);
 }
 
+/* 0 for a name in a namespace Linux filesystems store, else what ext4 says:
+ * -EINVAL for a bare prefix ("user."), -EOPNOTSUPP for other namespaces. */
+static int xattr_name_check(const char *name) {
+  static const char *const prefixes[] = {"user.", "trusted.", "security."};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0) return name[strlen(prefixes[i])] ? 0 : -EINVAL;
+  return strcmp(name, "system.posix_acl_access") == 0 || strcmp(name, "system.posix_acl_default") == 0 ? 0 : -EOPNOTSUPP;
+}
+
 void files_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   int rc;
   if (strcmp(name, XATTR_CID) == 0) {
@@ -1009,14 +1018,16 @@ void files_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
     return;
   }
   buf_t v = {0};
-  rc = fsmeta_xattr_get(F.meta, to_meta(ino), name, &v);
+  rc = xattr_name_check(name);
+  if (!rc) rc = fsmeta_xattr_get(F.meta, to_meta(ino), name, &v);
   if (rc) reply_err(req, rc);
   else reply_value(req, v.data, v.len, size);
   buf_free(&v);
 }
 
 void files_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
-  int rc = strcmp(name, XATTR_CID) == 0 ? -EPERM : fsmeta_xattr_set(F.meta, to_meta(ino), name, value, size, flags);
+  int rc = strcmp(name, XATTR_CID) == 0 ? -EPERM : xattr_name_check(name);
+  if (!rc) rc = fsmeta_xattr_set(F.meta, to_meta(ino), name, value, size, flags);
   reply_err(req, rc);
 }
 
@@ -1032,7 +1043,8 @@ void files_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 }
 
 void files_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
-  reply_err(req, strcmp(name, XATTR_CID) == 0 ? -EPERM : fsmeta_xattr_remove(F.meta, to_meta(ino), name));
+  int rc = strcmp(name, XATTR_CID) == 0 ? -EPERM : xattr_name_check(name);
+  reply_err(req, rc ? rc : fsmeta_xattr_remove(F.meta, to_meta(ino), name));
 }
 
 /* ---- start and stop ------------------------------------------------------------------------------ */
