@@ -70,7 +70,11 @@ typedef struct fsmeta_inode {
   uint64_t parent;  /* directories: the parent's ino (the root: itself); others 0 */
   struct timespec atime, mtime, ctime;
   cid_t cid;        /* regular files: the content's root CID (imp defaults; the empty file's
-                       CID when size is 0); cid.len 0 for anything else */
+                       CID when size is 0); zeroed for anything else (version 0 with
+                       codec 0, which no valid CID has) */
+  uint64_t tsize;   /* regular files: the cumulative DAG size of cid (imp_add_fd's / imp_file_finish's
+                       tsize; what a directory link to the file carries), set by whoever sets cid;
+                       0 for anything else */
 } fsmeta_inode_t;
 
 typedef struct fsmeta fsmeta_t;
@@ -168,7 +172,24 @@ int fsmeta_cid(fsmeta_t *m, uint64_t ino, const block_sink_t *sink, cid_t *cid, 
  * orphans (still readable through open files).  ctx is the fsmeta_t. */
 int fsmeta_gc_roots(void *ctx, gc_marker_t *m);
 
-/* Entry and inode counts (statfs, tests). */
+/* Entry and inode counts (statfs, tests): the inodes stored, orphans included
+ * (kept in memory: O(1)). */
 int fsmeta_count(fsmeta_t *m, uint64_t *inodes);
+
+/* ---- record codec ------------------------------------------------------------
+ *
+ * The inode record ("i" ino -> value), little-endian, docs/format.md:
+ *   u8 version (1), u8 cid_len, u16 0, u32 mode, u32 uid, u32 gid, u32 nlink,
+ *   u32 flags, u64 rdev, u64 size, u64 parent, 3 x (i64 sec, u32 nsec) for
+ *   atime/mtime/ctime, u64 tsize, then cid_len bytes of binary CID.
+ * The ino is the key's, not the value's.  decode accepts only canonical
+ * records (encode of the result gives the same bytes): a known version, zero
+ * padding, nsec < 1e9, a known file type, a CID (exactly cid_len bytes, a
+ * regular file's only) that cid_from_bytes accepts whole.  0 or -EINVAL. */
+#define FSMETA_RECORD_VERSION 1u
+#define FSMETA_RECORD_FIXED_BYTES 92u
+#define FSMETA_RECORD_BYTES_MAX (FSMETA_RECORD_FIXED_BYTES + CID_BYTES_MAX)
+size_t fsmeta_inode_encode(const fsmeta_inode_t *inode, uint8_t out[FSMETA_RECORD_BYTES_MAX]);
+int fsmeta_inode_decode(uint64_t ino, const uint8_t *data, size_t len, fsmeta_inode_t *out);
 
 #endif

@@ -306,18 +306,16 @@ static int empty_file(imp_ctx_t *x, cid_t *root, uint64_t *tsize) {
   return file_node_emit(x, lv, root, tsize, &filesize); /* Data `08 02 18 00` */
 }
 
-static int file_balanced(imp_ctx_t *x, cid_t *root, uint64_t *tsize) {
-  chunker_leaf_t leaf;
-  int rc = chunker_next(x->chunker, &leaf);
-  if (rc < 0) return rc;
-  if (rc == 0) return empty_file(x, root, tsize);
-  do {
-    rc = leaf_store(x, &leaf);
-    if (rc) return rc;
-    rc = balanced_push(x, 0, leaf.cid, leaf.block_bytes, leaf.data_bytes);
-    if (rc) return rc;
-  } while ((rc = chunker_next(x->chunker, &leaf)) == 1);
-  if (rc < 0) return rc;
+/* Balanced: stores a leaf and links it at level 0. */
+static int balanced_leaf(imp_ctx_t *x, const chunker_leaf_t *leaf) {
+  int rc = leaf_store(x, leaf);
+  return rc ? rc : balanced_push(x, 0, leaf->cid, leaf->block_bytes, leaf->data_bytes);
+}
+
+/* Balanced: closes the open levels after the last leaf, bottom-up; no leaf at
+ * all is the empty file. */
+static int balanced_close(imp_ctx_t *x, cid_t *root, uint64_t *tsize) {
+  if (x->levels[0].len == 0 && !levels_above_used(x, 0)) return empty_file(x, root, tsize);
   for (size_t level = 0; level < FILE_LEVELS_MAX; level++) {
     file_level_t *lv = &x->levels[level];
     bool above = levels_above_used(x, level);
@@ -333,12 +331,20 @@ static int file_balanced(imp_ctx_t *x, cid_t *root, uint64_t *tsize) {
     }
     cid_t cid;
     uint64_t node_tsize, filesize;
-    rc = file_node_emit(x, lv, &cid, &node_tsize, &filesize);
+    int rc = file_node_emit(x, lv, &cid, &node_tsize, &filesize);
     if (rc) return rc;
     rc = balanced_push(x, level + 1, cid, node_tsize, filesize);
     if (rc) return rc;
   }
   return err_set(-EOVERFLOW, "file DAG deeper than %d levels", FILE_LEVELS_MAX);
+}
+
+static int file_balanced(imp_ctx_t *x, cid_t *root, uint64_t *tsize) {
+  chunker_leaf_t leaf;
+  int rc;
+  while ((rc = chunker_next(x->chunker, &leaf)) == 1)
+    if ((rc = balanced_leaf(x, &leaf))) return rc;
+  return rc < 0 ? rc : balanced_close(x, root, tsize);
 }
 
 /* Trickle: fills the node at frame `frame` with leaves, then subtrees of
@@ -826,6 +832,234 @@ int imp_add_fd(const imp_options_t *opts, const block_sink_t *sink, int fd, cons
   }
   uint64_t size;
   rc = import_stream(x, fd, hint, root, &size);
+  if (!rc && tsize) *tsize = size;
+  ctx_free(x);
+  free(x);
+  return rc;
+}
+
+/* ---- push interfaces ---- */
+
+struct imp_file {
+  imp_options_t opts;    /* the caller's options (x points here) */
+  block_sink_t sink;
+  imp_ctx_t x;           /* the open right edge lives in x.levels */
+  uint8_t *mem;          /* CHUNKER_HEAD_BYTES + chunk + CHUNKER_TAIL_BYTES */
+  uint32_t fill;         /* bytes of the current chunk so far */
+  uint64_t size_bytes;   /* bytes written */
+  int error;             /* first failure; every later call returns it */
+};
+
+int imp_file_new(const imp_options_t *opts, const block_sink_t *sink, imp_file_t **out) {
+  assert(sink != NULL && sink->put != NULL && out != NULL);
+  *out = NULL;
+  int rc = imp_options_check(opts);
+  if (rc) return rc;
+  if (opts->trickle) return err_set(-ENOTSUP, "pushed files are balanced only (no trickle layout)");
+  imp_file_t *f = calloc(1, sizeof *f);
+  if (!f) return -ENOMEM;
+  f->mem = malloc((size_t)CHUNKER_HEAD_BYTES + opts->chunk_bytes + CHUNKER_TAIL_BYTES);
+  if (!f->mem) {
+    free(f);
+    return -ENOMEM;
+  }
+  f->opts = *opts;
+  f->sink = *sink;
+  ctx_init(&f->x, &f->opts, &f->sink, NULL);
+  *out = f;
+  return 0;
+}
+
+/* The leaf the chunker makes for a chunk (raw, or dag-pb UnixFS File wrapped in
+ * place: data needs CHUNKER_HEAD_BYTES before and CHUNKER_TAIL_BYTES after). */
+static int chunk_leaf(const imp_ctx_t *x, uint8_t *data, uint32_t len, chunker_leaf_t *leaf) {
+  uint8_t *block = data;
+  size_t block_bytes = len;
+  int rc;
+  if (x->raw_leaves) {
+    rc = cid_make(&leaf->cid, 1, CODEC_RAW, MH_SHA2_256, data, len);
+  } else {
+    chunker_wrap_leaf(data, len, UNIXFS_FILE, &block, &block_bytes);
+    rc = cid_make(&leaf->cid, x->opts->cid_version, CODEC_DAG_PB, MH_SHA2_256, block, block_bytes);
+  }
+  leaf->block = block;
+  leaf->block_bytes = block_bytes;
+  leaf->data_bytes = len;
+  return rc;
+}
+
+/* Turns the buffered chunk into a leaf of the tree. */
+static int file_flush(imp_file_t *f) {
+  chunker_leaf_t leaf;
+  int rc = chunk_leaf(&f->x, f->mem + CHUNKER_HEAD_BYTES, f->fill, &leaf);
+  f->fill = 0;
+  return rc ? rc : balanced_leaf(&f->x, &leaf);
+}
+
+int imp_file_write(imp_file_t *f, const void *data, size_t len) {
+  assert(f != NULL && (data != NULL || len == 0));
+  if (f->error) return f->error;
+  const uint8_t *p = data;
+  const uint32_t chunk = f->opts.chunk_bytes;
+  while (len > 0) { /* one chunk per turn */
+    size_t n;
+    int rc;
+    if (f->fill == 0 && len >= chunk && f->x.raw_leaves) {
+      /* a whole raw leaf straight from the caller's buffer (it is only read) */
+      chunker_leaf_t leaf;
+      n = chunk;
+      rc = chunk_leaf(&f->x, (uint8_t *)p, chunk, &leaf);
+      rc = rc ? rc : balanced_leaf(&f->x, &leaf);
+    } else {
+      n = chunk - f->fill < len ? chunk - f->fill : len;
+      memcpy(f->mem + CHUNKER_HEAD_BYTES + f->fill, p, n);
+      f->fill += (uint32_t)n;
+      rc = f->fill == chunk ? file_flush(f) : 0;
+    }
+    if (rc) return f->error = rc;
+    p += n;
+    len -= n;
+    f->size_bytes += n;
+  }
+  return 0;
+}
+
+uint64_t imp_file_size(const imp_file_t *f) {
+  assert(f != NULL);
+  return f->size_bytes;
+}
+
+int imp_file_finish(imp_file_t *f, cid_t *root, uint64_t *tsize) {
+  assert(f != NULL && root != NULL);
+  int rc = f->error;
+  if (!rc && f->fill > 0) rc = file_flush(f);
+  uint64_t size = 0;
+  if (!rc) rc = balanced_close(&f->x, root, &size);
+  if (!rc && tsize) *tsize = size;
+  imp_file_abort(f);
+  return rc;
+}
+
+void imp_file_abort(imp_file_t *f) {
+  if (!f) return;
+  ctx_free(&f->x);
+  free(f->mem);
+  free(f);
+}
+
+struct imp_dir {
+  imp_options_t opts;
+  imp_ctx_t x;           /* the entries are x.frames[0]; x.sink is set by imp_dir_finish */
+  uint32_t *slots;       /* open-addressed name index: entry index + 1, 0 = free */
+  size_t slots_cap;      /* a power of two, at least twice the entries */
+};
+
+int imp_dir_new(const imp_options_t *opts, imp_dir_t **out) {
+  assert(out != NULL);
+  *out = NULL;
+  int rc = imp_options_check(opts);
+  if (rc) return rc;
+  imp_dir_t *d = calloc(1, sizeof *d);
+  if (!d) return -ENOMEM;
+  d->opts = *opts;
+  ctx_init(&d->x, &d->opts, NULL, NULL);
+  frame_reset(&d->x.frames[0]);
+  *out = d;
+  return 0;
+}
+
+static uint64_t name_hash(const char *name, size_t len) { /* FNV-1a */
+  uint64_t h = 0xcbf29ce484222325u;
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 0x100000001b3u;
+  return h;
+}
+
+/* The slot holding `name`, or the free slot where it goes. */
+static uint32_t *dir_slot(imp_dir_t *d, const char *name, size_t len) {
+  const dir_frame_t *f = &d->x.frames[0];
+  size_t mask = d->slots_cap - 1;
+  for (size_t i = name_hash(name, len) & mask;; i = (i + 1) & mask) { /* ends: never full */
+    uint32_t *s = &d->slots[i];
+    if (*s == 0) return s;
+    const dir_entry_t *e = &f->entries[*s - 1];
+    if (e->name_len == len && memcmp(f->bytes.data + e->name_off, name, len) == 0) return s;
+  }
+}
+
+/* Keeps the index at most half full. */
+static int dir_index_grow(imp_dir_t *d, size_t entries) {
+  if (2 * entries < d->slots_cap) return 0;
+  if (entries >= UINT32_MAX / 4) return err_set(-EOVERFLOW, "directory has too many entries");
+  size_t cap = d->slots_cap ? 2 * d->slots_cap : 64;
+  free(d->slots);
+  d->slots = calloc(cap, sizeof *d->slots);
+  d->slots_cap = d->slots ? cap : 0;
+  if (!d->slots) return -ENOMEM;
+  const dir_frame_t *f = &d->x.frames[0];
+  for (size_t i = 0; i < f->len; i++) {
+    const dir_entry_t *e = &f->entries[i];
+    *dir_slot(d, (const char *)f->bytes.data + e->name_off, e->name_len) = (uint32_t)i + 1;
+  }
+  return 0;
+}
+
+int imp_dir_add(imp_dir_t *d, const char *name, const cid_t *cid, uint64_t tsize) {
+  assert(d != NULL && name != NULL && cid != NULL);
+  size_t len = strlen(name);
+  if (len == 0 || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return err_set(-EINVAL, "bad directory entry name \"%.64s\"", name);
+  if (len > UINT32_MAX) return err_set(-EINVAL, "directory entry name too long");
+  dir_frame_t *f = &d->x.frames[0];
+  int rc = dir_index_grow(d, f->len + 1);
+  if (rc) return rc;
+  uint32_t *slot = dir_slot(d, name, len);
+  if (*slot) return err_set(-EEXIST, "%.64s: name already in the directory", name);
+  if ((rc = dir_add_entry(f, name, len, cid, tsize, -1))) return rc;
+  *slot = (uint32_t)f->len;
+  return 0;
+}
+
+static int cmp_entries(const void *a, const void *b, void *arg) {
+  const uint8_t *bytes = arg;
+  const dir_entry_t *x = a, *y = b;
+  size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+  int c = memcmp(bytes + x->name_off, bytes + y->name_off, n);
+  return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+int imp_dir_finish(imp_dir_t *d, const block_sink_t *sink, cid_t *root, uint64_t *tsize) {
+  assert(d != NULL && sink != NULL && sink->put != NULL && root != NULL);
+  dir_frame_t *f = &d->x.frames[0];
+  /* the order imp_add_paths lists a directory in: names in byte order */
+  if (f->len > 1) qsort_r(f->entries, f->len, sizeof *f->entries, cmp_entries, f->bytes.data);
+  d->x.sink = sink;
+  uint64_t size;
+  int64_t first_child;
+  int rc = dir_finish(&d->x, f, root, &size, &first_child);
+  if (!rc && tsize) *tsize = size;
+  imp_dir_abort(d);
+  return rc;
+}
+
+void imp_dir_abort(imp_dir_t *d) {
+  if (!d) return;
+  ctx_free(&d->x);
+  free(d->slots);
+  free(d);
+}
+
+int imp_symlink(const imp_options_t *opts, const block_sink_t *sink, const char *target, cid_t *cid,
+                uint64_t *tsize) {
+  assert(sink != NULL && sink->put != NULL && target != NULL && cid != NULL);
+  int rc = imp_options_check(opts);
+  if (rc) return rc;
+  size_t len = strlen(target);
+  if (len >= SYMLINK_TARGET_BYTES_MAX) return err_set(-ENAMETOOLONG, "symlink target too long");
+  imp_ctx_t *x = calloc(1, sizeof *x);
+  if (!x) return -ENOMEM;
+  ctx_init(x, opts, sink, NULL);
+  uint64_t size;
+  rc = symlink_node(x, target, len, cid, &size);
   if (!rc && tsize) *tsize = size;
   ctx_free(x);
   free(x);

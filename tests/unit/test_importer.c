@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <dirent.h>
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1057,6 +1058,461 @@ static void test_offset(void **state) {
   free(data);
 }
 
+/* ---- push interfaces ---- */
+
+/* A sink that digests the sequence of puts (CID bytes and block length): two
+ * imports that put the same blocks in the same order give the same digest. */
+typedef struct digest_sink {
+  EVP_MD_CTX *md;
+  uint64_t puts;
+  uint64_t fail_after; /* fail the put after this many (0 = never) */
+} digest_sink_t;
+
+static int digest_put(void *ctx, const cid_t *cid, const uint8_t *data, size_t len) {
+  digest_sink_t *s = ctx;
+  (void)data;
+  if (s->fail_after && s->puts >= s->fail_after) return err_set(-ENOSPC, "test sink full");
+  uint8_t bytes[CID_BYTES_MAX];
+  size_t n = cid_to_bytes(cid, bytes);
+  uint64_t l = len;
+  assert_int_equal(EVP_DigestUpdate(s->md, bytes, n), 1);
+  assert_int_equal(EVP_DigestUpdate(s->md, &l, sizeof l), 1);
+  s->puts++;
+  return 0;
+}
+
+static void digest_begin(digest_sink_t *s) {
+  memset(s, 0, sizeof *s);
+  s->md = EVP_MD_CTX_new();
+  assert_non_null(s->md);
+  assert_int_equal(EVP_DigestInit_ex(s->md, EVP_sha256(), NULL), 1);
+}
+
+static void digest_end(digest_sink_t *s, uint8_t out[32]) {
+  unsigned n = 0;
+  assert_int_equal(EVP_DigestFinal_ex(s->md, out, &n), 1);
+  assert_int_equal(n, 32);
+  EVP_MD_CTX_free(s->md);
+  s->md = NULL;
+}
+
+static uint64_t rng_next(uint64_t *s) { /* xorshift64* */
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 0x2545F4914F6CDD1Du;
+}
+
+/* A piece length in 1 .. 1 MiB, log-uniform so that small and large writes both occur. */
+static size_t rng_piece(uint64_t *s) {
+  unsigned bits = (unsigned)(rng_next(s) % 21); /* 0..20 */
+  size_t top = (size_t)1 << bits;
+  return 1 + (size_t)(rng_next(s) % top);
+}
+
+/* Pushes data in random pieces; returns what imp_file_finish gives. */
+static int push_bytes(const imp_options_t *o, const uint8_t *data, size_t len, uint64_t seed,
+                      const block_sink_t *sink, cid_t *root, uint64_t *tsize) {
+  imp_file_t *f = NULL;
+  int rc = imp_file_new(o, sink, &f);
+  if (rc) return rc;
+  size_t done = 0;
+  while (done < len) {
+    size_t n = rng_piece(&seed);
+    if (n > len - done) n = len - done;
+    rc = imp_file_write(f, data + done, n);
+    if (rc) {
+      imp_file_abort(f);
+      return rc;
+    }
+    done += n;
+    assert_int_equal(imp_file_size(f), done);
+  }
+  assert_int_equal(imp_file_write(f, data, 0), 0); /* empty writes change nothing */
+  return imp_file_finish(f, root, tsize);
+}
+
+static void test_push_file_equals_fd(void **state) {
+  (void)state;
+  uint64_t seed = 0x9e3779b97f4a7c15u;
+  const size_t big = 50u * 1000 * 1000 + (size_t)(rng_next(&seed) % 1000000);
+  const size_t sizes[] = {0, 1, 262143, 262144, 262145, 174u * 262144 + 1, big};
+  uint8_t *data = kubo_random("push", big);
+  imp_options_t opts[3];
+  imp_options_default(&opts[0]);
+  imp_options_default(&opts[1]);
+  opts[1].cid_version = 1; /* raw leaves */
+  imp_options_default(&opts[2]);
+  opts[2].chunk_bytes = 100003; /* not a divisor of anything above */
+  opts[2].links_max = 7;        /* deep trees */
+  for (size_t oi = 0; oi < 3; oi++) {
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+      size_t len = sizes[si];
+      digest_sink_t ds;
+      digest_begin(&ds);
+      block_sink_t sink = {digest_put, &ds};
+      cid_t want, got;
+      uint64_t want_tsize = 0, got_tsize = 0;
+      uint8_t want_digest[32], got_digest[32];
+      assert_int_equal(add_bytes(&opts[oi], data, len, &sink, &want, &want_tsize), 0);
+      digest_end(&ds, want_digest);
+      uint64_t want_puts = ds.puts;
+      for (int round = 0; round < 2; round++) { /* two different splits */
+        digest_begin(&ds);
+        assert_int_equal(push_bytes(&opts[oi], data, len, seed + oi * 131 + si * 7 + (uint64_t)round, &sink,
+                                    &got, &got_tsize), 0);
+        digest_end(&ds, got_digest);
+        if (!cid_equal(&want, &got)) {
+          char a[CID_TEXT_BYTES_MAX], b[CID_TEXT_BYTES_MAX];
+          cid_format_default(&want, a);
+          cid_format_default(&got, b);
+          fail_msg("options %zu size %zu: fd %s push %s", oi, len, a, b);
+        }
+        assert_int_equal(got_tsize, want_tsize);
+        assert_int_equal(ds.puts, want_puts);
+        assert_memory_equal(got_digest, want_digest, 32); /* same blocks, same order */
+      }
+    }
+  }
+  free(data);
+}
+
+static void test_push_file_errors(void **state) {
+  (void)state;
+  imp_options_t o;
+  imp_options_default(&o);
+  memstore_t ms = {0};
+  block_sink_t sink = memstore_sink(&ms);
+  imp_file_t *f = (imp_file_t *)&o;
+  o.trickle = true;
+  assert_int_equal(imp_file_new(&o, &sink, &f), -ENOTSUP);
+  assert_null(f);
+  o.trickle = false;
+  o.chunk_bytes = 0;
+  assert_int_equal(imp_file_new(&o, &sink, &f), -EINVAL);
+  assert_null(f);
+  imp_options_default(&o);
+
+  /* Abort after some complete chunks and a partial one: nothing leaks (asan). */
+  uint8_t *data = kubo_random("abort", 3 * 262144 + 17);
+  assert_int_equal(imp_file_new(&o, &sink, &f), 0);
+  assert_int_equal(imp_file_write(f, data, 3 * 262144 + 17), 0);
+  assert_int_equal(imp_file_size(f), 3 * 262144 + 17);
+  assert_int_equal(ms.puts, 3); /* the three full leaves went out as they completed */
+  imp_file_abort(f);
+  imp_file_abort(NULL);
+
+  /* A failing sink: the error sticks to the handle; finish reports it and frees. */
+  digest_sink_t ds;
+  digest_begin(&ds);
+  ds.fail_after = 2;
+  block_sink_t bad = {digest_put, &ds};
+  assert_int_equal(imp_file_new(&o, &bad, &f), 0);
+  assert_int_equal(imp_file_write(f, data, 2 * 262144), 0);
+  assert_int_equal(imp_file_write(f, data, 262144), -ENOSPC);
+  assert_int_equal(imp_file_write(f, data, 1), -ENOSPC);
+  cid_t root;
+  assert_int_equal(imp_file_finish(f, &root, NULL), -ENOSPC);
+  uint8_t d[32];
+  digest_end(&ds, d);
+  free(data);
+  memstore_free(&ms);
+}
+
+/* `added` events kept whole (the trees below are larger than events_t holds). */
+typedef struct ev {
+  char *path;
+  cid_t cid;
+  uint64_t tsize;
+} ev_t;
+
+typedef struct evlist {
+  ev_t *v;
+  size_t len, cap;
+} evlist_t;
+
+static void collect_added(void *ctx, const cid_t *cid, const char *path, uint64_t size_bytes) {
+  evlist_t *e = ctx;
+  if (e->len == e->cap) {
+    e->cap = e->cap ? 2 * e->cap : 256;
+    e->v = realloc(e->v, e->cap * sizeof *e->v);
+    assert_non_null(e->v);
+  }
+  e->v[e->len].path = strdup(path);
+  assert_non_null(e->v[e->len].path);
+  e->v[e->len].cid = *cid;
+  e->v[e->len].tsize = size_bytes;
+  e->len++;
+}
+
+static const ev_t *ev_find(const evlist_t *e, const char *path) {
+  for (size_t i = 0; i < e->len; i++)
+    if (strcmp(e->v[i].path, path) == 0) return &e->v[i];
+  fail_msg("no added event for %s", path);
+  return NULL;
+}
+
+static void evlist_free(evlist_t *e) {
+  for (size_t i = 0; i < e->len; i++) free(e->v[i].path);
+  free(e->v);
+  memset(e, 0, sizeof *e);
+}
+
+/* A sink that only accepts blocks the reference import already stored, byte for byte. */
+static int check_put(void *ctx, const cid_t *cid, const uint8_t *data, size_t len) {
+  memstore_t *ref = ctx;
+  memstore_entry_t *e = memstore_find(ref, cid);
+  assert_non_null(e);
+  assert_int_equal(e->len, len);
+  assert_memory_equal(e->data, data, len);
+  return 0;
+}
+
+typedef struct rebuild {
+  const imp_options_t *o;
+  const evlist_t *events;
+  block_sink_t sink;   /* check_put over the reference store */
+  size_t dirs, files, links;
+} rebuild_t;
+
+/* Rebuilds the entry at display path `rel` (on disk under tmp_root) with the
+ * push interfaces alone, children first, and checks it against imp_add_paths'
+ * event for it. */
+static void rebuild_entry(rebuild_t *r, const char *rel, cid_t *cid, uint64_t *tsize, int depth) {
+  assert_true(depth < 16);
+  char fs[1024];
+  snprintf(fs, sizeof fs, "%s/%s", tmp_root, rel);
+  struct stat st;
+  assert_int_equal(lstat(fs, &st), 0);
+  if (S_ISDIR(st.st_mode)) {
+    DIR *dir = opendir(fs);
+    assert_non_null(dir);
+    imp_dir_t *d = NULL;
+    assert_int_equal(imp_dir_new(r->o, &d), 0);
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) { /* readdir order: the importer sorts */
+      if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+      char child[1024];
+      snprintf(child, sizeof child, "%s/%s", rel, de->d_name);
+      cid_t c;
+      uint64_t t;
+      rebuild_entry(r, child, &c, &t, depth + 1);
+      assert_int_equal(imp_dir_add(d, de->d_name, &c, t), 0);
+    }
+    closedir(dir);
+    assert_int_equal(imp_dir_finish(d, &r->sink, cid, tsize), 0);
+    r->dirs++;
+  } else if (S_ISLNK(st.st_mode)) {
+    char target[1024];
+    ssize_t n = readlink(fs, target, sizeof target - 1);
+    assert_true(n >= 0);
+    target[n] = '\0';
+    assert_int_equal(imp_symlink(r->o, &r->sink, target, cid, tsize), 0);
+    r->links++;
+  } else {
+    assert_true(S_ISREG(st.st_mode));
+    size_t len = (size_t)st.st_size;
+    uint8_t *bytes = malloc(len ? len : 1);
+    assert_non_null(bytes);
+    FILE *fp = fopen(fs, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(bytes, 1, len, fp), len);
+    fclose(fp);
+    assert_int_equal(push_bytes(r->o, bytes, len, (uint64_t)len * 31 + 1, &r->sink, cid, tsize), 0);
+    free(bytes);
+    r->files++;
+  }
+  const ev_t *e = ev_find(r->events, rel);
+  if (!cid_equal(&e->cid, cid)) {
+    char a[CID_TEXT_BYTES_MAX], b[CID_TEXT_BYTES_MAX];
+    cid_format_default(&e->cid, a);
+    cid_format_default(cid, b);
+    fail_msg("%s: imp_add_paths %s, push %s", rel, a, b);
+  }
+  assert_int_equal(e->tsize, *tsize);
+}
+
+/* imp_add_paths (hidden) over tmp_root/rel, then the same tree rebuilt. */
+static void assert_tree_rebuilt(const imp_options_t *o, const char *rel, rebuild_t *r) {
+  imp_options_t h = *o;
+  h.hidden = true;
+  char p[512];
+  const char *paths[] = {tpath(rel, p, sizeof p)};
+  memstore_t ms = {0};
+  block_sink_t sink = memstore_sink(&ms);
+  evlist_t events = {0};
+  imp_callbacks_t cb = {.added = collect_added, .ctx = &events};
+  cid_t root;
+  assert_int_equal(imp_add_paths(&h, &sink, paths, 1, &cb, &root), 0);
+  memset(r, 0, sizeof *r);
+  r->o = &h;
+  r->events = &events;
+  r->sink = (block_sink_t){check_put, &ms};
+  cid_t cid;
+  uint64_t tsize;
+  rebuild_entry(r, rel, &cid, &tsize, 0);
+  assert_true(cid_equal(&cid, &root));
+  r->o = NULL;
+  r->events = NULL;
+  evlist_free(&events);
+  memstore_free(&ms);
+}
+
+static bool root_is_hamt(const imp_options_t *o, const char *rel) {
+  char p[512];
+  const char *paths[] = {tpath(rel, p, sizeof p)};
+  memstore_t ms = {0};
+  block_sink_t sink = memstore_sink(&ms);
+  cid_t root;
+  assert_int_equal(imp_add_paths(o, &sink, paths, 1, NULL, &root), 0);
+  buf_t b = {0};
+  assert_int_equal(memstore_get(&ms, &root, &b), 0);
+  dagpb_node_t node;
+  unixfs_data_t d;
+  assert_int_equal(dagpb_decode(b.data, b.len, &node), 0);
+  assert_int_equal(unixfs_decode(node.data, node.data_len, &d), 0);
+  bool hamt = d.type == UNIXFS_HAMT_SHARD;
+  unixfs_data_free(&d);
+  dagpb_node_free(&node);
+  buf_free(&b);
+  memstore_free(&ms);
+  return hamt;
+}
+
+static void test_push_dir_equals_paths(void **state) {
+  (void)state;
+  make_dir("pd");
+  make_file("pd/b.txt", "bee\n");
+  make_file("pd/a", "a\n");
+  make_file("pd/Z", "upper case sorts first\n");
+  make_file("pd/.hidden", "dot\n");
+  make_file("pd/empty-file", "");
+  make_dir("pd/.dotdir");
+  make_file("pd/.dotdir/x", "x\n");
+  make_dir("pd/empty");
+  make_dir("pd/sub");
+  make_dir("pd/sub/deeper");
+  make_file("pd/sub/deeper/f", "deep\n");
+  make_file("pd/sub/g", "g\n");
+  char p[512];
+  assert_int_equal(symlink("b.txt", tpath("pd/lnk", p, sizeof p)), 0);
+  assert_int_equal(symlink("../nowhere/at all", tpath("pd/sub/dangling", p, sizeof p)), 0);
+  uint8_t *big = kubo_random("pd-big", 3 * 262144 + 5);
+  FILE *fp = fopen(tpath("pd/sub/big.bin", p, sizeof p), "wb");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(big, 1, 3 * 262144 + 5, fp), 3 * 262144 + 5);
+  fclose(fp);
+  free(big);
+
+  imp_options_t o;
+  imp_options_default(&o);
+  rebuild_t r;
+  assert_tree_rebuilt(&o, "pd", &r);
+  assert_int_equal(r.dirs, 5);
+  assert_int_equal(r.links, 2);
+  assert_int_equal(r.files, 9);
+  o.cid_version = 1;
+  assert_tree_rebuilt(&o, "pd", &r);
+  assert_int_equal(r.dirs, 5);
+
+  /* 5000 entries: Σ(name + 34-byte CIDv0) = 5000 * (25 + 34) = 295000 > 262144. */
+  make_dir("pdh");
+  char rel[128];
+  uint64_t estimate = 0;
+  for (int i = 0; i < 5000; i++) {
+    snprintf(rel, sizeof rel, "pdh/%s-entry-name-%05d", i % 7 == 0 ? ".dot" : "push", i);
+    make_file(rel, rel);
+    estimate += strlen(rel) - 4 + 34;
+  }
+  make_dir("pdh/a-subdir");
+  make_file("pdh/a-subdir/inner", "inner\n");
+  estimate += strlen("a-subdir") + 34;
+  imp_options_default(&o);
+  o.hidden = true;
+  assert_true(root_is_hamt(&o, "pdh"));
+  assert_tree_rebuilt(&o, "pdh", &r);
+  assert_int_equal(r.dirs, 2);
+  assert_int_equal(r.files, 5001);
+  /* The threshold's edge: at the estimate stays plain, one byte under shards. */
+  o.hamt_threshold_bytes = estimate;
+  assert_false(root_is_hamt(&o, "pdh"));
+  assert_tree_rebuilt(&o, "pdh", &r);
+  o.hamt_threshold_bytes = estimate - 1;
+  assert_true(root_is_hamt(&o, "pdh"));
+  assert_tree_rebuilt(&o, "pdh", &r);
+  o.cid_version = 1; /* 36-byte CIDs: the estimate grows by 2 per entry */
+  o.hamt_threshold_bytes = estimate;
+  assert_true(root_is_hamt(&o, "pdh"));
+  assert_tree_rebuilt(&o, "pdh", &r);
+}
+
+static void test_push_dir_errors(void **state) {
+  (void)state;
+  imp_options_t o;
+  imp_options_default(&o);
+  memstore_t ms = {0};
+  block_sink_t sink = memstore_sink(&ms);
+  cid_t c, root;
+  uint64_t tsize = 0;
+  assert_int_equal(imp_symlink(&o, &sink, "target", &c, &tsize), 0);
+  assert_true(tsize > 0);
+  imp_dir_t *d = NULL;
+  assert_int_equal(imp_dir_new(&o, &d), 0);
+  assert_int_equal(imp_dir_add(d, "x", &c, tsize), 0);
+  assert_int_equal(imp_dir_add(d, "x", &c, tsize), -EEXIST);
+  assert_int_equal(imp_dir_add(d, "", &c, tsize), -EINVAL);
+  assert_int_equal(imp_dir_add(d, "a/b", &c, tsize), -EINVAL);
+  assert_int_equal(imp_dir_add(d, "/", &c, tsize), -EINVAL);
+  assert_int_equal(imp_dir_add(d, ".", &c, tsize), -EINVAL);
+  assert_int_equal(imp_dir_add(d, "..", &c, tsize), -EINVAL);
+  char name[32];
+  for (int i = 0; i < 300; i++) { /* past several index growths */
+    snprintf(name, sizeof name, "n%d", i);
+    assert_int_equal(imp_dir_add(d, name, &c, tsize), 0);
+  }
+  for (int i = 0; i < 300; i += 37) {
+    snprintf(name, sizeof name, "n%d", i);
+    assert_int_equal(imp_dir_add(d, name, &c, tsize), -EEXIST);
+  }
+  imp_dir_abort(d); /* frees everything (asan) */
+  imp_dir_abort(NULL);
+
+  /* The order of adds does not matter; an empty directory is the empty node. */
+  cid_t a, b;
+  uint64_t ta, tb;
+  assert_int_equal(imp_dir_new(&o, &d), 0);
+  assert_int_equal(imp_dir_add(d, "b", &c, tsize), 0);
+  assert_int_equal(imp_dir_add(d, "a", &c, tsize), 0);
+  assert_int_equal(imp_dir_add(d, "ab", &c, tsize), 0);
+  assert_int_equal(imp_dir_finish(d, &sink, &a, &ta), 0);
+  assert_int_equal(imp_dir_new(&o, &d), 0);
+  assert_int_equal(imp_dir_add(d, "ab", &c, tsize), 0);
+  assert_int_equal(imp_dir_add(d, "a", &c, tsize), 0);
+  assert_int_equal(imp_dir_add(d, "b", &c, tsize), 0);
+  assert_int_equal(imp_dir_finish(d, &sink, &b, &tb), 0);
+  assert_true(cid_equal(&a, &b));
+  assert_int_equal(ta, tb);
+  assert_int_equal(ta, 3 * tsize + (tb - 3 * tsize)); /* tsize includes the entries */
+  assert_true(ta > 3 * tsize);
+  assert_int_equal(imp_dir_new(&o, &d), 0);
+  assert_int_equal(imp_dir_finish(d, &sink, &root, &tsize), 0);
+  assert_cid_text(&root, "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"); /* Kubo's empty directory */
+  assert_int_equal(tsize, 4);
+
+  /* A sink failing in imp_dir_finish: the error comes back, the handle is freed. */
+  digest_sink_t ds;
+  digest_begin(&ds);
+  ds.fail_after = 1;
+  ds.puts = 1;
+  block_sink_t bad = {digest_put, &ds};
+  assert_int_equal(imp_dir_new(&o, &d), 0);
+  assert_int_equal(imp_dir_add(d, "x", &c, tsize), 0);
+  assert_int_equal(imp_dir_finish(d, &bad, &root, NULL), -ENOSPC);
+  uint8_t dg[32];
+  digest_end(&ds, dg);
+  memstore_free(&ms);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN); /* writers of abandoned pipes get EPIPE instead */
   const struct CMUnitTest tests[] = {
@@ -1075,6 +1531,10 @@ int main(void) {
       cmocka_unit_test(test_hamt_directory),
       cmocka_unit_test(test_hamt_subdir_order),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_push_file_equals_fd),
+      cmocka_unit_test(test_push_file_errors),
+      cmocka_unit_test(test_push_dir_equals_paths),
+      cmocka_unit_test(test_push_dir_errors),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
