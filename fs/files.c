@@ -1025,18 +1025,66 @@ void files_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
   buf_free(&v);
 }
 
+/* POSIX ACLs (the kernel enforces them; the filesystem keeps the mode in
+ * step, as fuse_set_acl expects): the xattr is a u32 version 2 then entries
+ * of {u16 tag, u16 perm, u32 id}, little-endian.  The mode's bits come from
+ * the owner, the mask (else the group) and the other entries; an ACL with no
+ * named users, groups or mask says no more than the mode and is not stored. */
+#define ACL_XATTR_ACCESS "system.posix_acl_access"
+#define ACL_XATTR_DEFAULT "system.posix_acl_default"
+enum { ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4, ACL_GROUP = 8, ACL_MASK = 16, ACL_OTHER = 32 };
+
+static int acl_mode(const uint8_t *v, size_t len, uint32_t *bits, bool *extended) {
+  if (len < 4 || (len - 4) % 8 || (v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24) != 2) return -EINVAL;
+  unsigned seen = 0, owner = 0, group = 0, mask = 0, other = 0;
+  for (size_t at = 4; at < len; at += 8) {
+    unsigned tag = v[at] | v[at + 1] << 8, perm = v[at + 2] | v[at + 3] << 8;
+    if (perm > 7) return -EINVAL;
+    if (tag == ACL_USER_OBJ) owner = perm;
+    else if (tag == ACL_GROUP_OBJ) group = perm;
+    else if (tag == ACL_MASK) mask = perm;
+    else if (tag == ACL_OTHER) other = perm;
+    else if (tag != ACL_USER && tag != ACL_GROUP) return -EINVAL;
+    seen |= tag;
+  }
+  if ((seen & (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) != (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) return -EINVAL;
+  *extended = seen & (ACL_USER | ACL_GROUP | ACL_MASK);
+  *bits = owner << 6 | ((seen & ACL_MASK) ? mask : group) << 3 | other;
+  return 0;
+}
+
+static int apply_acl_mode(void *ctx, fsmeta_inode_t *i) {
+  i->mode = (i->mode & ~0777u) | *(uint32_t *)ctx;
+  clock_gettime(CLOCK_REALTIME, &i->ctime);
+  return 0;
+}
+
+static int set_acl(uint64_t ino, const char *name, const char *value, size_t size, int flags) {
+  fsmeta_inode_t i;
+  int rc = fsmeta_get(F.meta, ino, &i);
+  if (rc) return rc;
+  if (strcmp(name, ACL_XATTR_DEFAULT) == 0) return S_ISDIR(i.mode) ? fsmeta_xattr_set(F.meta, ino, name, value, size, flags) : -EACCES;
+  uint32_t bits;
+  bool extended;
+  if ((rc = acl_mode((const uint8_t *)value, size, &bits, &extended))) return rc;
+  rc = fsmeta_update(F.meta, ino, apply_acl_mode, &bits, false, NULL);
+  if (!rc && extended) rc = fsmeta_xattr_set(F.meta, ino, name, value, size, flags);
+  if (!rc && !extended && (rc = fsmeta_xattr_remove(F.meta, ino, name)) == -ENODATA) rc = 0;
+  return rc;
+}
+
 void files_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   int rc = strcmp(name, XATTR_CID) == 0 ? -EPERM : xattr_name_check(name);
-  if (!rc) rc = fsmeta_xattr_set(F.meta, to_meta(ino), name, value, size, flags);
+  if (!rc && strncmp(name, "system.posix_acl_", 17) == 0) rc = set_acl(to_meta(ino), name, value, size, flags);
+  else if (!rc) rc = fsmeta_xattr_set(F.meta, to_meta(ino), name, value, size, flags);
   reply_err(req, rc);
 }
 
+/* user.anya.cid is not listed: it is asked for by name.  Listed, backup
+ * tools would copy it onto other files (and try to remove it here). */
 void files_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   buf_t names = {0};
   int rc = fsmeta_xattr_list(F.meta, to_meta(ino), &names);
-  fsmeta_inode_t i;
-  if (!rc) rc = fsmeta_get(F.meta, to_meta(ino), &i);
-  if (!rc && (S_ISREG(i.mode) || S_ISDIR(i.mode) || S_ISLNK(i.mode))) rc = buf_append(&names, XATTR_CID, sizeof XATTR_CID);
   if (rc) reply_err(req, rc);
   else reply_value(req, names.data, names.len, size);
   buf_free(&names);
