@@ -89,6 +89,7 @@ static uint64_t get_be64(const uint8_t *p) {
   return v;
 }
 
+/* A zeroed cid_t means none (fsmeta_inode_has_cid). */
 static bool cid_present(const cid_t *c) { return !(c->version == 0 && c->codec == 0); }
 
 static bool type_known(uint32_t mode) {

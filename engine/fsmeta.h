@@ -77,6 +77,11 @@ typedef struct fsmeta_inode {
                        0 for anything else */
 } fsmeta_inode_t;
 
+/* Whether in carries a content CID (regular files do, from creation on). */
+static inline bool fsmeta_inode_has_cid(const fsmeta_inode_t *in) {
+  return !(in->cid.version == 0 && in->cid.codec == 0);
+}
+
 typedef struct fsmeta fsmeta_t;
 
 /* Opens (creating) the store at dir.  uid/gid own a newly created root.

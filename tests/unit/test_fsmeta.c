@@ -139,7 +139,9 @@ static void test_create_each_type(void **state) {
   fsmeta_inode_t blk;
   assert_int_equal(fsmeta_create(m, FSMETA_INO_ROOT, "blk", S_IFBLK | 0660, 0, 0, makedev(8, 1), NULL, &blk), 0);
   assert_true(S_ISFIFO(fifo.mode) && S_ISSOCK(sock.mode) && S_ISBLK(blk.mode));
-  assert_false(fifo.cid.version != 0 || fifo.cid.codec != 0);
+  assert_false(fsmeta_inode_has_cid(&fifo));
+  assert_false(fsmeta_inode_has_cid(&dir));
+  assert_true(fsmeta_inode_has_cid(&file));
 
   /* lookups */
   fsmeta_inode_t in;
@@ -826,6 +828,10 @@ static void test_persistence(void **state) {
   uint64_t count;
   assert_int_equal(fsmeta_count(m, &count), 0);
   assert_int_equal(count, 5);
+  /* LevelDB's lock: a second open of the same store fails */
+  fsmeta_t *twice = NULL;
+  assert_int_equal(fsmeta_open(f->meta, 0, 0, &twice), -EIO);
+  assert_null(twice);
   /* the owner given to a later open does not touch the existing root */
   fsmeta_close(f->m);
   assert_int_equal(fsmeta_open(f->meta, 1, 1, &f->m), 0);
@@ -1009,6 +1015,45 @@ static void test_cid_matches_importer(void **state) {
   memstore_free(&ref);
 }
 
+/* A directory large enough to be a HAMT: the same CID as the importer's. */
+static void test_cid_sharded_directory(void **state) {
+  fixture_t *f = *state;
+  fsmeta_t *m = f->m;
+  memstore_t ms = {0};
+  char root[600], name[64];
+  snprintf(root, sizeof root, "%s/wide", f->dir);
+  uint64_t top;
+  both_dir(m, f->dir, "wide", FSMETA_INO_ROOT, "wide", &top);
+  /* Σ(name + CID bytes) past 256 KiB: 4000 x (40 + 34) */
+  enum { ENTRIES = 4000 };
+  for (unsigned i = 0; i < ENTRIES; i++) {
+    snprintf(name, sizeof name, "entry-%034u", i);
+    both_file(m, &ms, root, name, top, name, 1 + i % 64, i);
+  }
+  imp_options_t o;
+  imp_options_default(&o);
+  o.hidden = true;
+  memstore_t ref = {0};
+  block_sink_t ref_sink = memstore_sink(&ref);
+  last_added_t la = {0};
+  imp_callbacks_t cb = {.added = on_added, .ctx = &la};
+  const char *paths[] = {root};
+  cid_t want, got;
+  assert_int_equal(imp_add_paths(&o, &ref_sink, paths, 1, &cb, &want), 0);
+  block_sink_t sink = memstore_sink(&ms);
+  uint64_t tsize;
+  assert_int_equal(fsmeta_cid(m, top, &sink, &got, &tsize), 0);
+  assert_true(cid_equal(&got, &want));
+  assert_int_equal(tsize, la.size);
+  /* sharded: the root node is not a plain directory of ENTRIES links */
+  buf_t node = {0};
+  assert_int_equal(memstore_get(&ms, &got, &node), 0);
+  assert_true(node.len < (size_t)ENTRIES * 40);
+  buf_free(&node);
+  memstore_free(&ms);
+  memstore_free(&ref);
+}
+
 /* ---- record codec ---- */
 
 static void test_record_codec(void **state) {
@@ -1105,6 +1150,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_creates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cid_matches_importer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cid_sharded_directory, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_create_lookup_unlink, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
