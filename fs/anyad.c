@@ -15,7 +15,8 @@
  *                      keep_cache.
  *   pins/<cid>         the recursive pins as symlinks to ../ipfs/<cid>;
  *                      `ln -s anything pins/<cid>` pins, `rm pins/<cid>` unpins.
- *   files/ ipns/ dwn/  empty directories for now (their issues fill them).
+ *   files/             the writable POSIX tree (files.h).
+ *   ipns/ dwn/         empty directories for now (their issues fill them).
  * Every content entry carries the xattr user.anya.cid.
  *
  * The HTTP and libp2p listeners are not built yet: their flags are accepted
@@ -43,8 +44,10 @@
 #include "buf.h"
 #include "err.h"
 #include "exporter.h"
+#include "files.h"
 #include "inode.h"
 #include "log.h"
+#include "readers.h"
 #include "pins.h"
 #include "repo.h"
 
@@ -87,6 +90,7 @@ static void node_attr(const fs_node_t *n, struct stat *st) {
   st->st_blksize = 262144;
   switch (n->kind) {
     case FS_DIR_FIXED:
+      if (n->ino == FS_INO_FILES && files_root_attr(st) == 0) return;
       st->st_mode = S_IFDIR | (n->ino == FS_INO_PINS ? 0755 : 0555);
       st->st_nlink = 2;
       break;
@@ -141,6 +145,10 @@ static int content_node(const cid_t *cid, fs_node_t *out) {
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  if (files_owns(parent)) {
+    files_lookup(req, parent, name);
+    return;
+  }
   fs_node_t p, n;
   int rc = fs_table_get(g.table, parent, &p);
   if (rc) {
@@ -169,23 +177,32 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   } else if (p.kind == FS_CONTENT) {
     rc = -ENOTDIR;
   } else {
-    rc = -ENOENT; /* files/, ipns/, dwn/ are empty for now */
+    rc = -ENOENT; /* ipns/, dwn/ are empty for now */
   }
   if (rc) fuse_reply_err(req, kernel_errno(rc));
   else reply_node(req, &n);
 }
 
+static void forget_one(fuse_ino_t ino, uint64_t nlookup) {
+  if (files_owns(ino)) files_forget(ino, nlookup);
+  else fs_table_forget(g.table, ino, nlookup);
+}
+
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  fs_table_forget(g.table, ino, nlookup);
+  forget_one(ino, nlookup);
   fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
-  for (size_t i = 0; i < count; i++) fs_table_forget(g.table, forgets[i].ino, forgets[i].nlookup);
+  for (size_t i = 0; i < count; i++) forget_one(forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(req);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (files_owns(ino)) {
+    files_getattr(req, ino, fi);
+    return;
+  }
   fs_node_t n;
   if (fs_table_get(g.table, ino, &n)) {
     fuse_reply_err(req, ENOENT);
@@ -241,6 +258,10 @@ static int list_entry(void *ctx, const char *name, const cid_t *cid, uint64_t ts
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (files_owns(ino)) {
+    files_opendir(req, ino, fi);
+    return;
+  }
   fs_node_t n;
   int rc = fs_table_get(g.table, ino, &n);
   listing_t *l = rc ? NULL : calloc(1, sizeof *l);
@@ -263,7 +284,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   fuse_reply_open(req, fi);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+/* readdirplus here gives no attributes (ino 0): the kernel looks entries up. */
+static void listing_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, bool plus) {
+  if (files_owns(ino)) {
+    files_readdir(req, ino, size, off, fi, plus);
+    return;
+  }
   listing_t *l = (listing_t *)(uintptr_t)fi->fh;
   char *buf = malloc(size);
   if (!buf) {
@@ -274,8 +300,9 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
   const char *name = (const char *)l->names.data;
   for (size_t i = 0; i < l->count; i++, name += strlen(name) + 1) {
     if ((off_t)i < off) continue;
-    struct stat st = {.st_ino = l->inos[i] ? l->inos[i] : 0xffffffffu, .st_mode = l->modes[i]};
-    size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)i + 1);
+    struct fuse_entry_param e = {.attr = {.st_ino = l->inos[i] ? l->inos[i] : 0xffffffffu, .st_mode = l->modes[i]}};
+    size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, name, &e, (off_t)i + 1)
+                       : fuse_add_direntry(req, buf + used, size - used, name, &e.attr, (off_t)i + 1);
     if (need > size - used) break;
     used += need;
   }
@@ -283,41 +310,58 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
   free(buf);
 }
 
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  listing_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  listing_readdir(req, ino, size, off, fi, true);
+}
+
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (files_owns(ino)) {
+    files_releasedir(req, ino, fi);
+    return;
+  }
   listing_free((listing_t *)(uintptr_t)fi->fh);
   fuse_reply_err(req, 0);
 }
 
 /* ---- files --------------------------------------------------------------------- */
 
-/* An open file: the exporter's handle is not safe for concurrent use, and
- * the kernel sends parallel reads of one handle (readahead), so each read
- * holds the handle's lock. */
+/* An open file: the kernel sends parallel reads of one handle (readahead),
+ * served by a pool of exporter handles (readers.h). */
 typedef struct open_file {
-  pthread_mutex_t lock;
-  exp_file_t *f;
+  readers_t rd;
 } open_file_t;
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (files_owns(ino)) {
+    files_open_file(req, ino, fi);
+    return;
+  }
   fs_node_t n;
   int rc = fs_table_get(g.table, ino, &n);
   if (!rc && (fi->flags & O_ACCMODE) != O_RDONLY) rc = n.kind == FS_CONTENT ? -EROFS : -EACCES;
   if (!rc && (n.kind != FS_CONTENT || n.st.kind == EXP_DIRECTORY)) rc = -EISDIR;
   open_file_t *of = rc ? NULL : calloc(1, sizeof *of);
   if (!rc && !of) rc = -ENOMEM;
-  if (!rc) rc = exp_open(&g.src, &n.cid, &of->f);
   if (rc) {
-    free(of);
     fuse_reply_err(req, kernel_errno(rc));
     return;
   }
-  pthread_mutex_init(&of->lock, NULL);
+  readers_init(&of->rd, &g.src);
+  readers_reset(&of->rd, &n.cid);
   fi->fh = (uint64_t)(uintptr_t)of;
   fi->keep_cache = 1; /* immutable content */
   fuse_reply_open(req, fi);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  if (files_owns(ino)) {
+    files_read(req, ino, size > READ_BYTES_MAX ? READ_BYTES_MAX : size, off, fi);
+    return;
+  }
   open_file_t *of = (open_file_t *)(uintptr_t)fi->fh;
   if (size > READ_BYTES_MAX) size = READ_BYTES_MAX;
   char *buf = malloc(size ? size : 1);
@@ -325,23 +369,28 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
     fuse_reply_err(req, ENOMEM);
     return;
   }
-  pthread_mutex_lock(&of->lock);
-  ssize_t n = exp_pread(of->f, buf, size, (uint64_t)off);
-  pthread_mutex_unlock(&of->lock);
+  ssize_t n = readers_pread(&of->rd, buf, size, (uint64_t)off);
   if (n < 0) fuse_reply_err(req, kernel_errno((int)n));
   else fuse_reply_buf(req, buf, (size_t)n);
   free(buf);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (files_owns(ino)) {
+    files_release(req, ino, fi);
+    return;
+  }
   open_file_t *of = (open_file_t *)(uintptr_t)fi->fh;
-  exp_close(of->f);
-  pthread_mutex_destroy(&of->lock);
+  readers_destroy(&of->rd);
   free(of);
   fuse_reply_err(req, 0);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+  if (files_owns(ino)) {
+    files_readlink(req, ino);
+    return;
+  }
   fs_node_t n;
   int rc = fs_table_get(g.table, ino, &n);
   buf_t target = {0};
@@ -363,6 +412,10 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino) {
 /* ---- pins/: ln -s pins, rm unpins ------------------------------------------------- */
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
+  if (files_owns(parent)) {
+    files_symlink(req, link, parent, name);
+    return;
+  }
   cid_t cid;
   fs_node_t n;
   int rc = parent == FS_INO_PINS ? 0 : (parent == FS_INO_ROOT || parent == FS_INO_IPFS ? -EACCES : -EROFS);
@@ -374,6 +427,10 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  if (files_owns(parent)) {
+    files_unlink(req, parent, name);
+    return;
+  }
   cid_t cid;
   int rc = parent == FS_INO_PINS ? 0 : -EACCES;
   if (!rc && cid_parse(&cid, name)) rc = -ENOENT;
@@ -381,11 +438,110 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
   fuse_reply_err(req, rc ? kernel_errno(rc) : 0);
 }
 
+/* ---- the writable tree: files/ (files.h); elsewhere these change nothing ---------------- */
+
+/* The error for a change outside files/: EROFS under ipfs/ (content), EACCES
+ * in the fixed directories and pins/. */
+static int elsewhere(fuse_ino_t ino) {
+  fs_node_t n;
+  return fs_table_get(g.table, ino, &n) == 0 && n.kind == FS_CONTENT ? EROFS : EACCES;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+  if (files_owns(ino)) files_setattr(req, ino, attr, to_set, fi);
+  else fuse_reply_err(req, elsewhere(ino));
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  if (files_owns(parent)) files_mknod(req, parent, name, mode, rdev);
+  else fuse_reply_err(req, elsewhere(parent));
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+  if (files_owns(parent)) files_mkdir(req, parent, name, mode);
+  else fuse_reply_err(req, elsewhere(parent));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  if (files_owns(parent)) files_rmdir(req, parent, name);
+  else fuse_reply_err(req, elsewhere(parent));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname,
+                      unsigned int flags) {
+  if (files_owns(parent)) files_rename(req, parent, name, newparent, newname, flags);
+  else fuse_reply_err(req, files_owns(newparent) ? EXDEV : elsewhere(parent));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+  if (files_owns(ino)) files_link(req, ino, newparent, newname);
+  else fuse_reply_err(req, files_owns(newparent) ? EXDEV : elsewhere(newparent));
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
+  if (files_owns(parent)) files_create(req, parent, name, mode, fi);
+  else fuse_reply_err(req, elsewhere(parent));
+}
+
+/* Only files/ opens files for writing. */
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  if (files_owns(ino)) files_write(req, ino, buf, size, off, fi);
+  else fuse_reply_err(req, EBADF);
+}
+
+/* Never ENOSYS for flush, fsync, lseek, fallocate, xattrs: the kernel would
+ * stop sending them for every file of the mount. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (files_owns(ino)) files_flush(req, ino, fi);
+  else fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  if (files_owns(ino)) files_fsync(req, ino, datasync, fi);
+  else fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  if (files_owns(ino)) files_fsyncdir(req, ino, datasync, fi);
+  else fuse_reply_err(req, 0);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+  if (files_owns(ino)) files_fallocate(req, ino, mode, offset, length, fi);
+  else fuse_reply_err(req, EBADF);
+}
+
+/* Content under ipfs/ is all data: SEEK_DATA stays, SEEK_HOLE goes to the end. */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
+  if (files_owns(ino)) {
+    files_lseek(req, ino, off, whence, fi);
+    return;
+  }
+  fs_node_t n;
+  if (fs_table_get(g.table, ino, &n) != 0 || n.kind != FS_CONTENT) fuse_reply_err(req, EINVAL);
+  else if ((uint64_t)off >= n.st.size_bytes) fuse_reply_err(req, ENXIO);
+  else fuse_reply_lseek(req, whence == SEEK_DATA ? off : (off_t)n.st.size_bytes);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
+  if (files_owns(ino)) files_setxattr(req, ino, name, value, size, flags);
+  else fuse_reply_err(req, elsewhere(ino) == EROFS ? EROFS : EPERM);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+  if (files_owns(ino)) files_removexattr(req, ino, name);
+  else fuse_reply_err(req, elsewhere(ino) == EROFS ? EROFS : EPERM);
+}
+
 /* ---- xattrs, statfs ----------------------------------------------------------------- */
 
 #define XATTR_CID "user.anya.cid"
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  if (files_owns(ino)) {
+    files_getxattr(req, ino, name, size);
+    return;
+  }
   fs_node_t n;
   int rc = fs_table_get(g.table, ino, &n);
   char text[CID_TEXT_BYTES_MAX];
@@ -402,6 +558,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  if (files_owns(ino)) {
+    files_listxattr(req, ino, size);
+    return;
+  }
   fs_node_t n;
   if (fs_table_get(g.table, ino, &n)) {
     fuse_reply_err(req, ENOENT);
@@ -428,6 +588,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   conn->max_write = READ_BYTES_MAX;
   conn->max_readahead = READ_BYTES_MAX;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  if (conn->capable & FUSE_CAP_POSIX_ACL) conn->want |= FUSE_CAP_POSIX_ACL; /* the kernel enforces ACLs files/ stores */
+  if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -448,6 +610,22 @@ static const struct fuse_lowlevel_ops ops = {
     .statfs = op_statfs,
     .getxattr = op_getxattr,
     .listxattr = op_listxattr,
+    .setattr = op_setattr,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .rmdir = op_rmdir,
+    .rename = op_rename,
+    .link = op_link,
+    .create = op_create,
+    .write = op_write,
+    .flush = op_flush,
+    .fsync = op_fsync,
+    .fsyncdir = op_fsyncdir,
+    .fallocate = op_fallocate,
+    .lseek = op_lseek,
+    .setxattr = op_setxattr,
+    .removexattr = op_removexattr,
+    .readdirplus = op_readdirplus,
 };
 
 /* ---- main ------------------------------------------------------------------------ */
@@ -534,6 +712,8 @@ int main(int argc, char **argv) {
   g.src = bs_source(g.repo->bs);
   g.uid = getuid(), g.gid = getgid();
   if ((rc = fs_table_new(&g.table))) return repo_close(g.repo), die(rc);
+  if (strcmp(mount, "off") != 0 && (rc = files_open(g.repo, g.uid, g.gid, FS_INO_FILES)))
+    return fs_table_free(g.table), repo_close(g.repo), die(rc);
   int status = 0;
   if (strcmp(mount, "off") == 0) { /* nothing served yet without the mount: hold the repository until told to stop */
     sigset_t set;
@@ -569,6 +749,8 @@ int main(int argc, char **argv) {
     fuse_opt_free_args(&args);
     if (!rc) log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("mount", mount)}), "unmounted");
   }
+  int frc = files_close();
+  if (!rc) rc = frc;
   fs_table_free(g.table);
   int crc = repo_close(g.repo);
   if (!rc) rc = crc;
