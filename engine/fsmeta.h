@@ -151,8 +151,14 @@ int fsmeta_readlink(fsmeta_t *m, uint64_t ino, buf_t *out);
 
 /* Extended attributes.  set: flags 0, XATTR_CREATE (-EEXIST) or XATTR_REPLACE
  * (-ENODATA); sets ctime.  get: the value into out, -ENODATA.  list: the names,
- * each with its NUL, into out.  remove: -ENODATA.  Limits above (-ERANGE for a
- * long name, -E2BIG for a large value, -ENOSPC past the list limit). */
+ * each with its NUL, into out, in name byte order.  remove: -ENODATA; sets
+ * ctime.  Names are in the user., trusted., security. or system. namespace
+ * (-EOPNOTSUPP otherwise; -EINVAL for the bare prefix).  system.posix_acl_*
+ * are stored like any other (the kernel interprets them when the mount has
+ * POSIX ACLs on).
+ * Limits above (-ERANGE for an empty or long name, -E2BIG for a large value,
+ * -ENOSPC past the list limit).  -ENOENT for an unknown ino.  Which inode
+ * types may hold user.* names is the kernel's rule (VFS), not checked here. */
 int fsmeta_xattr_set(fsmeta_t *m, uint64_t ino, const char *name, const void *value, size_t len, int flags);
 int fsmeta_xattr_get(fsmeta_t *m, uint64_t ino, const char *name, buf_t *out);
 int fsmeta_xattr_list(fsmeta_t *m, uint64_t ino, buf_t *out);

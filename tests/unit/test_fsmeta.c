@@ -525,9 +525,25 @@ static void test_xattrs(void **state) {
   assert_int_equal(fsmeta_xattr_set(m, 999999, "user.a", "", 0, 0), -ENOENT);
   assert_int_equal(fsmeta_xattr_get(m, 999999, "user.a", &b), -ENOENT);
   assert_int_equal(fsmeta_xattr_remove(m, 999999, "user.a"), -ENOENT);
+  /* names: a known namespace and something after it */
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "nonamespace", "v", 1, 0), -EOPNOTSUPP);
+  assert_int_equal(fsmeta_xattr_get(m, file.ino, "system.posix_acl_access", &b), -ENODATA);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "system.", "v", 1, 0), -EINVAL);
+  assert_int_equal(fsmeta_xattr_get(m, file.ino, "nonamespace", &b), -EOPNOTSUPP);
+  assert_int_equal(fsmeta_xattr_remove(m, file.ino, "other.x"), -EOPNOTSUPP);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "user.", "v", 1, 0), -EINVAL);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "", "v", 1, 0), -ERANGE);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "trusted.t", "T", 1, 0), 0);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "security.s", "S", 1, 0), 0);
+  assert_int_equal(fsmeta_xattr_list(m, file.ino, &b), 0);
+  assert_int_equal(b.len, 7 + 11 + 10);
+  assert_memory_equal(b.data, "security.s\0trusted.t\0user.b\0", b.len);
+  assert_int_equal(fsmeta_xattr_remove(m, file.ino, "trusted.t"), 0);
+  assert_int_equal(fsmeta_xattr_remove(m, file.ino, "security.s"), 0);
   /* limits */
   char name[FSMETA_XATTR_NAME_BYTES_MAX + 2];
-  memset(name, 'n', sizeof name - 1);
+  memcpy(name, "user.", 5);
+  memset(name + 5, 'n', sizeof name - 6);
   name[sizeof name - 1] = '\0';
   assert_int_equal(fsmeta_xattr_set(m, file.ino, name, "", 0, 0), -ERANGE);
   assert_int_equal(fsmeta_xattr_get(m, file.ino, name, &b), -ERANGE);
