@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -1070,6 +1073,138 @@ static void test_cid_sharded_directory(void **state) {
   memstore_free(&ref);
 }
 
+/* ---- crash consistency ---- */
+
+/* Link counts found by walking the tree, indexed by ino. */
+typedef struct tally {
+  uint32_t *links;
+  size_t cap;
+  uint64_t inodes; /* distinct inodes reached */
+} tally_t;
+
+static void tally_add(tally_t *t, uint64_t ino) {
+  if (ino >= t->cap) {
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap <= ino) cap *= 2;
+    t->links = realloc(t->links, cap * sizeof *t->links);
+    assert_non_null(t->links);
+    memset(t->links + t->cap, 0, (cap - t->cap) * sizeof *t->links);
+    t->cap = cap;
+  }
+  if (t->links[ino]++ == 0) t->inodes++;
+}
+
+/* Checks one directory and everything below: entries name live inodes of the
+ * entry's type, a directory is reached once, its parent pointer, nlink
+ * (2 + subdirectories) and size (entries) agree with what is there. */
+static void check_dir(fsmeta_t *m, uint64_t dir, uint64_t parent, tally_t *t, unsigned depth) {
+  assert_true(depth < 200);
+  fsmeta_inode_t d = get(m, dir);
+  assert_true(S_ISDIR(d.mode));
+  assert_int_equal(d.parent, parent);
+  fsmeta_dir_t *it;
+  assert_int_equal(fsmeta_dir_open(m, dir, &it), 0);
+  const char *name;
+  uint64_t ino, entries = 0, subdirs = 0;
+  uint32_t type;
+  int rc;
+  while ((rc = fsmeta_dir_next(it, &name, &ino, &type)) == 1) {
+    fsmeta_inode_t in = get(m, ino);
+    assert_int_equal(in.mode & S_IFMT, type);
+    entries++;
+    tally_add(t, ino);
+    if (S_ISDIR(in.mode)) {
+      subdirs++;
+      assert_int_equal(t->links[ino], 1);
+      check_dir(m, ino, dir, t, depth + 1);
+    }
+  }
+  assert_int_equal(rc, 0);
+  fsmeta_dir_close(it);
+  assert_int_equal(d.size, entries);
+  assert_int_equal(d.nlink, 2 + subdirs);
+}
+
+static void check_tree(fsmeta_t *m) {
+  tally_t t = {0};
+  tally_add(&t, FSMETA_INO_ROOT);
+  check_dir(m, FSMETA_INO_ROOT, FSMETA_INO_ROOT, &t, 0);
+  for (uint64_t ino = 2; ino < t.cap; ino++) {
+    if (!t.links[ino]) continue;
+    fsmeta_inode_t in = get(m, ino);
+    if (!S_ISDIR(in.mode)) assert_int_equal(in.nlink, t.links[ino]);
+  }
+  uint64_t count;
+  assert_int_equal(fsmeta_count(m, &count), 0);
+  assert_int_equal(count, t.inodes); /* no orphan survived the open, nothing unreachable */
+  free(t.links);
+}
+
+/* The child: random operations on a small namespace until killed. */
+static void churn(const char *dir, uint64_t seed) {
+  fsmeta_t *m;
+  if (fsmeta_open(dir, 0, 0, &m)) _exit(2);
+  uint64_t dirs[64] = {FSMETA_INO_ROOT};
+  size_t ndirs = 1;
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  char a[8], b[8];
+  for (unsigned op = 0; op < 10000000; op++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    uint64_t p = dirs[x % ndirs], q = dirs[(x >> 8) % ndirs];
+    snprintf(a, sizeof a, "n%u", (unsigned)(x >> 16) % 12);
+    snprintf(b, sizeof b, "n%u", (unsigned)(x >> 24) % 12);
+    fsmeta_inode_t in;
+    int rc = 0;
+    switch ((x >> 32) % 8) {
+    case 0: case 1: rc = fsmeta_create(m, p, a, S_IFREG | 0644, 0, 0, 0, NULL, &in); break;
+    case 2:
+      rc = fsmeta_create(m, p, a, S_IFDIR | 0755, 0, 0, 0, NULL, &in);
+      if (!rc && ndirs < 64) dirs[ndirs++] = in.ino;
+      break;
+    case 3:
+      rc = fsmeta_unlink(m, p, a, (x >> 40) & 1, &in);
+      if (!rc && in.nlink == 0 && ((x >> 41) & 1)) rc = fsmeta_reap(m, in.ino); /* else left for open */
+      break;
+    case 4: case 5: {
+      static const unsigned flags[] = {0, 0, RENAME_NOREPLACE, RENAME_EXCHANGE};
+      rc = fsmeta_rename(m, p, a, q, b, flags[(x >> 44) % 4], &in);
+      break;
+    }
+    case 6:
+      if (fsmeta_lookup(m, p, a, &in) == 0) rc = fsmeta_link(m, in.ino, q, b, NULL);
+      break;
+    default:
+      if (fsmeta_lookup(m, p, a, &in) == 0) rc = fsmeta_xattr_set(m, in.ino, "user.k", b, 2, 0);
+      break;
+    }
+    if (rc == -EIO || rc == -ENOMEM) _exit(3); /* the expected errors are the POSIX ones */
+  }
+  fsmeta_close(m);
+  _exit(0);
+}
+
+static void test_crash_consistency(void **state) {
+  fixture_t *f = *state;
+  fsmeta_close(f->m);
+  f->m = NULL;
+  for (uint64_t round = 1; round <= 4; round++) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) churn(f->meta, round);
+    struct timespec nap = {0, 150000000 + 50000000 * (long)round};
+    nanosleep(&nap, NULL);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL); /* it was still working */
+    assert_int_equal(fsmeta_open(f->meta, 0, 0, &f->m), 0);
+    check_tree(f->m);
+    fsmeta_close(f->m);
+    f->m = NULL;
+  }
+  assert_int_equal(fsmeta_open(f->meta, 0, 0, &f->m), 0);
+}
+
 /* ---- record codec ---- */
 
 static void test_record_codec(void **state) {
@@ -1167,6 +1302,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_concurrent_creates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cid_matches_importer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cid_sharded_directory, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_crash_consistency, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_create_lookup_unlink, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
