@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -1896,6 +1897,112 @@ static int check_fsync(void)
   return 0;
 }
 
+/* Advisory locks (sqlite, git and backup tools take them): fcntl record
+ * locks between processes, OFD locks and flock between open file descriptions. */
+static int check_locks(void)
+{
+  int fd;
+  TRYV(fd, open("f", O_RDWR | O_CREAT, 0644));
+  TRY(ftruncate(fd, 1000));
+  struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 50};
+  TRY(fcntl(fd, F_SETLK, &l));
+  int pipefd[2];
+  TRY(pipe(pipefd));
+  fflush(stdout);
+  pid_t p = fork();
+  if (p == 0) {
+    g_child = true;
+    close(pipefd[0]);
+    int cfd = open("f", O_RDWR);
+    if (cfd < 0) FAILF("child open: %s", ename(errno));
+    struct flock c = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 10};
+    EXPECT_ERR2(fcntl(cfd, F_SETLK, &c), EAGAIN, EACCES);
+    struct flock q = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    TRY(fcntl(cfd, F_GETLK, &q));
+    CHECK(q.l_type == F_WRLCK && q.l_pid == getppid() && q.l_start == 100 && q.l_len == 50,
+          "F_GETLK: type %d pid %d start %jd len %jd", q.l_type, q.l_pid, (intmax_t)q.l_start, (intmax_t)q.l_len);
+    struct flock other = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 200, .l_len = 10};
+    TRY(fcntl(cfd, F_SETLK, &other)); /* a disjoint range is free */
+    if (write(pipefd[1], "r", 1) != 1) _exit(1);
+    /* then wait for the parent's lock to go */
+    struct flock w = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 50};
+    TRY(fcntl(cfd, F_SETLKW, &w));
+    _exit(0);
+  }
+  close(pipefd[1]);
+  char c;
+  CHECK(read(pipefd[0], &c, 1) == 1, "the locking child failed before it was ready");
+  close(pipefd[0]);
+  tick();
+  l.l_type = F_UNLCK;
+  TRY(fcntl(fd, F_SETLK, &l));
+  if (user_wait(p) < 0) return -1;
+  /* flock: another open file description conflicts, the same one does not */
+  int fd2;
+  TRYV(fd2, open("f", O_RDONLY));
+  TRY(flock(fd, LOCK_EX | LOCK_NB));
+  EXPECT_ERR(flock(fd2, LOCK_SH | LOCK_NB), EWOULDBLOCK);
+  TRY(flock(fd, LOCK_SH | LOCK_NB)); /* converts */
+  TRY(flock(fd2, LOCK_SH | LOCK_NB));
+  TRY(flock(fd, LOCK_UN));
+  TRY(flock(fd2, LOCK_UN));
+  /* OFD locks */
+  struct flock o = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+  TRY(fcntl(fd, F_OFD_SETLK, &o));
+  o.l_type = F_RDLCK;
+  EXPECT_ERR(fcntl(fd2, F_OFD_SETLK, &o), EAGAIN);
+  close(fd);
+  TRY(fcntl(fd2, F_OFD_SETLK, &o)); /* freed by the close */
+  close(fd2);
+  return 0;
+}
+
+/* Programs stored in the tree run: a copied ELF binary and a #! script. */
+static int check_exec(void)
+{
+  static unsigned char bin[4 * MIB];
+  struct statvfs v;
+  TRY(statvfs(".", &v));
+  if (v.f_flag & ST_NOEXEC) {
+    note("mounted noexec: exec not checked");
+    return 0;
+  }
+  const char *src = access("/bin/echo", X_OK) == 0 ? "/bin/echo" : "/usr/bin/echo";
+  ssize_t n = read_file(src, bin, sizeof bin);
+  CHECK(n > 0 && n < (ssize_t)sizeof bin, "reading %s: %s", src, ename(errno));
+  TRY(write_file("echo", bin, (size_t)n, 0755));
+  static const char script[] = "#!/bin/sh\necho script \"$1\"\n";
+  TRY(write_file("script.sh", script, sizeof script - 1, 0755));
+  TRY(write_file("noexec.sh", script, sizeof script - 1, 0644));
+  const char *runs[][3] = {{"./echo", "hello", "hello\n"}, {"./script.sh", "arg", "script arg\n"}};
+  for (int i = 0; i < 2; i++) {
+    int out[2];
+    TRY(pipe(out));
+    fflush(stdout);
+    pid_t p = fork();
+    if (p == 0) {
+      dup2(out[1], 1);
+      execl(runs[i][0], runs[i][0], runs[i][1], (char *)NULL);
+      _exit(127);
+    }
+    close(out[1]);
+    char got[64] = {0};
+    ssize_t r = read(out[0], got, sizeof got - 1);
+    close(out[0]);
+    int status;
+    TRY(waitpid(p, &status, 0));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s exited 0x%x", runs[i][0], status);
+    CHECK(r > 0 && !strcmp(got, runs[i][2]), "%s printed '%s'", runs[i][0], got);
+  }
+  pid_t p = user_fork(U1, G1, NO_GROUP);
+  if (p == 0) {
+    EXPECT_ERR(execl("./noexec.sh", "noexec.sh", (char *)NULL), EACCES);
+    AS_USER_END(p);
+  }
+  AS_USER_END(p);
+  return 0;
+}
+
 /* ---- permissions as unprivileged users ----------------------------------- */
 
 static int check_perm_files(void)
@@ -1940,6 +2047,11 @@ static int check_perm_files(void)
     TRY(link("u1own", "mine/l"));
     EXPECT_ERR(unlink("rootdir/f"), EACCES);
     EXPECT_ERR(rename("rootdir/f", "mine/f"), EACCES);
+    EXPECT_ERR(access("root644", W_OK), EACCES);
+    TRY(access("root644", R_OK));
+    EXPECT_ERR(access("root600", R_OK), EACCES);
+    EXPECT_ERR(access("rootdir", W_OK), EACCES);
+    EXPECT_ERR(access("root644", X_OK), EACCES);
     EXPECT_ERR(chmod("root644", 0666), EPERM);
     EXPECT_ERR(chown("root644", U1, G1), EPERM);
     EXPECT_ERR(chown("root644", (uid_t)-1, G1), EPERM);
@@ -2297,6 +2409,20 @@ static void persist_pattern(unsigned char *buf)
 {
   for (size_t i = 0; i < PERSIST_BYTES; i++) buf[i] = (unsigned char)((i * 2654435761u) >> 13);
 }
+#define PERSIST_RANDOM_BYTES 2000000
+#define PERSIST_RANDOM_OPS 400
+#define PERSIST_SEED 0x1234567887654321ull
+static const char want_trunc_src[] = "0123456789abcdefghij";
+/* The content of "random": PERSIST_RANDOM_OPS writes of the seeded generator. */
+static void persist_random_model(unsigned char *model)
+{
+  memset(model, 0, PERSIST_RANDOM_BYTES);
+  g_rng = PERSIST_SEED;
+  for (int op = 0; op < PERSIST_RANDOM_OPS; op++) {
+    size_t len = (size_t)(rnd() % 9000) + 1, off = (size_t)(rnd() % (PERSIST_RANDOM_BYTES - len));
+    for (size_t k = 0; k < len; k++) model[off + k] = (unsigned char)(rnd() >> 56);
+  }
+}
 static const struct timespec persist_times[2] = {{1234567890, 111111111}, {1500000000, 123456789}};
 
 static int check_persist_fixture(void)
@@ -2321,6 +2447,39 @@ static int check_persist_fixture(void)
   close(fd);
   TRY(write_file("empty", "", 0, 0444));
   TRY(utimensat(AT_FDCWD, "data", persist_times, 0));
+  /* content made by random writes (the staging path), by a mapping, by
+   * truncation; a RENAME_EXCHANGE; a removed file */
+  static unsigned char model[PERSIST_RANDOM_BYTES];
+  persist_random_model(model);
+  TRYV(fd, open("random", O_RDWR | O_CREAT, 0644));
+  g_rng = PERSIST_SEED;
+  for (int op = 0; op < PERSIST_RANDOM_OPS; op++) {
+    size_t len = (size_t)(rnd() % 9000) + 1, off = (size_t)(rnd() % (PERSIST_RANDOM_BYTES - len));
+    unsigned char chunk[9001];
+    for (size_t k = 0; k < len; k++) chunk[k] = (unsigned char)(rnd() >> 56);
+    TRY(pwrite_full(fd, chunk, len, (off_t)off));
+  }
+  TRY(ftruncate(fd, PERSIST_RANDOM_BYTES));
+  close(fd);
+  TRYV(fd, open("mapped", O_RDWR | O_CREAT, 0644));
+  TRY(ftruncate(fd, 100000));
+  unsigned char *m = mmap(NULL, 100000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(m != MAP_FAILED, "mmap: %s", ename(errno));
+  for (size_t k = 0; k < 100000; k++) m[k] = (unsigned char)(k % 253);
+  TRY(msync(m, 100000, MS_SYNC));
+  TRY(munmap(m, 100000));
+  close(fd);
+  TRY(write_file("truncated", want_trunc_src, sizeof want_trunc_src - 1, 0644));
+  TRY(truncate("truncated", 5));
+  TRY(truncate("truncated", 20));
+  TRY(mkdir("ex-a", 0755));
+  TRY(write_file("ex-a/in-a", "a", 1, 0644));
+  TRY(write_file("ex-b", "b", 1, 0644));
+  TRY(renameat2(AT_FDCWD, "ex-a", AT_FDCWD, "ex-b", RENAME_EXCHANGE));
+  TRY(write_file("removed", "x", 1, 0644));
+  TRY(unlink("removed"));
+  TRY(setxattr("data", "user.removed", "x", 1, 0));
+  TRY(removexattr("data", "user.removed"));
   return 0;
 }
 
@@ -2356,13 +2515,32 @@ static int verify_persist(void)
   close(fd);
   TRY(stat("empty", &st));
   CHECK(st.st_size == 0 && (st.st_mode & 07777) == 0444, "empty: size %jd mode 0%o", (intmax_t)st.st_size, st.st_mode & 07777);
+  static unsigned char model[PERSIST_RANDOM_BYTES], back[PERSIST_RANDOM_BYTES + 1];
+  persist_random_model(model);
+  ssize_t n2 = read_file("random", back, sizeof back);
+  CHECK(n2 == PERSIST_RANDOM_BYTES, "random: %zd bytes", n2);
+  for (size_t k = 0; k < PERSIST_RANDOM_BYTES; k++)
+    CHECK(back[k] == model[k], "random: byte %zu is 0x%02x, want 0x%02x", k, back[k], model[k]);
+  n2 = read_file("mapped", back, sizeof back);
+  CHECK(n2 == 100000, "mapped: %zd bytes", n2);
+  for (size_t k = 0; k < 100000; k++)
+    CHECK(back[k] == (unsigned char)(k % 253), "mapped: byte %zu is %u", k, back[k]);
+  n2 = read_file("truncated", back, sizeof back);
+  CHECK(n2 == 20 && !memcmp(back, want_trunc_src, 5) && all_zero(back + 5, 15), "truncated: %zd bytes", n2);
+  TRY(lstat("ex-b", &st));
+  CHECK(S_ISDIR(st.st_mode), "ex-b is not the exchanged directory");
+  TRY(lstat("ex-b/in-a", &st));
+  TRY(lstat("ex-a", &st));
+  CHECK(S_ISREG(st.st_mode) && st.st_size == 1, "ex-a is not the exchanged file");
+  EXPECT_ERR(lstat("removed", &st), ENOENT);
+  EXPECT_ERR(getxattr("data", "user.removed", x, sizeof x), ENODATA);
   int n = 0;
   DIR *d = opendir(".");
   CHECK(d, "opendir: %s", ename(errno));
   struct dirent *e;
   while ((e = readdir(d))) n++;
   closedir(d);
-  CHECK(n == 7, "persist/ lists %d entries, want 7 (. .. data data-link symlink sub empty)", n);
+  CHECK(n == 12, "persist/ lists %d entries, want 12 (. .. data data-link symlink sub empty random mapped truncated ex-a ex-b)", n);
   return 0;
 }
 
@@ -2404,6 +2582,8 @@ static const struct check checks[] = {
   {"statfs", check_statfs},
   {"fsync", check_fsync},
   {"concurrent", check_concurrent},
+  {"locks", check_locks},
+  {"exec", check_exec},
   {"perm-files", check_perm_files},
   {"perm-chown", check_perm_chown},
   {"perm-sticky", check_perm_sticky},
