@@ -1825,6 +1825,57 @@ static int check_random_io(void)
   return 0;
 }
 
+/* A file written sequentially (the chunker's path), closed, then changed in
+ * place, appended to and truncated: each close must keep every byte. */
+static int reopen_compare(const char *path, const unsigned char *model, size_t size, unsigned char *back, const char *when)
+{
+  int fd;
+  TRYV(fd, open(path, O_RDONLY));
+  int r = compare_model(fd, model, size, back, when);
+  close(fd);
+  return r;
+}
+
+static int check_rewrite(void)
+{
+  enum { SIZE = 5 * 1024 * 1024, STEP = 65537 };
+  unsigned char *model = malloc(SIZE + 200000), *back = malloc(SIZE + 200001);
+  CHECK(model && back, "out of memory");
+  g_rng = 0xfeedbeef12345ull;
+  for (size_t i = 0; i < SIZE + 200000; i++) model[i] = (unsigned char)(rnd() >> 56);
+  int fd;
+  TRYV(fd, open("f", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  for (size_t off = 0; off < SIZE; off += STEP) {
+    size_t len = SIZE - off < STEP ? SIZE - off : STEP;
+    CHECK(write(fd, model + off, len) == (ssize_t)len, "sequential write at %zu: %s", off, ename(errno));
+  }
+  close(fd);
+  if (reopen_compare("f", model, SIZE, back, "after the sequential write") < 0) return -1;
+  /* small changes in place, one across a 256 KiB boundary, one at the very start */
+  TRYV(fd, open("f", O_RDWR));
+  static const struct { size_t off, len; } edits[] = {{1536 * 1024, 10}, {4 * 1024 * 1024 - 1000, 3000}, {0, 1}, {SIZE - 1, 1}};
+  for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+    for (size_t k = 0; k < edits[e].len; k++) model[edits[e].off + k] = (unsigned char)~model[edits[e].off + k];
+    TRY(pwrite_full(fd, model + edits[e].off, edits[e].len, (off_t)edits[e].off));
+  }
+  close(fd);
+  if (reopen_compare("f", model, SIZE, back, "after edits in place") < 0) return -1;
+  TRYV(fd, open("f", O_WRONLY | O_APPEND));
+  TRY(write(fd, model + SIZE, 100000));
+  close(fd);
+  if (reopen_compare("f", model, SIZE + 100000, back, "after an append") < 0) return -1;
+  TRY(truncate("f", 3 * 1024 * 1024 + 5));
+  if (reopen_compare("f", model, 3 * 1024 * 1024 + 5, back, "after truncate") < 0) return -1;
+  /* overwrite everything from the start with O_TRUNC and a short content */
+  TRYV(fd, open("f", O_WRONLY | O_TRUNC));
+  TRY(write(fd, model + 7, 1000));
+  close(fd);
+  if (reopen_compare("f", model + 7, 1000, back, "after O_TRUNC and a short write") < 0) return -1;
+  free(model);
+  free(back);
+  return 0;
+}
+
 /* ---- past 4 GiB ----------------------------------------------------------- */
 
 static int check_4gib(void)
@@ -2426,6 +2477,14 @@ static void persist_pattern(unsigned char *buf)
 #define PERSIST_RANDOM_OPS 400
 #define PERSIST_SEED 0x1234567887654321ull
 static const char want_trunc_src[] = "0123456789abcdefghij";
+#define PERSIST_SEQ_BYTES (24 * 1024 * 1024)
+/* The content of "seq": written sequentially, then "EDITED" in the middle. */
+static void persist_seq_model(unsigned char *seq)
+{
+  g_rng = PERSIST_SEED ^ 0xabcdef;
+  for (size_t k = 0; k < PERSIST_SEQ_BYTES; k++) seq[k] = (unsigned char)(rnd() >> 56);
+  memcpy(seq + PERSIST_SEQ_BYTES / 2, "EDITED", 6);
+}
 /* The content of "random": PERSIST_RANDOM_OPS writes of the seeded generator. */
 static void persist_random_model(unsigned char *model)
 {
@@ -2489,6 +2548,17 @@ static int check_persist_fixture(void)
   TRY(write_file("ex-a/in-a", "a", 1, 0644));
   TRY(write_file("ex-b", "b", 1, 0644));
   TRY(renameat2(AT_FDCWD, "ex-a", AT_FDCWD, "ex-b", RENAME_EXCHANGE));
+  static unsigned char seq[PERSIST_SEQ_BYTES];
+  persist_seq_model(seq);
+  TRYV(fd, open("seq", O_WRONLY | O_CREAT, 0644));
+  for (size_t off = 0; off < PERSIST_SEQ_BYTES; off += 65537) {
+    size_t len = PERSIST_SEQ_BYTES - off < 65537 ? PERSIST_SEQ_BYTES - off : 65537;
+    CHECK(write(fd, seq + off, len) == (ssize_t)len, "seq write: %s", ename(errno));
+  }
+  close(fd);
+  TRYV(fd, open("seq", O_WRONLY));
+  TRY(pwrite_full(fd, "EDITED", 6, PERSIST_SEQ_BYTES / 2));
+  close(fd);
   TRY(write_file("removed", "x", 1, 0644));
   TRY(unlink("removed"));
   TRY(setxattr("data", "user.removed", "x", 1, 0));
@@ -2534,6 +2604,12 @@ static int verify_persist(void)
   CHECK(n2 == PERSIST_RANDOM_BYTES, "random: %zd bytes", n2);
   for (size_t k = 0; k < PERSIST_RANDOM_BYTES; k++)
     CHECK(back[k] == model[k], "random: byte %zu is 0x%02x, want 0x%02x", k, back[k], model[k]);
+  static unsigned char seq[PERSIST_SEQ_BYTES], seqback[PERSIST_SEQ_BYTES + 1];
+  persist_seq_model(seq);
+  n2 = read_file("seq", seqback, sizeof seqback);
+  CHECK(n2 == PERSIST_SEQ_BYTES, "seq: %zd bytes", n2);
+  for (size_t k = 0; k < PERSIST_SEQ_BYTES; k++)
+    CHECK(seqback[k] == seq[k], "seq: byte %zu is 0x%02x, want 0x%02x", k, seqback[k], seq[k]);
   n2 = read_file("mapped", back, sizeof back);
   CHECK(n2 == 100000, "mapped: %zd bytes", n2);
   for (size_t k = 0; k < 100000; k++)
@@ -2553,7 +2629,7 @@ static int verify_persist(void)
   struct dirent *e;
   while ((e = readdir(d))) n++;
   closedir(d);
-  CHECK(n == 12, "persist/ lists %d entries, want 12 (. .. data data-link symlink sub empty random mapped truncated ex-a ex-b)", n);
+  CHECK(n == 13, "persist/ lists %d entries, want 13 (. .. data data-link symlink sub empty random mapped truncated ex-a ex-b seq)", n);
   return 0;
 }
 
@@ -2591,6 +2667,7 @@ static const struct check checks[] = {
   {"fallocate", check_fallocate},
   {"mmap", check_mmap},
   {"random-io", check_random_io},
+  {"rewrite", check_rewrite},
   {"4gib", check_4gib},
   {"statfs", check_statfs},
   {"fsync", check_fsync},
