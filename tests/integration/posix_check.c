@@ -27,10 +27,11 @@
  * Within a check the first failed assertion ends it, except the SOFT_ ones
  * (independent facts), which are all reported.  Checks: mkdir rmdir readdir
  * readdir-big readdir-rewind names dirfd chmod chown link unlink unlink-open
- * mkfifo open rename rename2 symlink truncate utimensat timestamps xattr
- * xattr-names seek-hole fallocate mmap random-io rewrite 4gib statfs fsync
- * concurrent locks exec perm-files perm-chown perm-sticky perm-setgid
- * perm-killpriv persist (the fixture: DIR/persist).
+ * mkfifo open rename rename2 symlink truncate utimensat timestamps
+ * mtime-after-write xattr xattr-names seek-hole fallocate mmap random-io
+ * rewrite 4gib statfs fsync concurrent rename-storm locks exec perm-files
+ * perm-chown perm-sticky perm-setgid perm-killpriv persist (the fixture:
+ * DIR/persist).
  *
  * Users: U1 (65534), U2 (65533), U3 (65532); groups G1 (65534), G2 (65533),
  * GS (65530, "shared").  None needs to exist in /etc/passwd.
@@ -1199,6 +1200,49 @@ static int check_timestamps(void)
   return 0;
 }
 
+/* What tar and rsync do: write the data, set the times, close.  Data still
+ * cached by the kernel must not move mtime past the time that was set. */
+static int check_mtime_after_write(void)
+{
+  static unsigned char buf[1 << 20];
+  memset(buf, 'w', sizeof buf);
+  const struct timespec t[2] = {{1100000000, 1}, {1100000000, 2}};
+  struct stat st;
+  int fd;
+  /* futimens on the writing fd, then close */
+  TRYV(fd, open("a", O_WRONLY | O_CREAT, 0644));
+  TRY(pwrite_full(fd, buf, sizeof buf, 0));
+  TRY(futimens(fd, t));
+  close(fd);
+  TRY(stat("a", &st));
+  SOFT_CHECK(ts_cmp(st.st_mtim, t[1]) == 0, "write, futimens, close: mtime %jd.%09ld, want %jd.%09ld", (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (intmax_t)t[1].tv_sec, t[1].tv_nsec);
+  /* utimensat by path while another fd still holds dirty data */
+  TRYV(fd, open("b", O_WRONLY | O_CREAT, 0644));
+  TRY(pwrite_full(fd, buf, sizeof buf, 0));
+  TRY(utimensat(AT_FDCWD, "b", t, 0));
+  TRY(fsync(fd));
+  close(fd);
+  TRY(stat("b", &st));
+  SOFT_CHECK(ts_cmp(st.st_mtim, t[1]) == 0, "write, utimensat, fsync, close: mtime %jd.%09ld, want %jd.%09ld", (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (intmax_t)t[1].tv_sec, t[1].tv_nsec);
+  /* through a mapping: msync, then set the time, then unmap */
+  TRYV(fd, open("c", O_RDWR | O_CREAT, 0644));
+  TRY(ftruncate(fd, 65536));
+  unsigned char *m = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK(m != MAP_FAILED, "mmap: %s", ename(errno));
+  memset(m, 'm', 65536);
+  TRY(msync(m, 65536, MS_SYNC));
+  TRY(futimens(fd, t));
+  TRY(munmap(m, 65536));
+  close(fd);
+  TRY(stat("c", &st));
+  SOFT_CHECK(ts_cmp(st.st_mtim, t[1]) == 0, "mapped write, msync, futimens, munmap: mtime %jd.%09ld", (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  /* and the size and bytes are all there */
+  TRY(stat("a", &st));
+  CHECK(st.st_size == (off_t)sizeof buf, "size %jd", (intmax_t)st.st_size);
+  SOFT_END();
+  return 0;
+}
+
 /* ---- xattrs -------------------------------------------------------------- */
 
 static bool list_has(const char *list, ssize_t len, const char *name)
@@ -1971,6 +2015,81 @@ static int check_fsync(void)
   return 0;
 }
 
+/* Renames in opposite directions at once (lock ordering in the server),
+ * directory moves among them, and a lister; bounded by the check timeout. */
+static int check_rename_storm(void)
+{
+  enum { FILES = 200, ROUNDS = 3 };
+  TRY(mkdir("d1", 0755));
+  TRY(mkdir("d2", 0755));
+  char a[64], b[64];
+  for (int i = 0; i < FILES; i++) {
+    snprintf(a, sizeof a, "d1/x%d", i);
+    TRY(write_file(a, a, strlen(a), 0644));
+    snprintf(a, sizeof a, "d2/y%d", i);
+    TRY(write_file(a, a, strlen(a), 0644));
+  }
+  TRY(mkdir("d1/sub1", 0755));
+  TRY(mkdir("d2/sub2", 0755));
+  pid_t pids[3];
+  for (int w = 0; w < 3; w++) {
+    fflush(stdout);
+    pids[w] = fork();
+    if (pids[w] < 0) FAILF("fork: %s", ename(errno));
+    if (pids[w] == 0) {
+      g_child = true;
+      for (int r = 0; r < ROUNDS; r++) {
+        const char *from = (w == 0) == (r % 2 == 0) ? "d1" : "d2", *to = from[1] == '1' ? "d2" : "d1";
+        if (w == 2) { /* the lister */
+          DIR *d = opendir(r % 2 ? "d1" : "d2");
+          if (!d) FAILF("lister: opendir: %s", ename(errno));
+          while (readdir(d)) {}
+          closedir(d);
+          continue;
+        }
+        for (int i = 0; i < FILES; i++) {
+          snprintf(a, sizeof a, "%s/%c%d", from, w == 0 ? 'x' : 'y', i);
+          snprintf(b, sizeof b, "%s/%c%d", to, w == 0 ? 'x' : 'y', i);
+          if (rename(a, b) < 0) FAILF("writer %d round %d: rename %s %s: %s", w, r, a, b, ename(errno));
+        }
+        snprintf(a, sizeof a, "%s/sub%d", from, w + 1);
+        snprintf(b, sizeof b, "%s/sub%d", to, w + 1);
+        if (rename(a, b) < 0) FAILF("writer %d: rename dir %s %s: %s", w, a, b, ename(errno));
+      }
+      _exit(0);
+    }
+  }
+  int failed = 0;
+  for (int w = 0; w < 3; w++) {
+    int status;
+    TRY(waitpid(pids[w], &status, 0));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed++;
+  }
+  if (failed) {
+    if (!g_detail[0]) snprintf(g_detail, DETAIL_BYTES, "%d renamer(s) died", failed);
+    return -1;
+  }
+  /* odd rounds: x ends in d2, y in d1 */
+  for (int i = 0; i < FILES; i++) {
+    char content[64] = {0};
+    snprintf(a, sizeof a, "d2/x%d", i);
+    snprintf(b, sizeof b, "d1/x%d", i);
+    CHECK(read_file(a, content, sizeof content - 1) > 0 && !strcmp(content, b), "%s has '%s'", a, content);
+    memset(content, 0, sizeof content);
+    snprintf(a, sizeof a, "d1/y%d", i);
+    snprintf(b, sizeof b, "d2/y%d", i);
+    CHECK(read_file(a, content, sizeof content - 1) > 0 && !strcmp(content, b), "%s has '%s'", a, content);
+  }
+  struct stat st, p;
+  TRY(stat("d2/sub1", &st));
+  TRY(stat("d2/sub1/..", &p));
+  struct stat d2;
+  TRY(stat("d2", &d2));
+  CHECK(p.st_ino == d2.st_ino, "d2/sub1/.. is not d2");
+  TRY(stat("d1/sub2", &st));
+  return 0;
+}
+
 /* Advisory locks (sqlite, git and backup tools take them): fcntl record
  * locks between processes, OFD locks and flock between open file descriptions. */
 static int check_locks(void)
@@ -2283,6 +2402,7 @@ static int check_perm_sticky(void)
     EXPECT_ERR(rmdir("tmp/u1-dir"), EPERM);
     TRY(write_file("tmp/u2-own", "x", 1, 0644));
     EXPECT_ERR(rename("tmp/u2-own", "tmp/u1-b"), EPERM); /* replacing U1's file */
+    EXPECT_ERR(setxattr("tmp", "user.x", "v", 1, 0), EPERM); /* user.* on a sticky dir: owner only */
     int fd;
     TRYV(fd, open("tmp/u1-c", O_WRONLY)); /* 0666: writing is not removing */
     close(fd);
@@ -2671,6 +2791,7 @@ static const struct check checks[] = {
   {"truncate", check_truncate},
   {"utimensat", check_utimens},
   {"timestamps", check_timestamps},
+  {"mtime-after-write", check_mtime_after_write},
   {"xattr", check_xattr},
   {"xattr-names", check_xattr_names},
   {"seek-hole", check_seek_hole},
@@ -2682,6 +2803,7 @@ static const struct check checks[] = {
   {"statfs", check_statfs},
   {"fsync", check_fsync},
   {"concurrent", check_concurrent},
+  {"rename-storm", check_rename_storm},
   {"locks", check_locks},
   {"exec", check_exec},
   {"perm-files", check_perm_files},
