@@ -28,7 +28,7 @@
  * (independent facts), which are all reported.  Checks: mkdir rmdir readdir
  * readdir-big readdir-rewind names dirfd chmod chown link unlink unlink-open
  * mkfifo open rename rename2 symlink truncate utimensat timestamps
- * mtime-after-write xattr xattr-names seek-hole fallocate mmap random-io
+ * mtime-after-write xattr xattr-names acl seek-hole fallocate mmap random-io
  * rewrite 4gib statfs fsync concurrent rename-storm locks exec perm-files
  * perm-chown perm-sticky perm-setgid perm-killpriv persist (the fixture:
  * DIR/persist).
@@ -1630,6 +1630,101 @@ static int check_concurrent(void)
   return 0;
 }
 
+/* POSIX ACLs as the xattrs rsync -A and tar --acls write (the kernel's
+ * system.posix_acl_* format: a version word, then tag/perm/id entries sorted
+ * by tag and id).  Stored, shown in the mode's group bits (the mask),
+ * enforced, inherited from a default ACL, and updated by chmod. */
+#define ACL_VERSION 2
+enum { T_USER_OBJ = 0x01, T_USER = 0x02, T_GROUP_OBJ = 0x04, T_GROUP = 0x08, T_MASK = 0x10, T_OTHER = 0x20 };
+struct acl_entry { uint16_t tag, perm; uint32_t id; };
+static size_t acl_build(unsigned char *out, const struct acl_entry *e, size_t n)
+{
+  uint32_t version = ACL_VERSION;
+  memcpy(out, &version, 4);
+  for (size_t i = 0; i < n; i++) memcpy(out + 4 + 8 * i, &e[i], 8);
+  return 4 + 8 * n;
+}
+/* the perm of the entry with tag (and id for named ones), or -1 */
+static int acl_perm(const unsigned char *acl, ssize_t len, uint16_t tag, uint32_t id)
+{
+  for (ssize_t off = 4; off + 8 <= len; off += 8) {
+    struct acl_entry e;
+    memcpy(&e, acl + off, 8);
+    if (e.tag == tag && (tag != T_USER && tag != T_GROUP ? true : e.id == id)) return e.perm;
+  }
+  return -1;
+}
+
+static int check_acl(void)
+{
+  unsigned char acl[256], back[256];
+  const uint32_t none = 0xffffffffu;
+  struct stat st;
+  TRY(write_file("f", "acl", 3, 0600));
+  const struct acl_entry fe[] = {{T_USER_OBJ, 6, none}, {T_USER, 6, U2}, {T_GROUP_OBJ, 0, none}, {T_MASK, 6, none}, {T_OTHER, 0, none}};
+  size_t len = acl_build(acl, fe, 5);
+  if (setxattr("f", "system.posix_acl_access", acl, len, 0) < 0) FAILF("setxattr system.posix_acl_access: %s (rsync -A and tar --acls need it)", ename(errno));
+  ssize_t n = getxattr("f", "system.posix_acl_access", back, sizeof back);
+  CHECK(n == (ssize_t)len && acl_perm(back, n, T_USER, U2) == 6, "ACL reads back %zd bytes, user %u perm %d", n, U2, n > 0 ? acl_perm(back, n, T_USER, U2) : -1);
+  TRY(stat("f", &st));
+  SOFT_CHECK((st.st_mode & 0777) == 0660, "mode after an ACL with mask rw-: 0%o, want 0660", st.st_mode & 0777);
+  /* enforced: U2 is named, U1 falls to other; a group member of the owning
+   * group gets group_obj (---) */
+  TRY(chown("f", 0, GS));
+  pid_t p = user_fork(U2, G2, NO_GROUP);
+  if (p == 0) {
+    int fd = open("f", O_RDWR);
+    SOFT_CHECK(fd >= 0, "a user named in the ACL (rw) cannot open O_RDWR: %s", ename(errno));
+    if (fd >= 0) close(fd);
+    SOFT_END();
+    AS_USER_END(p);
+  }
+  if (user_wait(p) < 0) g_soft++;
+  p = user_fork(U1, G1, GS);
+  if (p == 0) {
+    SOFT_ERR(open("f", O_RDONLY), EACCES);
+    SOFT_END();
+    AS_USER_END(p);
+  }
+  if (user_wait(p) < 0) g_soft++;
+  /* chmod rewrites the mask */
+  TRY(chmod("f", 0640));
+  n = getxattr("f", "system.posix_acl_access", back, sizeof back);
+  SOFT_CHECK(n > 0 && acl_perm(back, n, T_MASK, none) == 4 && acl_perm(back, n, T_USER, U2) == 6, "after chmod 0640 the ACL mask is %d, want 4 (r)", n > 0 ? acl_perm(back, n, T_MASK, none) : -1);
+  p = user_fork(U2, G2, NO_GROUP);
+  if (p == 0) {
+    SOFT_ERR(open("f", O_WRONLY), EACCES); /* the mask now limits U2 to r */
+    SOFT_END();
+    AS_USER_END(p);
+  }
+  if (user_wait(p) < 0) g_soft++;
+  /* a default ACL is inherited; the umask is not applied under it */
+  TRY(mkdir("d", 0755));
+  const struct acl_entry de[] = {{T_USER_OBJ, 7, none}, {T_USER, 7, U2}, {T_GROUP_OBJ, 5, none}, {T_MASK, 7, none}, {T_OTHER, 0, none}};
+  len = acl_build(acl, de, 5);
+  if (setxattr("d", "system.posix_acl_default", acl, len, 0) < 0) {
+    set_detail(__LINE__, "setxattr system.posix_acl_default: %s", ename(errno));
+    return -1;
+  }
+  umask(022);
+  int fd = open("d/new", O_CREAT | O_WRONLY, 0666);
+  umask(0);
+  TRY(fd);
+  close(fd);
+  TRY(stat("d/new", &st));
+  SOFT_CHECK((st.st_mode & 0777) == 0660, "file under a default ACL: mode 0%o, want 0660 (mask rw-, umask ignored)", st.st_mode & 0777);
+  n = getxattr("d/new", "system.posix_acl_access", back, sizeof back);
+  SOFT_CHECK(n > 0 && acl_perm(back, n, T_USER, U2) == 7, "file under a default ACL: inherited user %u entry %d", U2, n > 0 ? acl_perm(back, n, T_USER, U2) : -1);
+  TRY(mkdir("d/sub", 0777));
+  n = getxattr("d/sub", "system.posix_acl_default", back, sizeof back);
+  SOFT_CHECK(n == (ssize_t)len, "a subdirectory does not inherit the default ACL (%zd bytes)", n);
+  /* removing the ACL leaves the mode */
+  TRY(removexattr("f", "system.posix_acl_access"));
+  EXPECT_ERR(getxattr("f", "system.posix_acl_access", back, sizeof back), ENODATA);
+  SOFT_END();
+  return 0;
+}
+
 /* ---- sparse files, SEEK_DATA / SEEK_HOLE, fallocate ---------------------- */
 
 static int check_seek_hole(void)
@@ -2794,6 +2889,7 @@ static const struct check checks[] = {
   {"mtime-after-write", check_mtime_after_write},
   {"xattr", check_xattr},
   {"xattr-names", check_xattr_names},
+  {"acl", check_acl},
   {"seek-hole", check_seek_hole},
   {"fallocate", check_fallocate},
   {"mmap", check_mmap},
