@@ -29,7 +29,7 @@
  * readdir-big readdir-rewind names dirfd chmod chown link unlink unlink-open
  * mkfifo open rename rename2 symlink truncate utimensat timestamps
  * mtime-after-write xattr xattr-names acl seek-hole fallocate mmap random-io
- * rewrite 4gib statfs fsync concurrent rename-storm locks exec perm-files
+ * rewrite copy 4gib statfs fsync concurrent rename-storm locks exec perm-files
  * perm-chown perm-sticky perm-setgid perm-killpriv persist (the fixture:
  * DIR/persist).
  *
@@ -52,7 +52,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -2025,6 +2027,105 @@ static int check_rewrite(void)
   return 0;
 }
 
+/* The copy paths cp and friends take: copy_file_range, sendfile, splice
+ * through a pipe; a clone ioctl is reported only.  Unsupported calls may say
+ * EXDEV/EOPNOTSUPP/ENOSYS (callers fall back), but a copy must be exact. */
+static int check_copy(void)
+{
+  enum { SIZE = 3 * 1024 * 1024 + 777 };
+  unsigned char *data = malloc(SIZE), *back = malloc(SIZE + 1);
+  CHECK(data && back, "out of memory");
+  g_rng = 0xc0ffee;
+  for (size_t i = 0; i < SIZE; i++) data[i] = (unsigned char)(rnd() >> 56);
+  TRY(write_file("src", data, SIZE, 0644));
+  int in, out;
+  TRYV(in, open("src", O_RDONLY));
+  TRYV(out, open("cfr", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  loff_t ioff = 0, ooff = 0;
+  size_t done = 0;
+  bool cfr_ok = true;
+  while (done < SIZE) {
+    ssize_t r = copy_file_range(in, &ioff, out, &ooff, SIZE - done, 0);
+    if (r < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) && done == 0) {
+      note("copy_file_range: %s (callers fall back to read/write)", ename(errno));
+      cfr_ok = false;
+      break;
+    }
+    CHECK(r > 0, "copy_file_range after %zu bytes: %s", done, r < 0 ? ename(errno) : "returned 0");
+    done += (size_t)r;
+  }
+  close(out);
+  if (cfr_ok) {
+    CHECK(read_file("cfr", back, SIZE + 1) == SIZE && !memcmp(back, data, SIZE), "copy_file_range copy differs");
+    /* a range into the middle of an existing file */
+    TRYV(out, open("cfr", O_WRONLY));
+    ioff = 1000;
+    ooff = 2 * 1024 * 1024;
+    ssize_t r = copy_file_range(in, &ioff, out, &ooff, 5000, 0);
+    close(out);
+    CHECK(r == 5000, "copy_file_range of a range: %zd (%s)", r, ename(errno));
+    memcpy(data + 2 * 1024 * 1024, data + 1000, 5000); /* data is now the expected cfr */
+    CHECK(read_file("cfr", back, SIZE + 1) == SIZE && !memcmp(back, data, SIZE), "copy_file_range of a range: content differs");
+    TRY(pread_full(in, data, SIZE, 0)); /* data back to src */
+  }
+  /* sendfile */
+  TRYV(out, open("sf", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  off_t soff = 0;
+  done = 0;
+  while (done < SIZE) {
+    ssize_t r = sendfile(out, in, &soff, SIZE - done);
+    CHECK(r > 0, "sendfile after %zu bytes: %s", done, r < 0 ? ename(errno) : "returned 0");
+    done += (size_t)r;
+  }
+  close(out);
+  CHECK(read_file("sf", back, SIZE + 1) == SIZE && !memcmp(back, data, SIZE), "sendfile copy differs");
+  /* splice through a pipe, both ways */
+  int pp[2];
+  TRY(pipe(pp));
+  TRYV(out, open("spl", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  loff_t sin = 0;
+  done = 0;
+  while (done < SIZE) {
+    ssize_t r = splice(in, &sin, pp[1], NULL, 65536, 0);
+    CHECK(r > 0, "splice from the file: %s", r < 0 ? ename(errno) : "returned 0");
+    ssize_t moved = 0;
+    while (moved < r) {
+      ssize_t w = splice(pp[0], NULL, out, NULL, (size_t)(r - moved), 0);
+      CHECK(w > 0, "splice into the file: %s", w < 0 ? ename(errno) : "returned 0");
+      moved += w;
+    }
+    done += (size_t)r;
+  }
+  close(out);
+  close(pp[0]);
+  close(pp[1]);
+  CHECK(read_file("spl", back, SIZE + 1) == SIZE && !memcmp(back, data, SIZE), "splice copy differs");
+  /* clone: reported only */
+  TRYV(out, open("clone", O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  if (ioctl(out, FICLONE, in) < 0) note("FICLONE: %s", ename(errno));
+  close(out);
+  close(in);
+  /* O_DIRECT: reported only (FUSE servers may refuse it) */
+  int d = open("direct", O_RDWR | O_CREAT | O_DIRECT, 0644);
+  if (d < 0) note("O_DIRECT open: %s", ename(errno));
+  else {
+    void *al = NULL;
+    CHECK(posix_memalign(&al, 4096, 8192) == 0, "posix_memalign");
+    memset(al, 'D', 8192);
+    ssize_t w = pwrite(d, al, 8192, 0);
+    memset(al, 0, 8192);
+    ssize_t r = pread(d, al, 8192, 0);
+    if (w != 8192 || r != 8192) note("O_DIRECT I/O: write %zd read %zd (%s)", w, r, ename(errno));
+    else CHECK(((unsigned char *)al)[8191] == 'D', "O_DIRECT read back differs");
+    free(al);
+    close(d);
+    CHECK(read_file("direct", back, 8193) == 8192 && back[0] == 'D', "O_DIRECT write not seen by a buffered read");
+  }
+  free(data);
+  free(back);
+  return 0;
+}
+
 /* ---- past 4 GiB ----------------------------------------------------------- */
 
 static int check_4gib(void)
@@ -2895,6 +2996,7 @@ static const struct check checks[] = {
   {"mmap", check_mmap},
   {"random-io", check_random_io},
   {"rewrite", check_rewrite},
+  {"copy", check_copy},
   {"4gib", check_4gib},
   {"statfs", check_statfs},
   {"fsync", check_fsync},
