@@ -837,7 +837,7 @@ static int check_rename(void)
   TRY(rename("src", "empty"));
   TRY(stat("empty/x", &st));
   TRY(mkdir("src", 0755));
-  EXPECT_ERR2(rename("src", "empty"), ENOTEMPTY, EEXIST);
+  EXPECT_ERR(rename("src", "empty"), ENOTEMPTY); /* POSIX allows EEXIST too; Linux says ENOTEMPTY */
   TRY(stat("src", &st));
   /* type mismatches */
   TRY(write_file("file", "f", 1, 0644));
