@@ -2478,6 +2478,20 @@ static int check_perm_files(void)
     TRY(fd = open("mine/f", O_WRONLY));
     close(fd);
     EXPECT_ERR(open("mine/f", O_RDONLY), EACCES);
+    /* permission is checked at open: an fd keeps working after chmod 0 */
+    int held;
+    TRYV(held, open("mine/held", O_CREAT | O_RDWR, 0644));
+    TRY(write(held, "abc", 3));
+    TRY(chmod("mine/held", 0));
+    TRY(pwrite_full(held, "def", 3, 3));
+    char hb[8] = {0};
+    CHECK(pread(held, hb, sizeof hb, 0) == 6 && !memcmp(hb, "abcdef", 6), "fd after chmod 0 reads '%s'", hb);
+    TRY(ftruncate(held, 4));
+    EXPECT_ERR(truncate("mine/held", 2), EACCES);
+    TRY(fsync(held));
+    close(held);
+    EXPECT_ERR(open("mine/held", O_RDONLY), EACCES);
+    EXPECT_ERR(fchmod(open("root644", O_RDONLY), 0777), EPERM);
     /* directory bits: no x stops lookup, no r stops listing, no w stops creating */
     TRY(write_file("mine/d/inner", "i", 1, 0644));
     TRY(chmod("mine/d", 0600));
