@@ -39,6 +39,9 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 # Interop checkers: C programs the interop drivers run over vectors made by the JS oracles.
 CHECK_SRC  := $(wildcard tests/interop/check_*.c)
 CHECK_BIN  := $(CHECK_SRC:tests/interop/%.c=$(BUILD)/interop/%)
+# Integration helpers: C programs the integration drivers run (e.g. the POSIX suite).
+INTEG_SRC  := $(wildcard tests/integration/*.c)
+INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/integration/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
@@ -88,17 +91,22 @@ $(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/integration/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: all $(UNIT_BIN) $(REPLAY_BIN) $(CHECK_BIN) $(BENCH_BIN)
+tests: all $(UNIT_BIN) $(REPLAY_BIN) $(CHECK_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
 check: tests
 	tests/run $(BUILD)
 
+# The sanitizer pass looks for memory errors: the kill -9 test runs 5 of its 20 rounds.
 asan:
-	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	CRASH_ROUNDS=5 $(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
 
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)

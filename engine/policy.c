@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "err.h"
@@ -198,5 +199,21 @@ int policy_enforce(const policy_rule_t *rule, pins_t *pins, uint64_t *removed, p
     if (!rc && fn) rc = fn(ctx, &h.pins[i]);
   }
   free(h.pins);
+  return rc;
+}
+
+int policy_apply(const policy_set_t *set, const policy_event_t *ev, pins_t *pins, const char *label,
+                 const cid_t *cid, const policy_rule_t **matched) {
+  const policy_rule_t *rule = policy_match(set, ev);
+  if (matched) *matched = NULL;
+  if (!rule || !rule->pin) return 0;
+  char name[PINS_NAME_BYTES_MAX + 1];
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+  policy_pin_name(rule, label, name);
+  int rc = pins_add_written(pins, cid, name, policy_expiry(rule, now_ms));
+  if (!rc) rc = policy_enforce(rule, pins, NULL, NULL, NULL);
+  if (!rc && matched) *matched = rule;
   return rc;
 }

@@ -114,4 +114,12 @@ int policy_holdings(const policy_rule_t *rule, pins_t *pins, pins_ls_fn fn, void
  * 0 or negative errno.  A rule without keep_last does nothing. */
 int policy_enforce(const policy_rule_t *rule, pins_t *pins, uint64_t *removed, pins_ls_fn fn, void *ctx);
 
+/* What the DWN and files/ hooks do with content just written (its blocks
+ * synced): the first rule matching ev, if it says pin, pins cid as
+ * "<rule>/<label>" (pins_add_written) with the rule's expiry and enforces its
+ * keep_last.  *matched (may be NULL) gets that rule, or NULL when nothing was
+ * pinned.  0 or the pin store's error. */
+int policy_apply(const policy_set_t *set, const policy_event_t *ev, pins_t *pins, const char *label,
+                 const cid_t *cid, const policy_rule_t **matched);
+
 #endif

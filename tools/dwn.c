@@ -117,17 +117,9 @@ static void pin_record_data(void *ctx, const char *tenant, const json_t *write, 
   repo_t *r = ctx;
   const char *protocol = json_string_value(json_object_get(json_object_get(write, "descriptor"), "protocol"));
   policy_event_t ev = {.source = POLICY_SOURCE_DWN, .dwn_protocol = protocol, .size = size};
-  const policy_rule_t *rule = policy_match(&r->policies, &ev);
-  if (!rule || !rule->pin) return;
-  char name[PINS_NAME_BYTES_MAX + 1];
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-  policy_pin_name(rule, json_string_value(json_object_get(write, "recordId")), name);
-  int rc = pins_add_written(r->pins, data_cid, name, policy_expiry(rule, now_ms));
-  if (!rc) rc = policy_enforce(rule, r->pins, NULL, NULL, NULL);
+  int rc = policy_apply(&r->policies, &ev, r->pins, json_string_value(json_object_get(write, "recordId")), data_cid, NULL);
   if (rc)
-    log_kv(LOG_LEVEL_WARN, "dwn", ((log_kv_t[]){LOG_STR("policy", rule->name), LOG_STR("error", err_msg(rc))}),
+    log_kv(LOG_LEVEL_WARN, "dwn", ((log_kv_t[]){LOG_STR("protocol", protocol ? protocol : ""), LOG_STR("error", err_msg(rc))}),
            "pin policy could not pin record data");
 }
 
