@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# stress-ng's filesystem stressors against the mount's files/, 10 s each batch,
-# with --verify where the stressor supports it: every stressor must run (no
+# stress-ng's filesystem stressors against the mount's files/ in three batches
+# (two of 10 s, one bounded by operations, each with a watchdog), with
+# --verify where the stressor supports it: every stressor must run (no
 # skip, no "not implemented"), count operations, report no failure, and
 # stress-ng must exit 0.  Afterwards the daemon still answers, the stressors'
 # scratch directories are all removed (unlink/rmdir worked) and SIGTERM exits 0.
