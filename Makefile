@@ -39,7 +39,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 # Interop checkers: C programs the interop drivers run over vectors made by the JS oracles.
 CHECK_SRC  := $(wildcard tests/interop/check_*.c)
 CHECK_BIN  := $(CHECK_SRC:tests/interop/%.c=$(BUILD)/interop/%)
-# Helper programs of the integration drivers: standalone C, no libraries.
+# Integration helpers: C programs the integration drivers run (e.g. the POSIX suite).
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/integration/%)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
@@ -91,15 +91,15 @@ $(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/integration/%: tests/integration/%.c
+$(BUILD)/integration/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: all $(UNIT_BIN) $(REPLAY_BIN) $(CHECK_BIN) $(BENCH_BIN) $(INTEG_BIN)
+tests: all $(UNIT_BIN) $(REPLAY_BIN) $(CHECK_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
 check: tests
 	tests/run $(BUILD)

@@ -80,15 +80,19 @@ typedef struct fsmeta_inode {
 typedef struct fsmeta fsmeta_t;
 
 /* Opens (creating) the store at dir.  uid/gid own a newly created root.
- * Reaps orphans (their blocks become garbage).  0, or -EIO/-ENOMEM (err_set). */
+ * Reaps orphans (their blocks become garbage), counts the inodes (one scan of
+ * the "i" keys) and computes the empty file's CID with the importer.  LevelDB
+ * locks the directory: one fsmeta_t per store per process, and a second
+ * process gets -EIO.  0, or -EIO/-ENOMEM (err_set). */
 int fsmeta_open(const char *dir, uid_t uid, gid_t gid, fsmeta_t **out);
 void fsmeta_close(fsmeta_t *m);
 
 /* An inode by number: 0 or -ENOENT. */
 int fsmeta_get(fsmeta_t *m, uint64_t ino, fsmeta_inode_t *out);
 
-/* The entry name in directory parent: 0, -ENOENT, -ENOTDIR (parent is not a
- * directory), -ENAMETOOLONG. */
+/* The entry name in directory parent ("." is parent itself, ".." its parent
+ * pointer): 0, -ENOENT, -ENOTDIR (parent is not a directory), -ENAMETOOLONG.
+ * The entry and the inode are read from one snapshot. */
 int fsmeta_lookup(fsmeta_t *m, uint64_t parent, const char *name, fsmeta_inode_t *out);
 
 /* Creates name in parent: a regular file, directory, symlink (target), FIFO,
@@ -96,12 +100,17 @@ int fsmeta_lookup(fsmeta_t *m, uint64_t parent, const char *name, fsmeta_inode_t
  * caller applied umask and setgid-directory inheritance).  Sets the new
  * inode's times to now, its nlink (2 for a directory, whose parent's nlink
  * rises by one), the parent's mtime/ctime, and for a regular file the empty
- * file's CID.  -EEXIST, -ENOENT/-ENOTDIR (parent), -ENAMETOOLONG, -EMLINK. */
+ * file's CID and tsize.  -EEXIST, -ENOENT/-ENOTDIR (parent; -ENOENT also for a
+ * removed directory), -ENAMETOOLONG (name, or a target over
+ * FSMETA_TARGET_BYTES_MAX), -EMLINK, -EINVAL (a name that is empty, ".", ".."
+ * or holds '/'; an unknown type; a symlink without target), -ENOENT for an
+ * empty target (as symlink(2)). */
 int fsmeta_create(fsmeta_t *m, uint64_t parent, const char *name, uint32_t mode, uint32_t uid, uint32_t gid,
                   uint64_t rdev, const char *target, fsmeta_inode_t *out);
 
 /* A hard link newparent/newname to ino (not a directory: -EPERM); nlink+1,
- * ctime now.  -EEXIST, -EMLINK. *out is ino's updated inode. */
+ * ctime now.  -EEXIST, -EMLINK, -ENOENT (ino unknown or an orphan: nlink 0),
+ * -ENOTDIR (newparent).  *out (may be NULL) is ino's updated inode. */
 int fsmeta_link(fsmeta_t *m, uint64_t ino, uint64_t newparent, const char *newname, fsmeta_inode_t *out);
 
 /* Removes parent/name: dir false is unlink (-EISDIR on a directory), dir true
@@ -120,9 +129,12 @@ int fsmeta_unlink(fsmeta_t *m, uint64_t parent, const char *name, bool dir, fsme
 int fsmeta_rename(fsmeta_t *m, uint64_t oldparent, const char *oldname, uint64_t newparent, const char *newname,
                   unsigned flags, fsmeta_inode_t *replaced);
 
-/* Read-modify-write of one inode under the store's mutex: fn changes *ino
- * (it must not change ino, type or nlink); returning non-zero aborts with that
- * error.  sync makes the write durable.  *out (may be NULL) is the result. */
+/* Read-modify-write of one inode under the store's mutex: fn changes *inode
+ * (it must not change ino, type, nlink or a directory's parent, nor give a
+ * non-file a CID: -EINVAL; timestamps' tv_nsec must be < 1e9); returning
+ * non-zero aborts with that error.  fn runs under the mutex: it must not call
+ * back into this store.  sync makes the write durable.  *out (may be NULL) is
+ * the result.  -ENOENT for an unknown ino. */
 typedef int (*fsmeta_update_fn)(void *ctx, fsmeta_inode_t *inode);
 int fsmeta_update(fsmeta_t *m, uint64_t ino, fsmeta_update_fn fn, void *ctx, bool sync, fsmeta_inode_t *out);
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include "fsmeta.h"
 #include "importer.h"
 #include "log.h"
+#include "policy.h"
+#include "readers.h"
 
 #define BUCKETS 65536u              /* node table hash buckets */
 #define COPY_BYTES (1u << 20)       /* staging copy unit */
@@ -33,7 +36,7 @@ typedef struct fnode {
   uint32_t opens;   /* open files */
   uint32_t refs;    /* operations in flight */
   bool unlinked;    /* nlink reached 0: reap when unused */
-  pthread_mutex_t lock; /* the content state below */
+  pthread_rwlock_t lock; /* the content state below: reads shared, changes exclusive */
   int state;
   bool dirty;       /* content changed since it was last made durable */
   bool times_set;   /* mtime/ctime below are newer than the inode's */
@@ -42,7 +45,9 @@ typedef struct fnode {
   struct timespec mtime;
   imp_file_t *stream;
   int stage_fd;
-  exp_file_t *exp;  /* clean reads; NULL until needed */
+  readers_t rd;     /* clean reads (readers.h); its CID is set when needed */
+  uint64_t parent;  /* where the kernel last found it (under the table lock): */
+  char *name;       /* its path names pin policies' files rules */
   struct fnode *next;
 } fnode_t;
 
@@ -53,6 +58,7 @@ static struct {
   block_source_t src;
   imp_options_t imp;
   uint64_t root_ino; /* the kernel's inode of files/ */
+  bool policies;     /* some pin policy has source files */
   char stage_dir[REPO_PATH_BYTES_MAX + 32];
   pthread_mutex_t table_lock;
   fnode_t **buckets;
@@ -97,7 +103,12 @@ static fnode_t *node_get(uint64_t ino) {
   if (!n && (n = calloc(1, sizeof *n))) {
     n->ino = ino;
     n->stage_fd = -1;
-    pthread_mutex_init(&n->lock, NULL);
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP); /* writes are not starved by reads */
+    pthread_rwlock_init(&n->lock, &a);
+    pthread_rwlockattr_destroy(&a);
+    readers_init(&n->rd, &F.src);
     n->next = *bucket(ino);
     *bucket(ino) = n;
   }
@@ -122,12 +133,13 @@ static void stage_close(fnode_t *n);
 
 /* Drops what a node holds (clean, unused): the exporter, a staging file. */
 static void node_free(fnode_t *n) {
-  if (n->exp) exp_close(n->exp);
+  readers_destroy(&n->rd);
   if (n->stream) imp_file_abort(n->stream);
   if (n->stage_fd >= 0 && n->unlinked) stage_close(n);
   if (n->stage_fd >= 0) close(n->stage_fd); /* a flush failed: recovered (or cleared) at the next start */
   if (n->unlinked) fsmeta_reap(F.meta, n->ino);
-  pthread_mutex_destroy(&n->lock);
+  free(n->name);
+  pthread_rwlock_destroy(&n->lock);
   free(n);
 }
 
@@ -141,9 +153,9 @@ static void node_put(fnode_t *n) {
   bool last = --n->refs == 0 && n->nlookup == 0 && n->opens == 0;
   pthread_mutex_unlock(&F.table_lock);
   if (!last) return;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_wrlock(&n->lock);
   if (!n->unlinked && (n->dirty || n->state != CLEAN)) flush_locked(n, true);
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   pthread_mutex_lock(&F.table_lock);
   if (n->refs || n->nlookup || n->opens) { /* taken again meanwhile */
     pthread_mutex_unlock(&F.table_lock);
@@ -164,10 +176,59 @@ static void orphaned(uint64_t ino) {
     fsmeta_reap(F.meta, ino);
     return;
   }
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_wrlock(&n->lock);
   n->unlinked = true;
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   node_put(n);
+}
+
+/* Records where the kernel found n (for path-based pin policies). */
+static void name_node(fnode_t *n, uint64_t parent, const char *name) {
+  if (!F.policies || !name) return;
+  char *copy = strdup(name);
+  pthread_mutex_lock(&F.table_lock);
+  free(n->name);
+  n->name = copy, n->parent = parent;
+  pthread_mutex_unlock(&F.table_lock);
+}
+
+/* The path of ino in files/ ("/a/b") from the names the kernel's lookups gave
+ * its node and its directories' nodes (the kernel holds a file's parents
+ * while it holds the file).  -ENOENT when a name is unknown. */
+static int path_of(uint64_t ino, char *out, size_t cap) {
+  char tmp[PATH_MAX];
+  size_t at = sizeof tmp - 1;
+  tmp[at] = '\0';
+  int rc = 0;
+  pthread_mutex_lock(&F.table_lock);
+  for (int depth = 0; ino != FSMETA_INO_ROOT; depth++) {
+    fnode_t *n = *bucket(ino);
+    while (n && n->ino != ino) n = n->next;
+    size_t len = n && n->name ? strlen(n->name) : 0;
+    if (!len || depth > 1024 || len + 1 > at) {
+      rc = -ENOENT;
+      break;
+    }
+    at -= len;
+    memcpy(tmp + at, n->name, len);
+    tmp[--at] = '/';
+    ino = n->parent;
+  }
+  pthread_mutex_unlock(&F.table_lock);
+  if (!rc) snprintf(out, cap, "%s", tmp + at);
+  return rc;
+}
+
+/* Content just recorded: the pin policies with source files decide whether
+ * it is pinned (as "<rule>/<path without the leading />"). */
+static void apply_policies(fnode_t *n, const cid_t *cid) {
+  char path[PATH_MAX];
+  if (!F.policies || path_of(n->ino, path, sizeof path) != 0) return;
+  policy_event_t ev = {.source = POLICY_SOURCE_FILES, .path = path, .size = n->size};
+  int rc = policy_apply(&F.repo->policies, &ev, F.repo->pins, path + 1, cid, NULL);
+  if (rc)
+    log_kv(LOG_LEVEL_WARN, "files", ((log_kv_t[]){LOG_STR("path", path), LOG_STR("error", err_msg(rc))}),
+           "pin policy could not pin a file");
 }
 
 /* ---- attributes ------------------------------------------------------------------- */
@@ -195,10 +256,10 @@ static int inode_now(uint64_t ino, fsmeta_inode_t *out) {
   if (rc || !S_ISREG(out->mode)) return rc;
   fnode_t *n = node_find(ino);
   if (!n) return 0;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_rdlock(&n->lock);
   if (n->loaded) out->size = n->size;
   if (n->times_set) out->mtime = out->ctime = n->mtime;
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   node_put(n);
   return 0;
 }
@@ -210,21 +271,23 @@ int files_root_attr(struct stat *st) {
   return rc;
 }
 
-/* An entry reply for inode i, counting the kernel's new reference. */
-static void reply_entry(fuse_req_t req, const fsmeta_inode_t *i) {
+/* An entry reply for inode i (found as parent/name), counting the kernel's
+ * new reference. */
+static void reply_entry(fuse_req_t req, const fsmeta_inode_t *i, uint64_t parent, const char *name) {
   fnode_t *n = node_get(i->ino);
   if (!n) {
     fuse_reply_err(req, ENOMEM);
     return;
   }
+  name_node(n, parent, name);
   struct fuse_entry_param e = {0};
   e.ino = to_kernel(i->ino);
   e.attr_timeout = e.entry_timeout = FILES_TIMEOUT_S;
   fsmeta_inode_t cur = *i;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_rdlock(&n->lock);
   if (n->loaded && S_ISREG(cur.mode)) cur.size = n->size;
   if (n->times_set) cur.mtime = cur.ctime = n->mtime;
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   to_stat(&cur, &e.attr);
   pthread_mutex_lock(&F.table_lock);
   n->nlookup++;
@@ -246,16 +309,16 @@ static int load_locked(fnode_t *n) {
   return 0;
 }
 
-static void exp_drop(fnode_t *n) {
-  if (n->exp) exp_close(n->exp);
-  n->exp = NULL;
-}
+static void exp_drop(fnode_t *n) { readers_reset(&n->rd, NULL); }
+
+/* A missing block under a file is an I/O error, not a missing file. */
+static int content_err(int rc) { return rc == -ENOENT ? err_set(-EIO, "a block of a file's content is missing") : rc; }
 
 static int exp_ready(fnode_t *n) {
-  if (n->exp) return 0;
+  if (n->rd.has_cid) return 0;
   fsmeta_inode_t i;
   int rc = fsmeta_get(F.meta, n->ino, &i);
-  if (!rc) rc = exp_open(&F.src, &i.cid, &n->exp);
+  if (!rc) readers_reset(&n->rd, &i.cid);
   return rc;
 }
 
@@ -284,6 +347,7 @@ static int record_content(fnode_t *n, const cid_t *cid, uint64_t tsize, bool sta
   content_update_t u = {cid, n->size, tsize, n->times_set, n->mtime, staged};
   if (!rc) rc = fsmeta_update(F.meta, n->ino, apply_content, &u, true, NULL);
   if (!rc) n->times_set = false;
+  if (!rc && cid && !staged && !n->unlinked) apply_policies(n, cid);
   return rc;
 }
 
@@ -336,9 +400,9 @@ static int to_staged(fnode_t *n) {
   char *buf = !rc && n->size ? malloc(COPY_BYTES) : NULL;
   if (!rc && n->size && !buf) rc = -ENOMEM;
   for (uint64_t off = 0; !rc && off < n->size;) {
-    ssize_t got = exp_pread(n->exp, buf, COPY_BYTES, off);
+    ssize_t got = readers_pread(&n->rd, buf, COPY_BYTES, off);
     if (got <= 0) {
-      rc = got < 0 ? (int)got : err_set(-EIO, "content shorter than its size");
+      rc = got < 0 ? content_err((int)got) : err_set(-EIO, "content shorter than its size");
       break;
     }
     bool zero = buf[0] == 0 && memcmp(buf, buf + 1, (size_t)got - 1) == 0;
@@ -390,18 +454,27 @@ static int write_locked(fnode_t *n, const char *buf, size_t len, off_t off) {
   return rc;
 }
 
-static ssize_t read_locked(fnode_t *n, char *buf, size_t len, off_t off) {
+/* Readiness for reads under the shared lock: loaded, not a stream (a stream
+ * cannot be read back: it is finished), a clean file's CID in the readers. */
+static bool read_ready(const fnode_t *n) { return n->loaded && n->state != STREAM && (n->state != CLEAN || n->rd.has_cid); }
+
+static int read_prepare_locked(fnode_t *n) {
   int rc = load_locked(n);
-  if (rc) return rc;
-  if (n->state == STREAM && (rc = flush_locked(n, false))) return rc; /* a stream cannot be read back: finish it */
+  if (!rc && n->state == STREAM) rc = flush_locked(n, false);
+  if (!rc && n->state == CLEAN) rc = exp_ready(n);
+  return rc;
+}
+
+/* With the lock held shared (or exclusive) and read_ready. */
+static ssize_t read_locked(fnode_t *n, char *buf, size_t len, off_t off) {
   if ((uint64_t)off >= n->size) return 0;
   if ((uint64_t)off + len > n->size) len = (size_t)(n->size - (uint64_t)off);
   if (n->state == STAGED) {
     ssize_t got = pread(n->stage_fd, buf, len, off);
     return got < 0 ? err_set(-errno, "staging file: %s", strerror(errno)) : got;
   }
-  if ((rc = exp_ready(n))) return rc;
-  return exp_pread(n->exp, buf, len, (uint64_t)off);
+  ssize_t got = readers_pread(&n->rd, buf, len, (uint64_t)off);
+  return got < 0 ? content_err((int)got) : got;
 }
 
 static int truncate_locked(fnode_t *n, uint64_t size) {
@@ -441,7 +514,7 @@ void files_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   } else if (rc) {
     reply_err(req, rc);
   } else {
-    reply_entry(req, &i);
+    reply_entry(req, &i, to_meta(parent), name);
   }
 }
 
@@ -499,13 +572,13 @@ void files_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
   fnode_t *n = NULL;
   if (!rc && S_ISREG(i.mode) && !(n = node_get(m))) rc = -ENOMEM;
   if (!rc && (to_set & FUSE_SET_ATTR_SIZE) && !S_ISREG(i.mode)) rc = S_ISDIR(i.mode) ? -EISDIR : -EINVAL;
-  if (n) pthread_mutex_lock(&n->lock);
+  if (n) pthread_rwlock_wrlock(&n->lock);
   if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) rc = truncate_locked(n, (uint64_t)attr->st_size);
   attr_change_t c = {attr, to_set, now(), n};
   if (!rc) rc = fsmeta_update(F.meta, m, apply_attr, &c, false, &i);
   /* truncate(2) without an open file: nothing will close it, so it is durable now */
   if (!rc && n && (to_set & FUSE_SET_ATTR_SIZE) && n->opens == 0) rc = flush_locked(n, true);
-  if (n) pthread_mutex_unlock(&n->lock);
+  if (n) pthread_rwlock_unlock(&n->lock);
   if (!rc) rc = inode_now(m, &i);
   if (n) node_put(n);
   if (rc) {
@@ -549,7 +622,7 @@ void files_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
   fsmeta_inode_t i;
   int rc = make_entry(req, parent, name, mode, rdev, NULL, &i);
   if (rc) reply_err(req, rc);
-  else reply_entry(req, &i);
+  else reply_entry(req, &i, to_meta(parent), name);
 }
 
 void files_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
@@ -560,7 +633,7 @@ void files_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
   fsmeta_inode_t i;
   int rc = strlen(link) > FSMETA_TARGET_BYTES_MAX ? -ENAMETOOLONG : make_entry(req, parent, name, S_IFLNK | 0777, 0, link, &i);
   if (rc) reply_err(req, rc);
-  else reply_entry(req, &i);
+  else reply_entry(req, &i, to_meta(parent), name);
 }
 
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir) {
@@ -580,8 +653,12 @@ void files_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
     return;
   }
   fsmeta_inode_t replaced = {0};
+  fsmeta_inode_t moved;
+  bool named = F.policies && fsmeta_lookup(F.meta, to_meta(parent), name, &moved) == 0;
   int rc = fsmeta_rename(F.meta, to_meta(parent), name, to_meta(newparent), newname, flags, &replaced);
   if (!rc && replaced.ino && replaced.nlink == 0) orphaned(replaced.ino);
+  fnode_t *n = !rc && named ? node_find(moved.ino) : NULL;
+  if (n) name_node(n, to_meta(newparent), newname), node_put(n);
   reply_err(req, rc);
 }
 
@@ -593,7 +670,7 @@ void files_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
   fsmeta_inode_t i;
   int rc = fsmeta_link(F.meta, to_meta(ino), to_meta(newparent), newname, &i);
   if (rc) reply_err(req, rc);
-  else reply_entry(req, &i);
+  else reply_entry(req, &i, to_meta(newparent), newname);
 }
 
 /* ---- open files ---------------------------------------------------------------------------- */
@@ -615,9 +692,9 @@ void files_open_file(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
   fnode_t *n = rc ? NULL : node_get(m);
   if (!rc && !n) rc = -ENOMEM;
   if (!rc && (fi->flags & O_TRUNC)) {
-    pthread_mutex_lock(&n->lock);
+    pthread_rwlock_wrlock(&n->lock);
     rc = truncate_locked(n, 0);
-    pthread_mutex_unlock(&n->lock);
+    pthread_rwlock_unlock(&n->lock);
   }
   if (!rc) opened(n, fi);
   if (n) node_put(n);
@@ -635,10 +712,11 @@ void files_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
   }
   fnode_t *n = rc ? NULL : node_get(i.ino);
   if (!rc && !n) rc = -ENOMEM;
+  if (!rc) name_node(n, to_meta(parent), name);
   if (!rc && existed && (fi->flags & O_TRUNC)) {
-    pthread_mutex_lock(&n->lock);
+    pthread_rwlock_wrlock(&n->lock);
     rc = truncate_locked(n, 0);
-    pthread_mutex_unlock(&n->lock);
+    pthread_rwlock_unlock(&n->lock);
     if (rc) node_put(n);
   }
   if (rc) {
@@ -669,9 +747,15 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
     fuse_reply_err(req, ENOMEM);
     return;
   }
-  pthread_mutex_lock(&n->lock);
-  ssize_t got = read_locked(n, buf, size, off);
-  pthread_mutex_unlock(&n->lock);
+  ssize_t got = 0;
+  pthread_rwlock_rdlock(&n->lock);
+  if (!read_ready(n)) { /* prepare exclusively, then read exclusively (rare: the first read) */
+    pthread_rwlock_unlock(&n->lock);
+    pthread_rwlock_wrlock(&n->lock);
+    got = read_prepare_locked(n);
+  }
+  if (!got) got = read_locked(n, buf, size, off);
+  pthread_rwlock_unlock(&n->lock);
   if (got < 0) reply_err(req, (int)got);
   else fuse_reply_buf(req, buf, (size_t)got);
   free(buf);
@@ -679,9 +763,9 @@ void files_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 
 void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   fnode_t *n = (fnode_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_wrlock(&n->lock);
   int rc = write_locked(n, buf, size, off);
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   if (rc) reply_err(req, rc);
   else fuse_reply_write(req, size);
 }
@@ -690,9 +774,9 @@ void files_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
  * re-chunks a staged file; an earlier one (other opens remain) only syncs it. */
 void files_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   fnode_t *n = (fnode_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_wrlock(&n->lock);
   int rc = n->dirty || n->state == STREAM ? flush_locked(n, n->opens <= 1) : 0;
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   reply_err(req, rc);
 }
 
@@ -703,9 +787,9 @@ void files_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   pthread_mutex_unlock(&F.table_lock);
   int rc = 0;
   if (last) { /* shared mmap writes may come after the last flush */
-    pthread_mutex_lock(&n->lock);
+    pthread_rwlock_wrlock(&n->lock);
     if (n->dirty || n->state != CLEAN) rc = flush_locked(n, true);
-    pthread_mutex_unlock(&n->lock);
+    pthread_rwlock_unlock(&n->lock);
   }
   node_put(n);
   reply_err(req, rc);
@@ -713,34 +797,34 @@ void files_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 
 void files_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   fnode_t *n = (fnode_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_wrlock(&n->lock);
   int rc = flush_locked(n, false);
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   if (!rc) rc = fsmeta_sync(F.meta); /* the entries naming it */
   reply_err(req, rc);
 }
 
 void files_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
   fnode_t *n = (fnode_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_wrlock(&n->lock);
   int rc = load_locked(n);
   if (!rc) rc = to_staged(n);
   if (!rc && fallocate(n->stage_fd, mode, offset, length) != 0) rc = -errno;
   if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(offset + length) > n->size) n->size = (uint64_t)(offset + length);
   if (!rc) touch_locked(n);
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   reply_err(req, rc);
 }
 
 void files_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
   fnode_t *n = (fnode_t *)(uintptr_t)fi->fh;
-  pthread_mutex_lock(&n->lock);
+  pthread_rwlock_wrlock(&n->lock);
   int rc = load_locked(n);
   off_t pos = -1;
   if (!rc && (uint64_t)off >= n->size) rc = -ENXIO;
   else if (!rc && n->state == STAGED && (pos = lseek(n->stage_fd, off, whence)) < 0) rc = -errno;
   else if (!rc && n->state != STAGED) pos = whence == SEEK_DATA ? off : (off_t)n->size; /* a DAG is all data */
-  pthread_mutex_unlock(&n->lock);
+  pthread_rwlock_unlock(&n->lock);
   if (rc) reply_err(req, rc);
   else fuse_reply_lseek(req, pos);
 }
@@ -826,6 +910,7 @@ void files_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
         rc = -ENOMEM;
         break;
       }
+      name_node(n, to_meta(d->self), d->pending_name);
       struct fuse_entry_param e = {.ino = to_kernel(i.ino), .attr_timeout = FILES_TIMEOUT_S,
                                    .entry_timeout = FILES_TIMEOUT_S};
       to_stat(&i, &e.attr);
@@ -874,10 +959,10 @@ static int flush_all(void) {
         if (!x->unlinked && (x->dirty || x->state != CLEAN)) n = x, n->refs++;
       pthread_mutex_unlock(&F.table_lock);
       if (!n) break;
-      pthread_mutex_lock(&n->lock);
+      pthread_rwlock_wrlock(&n->lock);
       int frc = flush_locked(n, true);
       if (frc) n->dirty = false, n->state = n->state == STAGED ? STAGED : CLEAN; /* do not spin on it */
-      pthread_mutex_unlock(&n->lock);
+      pthread_rwlock_unlock(&n->lock);
       node_put(n);
       if (frc && !rc) rc = frc;
       if (frc) break;
@@ -892,9 +977,9 @@ static int cid_of(uint64_t ino, cid_t *cid) {
   if (!rc && S_ISREG(i.mode)) {
     fnode_t *n = node_find(ino);
     if (n) {
-      pthread_mutex_lock(&n->lock);
+      pthread_rwlock_wrlock(&n->lock);
       if (n->dirty || n->state != CLEAN) rc = flush_locked(n, true);
-      pthread_mutex_unlock(&n->lock);
+      pthread_rwlock_unlock(&n->lock);
       node_put(n);
     }
   } else if (!rc && S_ISDIR(i.mode)) {
@@ -911,6 +996,15 @@ static void reply_value(fuse_req_t req, const void *value, size_t len, size_t si
   else fuse_reply_buf(req, value, len);
 }
 
+/* 0 for a name in a namespace Linux filesystems store, else what ext4 says:
+ * -EINVAL for a bare prefix ("user."), -EOPNOTSUPP for other namespaces. */
+static int xattr_name_check(const char *name) {
+  static const char *const prefixes[] = {"user.", "trusted.", "security."};
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+    if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0) return name[strlen(prefixes[i])] ? 0 : -EINVAL;
+  return strcmp(name, "system.posix_acl_access") == 0 || strcmp(name, "system.posix_acl_default") == 0 ? 0 : -EOPNOTSUPP;
+}
+
 void files_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   int rc;
   if (strcmp(name, XATTR_CID) == 0) {
@@ -924,30 +1018,81 @@ void files_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
     return;
   }
   buf_t v = {0};
-  rc = fsmeta_xattr_get(F.meta, to_meta(ino), name, &v);
+  rc = xattr_name_check(name);
+  if (!rc) rc = fsmeta_xattr_get(F.meta, to_meta(ino), name, &v);
   if (rc) reply_err(req, rc);
   else reply_value(req, v.data, v.len, size);
   buf_free(&v);
 }
 
+/* POSIX ACLs (the kernel enforces them; the filesystem keeps the mode in
+ * step, as fuse_set_acl expects): the xattr is a u32 version 2 then entries
+ * of {u16 tag, u16 perm, u32 id}, little-endian.  The mode's bits come from
+ * the owner, the mask (else the group) and the other entries; an ACL with no
+ * named users, groups or mask says no more than the mode and is not stored. */
+#define ACL_XATTR_ACCESS "system.posix_acl_access"
+#define ACL_XATTR_DEFAULT "system.posix_acl_default"
+enum { ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4, ACL_GROUP = 8, ACL_MASK = 16, ACL_OTHER = 32 };
+
+static int acl_mode(const uint8_t *v, size_t len, uint32_t *bits, bool *extended) {
+  if (len < 4 || (len - 4) % 8 || (v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24) != 2) return -EINVAL;
+  unsigned seen = 0, owner = 0, group = 0, mask = 0, other = 0;
+  for (size_t at = 4; at < len; at += 8) {
+    unsigned tag = v[at] | v[at + 1] << 8, perm = v[at + 2] | v[at + 3] << 8;
+    if (perm > 7) return -EINVAL;
+    if (tag == ACL_USER_OBJ) owner = perm;
+    else if (tag == ACL_GROUP_OBJ) group = perm;
+    else if (tag == ACL_MASK) mask = perm;
+    else if (tag == ACL_OTHER) other = perm;
+    else if (tag != ACL_USER && tag != ACL_GROUP) return -EINVAL;
+    seen |= tag;
+  }
+  if ((seen & (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) != (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) return -EINVAL;
+  *extended = seen & (ACL_USER | ACL_GROUP | ACL_MASK);
+  *bits = owner << 6 | ((seen & ACL_MASK) ? mask : group) << 3 | other;
+  return 0;
+}
+
+static int apply_acl_mode(void *ctx, fsmeta_inode_t *i) {
+  i->mode = (i->mode & ~0777u) | *(uint32_t *)ctx;
+  clock_gettime(CLOCK_REALTIME, &i->ctime);
+  return 0;
+}
+
+static int set_acl(uint64_t ino, const char *name, const char *value, size_t size, int flags) {
+  fsmeta_inode_t i;
+  int rc = fsmeta_get(F.meta, ino, &i);
+  if (rc) return rc;
+  if (strcmp(name, ACL_XATTR_DEFAULT) == 0) return S_ISDIR(i.mode) ? fsmeta_xattr_set(F.meta, ino, name, value, size, flags) : -EACCES;
+  uint32_t bits;
+  bool extended;
+  if ((rc = acl_mode((const uint8_t *)value, size, &bits, &extended))) return rc;
+  rc = fsmeta_update(F.meta, ino, apply_acl_mode, &bits, false, NULL);
+  if (!rc && extended) rc = fsmeta_xattr_set(F.meta, ino, name, value, size, flags);
+  if (!rc && !extended && (rc = fsmeta_xattr_remove(F.meta, ino, name)) == -ENODATA) rc = 0;
+  return rc;
+}
+
 void files_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
-  int rc = strcmp(name, XATTR_CID) == 0 ? -EPERM : fsmeta_xattr_set(F.meta, to_meta(ino), name, value, size, flags);
+  int rc = strcmp(name, XATTR_CID) == 0 ? -EPERM : xattr_name_check(name);
+  if (!rc && strncmp(name, "system.posix_acl_", 17) == 0) rc = set_acl(to_meta(ino), name, value, size, flags);
+  else if (!rc) rc = fsmeta_xattr_set(F.meta, to_meta(ino), name, value, size, flags);
   reply_err(req, rc);
 }
 
+/* user.anya.cid is not listed: it is asked for by name.  Listed, backup
+ * tools would copy it onto other files (and try to remove it here). */
 void files_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   buf_t names = {0};
   int rc = fsmeta_xattr_list(F.meta, to_meta(ino), &names);
-  fsmeta_inode_t i;
-  if (!rc) rc = fsmeta_get(F.meta, to_meta(ino), &i);
-  if (!rc && (S_ISREG(i.mode) || S_ISDIR(i.mode) || S_ISLNK(i.mode))) rc = buf_append(&names, XATTR_CID, sizeof XATTR_CID);
   if (rc) reply_err(req, rc);
   else reply_value(req, names.data, names.len, size);
   buf_free(&names);
 }
 
 void files_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
-  reply_err(req, strcmp(name, XATTR_CID) == 0 ? -EPERM : fsmeta_xattr_remove(F.meta, to_meta(ino), name));
+  int rc = strcmp(name, XATTR_CID) == 0 ? -EPERM : xattr_name_check(name);
+  reply_err(req, rc ? rc : fsmeta_xattr_remove(F.meta, to_meta(ino), name));
 }
 
 /* ---- start and stop ------------------------------------------------------------------------------ */
@@ -995,6 +1140,7 @@ int files_open(repo_t *repo, uid_t uid, gid_t gid, uint64_t files_ino) {
   imp_options_default(&F.imp);
   pthread_mutex_init(&F.table_lock, NULL);
   F.buckets = calloc(BUCKETS, sizeof *F.buckets);
+  for (size_t r = 0; r < repo->policies.len; r++) F.policies |= repo->policies.rules[r].source == POLICY_SOURCE_FILES;
   if (!F.buckets) return -ENOMEM;
   fsmeta_t *m;
   int rc = fsmeta_open(dir, uid, gid, &m);

@@ -4,7 +4,9 @@
  *   repo gc       deletes expired pins (pins_expire), so they stop being
  *                 roots, applies every pin policy's keep_last (policy.h),
  *                 then marks everything reachable from the pin set (pins.h:
- *                 pins_reachable, as a gc.h root provider), sweeps every
+ *                 pins_reachable, as a gc.h root provider), and from the
+ *                 DWN message store's data and the writable tree's files
+ *                 (<repo>/files, fsmeta_gc_roots) when they exist, sweeps every
  *                 other block, printing `removed <cid>` per block as Kubo
  *                 does, then compacts.  The engine keys blocks by multihash
  *                 and does not know the codec they were added under, so the
@@ -24,11 +26,13 @@
 #include <string.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dwn/msgstore.h"
 #include "config.h"
 #include "err.h"
+#include "fsmeta.h"
 #include "gc.h"
 #include "log.h"
 #include "multihash.h"
@@ -97,6 +101,15 @@ int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
     rc = msgstore_open(dwn_dir, NULL, &dwn);
     if (!rc) rc = gc_add_root_provider(gc, msgstore_gc_roots, dwn);
   }
+  /* the writable tree's files (fsmeta.h): every regular file's content CID,
+   * unlinked-but-open ones included, is a root */
+  char files_dir[REPO_PATH_BYTES_MAX + 8];
+  fsmeta_t *files = NULL;
+  snprintf(files_dir, sizeof files_dir, "%s/files", r->path);
+  if (!rc && stat(files_dir, &st) == 0) {
+    rc = fsmeta_open(files_dir, getuid(), getgid(), &files);
+    if (!rc) rc = gc_add_root_provider(gc, fsmeta_gc_roots, files);
+  }
   gc_options_t go;
   gc_options_default(&go);
   go.require_providers = true;
@@ -106,6 +119,7 @@ int repo_gc_run(repo_t *r, bool quiet, gc_result_t *res) {
   if (!rc) rc = gc_run(gc, &go, &result);
   gc_free(gc);
   if (dwn) msgstore_close(dwn);
+  fsmeta_close(files);
   fflush(stdout);
   if (!rc) gc_last_write(r);
   if (!rc && res) *res = result;
