@@ -89,6 +89,7 @@ static uint64_t get_be64(const uint8_t *p) {
   return v;
 }
 
+/* A zeroed cid_t means none (fsmeta_inode_has_cid). */
 static bool cid_present(const cid_t *c) { return !(c->version == 0 && c->codec == 0); }
 
 static bool type_known(uint32_t mode) {
@@ -839,12 +840,23 @@ int fsmeta_sync(fsmeta_t *m) {
 
 /* ---- xattrs ---------------------------------------------------------------------- */
 
+/* A name as Linux filesystems take it: 1..255 bytes (-ERANGE), in one of the
+ * four namespaces (-EOPNOTSUPP), not the bare prefix (-EINVAL).  system.* is
+ * accepted: with POSIX ACLs on, the kernel stores system.posix_acl_* here and
+ * needs -ENODATA, not an error, when there is none. */
 static int check_xattr_name(const char *name, size_t *len) {
+  static const char *const prefixes[] = {"user.", "trusted.", "security.", "system."};
   size_t n = strnlen(name, FSMETA_XATTR_NAME_BYTES_MAX + 1);
-  if (n > FSMETA_XATTR_NAME_BYTES_MAX) return -ERANGE;
-  if (n == 0) return -EINVAL;
-  *len = n;
-  return 0;
+  if (n > FSMETA_XATTR_NAME_BYTES_MAX || n == 0) return -ERANGE;
+  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+    size_t p = strlen(prefixes[i]);
+    if (n >= p && memcmp(name, prefixes[i], p) == 0) {
+      if (n == p) return -EINVAL;
+      *len = n;
+      return 0;
+    }
+  }
+  return -EOPNOTSUPP;
 }
 
 /* Σ(name + NUL) of ino's xattrs (the walk stops past the list limit). */

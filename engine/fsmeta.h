@@ -5,7 +5,7 @@
  * holds its root CID.  The FUSE layer (fs/files.h) owns open files, dirty
  * content and the kernel's lookup counts; this module owns what is on disk.
  *
- * Records (docs/format.md, "The writable tree"):
+ * Records (docs/format.md, "The writable tree (files/)"):
  *   "i" ino(be64)            -> inode (versioned binary record)
  *   "d" parent(be64) name    -> child ino(be64), type (mode >> 12)
  *   "l" ino(be64)            -> symlink target
@@ -77,6 +77,11 @@ typedef struct fsmeta_inode {
                        0 for anything else */
 } fsmeta_inode_t;
 
+/* Whether in carries a content CID (regular files do, from creation on). */
+static inline bool fsmeta_inode_has_cid(const fsmeta_inode_t *in) {
+  return !(in->cid.version == 0 && in->cid.codec == 0);
+}
+
 typedef struct fsmeta fsmeta_t;
 
 /* Opens (creating) the store at dir.  uid/gid own a newly created root.
@@ -146,8 +151,14 @@ int fsmeta_readlink(fsmeta_t *m, uint64_t ino, buf_t *out);
 
 /* Extended attributes.  set: flags 0, XATTR_CREATE (-EEXIST) or XATTR_REPLACE
  * (-ENODATA); sets ctime.  get: the value into out, -ENODATA.  list: the names,
- * each with its NUL, into out.  remove: -ENODATA.  Limits above (-ERANGE for a
- * long name, -E2BIG for a large value, -ENOSPC past the list limit). */
+ * each with its NUL, into out, in name byte order.  remove: -ENODATA; sets
+ * ctime.  Names are in the user., trusted., security. or system. namespace
+ * (-EOPNOTSUPP otherwise; -EINVAL for the bare prefix).  system.posix_acl_*
+ * are stored like any other (the kernel interprets them when the mount has
+ * POSIX ACLs on).
+ * Limits above (-ERANGE for an empty or long name, -E2BIG for a large value,
+ * -ENOSPC past the list limit).  -ENOENT for an unknown ino.  Which inode
+ * types may hold user.* names is the kernel's rule (VFS), not checked here. */
 int fsmeta_xattr_set(fsmeta_t *m, uint64_t ino, const char *name, const void *value, size_t len, int flags);
 int fsmeta_xattr_get(fsmeta_t *m, uint64_t ino, const char *name, buf_t *out);
 int fsmeta_xattr_list(fsmeta_t *m, uint64_t ino, buf_t *out);
@@ -161,8 +172,10 @@ int fsmeta_reap(fsmeta_t *m, uint64_t ino);
  * snapshot, so a listing is consistent while entries change.  Entries come in
  * name byte order; "." and ".." are not included.  fsmeta_dir_seek(it, k)
  * positions before the k-th entry (0-based; re-walks from the start when k is
- * behind the cursor).  next: 1 with an entry (name valid until the next call),
- * 0 at the end, or a negative errno. */
+ * behind the cursor; past the end, next gives 0).  next: 1 with an entry (name
+ * valid until the next call), 0 at the end, or a negative errno.  ino and
+ * type_mode (S_IFMT bits) may be NULL.  A handle is used by one thread at a
+ * time; it pins its snapshot (LevelDB keeps what it sees) until closed. */
 typedef struct fsmeta_dir fsmeta_dir_t;
 int fsmeta_dir_open(fsmeta_t *m, uint64_t ino, fsmeta_dir_t **out); /* -ENOTDIR, -ENOENT */
 int fsmeta_dir_seek(fsmeta_dir_t *it, uint64_t k);
@@ -177,7 +190,10 @@ int fsmeta_each_staged(fsmeta_t *m, int (*fn)(void *ctx, const fsmeta_inode_t *i
  * regular file's stored cid (the caller flushed dirty content first), a
  * symlink's node, a directory built from its entries' CIDs recursively
  * (imp_dir_*; FIFOs, sockets and devices are left out, as they cannot be
- * added).  Nodes are put to sink.  tsize may be NULL. */
+ * added).  Nodes are put to sink, the empty file's node included (files hold
+ * its CID from creation, before any block of theirs was stored).  The walk
+ * reads one snapshot; nesting deeper than IMP_DEPTH_MAX is -ELOOP; a FIFO,
+ * socket or device as ino itself is -EINVAL.  tsize may be NULL. */
 int fsmeta_cid(fsmeta_t *m, uint64_t ino, const block_sink_t *sink, cid_t *cid, uint64_t *tsize);
 
 /* gc root provider (gc.h): every regular file's content CID, including

@@ -18,6 +18,9 @@
  * (name, binary CID, Tsize) are held until it is complete, then it becomes a
  * plain directory node or, when Σ(name + CID bytes) exceeds the threshold
  * (boxo's "links" estimate), a HAMT (hamt.c).
+ * Push interfaces (the mount): the same balanced levels fed by leaves made on
+ * the writer's thread from a chunk buffer, and the same directory frame and
+ * dir_finish fed with known entries (sorted by name at the end).
  * Output order (Kubo's adder): files and symlinks as they complete, then the
  * directories children-first in the order the directory lists them (by name,
  * or by hash for a HAMT), the root last.

@@ -94,13 +94,19 @@ int imp_add_paths(const imp_options_t *opts, const block_sink_t *sink,
  *
  * A file whose bytes arrive in pieces (FUSE writes): imp_file_new, then
  * imp_file_write any number of times with the bytes in order (any split gives
- * the same DAG), then imp_file_finish, which gives exactly the CID imp_add_fd
- * gives for the same bytes and options, and frees the handle.  Blocks go to
- * the sink as they complete, from the writing thread; memory is one chunk plus
- * the open right edge of the tree.  Balanced layout only: opts->trickle is
- * -ENOTSUP.  imp_file_abort frees a handle without finishing (blocks already
- * put stay in the sink; the block engine's GC reclaims them).  A handle is
- * used by one thread at a time. */
+ * the same DAG), then imp_file_finish, which gives exactly the CID and tsize
+ * imp_add_fd gives for the same bytes and options, and frees the handle
+ * (also when it fails).  Blocks go to the sink as they complete, from the
+ * writing thread, in the same order imp_add_fd puts them; leaves are hashed
+ * on that thread one whole chunk at a time (a write is copied into the chunk
+ * buffer; with raw leaves a whole chunk at a chunk boundary is hashed and put
+ * straight from the caller's buffer).  Memory: one chunk plus the open right
+ * edge of the tree (links_max links per level).  Balanced layout only:
+ * opts->trickle is -ENOTSUP; bad options -EINVAL.  The first failure (the
+ * sink's error, -ENOMEM) sticks: every later write and the finish return it.
+ * imp_file_abort frees a handle without finishing (NULL is a no-op; blocks
+ * already put stay in the sink; the block engine's GC reclaims them).  A
+ * handle is used by one thread at a time. */
 typedef struct imp_file imp_file_t;
 int imp_file_new(const imp_options_t *opts, const block_sink_t *sink, imp_file_t **out);
 int imp_file_write(imp_file_t *f, const void *data, size_t len);
@@ -110,12 +116,15 @@ void imp_file_abort(imp_file_t *f);
 
 /* A directory built from entries whose CIDs are already known: the same
  * directory node (or HAMT, past opts->hamt_threshold_bytes) imp_add_paths
- * writes for a directory holding those entries.  tsize is each entry's
- * cumulative DAG size (what its parent link carries).  Names are added in any
- * order and must be unique (-EEXIST), non-empty, without '/' (-EINVAL).
- * imp_dir_finish puts the node(s) to the sink, gives the CID and tsize, and
- * frees the handle; imp_dir_abort frees without building.  Memory: the
- * entries. */
+ * writes for a directory holding those entries (byte order of names, as
+ * imp_add_paths lists a directory; opts->hidden does not apply: every entry
+ * given is kept).  tsize is each entry's cumulative DAG size (what its parent
+ * link carries, the size_bytes imp_add_paths reports).  Names are added in
+ * any order and must be unique (-EEXIST, found through a hash index: no scan),
+ * non-empty, without '/', not "." or ".." (-EINVAL).  imp_dir_finish puts the
+ * node(s) to the sink, gives the CID and tsize, and frees the handle (also
+ * when it fails); imp_dir_abort frees without building (NULL is a no-op).
+ * Memory: the entries (names and binary CIDs) and their index. */
 typedef struct imp_dir imp_dir_t;
 int imp_dir_new(const imp_options_t *opts, imp_dir_t **out);
 int imp_dir_add(imp_dir_t *d, const char *name, const cid_t *cid, uint64_t tsize);
@@ -123,7 +132,8 @@ int imp_dir_finish(imp_dir_t *d, const block_sink_t *sink, cid_t *root, uint64_t
 void imp_dir_abort(imp_dir_t *d);
 
 /* The UnixFS symlink node imp_add_paths writes for a symlink to target
- * (put to the sink). */
+ * (put to the sink); *tsize (if non-NULL) is its block size.  Targets of
+ * 64 KiB or more are -ENAMETOOLONG, as imp_add_paths' readlink limit. */
 int imp_symlink(const imp_options_t *opts, const block_sink_t *sink, const char *target,
                 cid_t *cid, uint64_t *tsize);
 

@@ -585,7 +585,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
   conn->max_write = READ_BYTES_MAX;
   conn->max_readahead = READ_BYTES_MAX;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-  if (conn->capable & FUSE_CAP_POSIX_ACL) conn->want |= FUSE_CAP_POSIX_ACL; /* the kernel enforces ACLs files/ stores */
+  /* the kernel enforces the ACLs files/ stores; files/ applies the umask or
+   * a directory's default ACL to new entries */
+  if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+    conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
   if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO) conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
 }
 

@@ -503,6 +503,113 @@ static int truncate_locked(fnode_t *n, uint64_t size) {
   return rc;
 }
 
+/* ---- POSIX ACLs ------------------------------------------------------------------------------ */
+
+/* POSIX ACLs (the kernel enforces them; the filesystem keeps the mode in
+ * step, as fuse_set_acl expects): the xattr is a u32 version 2 then entries
+ * of {u16 tag, u16 perm, u32 id}, little-endian.  The mode's bits come from
+ * the owner, the mask (else the group) and the other entries; an ACL with no
+ * named users, groups or mask says no more than the mode and is not stored. */
+#define ACL_XATTR_ACCESS "system.posix_acl_access"
+#define ACL_XATTR_DEFAULT "system.posix_acl_default"
+enum { ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4, ACL_GROUP = 8, ACL_MASK = 16, ACL_OTHER = 32 };
+
+static int acl_mode(const uint8_t *v, size_t len, uint32_t *bits, bool *extended) {
+  if (len < 4 || (len - 4) % 8 || (v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24) != 2) return -EINVAL;
+  unsigned seen = 0, owner = 0, group = 0, mask = 0, other = 0;
+  for (size_t at = 4; at < len; at += 8) {
+    unsigned tag = v[at] | v[at + 1] << 8, perm = v[at + 2] | v[at + 3] << 8;
+    if (perm > 7) return -EINVAL;
+    if (tag == ACL_USER_OBJ) owner = perm;
+    else if (tag == ACL_GROUP_OBJ) group = perm;
+    else if (tag == ACL_MASK) mask = perm;
+    else if (tag == ACL_OTHER) other = perm;
+    else if (tag != ACL_USER && tag != ACL_GROUP) return -EINVAL;
+    seen |= tag;
+  }
+  if ((seen & (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) != (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) return -EINVAL;
+  *extended = seen & (ACL_USER | ACL_GROUP | ACL_MASK);
+  *bits = owner << 6 | ((seen & ACL_MASK) ? mask : group) << 3 | other;
+  return 0;
+}
+
+static int apply_acl_mode(void *ctx, fsmeta_inode_t *i) {
+  i->mode = (i->mode & ~0777u) | *(uint32_t *)ctx;
+  clock_gettime(CLOCK_REALTIME, &i->ctime);
+  return 0;
+}
+
+static int set_acl(uint64_t ino, const char *name, const char *value, size_t size, int flags) {
+  fsmeta_inode_t i;
+  int rc = fsmeta_get(F.meta, ino, &i);
+  if (rc) return rc;
+  if (strcmp(name, ACL_XATTR_DEFAULT) == 0) return S_ISDIR(i.mode) ? fsmeta_xattr_set(F.meta, ino, name, value, size, flags) : -EACCES;
+  uint32_t bits;
+  bool extended;
+  if ((rc = acl_mode((const uint8_t *)value, size, &bits, &extended))) return rc;
+  rc = fsmeta_update(F.meta, ino, apply_acl_mode, &bits, false, NULL);
+  if (!rc && extended) rc = fsmeta_xattr_set(F.meta, ino, name, value, size, flags);
+  if (!rc && !extended && (rc = fsmeta_xattr_remove(F.meta, ino, name)) == -ENODATA) rc = 0;
+  return rc;
+}
+
+/* Applies mode's permission bits to an ACL: and=true is inheritance (each
+ * of the owner, mask-or-group and other entries keeps only what mode allows,
+ * as posix_acl_create), and=false is chmod (they become mode's bits, as
+ * posix_acl_chmod).  The ACL was checked by acl_mode. */
+static void acl_apply_mode(uint8_t *v, size_t len, uint32_t mode, bool and) {
+  bool has_mask = false;
+  for (size_t at = 4; at < len; at += 8) has_mask |= (v[at] | v[at + 1] << 8) == ACL_MASK;
+  for (size_t at = 4; at < len; at += 8) {
+    unsigned tag = v[at] | v[at + 1] << 8, bits;
+    if (tag == ACL_USER_OBJ) bits = mode >> 6 & 7;
+    else if (tag == (has_mask ? ACL_MASK : ACL_GROUP_OBJ)) bits = mode >> 3 & 7;
+    else if (tag == ACL_OTHER) bits = mode & 7;
+    else continue;
+    unsigned perm = and ? (v[at + 2] & bits) : bits;
+    v[at + 2] = (uint8_t)perm, v[at + 3] = 0;
+  }
+}
+
+/* chmod of an inode with an extended access ACL: its entries follow the mode. */
+static int acl_chmod(uint64_t ino, uint32_t mode) {
+  buf_t acl = {0};
+  int rc = fsmeta_xattr_get(F.meta, ino, ACL_XATTR_ACCESS, &acl);
+  uint32_t bits;
+  bool extended;
+  if (!rc && acl_mode(acl.data, acl.len, &bits, &extended) == 0) {
+    acl_apply_mode(acl.data, acl.len, mode, false);
+    rc = fsmeta_xattr_set(F.meta, ino, ACL_XATTR_ACCESS, acl.data, acl.len, 0);
+  }
+  buf_free(&acl);
+  return rc == -ENODATA ? 0 : rc;
+}
+
+/* A new entry under a directory with a default ACL inherits it (the umask
+ * does not apply): its access ACL is the default masked by the requested
+ * mode, and a directory also takes the default.  Without one the umask
+ * applies.  *mode is updated; acl gets the access ACL to store (empty when
+ * the mode says it all), dflt the default to store. */
+static int acl_inherit(uint64_t parent, uint32_t *mode, uint32_t umask, buf_t *acl, buf_t *dflt) {
+  if (S_ISLNK(*mode)) return 0;
+  int rc = fsmeta_xattr_get(F.meta, parent, ACL_XATTR_DEFAULT, dflt);
+  uint32_t bits;
+  bool extended;
+  if (rc == -ENODATA || (!rc && acl_mode(dflt->data, dflt->len, &bits, &extended) != 0)) {
+    buf_reset(dflt);
+    *mode &= ~(umask & 0777);
+    return 0;
+  }
+  if (rc) return rc;
+  if ((rc = buf_append(acl, dflt->data, dflt->len))) return rc;
+  acl_apply_mode(acl->data, acl->len, *mode, true);
+  acl_mode(acl->data, acl->len, &bits, &extended);
+  *mode = (*mode & ~0777u) | bits;
+  if (!extended) buf_reset(acl);
+  if (!S_ISDIR(*mode)) buf_reset(dflt);
+  return 0;
+}
+
 /* ---- lookup, forget, attributes ------------------------------------------------------- */
 
 void files_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -576,6 +683,7 @@ void files_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
   if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) rc = truncate_locked(n, (uint64_t)attr->st_size);
   attr_change_t c = {attr, to_set, now(), n};
   if (!rc) rc = fsmeta_update(F.meta, m, apply_attr, &c, false, &i);
+  if (!rc && (to_set & FUSE_SET_ATTR_MODE)) rc = acl_chmod(m, i.mode);
   /* truncate(2) without an open file: nothing will close it, so it is durable now */
   if (!rc && n && (to_set & FUSE_SET_ATTR_SIZE) && n->opens == 0) rc = flush_locked(n, true);
   if (n) pthread_rwlock_unlock(&n->lock);
@@ -610,12 +718,19 @@ static int make_entry(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
   int rc = fsmeta_get(F.meta, to_meta(parent), &p);
   if (rc) return rc;
   if (!S_ISDIR(p.mode)) return -ENOTDIR;
-  uint32_t gid = ctx->gid;
+  uint32_t gid = ctx->gid, m = mode;
   if (p.mode & S_ISGID) {
     gid = p.gid;
-    if (S_ISDIR(mode)) mode |= S_ISGID;
+    if (S_ISDIR(m)) m |= S_ISGID;
   }
-  return fsmeta_create(F.meta, to_meta(parent), name, mode, ctx->uid, gid, rdev, target, out);
+  buf_t acl = {0}, dflt = {0};
+  rc = acl_inherit(p.ino, &m, ctx->umask, &acl, &dflt);
+  if (!rc) rc = fsmeta_create(F.meta, p.ino, name, m, ctx->uid, gid, rdev, target, out);
+  if (!rc && acl.len) rc = fsmeta_xattr_set(F.meta, out->ino, ACL_XATTR_ACCESS, acl.data, acl.len, 0);
+  if (!rc && dflt.len) rc = fsmeta_xattr_set(F.meta, out->ino, ACL_XATTR_DEFAULT, dflt.data, dflt.len, 0);
+  buf_free(&acl);
+  buf_free(&dflt);
+  return rc;
 }
 
 void files_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
@@ -840,6 +955,7 @@ typedef struct dir_handle {
   uint32_t pending_mode;
   char pending_name[FSMETA_NAME_BYTES_MAX + 1];
   uint64_t self, parent; /* kernel inodes of "." and ".." */
+  bool started;          /* read from: a read at offset 0 is a rewinddir */
 } dir_handle_t;
 
 void files_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -872,7 +988,13 @@ void files_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
   size_t used = 0;
   int rc = 0;
   pthread_mutex_lock(&d->lock);
-  for (off_t k = off; k < 2; k++) {
+  if (off == 0 && d->started) { /* rewinddir: entries changed since opendir are listed as they are now */
+    fsmeta_dir_t *it;
+    rc = fsmeta_dir_open(F.meta, to_meta(d->self), &it);
+    if (!rc) fsmeta_dir_close(d->it), d->it = it, d->next = 0, d->pending = false;
+  }
+  d->started = true;
+  for (off_t k = off; !rc && k < 2; k++) {
     struct fuse_entry_param e = {.attr = {.st_ino = k == 0 ? d->self : d->parent, .st_mode = S_IFDIR}};
     const char *name = k == 0 ? "." : "..";
     size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, name, &e, k + 1)
@@ -882,7 +1004,7 @@ void files_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
   }
   uint64_t want = off < 2 ? 0 : (uint64_t)off - 2;
   if (d->pending && d->next - 1 != want) d->pending = false;
-  if (!d->pending && d->next != want) {
+  if (!rc && !d->pending && d->next != want) {
     rc = fsmeta_dir_seek(d->it, want);
     d->next = want;
   }
@@ -1023,54 +1145,6 @@ void files_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
   if (rc) reply_err(req, rc);
   else reply_value(req, v.data, v.len, size);
   buf_free(&v);
-}
-
-/* POSIX ACLs (the kernel enforces them; the filesystem keeps the mode in
- * step, as fuse_set_acl expects): the xattr is a u32 version 2 then entries
- * of {u16 tag, u16 perm, u32 id}, little-endian.  The mode's bits come from
- * the owner, the mask (else the group) and the other entries; an ACL with no
- * named users, groups or mask says no more than the mode and is not stored. */
-#define ACL_XATTR_ACCESS "system.posix_acl_access"
-#define ACL_XATTR_DEFAULT "system.posix_acl_default"
-enum { ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4, ACL_GROUP = 8, ACL_MASK = 16, ACL_OTHER = 32 };
-
-static int acl_mode(const uint8_t *v, size_t len, uint32_t *bits, bool *extended) {
-  if (len < 4 || (len - 4) % 8 || (v[0] | v[1] << 8 | v[2] << 16 | (uint32_t)v[3] << 24) != 2) return -EINVAL;
-  unsigned seen = 0, owner = 0, group = 0, mask = 0, other = 0;
-  for (size_t at = 4; at < len; at += 8) {
-    unsigned tag = v[at] | v[at + 1] << 8, perm = v[at + 2] | v[at + 3] << 8;
-    if (perm > 7) return -EINVAL;
-    if (tag == ACL_USER_OBJ) owner = perm;
-    else if (tag == ACL_GROUP_OBJ) group = perm;
-    else if (tag == ACL_MASK) mask = perm;
-    else if (tag == ACL_OTHER) other = perm;
-    else if (tag != ACL_USER && tag != ACL_GROUP) return -EINVAL;
-    seen |= tag;
-  }
-  if ((seen & (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) != (ACL_USER_OBJ | ACL_GROUP_OBJ | ACL_OTHER)) return -EINVAL;
-  *extended = seen & (ACL_USER | ACL_GROUP | ACL_MASK);
-  *bits = owner << 6 | ((seen & ACL_MASK) ? mask : group) << 3 | other;
-  return 0;
-}
-
-static int apply_acl_mode(void *ctx, fsmeta_inode_t *i) {
-  i->mode = (i->mode & ~0777u) | *(uint32_t *)ctx;
-  clock_gettime(CLOCK_REALTIME, &i->ctime);
-  return 0;
-}
-
-static int set_acl(uint64_t ino, const char *name, const char *value, size_t size, int flags) {
-  fsmeta_inode_t i;
-  int rc = fsmeta_get(F.meta, ino, &i);
-  if (rc) return rc;
-  if (strcmp(name, ACL_XATTR_DEFAULT) == 0) return S_ISDIR(i.mode) ? fsmeta_xattr_set(F.meta, ino, name, value, size, flags) : -EACCES;
-  uint32_t bits;
-  bool extended;
-  if ((rc = acl_mode((const uint8_t *)value, size, &bits, &extended))) return rc;
-  rc = fsmeta_update(F.meta, ino, apply_acl_mode, &bits, false, NULL);
-  if (!rc && extended) rc = fsmeta_xattr_set(F.meta, ino, name, value, size, flags);
-  if (!rc && !extended && (rc = fsmeta_xattr_remove(F.meta, ino, name)) == -ENODATA) rc = 0;
-  return rc;
 }
 
 void files_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {

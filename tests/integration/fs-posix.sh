@@ -5,8 +5,9 @@
 # on a fresh repository mounted by anyad, as root with unprivileged parts in
 # forked children; every "not ok" line there is a failure of files/.  Last, the
 # daemon is restarted and the fixture the suite left in files/posix/persist
-# (content, mode, owner, times, hard link, symlink, xattr, fifo, sparse file)
-# must have survived.  Needs root and /dev/fuse (skips otherwise).
+# (content written sequentially, randomly and through a mapping; mode, owner,
+# times, hard link, symlink, xattr, fifo, sparse file, an exchange, removals)
+# must have survived.  statfs of files/ must report the repository's disk.  Needs root and /dev/fuse (skips otherwise).
 source "$(dirname "$0")/lib.bash"
 CHECKER="${ANYA_BUILD:-$(dirname "$ANYA")/..}/integration/posix_check"
 [ -x "$CHECKER" ] || fail "$CHECKER is not built (make tests)"
@@ -34,6 +35,12 @@ mount_failed=$(grep -c -e '^not ok ' -e '^Bail out!' "$T/mount.tap" || true)
 [ "$rc" = 0 ] || [ "$mount_failed" -gt 0 ] || { tail -20 "$T/anyad.err" >&2; fail "posix_check exited $rc on the mount without a failing check (crash or timeout)"; }
 persist_rc=0
 "$CHECKER" "$M/files/posix" --verify-persist || persist_rc=$?
+# statfs of files/ reports the disk that holds the repository (total size within 1 %)
+read -r mb ms < <(stat -f -c '%b %S' "$M/files")
+read -r rb rs < <(stat -f -c '%b %S' "$ANYA_REPO")
+statfs_ok=1
+awk -v a="$((mb * ms))" -v b="$((rb * rs))" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= b / 100) }' || statfs_ok=0
+echo "statfs: files/ $((mb * ms)) bytes in all, the repository's disk $((rb * rs))"
 anyad_stop
 
 step "after a restart the fixture is still there"
@@ -47,6 +54,7 @@ anyad_stop
   grep -e '^not ok ' -e '^Bail out!' "$T/mount.tap"
   fail "$mount_failed POSIX check(s) fail on files/"
 }
+[ "$statfs_ok" = 1 ] || fail "statfs of files/ does not report the repository's disk"
 [ "$persist_rc" = 0 ] || fail "the persist fixture does not verify on the mount"
 [ "$restart_rc" = 0 ] || fail "the persist fixture did not survive a restart of anyad"
 echo "the POSIX suite passes on files/, and its fixture survives a restart"

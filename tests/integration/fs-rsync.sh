@@ -25,10 +25,12 @@ attrs() {
   (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n|%F|%a|%u|%g|%h|%s|%y' |
     awk -F'|' 'BEGIN { OFS = "|" } $2 == "directory" { $7 = "-" } { print }')
 }
-# xattrs DIR: the user.* xattrs of every entry, sorted by name, values in hex.
+# xattrs DIR: the user.* xattrs of every entry, sorted by name, values in hex;
+# then getfattr's complaints (an attribute listed that cannot be read).
 xattrs() {
-  (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 getfattr -h -d -m '^user\.' -e hex 2>&1 |
+  (cd "$1" && { find . -print0 | LC_ALL=C sort -z | xargs -0 getfattr -h -d -m '^user\.' -e hex 2>"$T/getfattr.err" || true; } |
     awk '/^# file: / { f = substr($0, 9); next } NF { print f " " $0 }' | LC_ALL=C sort)
+  sed 's/^/getfattr error: /' "$T/getfattr.err"
 }
 same_tree() { # what A B
   diff -r --no-dereference -x '*.fifo' "$2" "$3" >"$T/diff" 2>&1 || { head -20 "$T/diff"; fail "$1: diff -r"; }
@@ -98,10 +100,13 @@ rsync -aHAXi "$S/" "$M/files/rs/" >"$T/itemized" || fail "second rsync exited $?
 
 if [ -z "${FS_NATIVE:-}" ]; then
   step "user.anya.cid equals anya add"
-  cid() { getfattr --absolute-names --only-values -n user.anya.cid "$1"; }
-  for f in plain/big.bin plain/empty plain/hard1 plain/sub/odd-size.bin special/private; do
+  cid() { getfattr -h --absolute-names --only-values -n user.anya.cid "$1"; }
+  for f in plain/big.bin plain/empty plain/hard1 plain/sub/odd-size.bin special/private \
+    plain/rel-link plain/dangling plain/dir-link special/abs-link; do
     [ "$(cid "$M/files/rs/$f")" = "$(ANYA_REPO="$OTHER" $ANYA add -Q -n "$S/$f")" ] || fail "user.anya.cid of $f: $(cid "$M/files/rs/$f")"
   done
+  want=$(ANYA_REPO="$OTHER" $ANYA add -Q -r -H -n "$S/plain/sub")
+  [ "$(cid "$M/files/rs/plain/sub")" = "$want" ] || fail "user.anya.cid of the directory plain/sub: $(cid "$M/files/rs/plain/sub"), anya add -r -H: $want"
   want=$(ANYA_REPO="$OTHER" $ANYA add -Q -r -H -n "$S/plain")
   [ "$(cid "$M/files/rs/plain")" = "$want" ] || fail "user.anya.cid of the directory plain: $(cid "$M/files/rs/plain"), anya add -r -H: $want"
 fi

@@ -20,10 +20,12 @@ attrs() {
   (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n|%F|%a|%u|%g|%h|%s|%y' |
     awk -F'|' 'BEGIN { OFS = "|" } $2 == "directory" { $7 = "-" } { print }')
 }
-# xattrs DIR: the user.* xattrs of every entry, sorted by name, values in hex.
+# xattrs DIR: the user.* xattrs of every entry, sorted by name, values in hex;
+# then getfattr's complaints (an attribute listed that cannot be read).
 xattrs() {
-  (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 getfattr -h -d -m '^user\.' -e hex 2>&1 |
+  (cd "$1" && { find . -print0 | LC_ALL=C sort -z | xargs -0 getfattr -h -d -m '^user\.' -e hex 2>"$T/getfattr.err" || true; } |
     awk '/^# file: / { f = substr($0, 9); next } NF { print f " " $0 }' | LC_ALL=C sort)
+  sed 's/^/getfattr error: /' "$T/getfattr.err"
 }
 same_tree() { # what A B [xattrs]
   diff -r --no-dereference "$2" "$3" >"$T/diff" 2>&1 || { head -20 "$T/diff"; fail "$1: diff -r"; }

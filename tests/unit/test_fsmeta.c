@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -139,7 +142,9 @@ static void test_create_each_type(void **state) {
   fsmeta_inode_t blk;
   assert_int_equal(fsmeta_create(m, FSMETA_INO_ROOT, "blk", S_IFBLK | 0660, 0, 0, makedev(8, 1), NULL, &blk), 0);
   assert_true(S_ISFIFO(fifo.mode) && S_ISSOCK(sock.mode) && S_ISBLK(blk.mode));
-  assert_false(fifo.cid.version != 0 || fifo.cid.codec != 0);
+  assert_false(fsmeta_inode_has_cid(&fifo));
+  assert_false(fsmeta_inode_has_cid(&dir));
+  assert_true(fsmeta_inode_has_cid(&file));
 
   /* lookups */
   fsmeta_inode_t in;
@@ -523,9 +528,25 @@ static void test_xattrs(void **state) {
   assert_int_equal(fsmeta_xattr_set(m, 999999, "user.a", "", 0, 0), -ENOENT);
   assert_int_equal(fsmeta_xattr_get(m, 999999, "user.a", &b), -ENOENT);
   assert_int_equal(fsmeta_xattr_remove(m, 999999, "user.a"), -ENOENT);
+  /* names: a known namespace and something after it */
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "nonamespace", "v", 1, 0), -EOPNOTSUPP);
+  assert_int_equal(fsmeta_xattr_get(m, file.ino, "system.posix_acl_access", &b), -ENODATA);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "system.", "v", 1, 0), -EINVAL);
+  assert_int_equal(fsmeta_xattr_get(m, file.ino, "nonamespace", &b), -EOPNOTSUPP);
+  assert_int_equal(fsmeta_xattr_remove(m, file.ino, "other.x"), -EOPNOTSUPP);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "user.", "v", 1, 0), -EINVAL);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "", "v", 1, 0), -ERANGE);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "trusted.t", "T", 1, 0), 0);
+  assert_int_equal(fsmeta_xattr_set(m, file.ino, "security.s", "S", 1, 0), 0);
+  assert_int_equal(fsmeta_xattr_list(m, file.ino, &b), 0);
+  assert_int_equal(b.len, 7 + 11 + 10);
+  assert_memory_equal(b.data, "security.s\0trusted.t\0user.b\0", b.len);
+  assert_int_equal(fsmeta_xattr_remove(m, file.ino, "trusted.t"), 0);
+  assert_int_equal(fsmeta_xattr_remove(m, file.ino, "security.s"), 0);
   /* limits */
   char name[FSMETA_XATTR_NAME_BYTES_MAX + 2];
-  memset(name, 'n', sizeof name - 1);
+  memcpy(name, "user.", 5);
+  memset(name + 5, 'n', sizeof name - 6);
   name[sizeof name - 1] = '\0';
   assert_int_equal(fsmeta_xattr_set(m, file.ino, name, "", 0, 0), -ERANGE);
   assert_int_equal(fsmeta_xattr_get(m, file.ino, name, &b), -ERANGE);
@@ -826,6 +847,10 @@ static void test_persistence(void **state) {
   uint64_t count;
   assert_int_equal(fsmeta_count(m, &count), 0);
   assert_int_equal(count, 5);
+  /* LevelDB's lock: a second open of the same store fails */
+  fsmeta_t *twice = NULL;
+  assert_int_equal(fsmeta_open(f->meta, 0, 0, &twice), -EIO);
+  assert_null(twice);
   /* the owner given to a later open does not touch the existing root */
   fsmeta_close(f->m);
   assert_int_equal(fsmeta_open(f->meta, 1, 1, &f->m), 0);
@@ -1009,6 +1034,177 @@ static void test_cid_matches_importer(void **state) {
   memstore_free(&ref);
 }
 
+/* A directory large enough to be a HAMT: the same CID as the importer's. */
+static void test_cid_sharded_directory(void **state) {
+  fixture_t *f = *state;
+  fsmeta_t *m = f->m;
+  memstore_t ms = {0};
+  char root[600], name[64];
+  snprintf(root, sizeof root, "%s/wide", f->dir);
+  uint64_t top;
+  both_dir(m, f->dir, "wide", FSMETA_INO_ROOT, "wide", &top);
+  /* Σ(name + CID bytes) past 256 KiB: 4000 x (40 + 34) */
+  enum { ENTRIES = 4000 };
+  for (unsigned i = 0; i < ENTRIES; i++) {
+    snprintf(name, sizeof name, "entry-%034u", i);
+    both_file(m, &ms, root, name, top, name, 1 + i % 64, i);
+  }
+  imp_options_t o;
+  imp_options_default(&o);
+  o.hidden = true;
+  memstore_t ref = {0};
+  block_sink_t ref_sink = memstore_sink(&ref);
+  last_added_t la = {0};
+  imp_callbacks_t cb = {.added = on_added, .ctx = &la};
+  const char *paths[] = {root};
+  cid_t want, got;
+  assert_int_equal(imp_add_paths(&o, &ref_sink, paths, 1, &cb, &want), 0);
+  block_sink_t sink = memstore_sink(&ms);
+  uint64_t tsize;
+  assert_int_equal(fsmeta_cid(m, top, &sink, &got, &tsize), 0);
+  assert_true(cid_equal(&got, &want));
+  assert_int_equal(tsize, la.size);
+  /* sharded: the root node is not a plain directory of ENTRIES links */
+  buf_t node = {0};
+  assert_int_equal(memstore_get(&ms, &got, &node), 0);
+  assert_true(node.len < (size_t)ENTRIES * 40);
+  buf_free(&node);
+  memstore_free(&ms);
+  memstore_free(&ref);
+}
+
+/* ---- crash consistency ---- */
+
+/* Link counts found by walking the tree, indexed by ino. */
+typedef struct tally {
+  uint32_t *links;
+  size_t cap;
+  uint64_t inodes; /* distinct inodes reached */
+} tally_t;
+
+static void tally_add(tally_t *t, uint64_t ino) {
+  if (ino >= t->cap) {
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap <= ino) cap *= 2;
+    t->links = realloc(t->links, cap * sizeof *t->links);
+    assert_non_null(t->links);
+    memset(t->links + t->cap, 0, (cap - t->cap) * sizeof *t->links);
+    t->cap = cap;
+  }
+  if (t->links[ino]++ == 0) t->inodes++;
+}
+
+/* Checks one directory and everything below: entries name live inodes of the
+ * entry's type, a directory is reached once, its parent pointer, nlink
+ * (2 + subdirectories) and size (entries) agree with what is there. */
+static void check_dir(fsmeta_t *m, uint64_t dir, uint64_t parent, tally_t *t, unsigned depth) {
+  assert_true(depth < 200);
+  fsmeta_inode_t d = get(m, dir);
+  assert_true(S_ISDIR(d.mode));
+  assert_int_equal(d.parent, parent);
+  fsmeta_dir_t *it;
+  assert_int_equal(fsmeta_dir_open(m, dir, &it), 0);
+  const char *name;
+  uint64_t ino, entries = 0, subdirs = 0;
+  uint32_t type;
+  int rc;
+  while ((rc = fsmeta_dir_next(it, &name, &ino, &type)) == 1) {
+    fsmeta_inode_t in = get(m, ino);
+    assert_int_equal(in.mode & S_IFMT, type);
+    entries++;
+    tally_add(t, ino);
+    if (S_ISDIR(in.mode)) {
+      subdirs++;
+      assert_int_equal(t->links[ino], 1);
+      check_dir(m, ino, dir, t, depth + 1);
+    }
+  }
+  assert_int_equal(rc, 0);
+  fsmeta_dir_close(it);
+  assert_int_equal(d.size, entries);
+  assert_int_equal(d.nlink, 2 + subdirs);
+}
+
+static void check_tree(fsmeta_t *m) {
+  tally_t t = {0};
+  tally_add(&t, FSMETA_INO_ROOT);
+  check_dir(m, FSMETA_INO_ROOT, FSMETA_INO_ROOT, &t, 0);
+  for (uint64_t ino = 2; ino < t.cap; ino++) {
+    if (!t.links[ino]) continue;
+    fsmeta_inode_t in = get(m, ino);
+    if (!S_ISDIR(in.mode)) assert_int_equal(in.nlink, t.links[ino]);
+  }
+  uint64_t count;
+  assert_int_equal(fsmeta_count(m, &count), 0);
+  assert_int_equal(count, t.inodes); /* no orphan survived the open, nothing unreachable */
+  free(t.links);
+}
+
+/* The child: random operations on a small namespace until killed. */
+static void churn(const char *dir, uint64_t seed) {
+  fsmeta_t *m;
+  if (fsmeta_open(dir, 0, 0, &m)) _exit(2);
+  uint64_t dirs[64] = {FSMETA_INO_ROOT};
+  size_t ndirs = 1;
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  char a[8], b[8];
+  for (unsigned op = 0; op < 10000000; op++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    uint64_t p = dirs[x % ndirs], q = dirs[(x >> 8) % ndirs];
+    snprintf(a, sizeof a, "n%u", (unsigned)(x >> 16) % 12);
+    snprintf(b, sizeof b, "n%u", (unsigned)(x >> 24) % 12);
+    fsmeta_inode_t in;
+    int rc = 0;
+    switch ((x >> 32) % 8) {
+    case 0: case 1: rc = fsmeta_create(m, p, a, S_IFREG | 0644, 0, 0, 0, NULL, &in); break;
+    case 2:
+      rc = fsmeta_create(m, p, a, S_IFDIR | 0755, 0, 0, 0, NULL, &in);
+      if (!rc && ndirs < 64) dirs[ndirs++] = in.ino;
+      break;
+    case 3:
+      rc = fsmeta_unlink(m, p, a, (x >> 40) & 1, &in);
+      if (!rc && in.nlink == 0 && ((x >> 41) & 1)) rc = fsmeta_reap(m, in.ino); /* else left for open */
+      break;
+    case 4: case 5: {
+      static const unsigned flags[] = {0, 0, RENAME_NOREPLACE, RENAME_EXCHANGE};
+      rc = fsmeta_rename(m, p, a, q, b, flags[(x >> 44) % 4], &in);
+      break;
+    }
+    case 6:
+      if (fsmeta_lookup(m, p, a, &in) == 0) rc = fsmeta_link(m, in.ino, q, b, NULL);
+      break;
+    default:
+      if (fsmeta_lookup(m, p, a, &in) == 0) rc = fsmeta_xattr_set(m, in.ino, "user.k", b, 2, 0);
+      break;
+    }
+    if (rc == -EIO || rc == -ENOMEM) _exit(3); /* the expected errors are the POSIX ones */
+  }
+  fsmeta_close(m);
+  _exit(0);
+}
+
+static void test_crash_consistency(void **state) {
+  fixture_t *f = *state;
+  fsmeta_close(f->m);
+  f->m = NULL;
+  for (uint64_t round = 1; round <= 4; round++) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) churn(f->meta, round);
+    struct timespec nap = {0, 150000000 + 50000000 * (long)round};
+    nanosleep(&nap, NULL);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL); /* it was still working */
+    assert_int_equal(fsmeta_open(f->meta, 0, 0, &f->m), 0);
+    check_tree(f->m);
+    fsmeta_close(f->m);
+    f->m = NULL;
+  }
+  assert_int_equal(fsmeta_open(f->meta, 0, 0, &f->m), 0);
+}
+
 /* ---- record codec ---- */
 
 static void test_record_codec(void **state) {
@@ -1105,6 +1301,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_creates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cid_matches_importer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cid_sharded_directory, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_crash_consistency, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_create_lookup_unlink, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
