@@ -11,6 +11,7 @@
 #   6. cp -r of a tree of BENCH_FS_TREE (2000) files of 0 .. 64 KiB (fs_bench tree), warm source
 #   7. cat of ipfs/<cid> of the file written in 1 (cold, its CID from user.anya.cid) against
 #      anya cat of the same CID with the daemon stopped (cold), ABBA as well
+# BENCH_FS_ABBA=N repeats each ABBA sequence N times (default 1) and compares the medians.
 # Needs root and /dev/fuse (prints a skipped row otherwise).  Sourced by tests/bench/run (which
 # defines W, say, secs, ...), or run alone: tests/bench/fs-files.bash [BUILD] (its table goes to
 # BUILD/bench/fs-files.md).
@@ -36,7 +37,7 @@ fs_pid=""
 fs_bench_section() {
   local ANYAD="$ROOT/$BUILD/bin/anyad" TOOL="$ROOT/$BUILD/bench/fs_bench"
   local FS_MIB=${BENCH_FS_MIB:-1024} FS_FILES=${BENCH_FS_FILES:-20000} FS_LS=${BENCH_FS_LS:-10000}
-  local FS_TREE=${BENCH_FS_TREE:-2000} FS_FIO_S=${BENCH_FS_FIO_S:-10}
+  local FS_TREE=${BENCH_FS_TREE:-2000} FS_FIO_S=${BENCH_FS_FIO_S:-10} FS_ABBA=${BENCH_FS_ABBA:-1}
   local R="$W/fsrepo" MNT="$W/fsmnt" NAT="$W/native" SRC="$W/fssrc" TREE="$W/fstree"
   local F="$W/fsmnt/files/bench"
   if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; then
@@ -63,23 +64,30 @@ fs_bench_section() {
   }
   cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
   elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
-  mean2() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", (a + b) / 2 }'; }
   r2() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
   rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }'; }
   verdict() { # VALUE OP GOAL
     awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN { ok = (op == ">=") ? v >= g : v <= g; print ok ? "met" : "NOT met" }'
   }
-  # abba FIGURE: runs fig_FIGURE DIR native, mount, mount, native; sets A (native) and B (mount)
-  # to the means of what it printed; returns 1 (and says why) when a run fails
+  # abba FIGURE: runs fig_FIGURE DIR in the order native, mount, mount, native, BENCH_FS_ABBA
+  # times (default 1); sets A (native) and B (mount) to the medians of what it printed (the
+  # mean of the middle two for an even count); returns 1 (and says why) when a run fails
   abba() {
-    local fig=$1 a1 b1 b2 a2
-    a1=$("fig_$fig" "$NAT") && b1=$("fig_$fig" "$F") && b2=$("fig_$fig" "$F") && a2=$("fig_$fig" "$NAT") || {
-      say "| files/ $fig | FAILED: $(tail -n 1 "$W/fs.err" 2>/dev/null) (anyad: $(tail -n 1 "$W/fs-anyad.err" 2>/dev/null)) | | | |"
-      return 1
-    }
-    A=$(mean2 "$a1" "$a2"); B=$(mean2 "$b1" "$b2")
-    echo "files/ $fig: native $a1 $a2, mount $b1 $b2" >>"$W/fs.log"
+    local fig=$1 i side v a_vals=() b_vals=()
+    for i in $(seq "$FS_ABBA"); do
+      for side in A B B A; do
+        if [ "$side" = A ]; then v=$("fig_$fig" "$NAT") || v=""; else v=$("fig_$fig" "$F") || v=""; fi
+        if [ -z "$v" ]; then
+          say "| files/ $fig | FAILED: $(tail -n 1 "$W/fs.err" 2>/dev/null) (anyad: $(tail -n 1 "$W/fs-anyad.err" 2>/dev/null)) | | | |"
+          return 1
+        fi
+        if [ "$side" = A ]; then a_vals+=("$v"); else b_vals+=("$v"); fi
+      done
+    done
+    A=$(printf '%s\n' "${a_vals[@]}" | med); B=$(printf '%s\n' "${b_vals[@]}" | med)
+    echo "files/ $fig: native ${a_vals[*]}, mount ${b_vals[*]}" >>"$W/fs.log"
   }
+  med() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
   fig_write() {
     rm -f "$1/big"; sync
     local t0 t1; t0=$(secs)
@@ -176,22 +184,22 @@ fs_bench_section() {
   fs_down
   if [ -n "$cid" ]; then
     want=$("$ANYA" --repo "$R" add -Q -n --progress=false "$SRC")
-    local c1 m1 m2 c2 ipfs_ok=1
-    fig_cat() { cold; local t0 t1; t0=$(secs); "$ANYA" --repo "$R" cat "$cid" >/dev/null 2>>"$W/fs.err" || return 1; t1=$(secs); elapsed "$t0" "$t1"; }
+    # native side: anya cat with the daemon stopped; mount side: cat of ipfs/<cid>, mounted for it
     fig_ipfs() {
-      fs_up || return 1
-      cold
-      local t0 t1 rc=0; t0=$(secs)
+      local t0 t1 rc=0
+      if [ "$1" = "$NAT" ]; then
+        cold; t0=$(secs)
+        "$ANYA" --repo "$R" cat "$cid" >/dev/null 2>>"$W/fs.err" || return 1
+        t1=$(secs); elapsed "$t0" "$t1"; return 0
+      fi
+      fs_up >/dev/null || return 1
+      cold; t0=$(secs)
       timeout 900 cat "$MNT/ipfs/$cid" >/dev/null 2>>"$W/fs.err" || rc=1
       t1=$(secs); fs_down
       [ "$rc" = 0 ] && elapsed "$t0" "$t1"
     }
-    c1=$(fig_cat) && m1=$(fig_ipfs) && m2=$(fig_ipfs) && c2=$(fig_cat) || ipfs_ok=0
-    if [ "$ipfs_ok" = 1 ]; then
-      A=$(mean2 "$c1" "$c2"); B=$(mean2 "$m1" "$m2")
+    if abba ipfs; then
       say "| ipfs/<cid> read of the ${FS_MIB} MiB file written to files/ (cold), ABBA | $(rate "$bytes" "$B" | awk '{ printf "%.0f", $1 / 1e6 }') MB/s | anya cat, daemon stopped, cold, $(rate "$bytes" "$A" | awk '{ printf "%.0f", $1 / 1e6 }') MB/s | $(r2 "$A" "$B")x | |"
-    else
-      say "| ipfs/<cid> read | FAILED: $(tail -n 1 "$W/fs.err") | | | |"
     fi
     if [ "$cid" = "$want" ]; then say "| user.anya.cid of the file written to files/ | $cid | anya add -n of the same bytes | same CID | equal |"
     else say "| user.anya.cid of the file written to files/ | $cid | anya add -n of the same bytes: $want | DIFFERENT | equal |"; fi
@@ -200,7 +208,7 @@ fs_bench_section() {
   fi
   if [ -z "${FS_BENCH_SOURCED:-}" ]; then
     say ""
-    say "(BENCH_FS_MIB, BENCH_FS_FILES, BENCH_FS_LS, BENCH_FS_TREE, BENCH_FS_FIO_S change the sizes.)"
+    say "(BENCH_FS_MIB, BENCH_FS_FILES, BENCH_FS_LS, BENCH_FS_TREE, BENCH_FS_FIO_S change the sizes; BENCH_FS_ABBA=N repeats each ABBA N times, medians.)"
     cat "$W/fs.log" >&2
   fi
   rm -rf "$NAT" "$R" "$TREE" "$W/fssrc"

@@ -138,8 +138,8 @@ static void rng_fill(uint8_t *p, size_t size) {
 static size_t rng_file_size(void) {
   size_t tier = rng_below(20);
   if (tier == 0) return 0;
-  if (tier < 10) return rng_below(64 << 10);
-  if (tier < 17) return rng_below(512 << 10);
+  if (tier < 12) return rng_below(64 << 10);
+  if (tier < 19) return rng_below(512 << 10);
   return rng_below(SIZE_BYTES_MAX + 1);
 }
 
