@@ -104,9 +104,10 @@ tests: all $(UNIT_BIN) $(REPLAY_BIN) $(CHECK_BIN) $(INTEG_BIN) $(BENCH_BIN)
 check: tests
 	tests/run $(BUILD)
 
-# The sanitizer pass looks for memory errors: the kill -9 test runs 5 of its 20 rounds.
+# The sanitizer pass looks for memory errors, not endurance: the files/ kill -9
+# test runs 5 of its 20 rounds, the big file is 256 MiB, stress-ng batches 4 s.
 asan:
-	CRASH_ROUNDS=5 $(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	CRASH_ROUNDS=5 FS_BIGFILE_MIB=256 STRESS_SECONDS=4 $(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
 
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)

@@ -43,6 +43,8 @@ struct exp_file {
   size_t leaf_content_len;   /* content bytes */
   uint64_t leaf_offset;      /* file offset of the content's first byte */
   bool leaf_valid;
+  cid_t zero;                /* a child known to hold only zeros (exp_set_zero) */
+  bool has_zero;
 };
 
 static const char *cid_text(const cid_t *c, char buf[CID_TEXT_BYTES_MAX]) {
@@ -453,6 +455,11 @@ int exp_open(const block_source_t *src, const cid_t *cid, exp_file_t **out) {
 
 uint64_t exp_size(const exp_file_t *f) { return f->size_bytes; }
 
+void exp_set_zero(exp_file_t *f, const cid_t *zero) {
+  f->zero = *zero;
+  f->has_zero = true;
+}
+
 void exp_close(exp_file_t *f) {
   if (!f) return;
   node_free(&f->root);
@@ -504,7 +511,10 @@ static int read_node(exp_file_t *f, exp_node_t *n, uint64_t base, uint64_t want,
   for (size_t i = 0; i < n->pb.links_len && child_base < want_end; i++) {
     uint64_t child_len = n->fs.blocksizes[i];
     uint64_t child_end = child_base + child_len;
-    if (child_end > want && child_len > 0) {
+    if (child_end > want && child_len > 0 && f->has_zero && cid_equal(&n->pb.links[i].cid, &f->zero)) {
+      uint64_t lo = want > child_base ? want : child_base, hi = want_end < child_end ? want_end : child_end;
+      memset(dst + (lo - want), 0, (size_t)(hi - lo)); /* a hole: nothing to fetch */
+    } else if (child_end > want && child_len > 0) {
       exp_node_t child;
       int rc = node_load(&f->src, &n->pb.links[i].cid, &child);
       if (rc) return rc;
@@ -519,6 +529,40 @@ static int read_node(exp_file_t *f, exp_node_t *n, uint64_t base, uint64_t want,
     child_base = child_end;
   }
   return 0;
+}
+
+/* exp_next_data under node n (content from file offset base): the first
+ * offset >= off in a child that is not the zero chunk, or UINT64_MAX. */
+static int next_data(exp_file_t *f, exp_node_t *n, uint64_t base, uint64_t off, uint64_t *out, unsigned depth) {
+  *out = UINT64_MAX;
+  uint64_t data_len = n->is_pb ? n->fs.data_len : n->block.len;
+  if (base + data_len > off && data_len > 0) { /* the node's own bytes */
+    *out = off > base ? off : base;
+    return 0;
+  }
+  if (!n->is_pb || n->pb.links_len == 0) return 0;
+  if (depth >= EXP_DEPTH_MAX) return malformed(&n->cid, "file tree too deep");
+  uint64_t child_base = base + data_len;
+  for (size_t i = 0; i < n->pb.links_len; i++) {
+    uint64_t child_len = n->fs.blocksizes[i], child_end = child_base + child_len;
+    if (child_end > off && child_len > 0 && !(f->has_zero && cid_equal(&n->pb.links[i].cid, &f->zero))) {
+      exp_node_t child;
+      int rc = node_load(&f->src, &n->pb.links[i].cid, &child);
+      if (rc == 0 && !node_is_file(&child)) rc = malformed(&child.cid, "file child is not a file");
+      if (rc == 0) rc = next_data(f, &child, child_base, off, out, depth + 1);
+      node_free(&child);
+      if (rc || *out != UINT64_MAX) return rc;
+    }
+    child_base = child_end;
+  }
+  return 0;
+}
+
+int exp_next_data(exp_file_t *f, uint64_t offset, uint64_t *data) {
+  assert(f && data);
+  int rc = offset >= f->size_bytes ? 0 : next_data(f, &f->root, 0, offset, data, 0);
+  if (offset >= f->size_bytes || (!rc && *data > f->size_bytes)) *data = f->size_bytes;
+  return rc;
 }
 
 ssize_t exp_pread(exp_file_t *f, void *buf, size_t len, uint64_t offset) {

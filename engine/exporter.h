@@ -64,6 +64,15 @@ int exp_open(const block_source_t *src, const cid_t *cid, exp_file_t **out);
  * errno.  The read is complete (short only at EOF). */
 ssize_t exp_pread(exp_file_t *f, void *buf, size_t len, uint64_t offset);
 uint64_t exp_size(const exp_file_t *f);
+/* Declares zero, a block holding only zeros (a whole chunk of zeros as the
+ * importer makes it): reads of a child linked by that CID are zero-filled
+ * without fetching it, so a sparse file's holes cost no I/O.  The caller
+ * vouches for the CID; a wrong one returns zeros where the content is not. */
+void exp_set_zero(exp_file_t *f, const cid_t *zero);
+/* SEEK_DATA over the DAG: *data gets the first offset >= offset outside the
+ * zero chunks (exp_set_zero), or the file's size when only holes follow.
+ * Loads internal nodes only down to the first data, never a zero chunk. */
+int exp_next_data(exp_file_t *f, uint64_t offset, uint64_t *data);
 void exp_close(exp_file_t *f);
 
 /* Calls fn for each entry of the directory at cid (HAMT shards flattened), in

@@ -851,6 +851,9 @@ struct imp_file {
   uint32_t fill;         /* bytes of the current chunk so far */
   uint64_t size_bytes;   /* bytes written */
   int error;             /* first failure; every later call returns it */
+  bool zero_ready;       /* zero_leaf describes a whole chunk of zeros (stored once) */
+  cid_t zero_cid;
+  size_t zero_block_bytes;
 };
 
 int imp_file_new(const imp_options_t *opts, const block_sink_t *sink, imp_file_t **out) {
@@ -925,6 +928,39 @@ int imp_file_write(imp_file_t *f, const void *data, size_t len) {
     f->size_bytes += n;
   }
   return 0;
+}
+
+int imp_file_write_zeros(imp_file_t *f, uint64_t len) {
+  assert(f != NULL);
+  static const uint8_t zeros[65536];
+  const uint32_t chunk = f->opts.chunk_bytes;
+  while (len > 0 && !f->error) {
+    if (f->fill != 0 || len < chunk) { /* a partial chunk: ordinary bytes */
+      size_t n = len < sizeof zeros ? (size_t)len : sizeof zeros;
+      if (f->fill == 0 && n > chunk) n = chunk;
+      if (f->fill != 0 && n > chunk - f->fill) n = chunk - f->fill;
+      if (imp_file_write(f, zeros, n)) break;
+      len -= n;
+      continue;
+    }
+    int rc = 0;
+    if (!f->zero_ready) { /* hash and store the zero chunk's leaf once */
+      chunker_leaf_t leaf;
+      memset(f->mem + CHUNKER_HEAD_BYTES, 0, chunk);
+      rc = chunk_leaf(&f->x, f->mem + CHUNKER_HEAD_BYTES, chunk, &leaf);
+      if (!rc) rc = put_block(&f->x, &leaf.cid, leaf.block, leaf.block_bytes);
+      if (!rc) f->zero_cid = leaf.cid, f->zero_block_bytes = leaf.block_bytes, f->zero_ready = true;
+    }
+    if (!rc) rc = balanced_push(&f->x, 0, f->zero_cid, f->zero_block_bytes, chunk);
+    if (rc) {
+      f->error = rc;
+      break;
+    }
+    f->x.done_bytes += chunk;
+    f->size_bytes += chunk;
+    len -= chunk;
+  }
+  return f->error;
 }
 
 uint64_t imp_file_size(const imp_file_t *f) {

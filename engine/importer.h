@@ -110,6 +110,10 @@ int imp_add_paths(const imp_options_t *opts, const block_sink_t *sink,
 typedef struct imp_file imp_file_t;
 int imp_file_new(const imp_options_t *opts, const block_sink_t *sink, imp_file_t **out);
 int imp_file_write(imp_file_t *f, const void *data, size_t len);
+/* imp_file_write of len zero bytes (a sparse file's hole): whole chunks of
+ * zeros reuse one leaf, hashed and put once per handle, so a hole costs a
+ * link per chunk, not hashing. */
+int imp_file_write_zeros(imp_file_t *f, uint64_t len);
 uint64_t imp_file_size(const imp_file_t *f); /* bytes written so far */
 int imp_file_finish(imp_file_t *f, cid_t *root, uint64_t *tsize);
 void imp_file_abort(imp_file_t *f);

@@ -27,6 +27,7 @@
 #define BUCKETS 65536u              /* node table hash buckets */
 #define COPY_BYTES (1u << 20)       /* staging copy unit */
 #define XATTR_CID "user.anya.cid"
+#define FILE_BYTES_MAX (16ull << 40) /* as ext4 with 4 KiB blocks: EFBIG past it */
 
 enum { CLEAN, STREAM, STAGED };
 
@@ -59,6 +60,7 @@ static struct {
   imp_options_t imp;
   uint64_t root_ino; /* the kernel's inode of files/ */
   bool policies;     /* some pin policy has source files */
+  cid_t zero;        /* the leaf of a whole chunk of zeros (holes read without I/O) */
   char stage_dir[REPO_PATH_BYTES_MAX + 32];
   pthread_mutex_t table_lock;
   fnode_t **buckets;
@@ -109,6 +111,7 @@ static fnode_t *node_get(uint64_t ino) {
     pthread_rwlock_init(&n->lock, &a);
     pthread_rwlockattr_destroy(&a);
     readers_init(&n->rd, &F.src);
+    readers_set_zero(&n->rd, &F.zero);
     n->next = *bucket(ino);
     *bucket(ino) = n;
   }
@@ -359,6 +362,39 @@ static void stage_close(fnode_t *n) {
   unlink(path);
 }
 
+/* The DAG of a staging file's first size bytes.  Holes (SEEK_DATA/SEEK_HOLE)
+ * are pushed as zeros without reading or hashing them, so a sparse file of
+ * terabytes re-chunks in seconds. */
+static int rechunk(int fd, uint64_t size, cid_t *cid, uint64_t *tsize) {
+  imp_file_t *f;
+  int rc = imp_file_new(&F.imp, &F.sink, &f);
+  if (rc) return rc;
+  char *buf = malloc(COPY_BYTES);
+  if (!buf) rc = -ENOMEM;
+  for (uint64_t off = 0; !rc && off < size;) {
+    off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+    if (data < 0 && errno != ENXIO) rc = err_set(-errno, "staging file: %s", strerror(errno));
+    uint64_t to = data < 0 || (uint64_t)data > size ? size : (uint64_t)data; /* ENXIO: a hole to the end */
+    if (!rc && to > off) {
+      rc = imp_file_write_zeros(f, to - off);
+      off = to;
+      continue;
+    }
+    off_t hole = rc ? 0 : lseek(fd, (off_t)off, SEEK_HOLE);
+    uint64_t end = hole < 0 || (uint64_t)hole > size ? size : (uint64_t)hole;
+    while (!rc && off < end) {
+      size_t want = end - off < COPY_BYTES ? (size_t)(end - off) : COPY_BYTES;
+      ssize_t got = pread(fd, buf, want, (off_t)off);
+      if (got <= 0) rc = got < 0 ? err_set(-errno, "staging file: %s", strerror(errno)) : err_set(-EIO, "staging file shorter than its size");
+      else rc = imp_file_write(f, buf, (size_t)got), off += (uint64_t)got;
+    }
+  }
+  free(buf);
+  if (rc) imp_file_abort(f);
+  else rc = imp_file_finish(f, cid, tsize);
+  return rc;
+}
+
 /* Makes the content durable.  final: a stream is finished and a staged file
  * re-chunked (the inode gets the CID); otherwise a staged file is only
  * synced and marked FSMETA_STAGED (fsync). */
@@ -376,7 +412,7 @@ static int flush_locked(fnode_t *n, bool final) {
     rc = fdatasync(n->stage_fd) ? err_set(-errno, "staging file: %s", strerror(errno)) : 0;
     if (!rc) rc = record_content(n, NULL, 0, true);
   } else if (n->state == STAGED) {
-    rc = imp_add_fd(&F.imp, &F.sink, n->stage_fd, NULL, &cid, &tsize);
+    rc = rechunk(n->stage_fd, n->size, &cid, &tsize);
     if (!rc) rc = record_content(n, &cid, tsize, false);
     if (!rc) stage_close(n), n->state = CLEAN;
   } else if (n->dirty || n->times_set) {
@@ -396,19 +432,26 @@ static int to_staged(fnode_t *n) {
   stage_path(n->ino, path, sizeof path);
   int fd = rc ? -1 : open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (!rc && fd < 0) rc = err_set(-errno, "staging file %s: %s", path, strerror(errno));
-  if (!rc && n->size) rc = exp_ready(n);
+  /* the copy skips holes: zero chunks are never read, all-zero reads never written */
+  exp_file_t *ef = NULL;
+  fsmeta_inode_t i;
+  if (!rc && n->size && !(rc = fsmeta_get(F.meta, n->ino, &i)) && !(rc = content_err(exp_open(&F.src, &i.cid, &ef))))
+    exp_set_zero(ef, &F.zero);
   char *buf = !rc && n->size ? malloc(COPY_BYTES) : NULL;
   if (!rc && n->size && !buf) rc = -ENOMEM;
   for (uint64_t off = 0; !rc && off < n->size;) {
-    ssize_t got = readers_pread(&n->rd, buf, COPY_BYTES, off);
+    uint64_t data;
+    if ((rc = content_err(exp_next_data(ef, off, &data))) || data >= n->size) break;
+    ssize_t got = exp_pread(ef, buf, COPY_BYTES, data);
     if (got <= 0) {
       rc = got < 0 ? content_err((int)got) : err_set(-EIO, "content shorter than its size");
       break;
     }
     bool zero = buf[0] == 0 && memcmp(buf, buf + 1, (size_t)got - 1) == 0;
-    if (!zero && pwrite(fd, buf, (size_t)got, (off_t)off) != got) rc = err_set(-errno, "staging file: %s", strerror(errno));
-    off += (uint64_t)got;
+    if (!zero && pwrite(fd, buf, (size_t)got, (off_t)data) != got) rc = err_set(-errno, "staging file: %s", strerror(errno));
+    off = data + (uint64_t)got;
   }
+  exp_close(ef);
   free(buf);
   if (!rc && ftruncate(fd, (off_t)n->size) != 0) rc = err_set(-errno, "staging file: %s", strerror(errno));
   if (rc) {
@@ -430,6 +473,7 @@ static void touch_locked(fnode_t *n) {
 static int write_locked(fnode_t *n, const char *buf, size_t len, off_t off) {
   int rc = load_locked(n);
   if (rc) return rc;
+  if ((uint64_t)off + len > FILE_BYTES_MAX) return -EFBIG;
   if (n->state == CLEAN && n->size == 0 && off == 0) {
     rc = imp_file_new(&F.imp, &F.sink, &n->stream);
     if (rc) return rc;
@@ -480,6 +524,7 @@ static ssize_t read_locked(fnode_t *n, char *buf, size_t len, off_t off) {
 static int truncate_locked(fnode_t *n, uint64_t size) {
   int rc = load_locked(n);
   if (rc) return rc;
+  if (size > FILE_BYTES_MAX) return -EFBIG;
   if (size == n->size && n->state != STREAM) return 0;
   if (size == 0) { /* back to the empty file: the next writes stream again */
     if (n->stream) imp_file_abort(n->stream), n->stream = NULL;
@@ -923,6 +968,7 @@ void files_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off
   fnode_t *n = (fnode_t *)(uintptr_t)fi->fh;
   pthread_rwlock_wrlock(&n->lock);
   int rc = load_locked(n);
+  if (!rc && (uint64_t)offset + (uint64_t)length > FILE_BYTES_MAX) rc = -EFBIG;
   if (!rc) rc = to_staged(n);
   if (!rc && fallocate(n->stage_fd, mode, offset, length) != 0) rc = -errno;
   if (!rc && !(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(offset + length) > n->size) n->size = (uint64_t)(offset + length);
@@ -1212,6 +1258,11 @@ int files_open(repo_t *repo, uid_t uid, gid_t gid, uint64_t files_ino) {
   F.sink = bs_sink(repo->bs);
   F.src = bs_source(repo->bs);
   imp_options_default(&F.imp);
+  imp_file_t *zf;
+  int zrc = imp_file_new(&F.imp, &F.sink, &zf);
+  if (!zrc) zrc = imp_file_write_zeros(zf, F.imp.chunk_bytes);
+  if (!zrc) zrc = imp_file_finish(zf, &F.zero, NULL); /* one chunk: the root is the leaf */
+  if (zrc) return zrc;
   pthread_mutex_init(&F.table_lock, NULL);
   F.buckets = calloc(BUCKETS, sizeof *F.buckets);
   for (size_t r = 0; r < repo->policies.len; r++) F.policies |= repo->policies.rules[r].source == POLICY_SOURCE_FILES;

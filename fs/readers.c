@@ -11,6 +11,11 @@ void readers_init(readers_t *r, const block_source_t *src) {
   r->src = *src;
 }
 
+void readers_set_zero(readers_t *r, const cid_t *zero) {
+  r->zero = *zero;
+  r->has_zero = true;
+}
+
 void readers_reset(readers_t *r, const cid_t *cid) {
   for (int i = 0; i < READERS_MAX; i++) {
     if (r->f[i]) exp_close(r->f[i]);
@@ -40,6 +45,7 @@ ssize_t readers_pread(readers_t *r, void *buf, size_t len, uint64_t off) {
   pthread_mutex_unlock(&r->lock);
   ssize_t got = 0;
   if (!r->f[slot]) got = exp_open(&r->src, &r->cid, &r->f[slot]);
+  if (!got && r->has_zero) exp_set_zero(r->f[slot], &r->zero);
   if (!got) got = exp_pread(r->f[slot], buf, len, off);
   pthread_mutex_lock(&r->lock);
   r->busy[slot] = false;

@@ -31,12 +31,16 @@ typedef struct readers {
   bool has_cid;
   exp_file_t *f[READERS_MAX];
   bool busy[READERS_MAX];
+  cid_t zero;           /* exp_set_zero for every handle, when has_zero */
+  bool has_zero;
 } readers_t;
 
 void readers_init(readers_t *r, const block_source_t *src);
 /* Closes every handle; later reads open cid (NULL: none until the next reset). */
 void readers_reset(readers_t *r, const cid_t *cid);
 void readers_destroy(readers_t *r);
+/* The zero chunk's CID for every handle (exp_set_zero): holes read as memset. */
+void readers_set_zero(readers_t *r, const cid_t *zero);
 /* exp_pread on a free handle (waiting for one when all are busy: at most the
  * kernel's readahead window of requests wait).  Bytes read,
  * or a negative errno (-EINVAL without a CID). */

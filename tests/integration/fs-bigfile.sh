@@ -15,7 +15,7 @@ command -v getfattr >/dev/null || fail "getfattr (Debian package attr) is missin
 need=$((5 * 1024 * 1024)) # KiB: the file's blocks, its staging and slack
 avail=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
 [ "$avail" -ge "$need" ] || fail "needs 5 GiB free in ${TMPDIR:-/tmp} (it has $((avail / 1024)) MiB)"
-SIZE=$((1536 * 1024 * 1024))
+SIZE=$((${FS_BIGFILE_MIB:-1536} * 1024 * 1024)) # FS_BIGFILE_MIB: make asan writes less
 SEED=77
 want_sha=$(prng_bytes $SEED $SIZE | sha256sum | cut -d' ' -f1)
 $ANYA init >/dev/null

@@ -61,6 +61,19 @@ head -c 1000 "$T/expected" >"$T/expected.1000"
 cmp "$F/tree/sub/big" "$T/expected.1000" || fail "truncate down"
 [ "$(cid_of "$F/tree/sub/big")" = "$(add_n "$T/expected.1000")" ] || fail "CID after truncate"
 
+step "sparse files: a 1 TiB hole closes, is written into and cut, without reading the hole"
+truncate -s 1T "$F/sparse"
+[ "$(stat -c %s "$F/sparse")" = 1099511627776 ] || fail "1 TiB sparse size"
+printf 'data' | dd of="$F/sparse" bs=1 seek=5000000000 conv=notrunc status=none
+truncate -s 6G "$F/sparse"
+truncate -s 6G "$T/sparse"
+printf 'data' | dd of="$T/sparse" bs=1 seek=5000000000 conv=notrunc status=none
+[ "$(dd if="$F/sparse" bs=1 skip=5000000000 count=4 status=none)" = data ] || fail "data in the sparse file"
+[ "$(cid_of "$F/sparse")" = "$(add_n "$T/sparse")" ] || fail "sparse file CID differs from anya add"
+truncate -s 17T "$F/sparse" 2>"$T/err" && fail "a 17 TiB file was accepted (16 TiB is the limit)"
+grep -q "File too large" "$T/err" || fail "past 16 TiB: $(cat "$T/err")"
+rm "$F/sparse" "$T/sparse"
+
 step "pin policy: files under /backups are pinned, keep_last 2"
 mkdir "$F/backups"
 for i in 1 2 3; do prng_bytes $((10 + i)) 100000 >"$F/backups/day$i"; done

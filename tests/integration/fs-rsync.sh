@@ -101,8 +101,10 @@ rsync -aHAXi "$S/" "$M/files/rs/" >"$T/itemized" || fail "second rsync exited $?
 if [ -z "${FS_NATIVE:-}" ]; then
   step "user.anya.cid equals anya add"
   cid() { getfattr -h --absolute-names --only-values -n user.anya.cid "$1"; }
-  for f in plain/big.bin plain/empty plain/hard1 plain/sub/odd-size.bin special/private \
-    plain/rel-link plain/dangling plain/dir-link special/abs-link; do
+  # Symlinks are checked through their directories' CIDs below: Linux allows
+  # user.* attributes only on files and directories, and answers ENODATA for a
+  # symlink without asking the filesystem.
+  for f in plain/big.bin plain/empty plain/hard1 plain/sub/odd-size.bin special/private; do
     [ "$(cid "$M/files/rs/$f")" = "$(ANYA_REPO="$OTHER" $ANYA add -Q -n "$S/$f")" ] || fail "user.anya.cid of $f: $(cid "$M/files/rs/$f")"
   done
   want=$(ANYA_REPO="$OTHER" $ANYA add -Q -r -H -n "$S/plain/sub")

@@ -54,12 +54,12 @@ stress() { # what "stressor names" seconds-max stress-ng-args...
 }
 
 step "names, renames, modes, data, allocation, seeks (10 s)"
-stress "batch 1" "dir dentry rename chmod hdd fallocate seek" 90 --timeout 10s --dir 2 --dir-dirs 2048 --dentry 2 \
+stress "batch 1" "dir dentry rename chmod hdd fallocate seek" 90 --timeout "${STRESS_SECONDS:-10}s" --dir 2 --dir-dirs 2048 --dentry 2 \
   --rename 2 --chmod 2 --hdd 2 --hdd-bytes 64m --fallocate 1 --seek 2
 
 step "times, locks, sync, copy, holes, deep trees (10 s)"
 stress "batch 2" "utime filename fstat lockf flock sync-file copy-file readahead fcntl dirdeep fpunch fsize iomix" 90 \
-  --timeout 10s --utime 1 --filename 1 --fstat 1 --fstat-dir "$M/files/fstat-dir" --lockf 1 --flock 1 \
+  --timeout "${STRESS_SECONDS:-10}s" --utime 1 --filename 1 --fstat 1 --fstat-dir "$M/files/fstat-dir" --lockf 1 --flock 1 \
   --sync-file 1 --copy-file 1 --readahead 1 --fcntl 1 --dirdeep 1 \
   --fpunch 1 --fsize 1 --iomix 1
 

@@ -1177,6 +1177,59 @@ static void test_push_file_equals_fd(void **state) {
   free(data);
 }
 
+/* imp_file_write_zeros gives the DAG that writing the zero bytes gives, for
+ * holes at and off chunk boundaries, and hashes the zero chunk once: a
+ * 64 GiB hole costs links, not hashing (it would take minutes otherwise). */
+static void test_push_zeros(void **state) {
+  (void)state;
+  static uint8_t zeros[1u << 20];
+  uint8_t data[3000];
+  for (size_t i = 0; i < sizeof data; i++) data[i] = (uint8_t)(i * 7 + 1);
+  const uint64_t chunk = IMP_CHUNK_BYTES_DEFAULT;
+  const uint64_t holes[] = {0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk + 17, 175 * chunk + 5};
+  for (int v = 0; v < 2; v++)
+    for (size_t h = 0; h < sizeof holes / sizeof holes[0]; h++) {
+      imp_options_t o;
+      imp_options_default(&o);
+      o.cid_version = (uint32_t)v;
+      counting_sink_t cs = {0};
+      block_sink_t sink = {counting_put, &cs};
+      imp_file_t *a, *b;
+      assert_int_equal(imp_file_new(&o, &sink, &a), 0);
+      assert_int_equal(imp_file_new(&o, &sink, &b), 0);
+      /* a: data, hole, data, hole written as bytes; b: the holes as zeros */
+      for (int round = 0; round < 2; round++) {
+        assert_int_equal(imp_file_write(a, data, sizeof data - (size_t)round * 1000), 0);
+        assert_int_equal(imp_file_write(b, data, sizeof data - (size_t)round * 1000), 0);
+        for (uint64_t left = holes[h]; left;) {
+          size_t n = left < sizeof zeros ? (size_t)left : sizeof zeros;
+          assert_int_equal(imp_file_write(a, zeros, n), 0);
+          left -= n;
+        }
+        assert_int_equal(imp_file_write_zeros(b, holes[h]), 0);
+      }
+      assert_int_equal(imp_file_size(a), imp_file_size(b));
+      cid_t ra, rb;
+      uint64_t ta, tb;
+      assert_int_equal(imp_file_finish(a, &ra, &ta), 0);
+      assert_int_equal(imp_file_finish(b, &rb, &tb), 0);
+      assert_true(cid_equal(&ra, &rb));
+      assert_int_equal(ta, tb);
+    }
+  /* a 64 GiB hole */
+  imp_options_t o;
+  imp_options_default(&o);
+  counting_sink_t cs = {0};
+  block_sink_t sink = {counting_put, &cs};
+  imp_file_t *f;
+  assert_int_equal(imp_file_new(&o, &sink, &f), 0);
+  assert_int_equal(imp_file_write_zeros(f, 64ull << 30), 0);
+  assert_int_equal(imp_file_size(f), 64ull << 30);
+  cid_t root;
+  assert_int_equal(imp_file_finish(f, &root, NULL), 0);
+  assert_true(cs.puts < 2000); /* one leaf and the parents (262144 leaves / 174 per node ...) */
+}
+
 static void test_push_file_errors(void **state) {
   (void)state;
   imp_options_t o;
@@ -1533,6 +1586,7 @@ int main(void) {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_push_file_equals_fd),
       cmocka_unit_test(test_push_file_errors),
+      cmocka_unit_test(test_push_zeros),
       cmocka_unit_test(test_push_dir_equals_paths),
       cmocka_unit_test(test_push_dir_errors),
   };
