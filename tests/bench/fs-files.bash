@@ -73,8 +73,8 @@ fs_bench_section() {
   # times (default 1); sets A (native) and B (mount) to the medians of what it printed (the
   # mean of the middle two for an even count); returns 1 (and says why) when a run fails
   abba() {
-    local fig=$1 i side v a_vals=() b_vals=()
-    for i in $(seq "$FS_ABBA"); do
+    local fig=$1 side v a_vals=() b_vals=()
+    for _ in $(seq "$FS_ABBA"); do
       for side in A B B A; do
         if [ "$side" = A ]; then v=$("fig_$fig" "$NAT") || v=""; else v=$("fig_$fig" "$F") || v=""; fi
         if [ -z "$v" ]; then

@@ -65,7 +65,7 @@ exists() { [ -e "$M/files/$1" ] || [ -L "$M/files/$1" ]; }
 
 # verify WHEN: every journaled promise holds and everything else present reads
 verify() {
-  local when=$1 bad=0 n_w=0 n_other=0 kind p a b c d why
+  local when=$1 bad=0 n_w=0 n_other=0 kind p a b c rest why
   expected >"$T/expected" || fail "$when: the journals do not replay"
   # the durable files in bulk (sha256sum on both cores), sizes from stat in bulk
   awk '$1 == "W" { print $4 "  " $2 }' "$T/expected" | sort >"$T/want.sha"
@@ -82,7 +82,7 @@ verify() {
       echo "sizes differ from the journal (< journal, > stat):" >&2; head -20 "$T/size.diff" >&2; cat "$T/stat.err" >&2; bad=1
     fi
   fi
-  while read -r kind p a b c d; do
+  while read -r kind p a b c rest; do
     case "$kind" in
       W) continue ;;
       M) n_other=$((n_other + 1))
