@@ -680,9 +680,10 @@ void files_forget(fuse_ino_t ino, uint64_t nlookup) {
   node_put(n);
 }
 
-void files_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+/* The attributes of ino now (unflushed size and times included), or rc. */
+static void reply_attr(fuse_req_t req, uint64_t ino, int rc) {
   fsmeta_inode_t i;
-  int rc = inode_now(to_meta(ino), &i);
+  if (!rc) rc = inode_now(ino, &i);
   if (rc) {
     reply_err(req, rc);
     return;
@@ -691,6 +692,8 @@ void files_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   to_stat(&i, &st);
   fuse_reply_attr(req, &st, FILES_TIMEOUT_S);
 }
+
+void files_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { reply_attr(req, to_meta(ino), 0); }
 
 typedef struct attr_change {
   const struct stat *attr;
@@ -732,15 +735,8 @@ void files_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
   /* truncate(2) without an open file: nothing will close it, so it is durable now */
   if (!rc && n && (to_set & FUSE_SET_ATTR_SIZE) && n->opens == 0) rc = flush_locked(n, true);
   if (n) pthread_rwlock_unlock(&n->lock);
-  if (!rc) rc = inode_now(m, &i);
   if (n) node_put(n);
-  if (rc) {
-    reply_err(req, rc);
-    return;
-  }
-  struct stat st;
-  to_stat(&i, &st);
-  fuse_reply_attr(req, &st, FILES_TIMEOUT_S);
+  reply_attr(req, m, rc);
 }
 
 void files_readlink(fuse_req_t req, fuse_ino_t ino) {

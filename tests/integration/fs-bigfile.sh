@@ -6,11 +6,7 @@
 # restart the size, the SHA-256 and the CID are the same.
 # FS_NATIVE=1 runs the same checks (the CID aside) on a native directory.
 source "$(dirname "$0")/lib.bash"
-if [ -n "${FS_NATIVE:-}" ]; then
-  M="$T/native"; mkdir -p "$M/files"; anyad_start() { :; }; anyad_stop() { :; }
-else
-  source "$(dirname "$0")/mount-lib.bash"
-fi
+source "$(dirname "$0")/mount-lib.bash"
 command -v getfattr >/dev/null || fail "getfattr (Debian package attr) is missing: run make deps"
 need=$((5 * 1024 * 1024)) # KiB: the file's blocks, its staging and slack
 avail=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')

@@ -6,11 +6,7 @@
 # by diff -r and with the archive's own listing.
 # FS_NATIVE=1 runs the same checks on a native directory.
 source "$(dirname "$0")/lib.bash"
-if [ -n "${FS_NATIVE:-}" ]; then
-  M="$T/native"; mkdir -p "$M/files"; anyad_start() { :; }; anyad_stop() { :; }
-else
-  source "$(dirname "$0")/mount-lib.bash"
-fi
+source "$(dirname "$0")/mount-lib.bash"
 command -v borg >/dev/null || fail "borg (Debian package borgbackup) is missing: run make deps"
 export BORG_BASE_DIR="$T/borghome" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 export BORG_REPO="$M/files/borg-repo"

@@ -9,11 +9,7 @@
 # after a daemon restart the same history and a clean tree again.
 # FS_NATIVE=1 runs the same checks on a native directory.
 source "$(dirname "$0")/lib.bash"
-if [ -n "${FS_NATIVE:-}" ]; then
-  M="$T/native"; mkdir -p "$M/files"; anyad_start() { :; }; anyad_stop() { :; }
-else
-  source "$(dirname "$0")/mount-lib.bash"
-fi
+source "$(dirname "$0")/mount-lib.bash"
 command -v git >/dev/null || fail "git is missing: run make deps"
 export GIT_CONFIG_NOSYSTEM=1 HOME="$T/home" GIT_AUTHOR_DATE="2024-01-02T03:04:05Z" GIT_COMMITTER_DATE="2024-01-02T03:04:05Z"
 mkdir -p "$HOME"

@@ -6,11 +6,7 @@
 # restore compared with the tree by diff -r.
 # FS_NATIVE=1 runs the same checks on a native directory.
 source "$(dirname "$0")/lib.bash"
-if [ -n "${FS_NATIVE:-}" ]; then
-  M="$T/native"; mkdir -p "$M/files"; anyad_start() { :; }; anyad_stop() { :; }
-else
-  source "$(dirname "$0")/mount-lib.bash"
-fi
+source "$(dirname "$0")/mount-lib.bash"
 command -v restic >/dev/null || fail "restic is missing: run make deps"
 export RESTIC_PASSWORD="anya restic test" RESTIC_CACHE_DIR="$T/restic-cache" RESTIC_REPOSITORY="$M/files/restic-repo"
 export RESTIC_PROGRESS_FPS=0.1 GOMAXPROCS=2

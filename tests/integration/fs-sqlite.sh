@@ -7,11 +7,7 @@
 # takes more writes.
 # FS_NATIVE=1 runs the same checks on a native directory.
 source "$(dirname "$0")/lib.bash"
-if [ -n "${FS_NATIVE:-}" ]; then
-  M="$T/native"; mkdir -p "$M/files"; anyad_start() { :; }; anyad_stop() { :; }
-else
-  source "$(dirname "$0")/mount-lib.bash"
-fi
+source "$(dirname "$0")/mount-lib.bash"
 command -v sqlite3 >/dev/null || fail "sqlite3 is missing: run make deps"
 $ANYA init >/dev/null
 anyad_start

@@ -7,26 +7,9 @@
 # mount -> native directory) keeps every user.* xattr.
 # FS_NATIVE=1 runs the same checks on a native directory.
 source "$(dirname "$0")/lib.bash"
-if [ -n "${FS_NATIVE:-}" ]; then
-  M="$T/native"; mkdir -p "$M/files"; anyad_start() { :; }; anyad_stop() { :; }
-else
-  source "$(dirname "$0")/mount-lib.bash"
-fi
-for c in tar getfattr setfattr diff; do command -v $c >/dev/null || fail "$c is missing: run make deps"; done
+source "$(dirname "$0")/mount-lib.bash"
+need_tools tar getfattr setfattr diff
 
-# attrs DIR: one line per entry (sorted): name, type, mode, owner, group, links,
-# size (not for directories: their size is the filesystem's business), mtime in ns.
-attrs() {
-  (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n|%F|%a|%u|%g|%h|%s|%y' |
-    awk -F'|' 'BEGIN { OFS = "|" } $2 == "directory" { $7 = "-" } { print }')
-}
-# xattrs DIR: the user.* xattrs of every entry, sorted by name, values in hex;
-# then getfattr's complaints (an attribute listed that cannot be read).
-xattrs() {
-  (cd "$1" && { find . -print0 | LC_ALL=C sort -z | xargs -0 getfattr -h -d -m '^user\.' -e hex 2>"$T/getfattr.err" || true; } |
-    awk '/^# file: / { f = substr($0, 9); next } NF { print f " " $0 }' | LC_ALL=C sort)
-  sed 's/^/getfattr error: /' "$T/getfattr.err"
-}
 same_tree() { # what A B [xattrs]
   diff -r --no-dereference "$2" "$3" >"$T/diff" 2>&1 || { head -20 "$T/diff"; fail "$1: diff -r"; }
   attrs "$2" >"$T/a.attrs"; attrs "$3" >"$T/b.attrs"

@@ -3,6 +3,31 @@
 #   anyad_start [ARGS...]  mounts the repository ($ANYA_REPO) at $M, waits until served
 #   anyad_stop             SIGTERM; the daemon must exit 0 and leave no mount
 #   anyad_kill             kill -9 (a crash); the stale mount stays for the next start
+#   need_tools CMD...      fails (run make deps) when a command is missing
+#   attrs DIR / xattrs DIR one line per entry: stat fields / user.* xattrs, sorted
+# FS_NATIVE=1 runs a driver against a native directory $M/files instead (the
+# oracle the tool tests were proven on): the daemon functions do nothing.
+need_tools() { local c; for c in "$@"; do command -v "$c" >/dev/null || fail "$c is missing: run make deps"; done; }
+# attrs DIR: name, type, mode, owner, group, links, size (not for directories:
+# their size is the filesystem's business), mtime in ns.
+attrs() {
+  (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n|%F|%a|%u|%g|%h|%s|%y' |
+    awk -F'|' 'BEGIN { OFS = "|" } $2 == "directory" { $7 = "-" } { print }')
+}
+# xattrs DIR: the user.* xattrs of every entry, values in hex; then getfattr's
+# complaints (an attribute listed that cannot be read).
+xattrs() {
+  (cd "$1" && { find . -print0 | LC_ALL=C sort -z | xargs -0 getfattr -h -d -m '^user\.' -e hex 2>"$T/getfattr.err" || true; } |
+    awk '/^# file: / { f = substr($0, 9); next } NF { print f " " $0 }' | LC_ALL=C sort)
+  sed 's/^/getfattr error: /' "$T/getfattr.err"
+}
+if [ -n "${FS_NATIVE:-}" ]; then
+  M="$T/native"
+  mkdir -p "$M/files"
+  anyad_start() { :; }
+  anyad_stop() { :; }
+  return 0
+fi
 ANYAD=${ANYAD:-$(dirname "$ANYA")/anyad}
 [ "$(id -u)" = 0 ] || { echo "SKIP (needs root): the FUSE tests mount a filesystem"; exit 77; }
 [ -c /dev/fuse ] || { echo "SKIP (needs /dev/fuse): no FUSE device on this machine"; exit 77; }
