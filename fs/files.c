@@ -61,6 +61,8 @@ static struct {
   uint64_t root_ino; /* the kernel's inode of files/ */
   bool policies;     /* some pin policy has source files */
   cid_t zero;        /* the leaf of a whole chunk of zeros (holes read without I/O) */
+  cid_t empty;       /* the empty file (truncate to 0), and its tsize */
+  uint64_t empty_tsize;
   char stage_dir[REPO_PATH_BYTES_MAX + 32];
   pthread_mutex_t table_lock;
   fnode_t **buckets;
@@ -439,9 +441,10 @@ static int to_staged(fnode_t *n) {
     exp_set_zero(ef, &F.zero);
   char *buf = !rc && n->size ? malloc(COPY_BYTES) : NULL;
   if (!rc && n->size && !buf) rc = -ENOMEM;
+  bool seek = true; /* look for the next data only after a hole, not on every read */
   for (uint64_t off = 0; !rc && off < n->size;) {
-    uint64_t data;
-    if ((rc = content_err(exp_next_data(ef, off, &data))) || data >= n->size) break;
+    uint64_t data = off;
+    if (seek && ((rc = content_err(exp_next_data(ef, off, &data))) || data >= n->size)) break;
     ssize_t got = exp_pread(ef, buf, COPY_BYTES, data);
     if (got <= 0) {
       rc = got < 0 ? content_err((int)got) : err_set(-EIO, "content shorter than its size");
@@ -450,6 +453,7 @@ static int to_staged(fnode_t *n) {
     bool zero = buf[0] == 0 && memcmp(buf, buf + 1, (size_t)got - 1) == 0;
     if (!zero && pwrite(fd, buf, (size_t)got, (off_t)data) != got) rc = err_set(-errno, "staging file: %s", strerror(errno));
     off = data + (uint64_t)got;
+    seek = zero;
   }
   exp_close(ef);
   free(buf);
@@ -533,12 +537,7 @@ static int truncate_locked(fnode_t *n, uint64_t size) {
     n->state = CLEAN;
     n->size = 0;
     touch_locked(n);
-    cid_t empty;
-    uint64_t tsize;
-    imp_file_t *f;
-    rc = imp_file_new(&F.imp, &F.sink, &f);
-    if (!rc) rc = imp_file_finish(f, &empty, &tsize);
-    if (!rc) rc = record_content(n, &empty, tsize, false);
+    rc = record_content(n, &F.empty, F.empty_tsize, false);
     if (!rc) n->dirty = false;
     return rc;
   }
@@ -1254,10 +1253,15 @@ int files_open(repo_t *repo, uid_t uid, gid_t gid, uint64_t files_ino) {
   F.sink = bs_sink(repo->bs);
   F.src = bs_source(repo->bs);
   imp_options_default(&F.imp);
-  imp_file_t *zf;
+  imp_file_t *zf, *ef;
   int zrc = imp_file_new(&F.imp, &F.sink, &zf);
-  if (!zrc) zrc = imp_file_write_zeros(zf, F.imp.chunk_bytes);
-  if (!zrc) zrc = imp_file_finish(zf, &F.zero, NULL); /* one chunk: the root is the leaf */
+  if (!zrc) { /* one chunk: the root is the leaf; finish frees on error too */
+    int wrc = imp_file_write_zeros(zf, F.imp.chunk_bytes);
+    zrc = imp_file_finish(zf, &F.zero, NULL);
+    if (wrc) zrc = wrc;
+  }
+  if (!zrc) zrc = imp_file_new(&F.imp, &F.sink, &ef);
+  if (!zrc) zrc = imp_file_finish(ef, &F.empty, &F.empty_tsize);
   if (zrc) return zrc;
   pthread_mutex_init(&F.table_lock, NULL);
   F.buckets = calloc(BUCKETS, sizeof *F.buckets);
