@@ -8,7 +8,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := liburing libcrypto libcbor jansson
+PKGS    := liburing libcrypto libssl libcbor jansson libevent_core libevent_pthreads libevent_openssl libnghttp2 libcurl
 # Debian's libleveldb-dev ships no .pc file; fall back to plain -lleveldb.
 LDLEVEL := $(shell pkg-config --libs leveldb 2>/dev/null || echo -lleveldb)
 SAN     ?=
@@ -17,8 +17,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # CFLAGS is the user's (optimisation, debug); ALL_CFLAGS adds what the build needs.
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -pthread $(SAN) \
-           $(shell pkg-config --cflags $(PKGS)) -Iengine
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) $(LDLEVEL) -lm -pthread $(SAN)
+           $(shell pkg-config --cflags $(PKGS)) -Iengine -Inet
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay $(LDLEVEL) -lm -pthread $(SAN)
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 ENGINE_SRC := $(wildcard engine/*.c engine/dwn/*.c)
@@ -30,6 +30,10 @@ FUSE_LIBS  := $(shell pkg-config --libs fuse3 2>/dev/null)
 FS_SRC     := $(filter-out fs/anyad.c,$(wildcard fs/*.c))
 FS_OBJ     := $(FS_SRC:%.c=$(BUILD)/obj/%.o)
 FSLIB      := $(BUILD)/lib/libanyafs.a
+# net/: the HTTP server and its listeners (later libp2p), a library anyad and the tests link.
+NET_SRC    := $(wildcard net/*.c)
+NET_OBJ    := $(NET_SRC:%.c=$(BUILD)/obj/%.o)
+NETLIB     := $(BUILD)/lib/libanyanet.a
 TOOLS_SRC  := $(wildcard tools/*.c)
 TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -66,7 +70,11 @@ $(FSLIB): $(FS_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/anyad: $(BUILD)/obj/fs/anyad.o $(FSLIB) $(LIB)
+$(NETLIB): $(NET_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/anyad: $(BUILD)/obj/fs/anyad.o $(FSLIB) $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(FUSE_LIBS)
 
@@ -78,9 +86,9 @@ $(BUILD)/bin/anya: $(TOOLS_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TOOLS_OBJ) $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(FSLIB) $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(FSLIB) $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(FSLIB) $(LIB) $(LDLIBS) $(TESTLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(FSLIB) $(NETLIB) $(LIB) $(LDLIBS) $(TESTLIBS)
 
 # Fuzz targets replayed over their corpus by a plain driver (no clang needed).
 $(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIB)

@@ -143,7 +143,7 @@ static void test_table_is_well_formed(void **state) {
   const config_key_t *keys = config_keys(&n);
   assert_true(n >= 25);
   static const char *const sections[] = {"repo", "identity", "network", "storage", "pinning",
-                                         "logging", "security", "monitoring"};
+                                         "logging", "security", "http", "dwn", "monitoring"};
   size_t next_section = 0;
   for (size_t i = 0; i < n; i++) {
     const config_key_t *k = &keys[i];
@@ -179,7 +179,7 @@ static void test_table_is_well_formed(void **state) {
     }
     if (k->type == CONFIG_INT) assert_true(k->min <= k->max);
   }
-  assert_int_equal(next_section, 7);
+  assert_int_equal(next_section, 9);
   assert_non_null(config_key_find("identity.peer_id"));
   assert_non_null(config_key_find("security.rpc_token"));
   assert_true(config_key_find("security.rpc_token")->secret);
