@@ -1,0 +1,41 @@
+/*
+ * rpc: the Kubo RPC subset under /api/v0/ (`--rpc`, default 127.0.0.1:5001),
+ * POST only like Kubo (anything else 405), answers in Kubo's JSON shapes so
+ * that kubo-rpc-client works unchanged.
+ *
+ *   add (multipart, streaming; cid-version, raw-leaves, chunker, pin,
+ *   wrap-with-directory, progress, quiet, only-hash, trickle), cat
+ *   (offset, length), get (tar), ls, block get|put|stat|rm, pin
+ *   add|rm|ls|verify, repo stat|gc, id, version, and the commands other
+ *   issues add (swarm, routing, name, dwn).
+ *
+ * Errors: Kubo's shape, {"Message": "...", "Code": 0, "Type": "error"} with
+ * HTTP 500 (400 for bad arguments, 404 for an unknown command).
+ *
+ * Auth: with a token set, every request needs "Authorization: Bearer
+ * <token>" (401 otherwise); net/server.c refuses to start an RPC listener off
+ * loopback without a token.
+ *
+ * /health and /metrics are the server's (net/server.c), not this module's.
+ */
+#ifndef ANYA_NET_RPC_H
+#define ANYA_NET_RPC_H
+
+#include "dwn/dwn.h"
+#include "http.h"
+#include "repo.h"
+
+typedef struct rpc rpc_t;
+
+typedef struct rpc_opts {
+  repo_t *repo;      /* borrowed */
+  dwn_t *dwn;        /* borrowed; may be NULL */
+  const char *token; /* required bearer token, or NULL/"" for none */
+} rpc_opts_t;
+
+int rpc_new(const rpc_opts_t *opts, rpc_t **out);
+void rpc_free(rpc_t *rpc);
+/* The listener's handler (ctx = the rpc_t). */
+void rpc_handle(http_req_t *req, void *ctx);
+
+#endif

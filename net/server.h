@@ -1,0 +1,39 @@
+/*
+ * server: anyad's HTTP listeners.  One http_server_t (http.h) carries the
+ * DWN (dwn_http.h), gateway (gateway.h) and RPC (rpc.h) listeners that the
+ * configuration and flags enable, and answers on each of them:
+ *
+ *   GET /health   JSON {"ok": bool, "checks": {name: {"ok": bool, "detail": "..."}}}
+ *                 (storage backend, DHT, gateway, pinning services, key);
+ *                 503 when a required check fails
+ *   GET /metrics  the Prometheus registry (metrics_default()), when
+ *                 monitoring.metrics is on
+ *
+ * While it runs, <repo>/api holds the RPC listener's base URL
+ * ("http://127.0.0.1:5001\n") so `anya` commands go through it; removed at
+ * stop.  An RPC listener off loopback without security.rpc_token is refused.
+ */
+#ifndef ANYA_NET_SERVER_H
+#define ANYA_NET_SERVER_H
+
+#include "dwn/dwn.h"
+#include "repo.h"
+
+#define NET_API_FILE "api"
+
+typedef struct net net_t;
+
+typedef struct net_opts {
+  repo_t *repo;             /* borrowed; its config gives limits and defaults */
+  dwn_t *dwn;               /* borrowed; NULL: no DWN listener */
+  const char *dwn_addr;     /* "HOST:PORT" or "off"; NULL = network.dwn */
+  const char *gateway_addr; /* NULL = network.gateway */
+  const char *rpc_addr;     /* NULL = network.rpc */
+} net_opts_t;
+
+/* Binds every enabled listener and starts serving. */
+int net_start(const net_opts_t *opts, net_t **out);
+/* Stops serving, removes <repo>/api, frees.  NULL is a no-op. */
+void net_stop(net_t *n);
+
+#endif
