@@ -46,6 +46,13 @@
  *
  * Errors: functions return 0 or a negative errno with err_set (err.h) saying
  * why ("127.0.0.1:8080: address in use").
+ *
+ * The process ignores SIGPIPE once a server exists (a client that leaves
+ * mid-response is an -ECONNRESET, not a signal).
+ *
+ * Built so far: HTTP/1.1 and 1.0 (net/http.c, net/http_h1.c).  HTTP/2, TLS
+ * and WebSocket are declared here but not built yet: http_server_new refuses
+ * a tls_cert with -ENOTSUP and http_ws_accept answers 501.
  */
 #ifndef ANYA_NET_HTTP_H
 #define ANYA_NET_HTTP_H
@@ -121,7 +128,9 @@ int http_req_version(const http_req_t *req);          /* 10, 11 or 20 */
 int64_t http_req_content_length(const http_req_t *req); /* -1 when not given */
 bool http_req_has_body(const http_req_t *req); /* Content-Length > 0, chunked, or an HTTP/2 body */
 
-/* The body maximum for this request (call before the first read). */
+/* The body maximum for this request (call before the first read).  A
+ * handler that returns without answering after a read failed with -EFBIG
+ * gets a 413 from the server (otherwise a 500). */
 void http_req_set_body_max(http_req_t *req, uint64_t max);
 /* Reads up to n body bytes, waiting for them: > 0 bytes, 0 at the end,
  * -EFBIG past the maximum, -ETIMEDOUT no progress, -ECONNRESET client gone. */
@@ -136,8 +145,9 @@ int http_resp_header(http_req_t *req, const char *name, const char *value);
  * (HTTP/1.1 chunked, HTTP/1.0 close-delimited, HTTP/2 DATA to END_STREAM). */
 int http_resp_start(http_req_t *req, int status, int64_t content_length);
 /* Writes body bytes, waiting while the queue is full.  -ECONNRESET: the
- * client is gone (stop producing).  Writing more than a given
- * content_length is -EINVAL. */
+ * client is gone (stop producing); -ETIMEDOUT: the queue stayed full for
+ * twice idle_timeout_ms.  Writing more than a given content_length is
+ * -EINVAL. */
 int http_resp_write(http_req_t *req, const void *data, size_t n);
 /* Ends the response.  After it (or after the handler returns, which ends a
  * response left open: 500 if nothing was started, else the connection is
