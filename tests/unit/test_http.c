@@ -843,7 +843,64 @@ static void test_decode_and_query(void **state) {
   assert_string_equal(out, "2");
 }
 
-int main(void) {
+static bool bench_inline(http_req_t *req, void *ctx) {
+  (void)ctx;
+  static const char kib[1024] = {[0 ... 1023] = 'x'};
+  http_respond(req, 200, "application/octet-stream", kib, sizeof kib);
+  return true;
+}
+
+/* `test_http --serve [DIR]`: a server for the shell tests (curl, wrk) on
+ * 127.0.0.1, listeners "main" (the test handlers, inline /inline) and "bench"
+ * (every request answered inline with 1 KiB); the ports are written to
+ * DIR/ports ("main PORT\nbench PORT\n"), TLS from DIR/cert.pem and
+ * DIR/key.pem when they exist.  Runs until stdin closes. */
+static int serve(const char *dir) {
+  char cert[4096], key[4096], ports[4096];
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  snprintf(ports, sizeof ports, "%s/ports", dir);
+  bool tls = access(cert, R_OK) == 0 && access(key, R_OK) == 0;
+  http_server_t *s;
+  int rc = http_server_new(&(http_server_opts_t){.tls_cert = tls ? cert : NULL,
+                                                  .tls_key = tls ? key : NULL},
+                           &s);
+  if (rc < 0) {
+    fprintf(stderr, "test_http: %s\n", err_msg(rc));
+    return 1;
+  }
+  http_limits_t limits = {.header_bytes_max = 16384, .body_bytes_max = 1ull << 40,
+                          .connections_max = 10000, .idle_timeout_ms = 30000,
+                          .request_timeout_ms = 10000};
+  if ((rc = http_server_listen(s, &(http_listener_opts_t){.name = "main", .address = "127.0.0.1:0",
+                                                           .handler = handler,
+                                                           .inline_fn = inline_fn,
+                                                           .limits = limits})) < 0 ||
+      (rc = http_server_listen(s, &(http_listener_opts_t){.name = "bench", .address = "127.0.0.1:0",
+                                                           .handler = handler,
+                                                           .inline_fn = bench_inline,
+                                                           .limits = limits})) < 0 ||
+      (rc = http_server_start(s)) < 0) {
+    fprintf(stderr, "test_http: %s\n", err_msg(rc));
+    http_server_free(s);
+    return 1;
+  }
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", ports);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return 1;
+  fprintf(f, "main %u\nbench %u\n", http_server_port(s, "main"), http_server_port(s, "bench"));
+  fclose(f);
+  rename(tmp, ports);
+  char sink[256];
+  while (read(0, sink, sizeof sink) > 0) {
+  }
+  http_server_free(s);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--serve") == 0) return serve(argc >= 3 ? argv[2] : ".");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_and_query),
       cmocka_unit_test(test_keep_alive),
