@@ -336,6 +336,7 @@ int http_server_new(const http_server_opts_t *opts, http_server_t **out) {
   srv->loop_count = opts && opts->threads ? opts->threads : (cores > 0 ? (unsigned)cores : 1);
   if (srv->loop_count > 256) srv->loop_count = 256;
   srv->worker_count = opts && opts->workers ? opts->workers : 64;
+  srv->ws_ping_ms = HTTP_WS_PING_MS;
   if (srv->worker_count > 4096) srv->worker_count = 4096;
   pthread_mutex_init(&srv->jobs_mu, NULL);
   pthread_cond_init(&srv->jobs_cond, NULL);
@@ -456,6 +457,10 @@ int http_server_listen(http_server_t *srv, const http_listener_opts_t *opts) {
   srv->listener_count++;
   log_info(MOD, "%s: listening on %s (port %u)", l->name, opts->address, bound);
   return 0;
+}
+
+void http_server_set_ws_ping_ms(http_server_t *srv, uint64_t interval_ms) {
+  srv->ws_ping_ms = interval_ms ? interval_ms : HTTP_WS_PING_MS;
 }
 
 uint16_t http_server_port(const http_server_t *srv, const char *name) {
@@ -641,10 +646,10 @@ void http_req_job_run(http_job_t *job) {
   pthread_mutex_lock(&c->mu);
   req->handler_done = true;
   req->in_worker = false;
-  bool closed = c->closed;
-  if (!closed) http_conn_notify_locked(c);
+  http_conn_notify_locked(c);
+  bool last = --c->refs == 0;
   pthread_mutex_unlock(&c->mu);
-  if (closed) http_conn_free(c);
+  if (last) http_conn_free(c);
 }
 
 void http_req_finish_inline(http_req_t *req) {

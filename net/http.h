@@ -50,9 +50,9 @@
  * The process ignores SIGPIPE once a server exists (a client that leaves
  * mid-response is an -ECONNRESET, not a signal).
  *
- * Built so far: HTTP/1.1 and 1.0 (net/http.c, net/http_h1.c).  HTTP/2, TLS
- * and WebSocket are declared here but not built yet: http_server_new refuses
- * a tls_cert with -ENOTSUP and http_ws_accept answers 501.
+ * Built so far: HTTP/1.1 and 1.0 (net/http.c, net/http_h1.c), WebSocket
+ * (net/http_ws.c).  HTTP/2 and TLS are not built yet: http_server_new
+ * refuses a tls_cert with -ENOTSUP.
  */
 #ifndef ANYA_NET_HTTP_H
 #define ANYA_NET_HTTP_H
@@ -105,6 +105,9 @@ int http_server_new(const http_server_opts_t *opts, http_server_t **out);
 int http_server_listen(http_server_t *srv, const http_listener_opts_t *opts);
 /* The port a listener bound (useful with port 0); 0 if no such listener. */
 uint16_t http_server_port(const http_server_t *srv, const char *name);
+/* The WebSocket ping interval (default 30 s; tests shorten it).  Before
+ * http_server_start. */
+void http_server_set_ws_ping_ms(http_server_t *srv, uint64_t interval_ms);
 /* Starts the loops and workers. */
 int http_server_start(http_server_t *srv);
 /* Stops accepting, closes every connection (running handlers see their reads
@@ -175,7 +178,8 @@ int http_query_get(const char *query, const char *name, char *out, size_t cap);
 typedef struct http_ws_ops {
   /* A complete message (fragments joined, up to the listener's
    * body_bytes_max; past it the socket is closed with 1009).  On a worker
-   * thread, one message at a time per socket, in order. */
+   * thread, one message at a time per socket, in order.  data[len] is a NUL
+   * (not part of the message), so text can be parsed as a C string. */
   void (*on_message)(http_ws_t *ws, bool text, const uint8_t *data, size_t len, void *ctx);
   /* The socket closed (either side, or the server stopping); called once, on
    * a worker thread, after the last on_message.  Sends after it fail. */

@@ -40,13 +40,13 @@
 
 static void h1_run(http_conn_t *c);
 
-static void timer_arm(http_conn_t *c, enum http_timer_kind kind, uint64_t ms) {
+void http_conn_timer_arm(http_conn_t *c, enum http_timer_kind kind, uint64_t ms) {
   c->timer_kind = kind;
   struct timeval tv = {.tv_sec = (time_t)(ms / 1000u), .tv_usec = (suseconds_t)(ms % 1000u) * 1000};
   event_add(c->ev_timer, &tv);
 }
 
-static size_t out_len(http_conn_t *c) {
+size_t http_conn_out_len(http_conn_t *c) {
   return evbuffer_get_length(c->wbuf) + evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
@@ -54,13 +54,21 @@ static size_t out_len(http_conn_t *c) {
 
 void http_conn_free(http_conn_t *c) {
   http_req_destroy(&c->req);
+  http_ws_free_queues(&c->ws);
   if (c->wbuf) evbuffer_free(c->wbuf);
   pthread_mutex_destroy(&c->mu);
   free(c);
 }
 
-/* Drops the socket now (loop thread).  The memory goes when no worker holds
- * the request any more. */
+void http_conn_release(http_conn_t *c) {
+  pthread_mutex_lock(&c->mu);
+  bool last = --c->refs == 0;
+  pthread_mutex_unlock(&c->mu);
+  if (last) http_conn_free(c);
+}
+
+/* Drops the socket now (loop thread).  The memory goes with the last
+ * reference. */
 void http_conn_close(http_conn_t *c, int reason) {
   if (!c->bev) return;
   if (c->prev)
@@ -73,6 +81,10 @@ void http_conn_close(http_conn_t *c, int reason) {
   c->bev = NULL;
   event_free(c->ev_timer);
   c->ev_timer = NULL;
+  if (c->ws.wslay) {
+    wslay_event_context_free(c->ws.wslay);
+    c->ws.wslay = NULL;
+  }
   if (c->counted) {
     atomic_fetch_sub(&c->l->conns, 1);
     metrics_gauge_add(c->l->m_conns, -1);
@@ -84,9 +96,10 @@ void http_conn_close(http_conn_t *c, int reason) {
   event_free(c->ev_notify);
   c->ev_notify = NULL;
   pthread_cond_broadcast(&c->req.cond);
-  bool free_now = !c->req.in_worker;
+  if (c->ws.accepted) http_ws_closed(c);
+  bool last = --c->refs == 0;
   pthread_mutex_unlock(&c->mu);
-  if (free_now) http_conn_free(c);
+  if (last) http_conn_free(c);
 }
 
 /* Our response is out: shut our side and drop what the client still sends
@@ -98,7 +111,7 @@ static void h1_linger(http_conn_t *c) {
   struct evbuffer *in = bufferevent_get_input(c->bev);
   evbuffer_drain(in, evbuffer_get_length(in));
   bufferevent_enable(c->bev, EV_READ);
-  timer_arm(c, TIMER_LINGER, HTTP_LINGER_MS);
+  http_conn_timer_arm(c, TIMER_LINGER, HTTP_LINGER_MS);
 }
 
 /* ---- responses the server makes itself ------------------------------------------ */
@@ -309,14 +322,14 @@ static bool h1_parse(http_conn_t *c) {
   http_req_t *req = &c->req;
   switch (c->st) {
   case H1_IDLE:
-    if (out_len(c) >= HTTP_QUEUE_BYTES) return false; /* the client reads our answers first */
+    if (http_conn_out_len(c) >= HTTP_QUEUE_BYTES) return false; /* the client reads our answers first */
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->st = H1_HEAD;
     c->head_bytes = 0;
     c->last_cb = CB_NONE;
     c->err_status = 0;
-    timer_arm(c, TIMER_REQUEST, c->l->limits.request_timeout_ms);
+    http_conn_timer_arm(c, TIMER_REQUEST, c->l->limits.request_timeout_ms);
     break;
   case H1_HEAD:
     break;
@@ -362,8 +375,8 @@ static void h1_dispatch(http_conn_t *c) {
   c->dispatched = true;
   req->start_ns = metrics_now_ns();
   c->last_progress_ms = http_now_ms();
-  c->last_out_len = out_len(c);
-  timer_arm(c, TIMER_PROGRESS, l->limits.idle_timeout_ms);
+  c->last_out_len = http_conn_out_len(c);
+  http_conn_timer_arm(c, TIMER_PROGRESS, l->limits.idle_timeout_ms);
   unsigned retry_s = 1;
   if (!http_rate_allow(c->srv, c->peer, l->limits.rate_per_s, &retry_s)) {
     http_count_rejected(l, HTTP_REJECT_RATE);
@@ -386,6 +399,7 @@ static void h1_dispatch(http_conn_t *c) {
   }
   pthread_mutex_lock(&c->mu);
   req->in_worker = true;
+  c->refs++;
   pthread_mutex_unlock(&c->mu);
   http_jobs_push(c->srv, &req->job);
 }
@@ -405,7 +419,7 @@ static bool h1_pull(http_conn_t *c, bool *done) {
     if (!req->started) evbuffer_add(c->wbuf, "HTTP/1.1 100 Continue\r\n\r\n", 25);
   }
   size_t queued = evbuffer_get_length(req->out);
-  if (queued && out_len(c) < HTTP_QUEUE_BYTES) {
+  if (queued && http_conn_out_len(c) < HTTP_QUEUE_BYTES) {
     evbuffer_add_buffer(c->wbuf, req->out);
     if (req->writer_waiting) pthread_cond_signal(&req->cond);
   }
@@ -426,7 +440,7 @@ static void h1_finish(http_conn_t *c) {
   if (!keep) {
     c->st = H1_CLOSING;
     c->last_progress_ms = http_now_ms();
-    timer_arm(c, TIMER_PROGRESS, c->l->limits.idle_timeout_ms);
+    http_conn_timer_arm(c, TIMER_PROGRESS, c->l->limits.idle_timeout_ms);
     return;
   }
   http_req_reset(req);
@@ -437,11 +451,11 @@ static void h1_finish(http_conn_t *c) {
   c->body_done = false;
   c->body_broken = false;
   c->st = H1_IDLE;
-  timer_arm(c, TIMER_IDLE, c->l->limits.idle_timeout_ms);
+  http_conn_timer_arm(c, TIMER_IDLE, c->l->limits.idle_timeout_ms);
 }
 
 /* Hands the write buffer to the socket.  False when the connection closed. */
-static bool h1_flush(http_conn_t *c) {
+bool http_conn_flush(http_conn_t *c) {
   size_t n = evbuffer_get_length(c->wbuf);
   if (n == 0) return true;
   metrics_counter_add(c->l->m_sent, n);
@@ -459,6 +473,10 @@ static bool h1_flush(http_conn_t *c) {
 
 static void h1_run(http_conn_t *c) {
   if (!c->bev || c->st == H1_LINGER) return;
+  if (c->ws.active) {
+    (void)http_ws_run(c);
+    return;
+  }
   unsigned finished = 0;
   bool more = false;
   for (unsigned round = 0;; round++) {
@@ -470,6 +488,11 @@ static void h1_run(http_conn_t *c) {
       }
       bool done = false;
       if (h1_pull(c, &done)) progress = true;
+      if (done && c->ws.accepted) { /* the 101 is out: frames from here on */
+        http_count_request(&c->req);
+        http_ws_begin(c);
+        return;
+      }
       if (done) {
         h1_finish(c);
         if (++finished >= HTTP_RUN_ROUNDS_MAX) {
@@ -486,14 +509,14 @@ static void h1_run(http_conn_t *c) {
       break;
     }
   }
-  if (!h1_flush(c)) return;
+  if (!http_conn_flush(c)) return;
   if (more) {
     pthread_mutex_lock(&c->mu);
     http_conn_notify_locked(c);
     pthread_mutex_unlock(&c->mu);
     return;
   }
-  if (c->st == H1_CLOSING && out_len(c) == 0) {
+  if (c->st == H1_CLOSING && http_conn_out_len(c) == 0) {
     if (c->peer_eof) {
       http_conn_close(c, -ECONNRESET);
       return;
@@ -528,7 +551,8 @@ static void h1_writecb(struct bufferevent *bev, void *arg) {
 static void h1_eventcb(struct bufferevent *bev, short what, void *arg) {
   (void)bev;
   http_conn_t *c = arg;
-  if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->st != H1_LINGER) {
+  if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->st != H1_LINGER &&
+      !c->ws.active) {
     /* the client finished sending: answer what it asked, then close */
     c->peer_eof = true;
     if (c->st == H1_ACTIVE && !c->body_done && !c->body_broken) {
@@ -557,7 +581,7 @@ static void h1_timer_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   case TIMER_PROGRESS: {
     uint64_t now = http_now_ms();
-    size_t pending = out_len(c);
+    size_t pending = http_conn_out_len(c);
     if (pending != c->last_out_len) {
       c->last_out_len = pending;
       c->last_progress_ms = now;
@@ -573,11 +597,14 @@ static void h1_timer_cb(evutil_socket_t fd, short what, void *arg) {
       http_conn_close(c, -ETIMEDOUT);
       return;
     }
-    timer_arm(c, TIMER_PROGRESS, waiting_for_client ? idle_ms - quiet_ms : idle_ms);
+    http_conn_timer_arm(c, TIMER_PROGRESS, waiting_for_client ? idle_ms - quiet_ms : idle_ms);
     return;
   }
   case TIMER_LINGER:
     http_conn_close(c, -ECONNRESET);
+    return;
+  case TIMER_WS_PING:
+    http_ws_ping_tick(c);
     return;
   }
 }
@@ -629,6 +656,8 @@ void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struc
     c->l = l;
     c->fd = fd;
     c->counted = !reject;
+    c->refs = 1;
+    c->ws.c = c;
     c->rejecting = reject;
     pthread_mutex_init(&c->mu, NULL);
     peer_string(sa, c->peer, sizeof c->peer);
@@ -671,5 +700,5 @@ void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struc
     h1_run(c);
     return;
   }
-  timer_arm(c, TIMER_IDLE, l->limits.idle_timeout_ms);
+  http_conn_timer_arm(c, TIMER_IDLE, l->limits.idle_timeout_ms);
 }

@@ -7,9 +7,10 @@
  * thread: the bufferevent, the parser, the timers and every field marked
  * "loop" are touched there only.  Fields marked "mu" are shared with the
  * worker running the connection's request and are read and written under
- * conn->mu.  The connection's memory lives until both the loop has closed it
- * (closed) and no worker holds a request of it (in_worker); whichever side
- * comes last frees it.  Lock order: conn->mu, then libevent's base lock
+ * conn->mu.  The connection's memory is reference-counted (refs, under mu):
+ * one reference for the loop until it closes the socket, one while a worker
+ * runs the request's handler, one for a WebSocket until its on_close has run
+ * plus one per http_ws_ref; whoever drops the last frees it.  Lock order: conn->mu, then libevent's base lock
  * (event_active is called under conn->mu); the loop never holds a libevent
  * lock while it takes conn->mu, because callbacks run unlocked.
  */
@@ -21,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <http_parser.h>
+#include <wslay/wslay.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,6 +40,8 @@
 #define HTTP_RATE_ENTRIES_MAX 65536              /* addresses tracked at once */
 #define HTTP_STATUS_CODES 600                    /* metric children cached per status code */
 #define HTTP_PEER_BYTES 64
+#define HTTP_WS_SEND_BYTES_MAX (16u * 1024 * 1024) /* queued toward one WebSocket client */
+#define HTTP_WS_PING_MS 30000
 
 enum http_reject_reason {
   HTTP_REJECT_HEADERS = 0, /* 431 */
@@ -128,6 +132,7 @@ struct http_server {
   http_rate_entry_t **rate_table; /* rate_mu */
   size_t rate_count;              /* rate_mu */
   void *ssl_ctx;                  /* SSL_CTX *, NULL for plain HTTP */
+  uint64_t ws_ping_ms;
 };
 
 /* A request.  The head fields are written by the loop before the request is
@@ -184,7 +189,42 @@ enum http_h1_state {
   H1_LINGER,   /* our side shut down; dropping input until EOF or timeout */
 };
 
-enum http_timer_kind { TIMER_IDLE = 0, TIMER_REQUEST, TIMER_PROGRESS, TIMER_LINGER };
+enum http_timer_kind { TIMER_IDLE = 0, TIMER_REQUEST, TIMER_PROGRESS, TIMER_LINGER, TIMER_WS_PING };
+
+typedef struct http_ws_msg {
+  struct http_ws_msg *next;
+  bool text;
+  size_t len;
+  uint8_t data[];
+} http_ws_msg_t;
+
+/* A WebSocket, embedded in its connection (its references are the
+ * connection's). */
+struct http_ws {
+  http_conn_t *c;
+  http_ws_ops_t ops;
+  void *ctx;
+  http_job_t job;               /* delivers messages, then on_close */
+  /* mu */
+  bool accepted;                /* 101 queued; the loop switches when the handler is done */
+  bool send_closed;             /* http_ws_close called: sends fail */
+  bool close_requested;
+  uint16_t close_code;
+  bool overflow;                /* sends passed HTTP_WS_SEND_BYTES_MAX: drop the socket */
+  http_ws_msg_t *out_head, *out_tail; /* to send */
+  size_t out_bytes;
+  size_t loop_queued_bytes;     /* what the loop still holds (wslay queue and buffers) */
+  http_ws_msg_t *in_head, *in_tail;   /* to deliver */
+  size_t in_bytes;
+  bool in_paused;               /* the loop stopped reading: in_bytes is at its bound */
+  bool job_active;
+  bool close_delivered;
+  /* loop */
+  bool active;                  /* frames flow (after the switch) */
+  wslay_event_context_ptr wslay;
+  bool ping_outstanding;
+  bool pong_seen;
+};
 
 struct http_conn {
   http_server_t *srv;
@@ -203,6 +243,7 @@ struct http_conn {
   bool closed;                /* mu */
   int close_reason;           /* mu: -ECONNRESET, -ETIMEDOUT */
   bool notify_pending;        /* mu */
+  int refs;                   /* mu */
   bool in_stalled;            /* mu: the body queue is full; parsing waits */
   /* loop */
   enum http_h1_state st;
@@ -218,6 +259,7 @@ struct http_conn {
   uint64_t last_progress_ms;
   size_t last_out_len;
   http_req_t req;             /* the one HTTP/1.1 request at a time */
+  http_ws_t ws;               /* after a WebSocket upgrade */
 };
 
 /* http.c */
@@ -239,6 +281,17 @@ size_t http_date(char *out, size_t cap);
 void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struct sockaddr *sa);
 void http_h1_notify_cb(evutil_socket_t fd, short what, void *arg);
 void http_conn_close(http_conn_t *c, int reason);
+void http_conn_release(http_conn_t *c); /* drops one reference (takes mu) */
 void http_conn_free(http_conn_t *c);
+size_t http_conn_out_len(http_conn_t *c);
+bool http_conn_flush(http_conn_t *c);    /* false: the connection closed */
+void http_conn_timer_arm(http_conn_t *c, enum http_timer_kind kind, uint64_t ms);
+
+/* http_ws.c */
+void http_ws_begin(http_conn_t *c);     /* loop: the 101 is out, frames from now on */
+bool http_ws_run(http_conn_t *c);       /* loop: move frames both ways; false: closed */
+void http_ws_ping_tick(http_conn_t *c); /* loop: the ping timer fired */
+void http_ws_closed(http_conn_t *c);    /* loop, under mu: the socket is gone */
+void http_ws_free_queues(http_ws_t *ws);
 
 #endif

@@ -39,6 +39,56 @@
 
 /* ---- handlers ------------------------------------------------------------------ */
 
+static atomic_int ws_closes; /* on_close calls */
+static atomic_int ws_bad_order; /* on_message seen out of order / concurrently */
+
+typedef struct burst {
+  http_ws_t *ws;
+  int count;
+} burst_t;
+
+static void *burst_main(void *arg) { /* sends from a thread of its own */
+  burst_t *b = arg;
+  for (int i = 0; i < b->count; i++) {
+    char msg[32];
+    int n = snprintf(msg, sizeof msg, "m%d", i);
+    if (http_ws_send(b->ws, true, msg, (size_t)n) != 0) break;
+  }
+  http_ws_unref(b->ws);
+  free(b);
+  return NULL;
+}
+
+static void ws_on_message(http_ws_t *ws, bool text, const uint8_t *data, size_t len, void *ctx) {
+  static atomic_int inside;
+  if (atomic_fetch_add(&inside, 1) != 0) atomic_fetch_add(&ws_bad_order, 1);
+  (void)ctx;
+  if (text && len == 5 && memcmp(data, "close", 5) == 0) {
+    http_ws_close(ws, 1000);
+  } else if (text && len > 6 && memcmp(data, "burst ", 6) == 0) {
+    burst_t *b = malloc(sizeof *b);
+    b->ws = ws;
+    char count[16] = {0};
+    memcpy(count, data + 6, len - 6 < sizeof count - 1 ? len - 6 : sizeof count - 1);
+    b->count = atoi(count);
+    http_ws_ref(ws);
+    pthread_t t;
+    pthread_create(&t, NULL, burst_main, b);
+    pthread_detach(t);
+  } else {
+    http_ws_send(ws, text, data, len);
+  }
+  atomic_fetch_sub(&inside, 1);
+}
+
+static void ws_on_close(http_ws_t *ws, void *ctx) {
+  (void)ctx;
+  if (http_ws_send(ws, true, "late", 4) != -EPIPE) atomic_fetch_add(&ws_bad_order, 1);
+  atomic_fetch_add(&ws_closes, 1);
+}
+
+static const http_ws_ops_t ws_ops = {.on_message = ws_on_message, .on_close = ws_on_close};
+
 static atomic_int download_rc;     /* the last write result of /download */
 static atomic_bool download_done;  /* /download returned */
 static atomic_int inline_calls;
@@ -103,6 +153,9 @@ static void handler(http_req_t *req, void *ctx) {
     if (rc == 0) rc = http_resp_end(req);
     atomic_store(&download_rc, rc);
     atomic_store(&download_done, true);
+  } else if (strcmp(path, "/ws") == 0) {
+    http_ws_t *ws = NULL;
+    if (http_ws_accept(req, &ws_ops, NULL, &ws) == 0) assert_non_null(ws);
   } else if (strcmp(path, "/silent") == 0) {
     /* returns without answering: the server says 500 */
   } else if (strcmp(path, "/short") == 0) {
@@ -179,6 +232,7 @@ static int setup(void **state) {
   port_rate = http_server_port(srv, "rate");
   assert_true(port_main && port_tight && port_conns && port_rate);
   assert_int_equal(http_server_port(srv, "nope"), 0);
+  http_server_set_ws_ping_ms(srv, 300);
   assert_int_equal(http_server_start(srv), 0);
   return 0;
 }
@@ -810,6 +864,225 @@ static void test_client_leaves_mid_download(void **state) {
   assert_int_equal(atomic_load(&download_rc), -ECONNRESET);
 }
 
+/* ---- WebSocket client ------------------------------------------------------------------- */
+
+static client_t *ws_open(uint16_t port, const char *path) {
+  client_t *c = client_open(port);
+  char req[512];
+  snprintf(req, sizeof req,
+           "GET %s HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+           path);
+  send_str(c, req);
+  resp_t r = {0};
+  assert_int_equal(read_response(c, &r, true), 0);
+  assert_int_equal(r.status, 101);
+  char v[64];
+  assert_string_equal(head_find(&r, "sec-websocket-accept", v, sizeof v),
+                      "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); /* RFC 6455's example */
+  assert_string_equal(head_find(&r, "upgrade", v, sizeof v), "websocket");
+  buf_free(&r.body);
+  return c;
+}
+
+static void ws_send(client_t *c, bool fin, int opcode, const void *data, size_t len) {
+  uint8_t *frame = malloc(len + 14);
+  size_t h = 0;
+  frame[h++] = (uint8_t)((fin ? 0x80 : 0) | opcode);
+  if (len < 126) {
+    frame[h++] = (uint8_t)(0x80 | len);
+  } else if (len < 65536) {
+    frame[h++] = 0x80 | 126;
+    frame[h++] = (uint8_t)(len >> 8);
+    frame[h++] = (uint8_t)len;
+  } else {
+    frame[h++] = 0x80 | 127;
+    for (int i = 7; i >= 0; i--) frame[h++] = (uint8_t)((uint64_t)len >> (8 * i));
+  }
+  const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  memcpy(frame + h, mask, 4);
+  h += 4;
+  for (size_t i = 0; i < len; i++) frame[h + i] = ((const uint8_t *)data)[i] ^ mask[i % 4];
+  send_all(c, frame, h + len);
+  free(frame);
+}
+
+static bool ws_fill(client_t *c, size_t want) {
+  while (c->len < want)
+    if (client_fill(c) <= 0) return false;
+  return true;
+}
+
+/* Reads one frame; answers pings itself when auto_pong (and reads on).
+ * Returns the opcode, or -1 when the connection ended. */
+static int ws_recv(client_t *c, buf_t *payload, bool auto_pong) {
+  for (;;) {
+    if (!ws_fill(c, 2)) return -1;
+    uint8_t b0 = (uint8_t)c->buf[0], b1 = (uint8_t)c->buf[1];
+    assert_int_equal(b1 & 0x80, 0); /* servers do not mask */
+    size_t h = 2;
+    uint64_t len = b1 & 0x7f;
+    if (len == 126) {
+      if (!ws_fill(c, 4)) return -1;
+      len = (uint64_t)(uint8_t)c->buf[2] << 8 | (uint8_t)c->buf[3];
+      h = 4;
+    } else if (len == 127) {
+      if (!ws_fill(c, 10)) return -1;
+      len = 0;
+      for (int i = 0; i < 8; i++) len = len << 8 | (uint8_t)c->buf[2 + i];
+      h = 10;
+    }
+    assert_true(h + len <= sizeof c->buf);
+    if (!ws_fill(c, h + (size_t)len)) return -1;
+    buf_reset(payload);
+    buf_append(payload, c->buf + h, (size_t)len);
+    client_consume(c, h + (size_t)len);
+    int opcode = b0 & 0x0f;
+    assert_true(b0 & 0x80); /* the server sends whole messages */
+    if (opcode == 9 && auto_pong) {
+      ws_send(c, true, 10, payload->data, payload->len);
+      continue;
+    }
+    return opcode;
+  }
+}
+
+static void test_ws_messages(void **state) {
+  (void)state;
+  int closes_before = atomic_load(&ws_closes);
+  client_t *c = ws_open(port_main, "/ws");
+  buf_t p = {0};
+  ws_send(c, true, 1, "hello", 5);
+  assert_int_equal(ws_recv(c, &p, true), 1);
+  assert_int_equal(p.len, 5);
+  assert_memory_equal(p.data, "hello", 5);
+  /* fragments are joined into one message */
+  ws_send(c, false, 1, "frag", 4);
+  ws_send(c, false, 0, "men", 3);
+  ws_send(c, true, 0, "ted", 3);
+  assert_int_equal(ws_recv(c, &p, true), 1);
+  assert_int_equal(p.len, 10);
+  assert_memory_equal(p.data, "fragmented", 10);
+  /* binary, with 64-bit and 16-bit lengths, in order */
+  uint8_t *big = malloc(70000);
+  for (size_t i = 0; i < 70000; i++) big[i] = pattern_byte(i);
+  ws_send(c, true, 2, big, 70000);
+  ws_send(c, true, 2, big, 300);
+  assert_int_equal(ws_recv(c, &p, true), 2);
+  assert_int_equal(p.len, 70000);
+  assert_memory_equal(p.data, big, 70000);
+  assert_int_equal(ws_recv(c, &p, true), 2);
+  assert_int_equal(p.len, 300);
+  free(big);
+  /* a ping is answered with its payload */
+  ws_send(c, true, 9, "abc", 3);
+  int op;
+  while ((op = ws_recv(c, &p, true)) == 10 && p.len == 0) {
+  } /* (skip answers to our own earlier pongs? none expected) */
+  assert_int_equal(op, 10);
+  assert_memory_equal(p.data, "abc", 3);
+  /* sends from another thread, in order */
+  ws_send(c, true, 1, "burst 200", 9);
+  for (int i = 0; i < 200; i++) {
+    char want[16];
+    int n = snprintf(want, sizeof want, "m%d", i);
+    assert_int_equal(ws_recv(c, &p, true), 1);
+    assert_int_equal(p.len, (size_t)n);
+    assert_memory_equal(p.data, want, (size_t)n);
+  }
+  /* many small messages: on_message one at a time */
+  for (int i = 0; i < 100; i++) ws_send(c, true, 1, "x", 1);
+  for (int i = 0; i < 100; i++) assert_int_equal(ws_recv(c, &p, true), 1);
+  assert_int_equal(atomic_load(&ws_bad_order), 0);
+  /* the client closes: the server answers the close and drops the socket */
+  uint8_t code[2] = {0x03, 0xe8};
+  ws_send(c, true, 8, code, 2);
+  assert_int_equal(ws_recv(c, &p, true), 8);
+  assert_int_equal(p.len, 2);
+  assert_memory_equal(p.data, code, 2);
+  assert_int_equal(ws_recv(c, &p, true), -1);
+  for (int i = 0; i < 200 && atomic_load(&ws_closes) == closes_before; i++) usleep(10000);
+  assert_int_equal(atomic_load(&ws_closes), closes_before + 1);
+  assert_int_equal(atomic_load(&ws_bad_order), 0); /* and sends after on_close failed */
+  buf_free(&p);
+  client_close(c);
+}
+
+static void test_ws_server_close_and_limits(void **state) {
+  (void)state;
+  buf_t p = {0};
+  /* the server starts the closing handshake */
+  client_t *c = ws_open(port_main, "/ws");
+  ws_send(c, true, 1, "close", 5);
+  assert_int_equal(ws_recv(c, &p, true), 8);
+  assert_int_equal(p.len, 2);
+  assert_int_equal((p.data[0] << 8) | p.data[1], 1000);
+  ws_send(c, true, 8, p.data, 2);
+  assert_int_equal(ws_recv(c, &p, true), -1);
+  client_close(c);
+  /* a message above the listener's body_bytes_max (4096): 1009 */
+  c = ws_open(port_tight, "/ws");
+  uint8_t big[5000] = {0};
+  ws_send(c, true, 2, big, sizeof big);
+  assert_int_equal(ws_recv(c, &p, true), 8);
+  assert_int_equal((p.data[0] << 8) | p.data[1], 1009);
+  client_close(c);
+  /* text that is not UTF-8: 1007 */
+  c = ws_open(port_main, "/ws");
+  ws_send(c, true, 1, "\xff\xfe", 2);
+  assert_int_equal(ws_recv(c, &p, true), 8);
+  assert_int_equal((p.data[0] << 8) | p.data[1], 1007);
+  client_close(c);
+  /* bad handshakes: 400 */
+  c = client_open(port_main);
+  resp_t r = {0};
+  send_str(c, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_int_equal(r.status, 400);
+  char v[16];
+  assert_string_equal(head_find(&r, "sec-websocket-version", v, sizeof v), "13");
+  send_str(c, "GET /ws HTTP/1.1\r\nHost: t\r\n\r\n");
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_int_equal(r.status, 400);
+  buf_free(&r.body);
+  client_close(c);
+  buf_free(&p);
+}
+
+static void test_ws_ping_liveness(void **state) {
+  (void)state;
+  buf_t p = {0};
+  /* a client that answers pings stays (ping every 300 ms here) */
+  client_t *c = ws_open(port_main, "/ws");
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int pings = 0;
+  for (;;) {
+    assert_int_equal(ws_recv(c, &p, false), 9);
+    ws_send(c, true, 10, p.data, p.len);
+    pings++;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (t1.tv_sec - t0.tv_sec >= 1 && pings >= 3) break;
+  }
+  ws_send(c, true, 1, "still", 5);
+  assert_int_equal(ws_recv(c, &p, true), 1);
+  client_close(c);
+  /* one that does not is dropped after the next ping interval */
+  c = ws_open(port_main, "/ws");
+  assert_int_equal(ws_recv(c, &p, false), 9);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int op;
+  while ((op = ws_recv(c, &p, false)) == 9) {
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(op, -1);
+  double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  assert_true(ms > 150 && ms < 2000);
+  client_close(c);
+  buf_free(&p);
+}
+
 static void test_decode_and_query(void **state) {
   (void)state;
   char out[64];
@@ -916,6 +1189,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_rate_limit_429),
       cmocka_unit_test(test_unanswered_500_and_short),
       cmocka_unit_test(test_client_leaves_mid_download),
+      cmocka_unit_test(test_ws_messages),
+      cmocka_unit_test(test_ws_server_close_and_limits),
+      cmocka_unit_test(test_ws_ping_liveness),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
