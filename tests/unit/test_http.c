@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "err.h"
 #include "http.h"
+#include "metrics.h"
 
 #define MIB (1024u * 1024u)
 
@@ -156,6 +157,15 @@ static void handler(http_req_t *req, void *ctx) {
   } else if (strcmp(path, "/ws") == 0) {
     http_ws_t *ws = NULL;
     if (http_ws_accept(req, &ws_ops, NULL, &ws) == 0) assert_non_null(ws);
+  } else if (strcmp(path, "/echo") == 0) { /* the body back, streamed as it comes */
+    http_resp_header(req, "Content-Type", "application/octet-stream");
+    if (http_resp_start(req, 200, http_req_content_length(req)) < 0) return;
+    static __thread uint8_t chunk[64 * 1024];
+    for (;;) {
+      ssize_t got = http_req_read(req, chunk, sizeof chunk);
+      if (got <= 0 || http_resp_write(req, chunk, (size_t)got) < 0) break;
+    }
+    http_resp_end(req);
   } else if (strcmp(path, "/silent") == 0) {
     /* returns without answering: the server says 500 */
   } else if (strcmp(path, "/short") == 0) {
@@ -1083,6 +1093,44 @@ static void test_ws_ping_liveness(void **state) {
   buf_free(&p);
 }
 
+static void test_echo_and_metrics(void **state) {
+  (void)state;
+  /* both directions at once on HTTP/1.1: 8 MiB through /echo, chunked both ways */
+  client_t *c = client_open(port_main);
+  send_str(c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+  static uint8_t data[32 * 1024];
+  for (int i = 0; i < 256; i++) {
+    for (size_t j = 0; j < sizeof data; j++) data[j] = pattern_byte((uint64_t)i * sizeof data + j);
+    char size_line[16];
+    snprintf(size_line, sizeof size_line, "%zx\r\n", sizeof data);
+    send_str(c, size_line);
+    send_all(c, data, sizeof data);
+    send_str(c, "\r\n");
+  }
+  send_str(c, "0\r\n\r\n");
+  resp_t r = {0};
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_true(r.chunked);
+  assert_int_equal(r.body.len, 256 * sizeof data);
+  for (size_t i = 0; i < r.body.len; i += 997) assert_int_equal(r.body.data[i], pattern_byte(i));
+  buf_free(&r.body);
+  client_close(c);
+  /* the families of http.h, with the children these tests made */
+  buf_t text = {0};
+  assert_int_equal(metrics_write_text(metrics_default(), &text), 0);
+  const char *t = buf_cstr(&text);
+  assert_non_null(strstr(t, "anya_http_requests_total{listener=\"main\",code=\"200\"}"));
+  assert_non_null(strstr(t, "anya_http_requests_total{listener=\"rate\",code=\"429\"}"));
+  assert_non_null(strstr(t, "anya_http_request_duration_seconds_count{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_connections{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_received_bytes_total{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_sent_bytes_total{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"rate\",reason=\"rate\"} 3"));
+  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"tight\",reason=\"headers\"} 1"));
+  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"conns\",reason=\"connections\"} 1"));
+  buf_free(&text);
+}
+
 static void test_decode_and_query(void **state) {
   (void)state;
   char out[64];
@@ -1192,6 +1240,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_ws_messages),
       cmocka_unit_test(test_ws_server_close_and_limits),
       cmocka_unit_test(test_ws_ping_liveness),
+      cmocka_unit_test(test_echo_and_metrics),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
