@@ -363,8 +363,11 @@ int http_server_new(const http_server_opts_t *opts, http_server_t **out) {
     }
   }
   if (opts && opts->tls_cert && opts->tls_cert[0]) {
-    http_server_free(srv);
-    return err_set(-ENOTSUP, "TLS is not built yet");
+    int rc = http_tls_init(srv, opts->tls_cert, opts->tls_key);
+    if (rc < 0) {
+      http_server_free(srv);
+      return rc;
+    }
   }
   *out = srv;
   return 0;
@@ -555,6 +558,7 @@ void http_server_free(http_server_t *srv) {
       }
     free(srv->rate_table);
   }
+  http_tls_free(srv);
   pthread_mutex_destroy(&srv->jobs_mu);
   pthread_cond_destroy(&srv->jobs_cond);
   pthread_mutex_destroy(&srv->rate_mu);

@@ -50,9 +50,9 @@
  * The process ignores SIGPIPE once a server exists (a client that leaves
  * mid-response is an -ECONNRESET, not a signal).
  *
- * Built so far: HTTP/1.1 and 1.0 (net/http.c, net/http_h1.c), WebSocket
- * (net/http_ws.c).  HTTP/2 and TLS are not built yet: http_server_new
- * refuses a tls_cert with -ENOTSUP.
+ * Files: net/http.c (server, loops, workers, the API), net/http_h1.c
+ * (HTTP/1.x), net/http_h2.c (HTTP/2), net/http_ws.c (WebSocket),
+ * net/http_tls.c (TLS; ALPN offers h2 and http/1.1).
  */
 #ifndef ANYA_NET_HTTP_H
 #define ANYA_NET_HTTP_H

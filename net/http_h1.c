@@ -492,7 +492,7 @@ bool http_conn_flush(http_conn_t *c) {
   if (n == 0) return true;
   metrics_counter_add(c->l->m_sent, n);
   struct evbuffer *out = bufferevent_get_output(c->bev);
-  if (evbuffer_get_length(out) == 0) {
+  if (evbuffer_get_length(out) == 0 && !c->tls) { /* plain: try the socket at once */
     int w = evbuffer_write(c->wbuf, c->fd);
     if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       http_conn_close(c, -ECONNRESET);
@@ -596,6 +596,7 @@ static void h1_writecb(struct bufferevent *bev, void *arg) {
 static void h1_eventcb(struct bufferevent *bev, short what, void *arg) {
   (void)bev;
   http_conn_t *c = arg;
+  if (what & BEV_EVENT_CONNECTED) return; /* the TLS handshake is done */
   if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->st != H1_LINGER &&
       !c->ws.active && !c->h2) {
     /* the client finished sending: answer what it asked, then close */
@@ -711,7 +712,9 @@ void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struc
     peer_string(sa, c->peer, sizeof c->peer);
     http_req_init(&c->req, c);
     c->wbuf = evbuffer_new();
-    c->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->tls = c->srv->ssl_ctx != NULL;
+    c->bev = c->tls ? http_tls_bufferevent(c->srv, loop->base, fd)
+                    : bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->ev_timer = evtimer_new(loop->base, h1_timer_cb, c);
     c->ev_notify = event_new(loop->base, -1, 0, http_h1_notify_cb, c);
   }

@@ -260,6 +260,7 @@ struct http_conn {
   struct event *ev_notify;    /* activated by workers under mu */
   struct evbuffer *wbuf;      /* loop: bytes to send, before they meet the bufferevent */
   char peer[HTTP_PEER_BYTES];
+  bool tls;
   bool counted;               /* counts against connections_max */
   bool rejecting;             /* answering 503 */
   pthread_mutex_t mu;
@@ -331,6 +332,11 @@ void http_h2_tick(http_conn_t *c);
 void http_h2_closed(http_conn_t *c);     /* loop, from http_conn_close: fail every stream */
 int http_h2_resp_start(http_req_t *req); /* status and headers are in req */
 void http_req_free_stream(http_req_t *req);
+
+/* http_tls.c */
+int http_tls_init(http_server_t *srv, const char *cert, const char *key);
+void http_tls_free(http_server_t *srv);
+struct bufferevent *http_tls_bufferevent(http_server_t *srv, struct event_base *base, int fd);
 
 /* http_ws.c */
 void http_ws_begin(http_conn_t *c);     /* loop: the 101 is out, frames from now on */

@@ -105,4 +105,4 @@ pid=
 [ "$rc" = 0 ] || { cat "$T/server.log"; fail "the server exited $rc"; }
 if grep -q 'Sanitizer' "$T/server.log"; then cat "$T/server.log"; fail "sanitizer report"; fi
 
-echo "ok: HTTP/2 ($scheme) prior knowledge/ALPN, upgrade, HEAD, 500, 413, 64 MiB echo, 256 MiB download, 20 streams"
+echo "ok: HTTP/2 ($scheme: $([ "$TLS" = 1 ] && echo 'ALPN h2 and http/1.1' || echo 'prior knowledge and upgrade')), HEAD, 500, 413, 64 MiB echo, 256 MiB download, 20 streams"

@@ -1131,6 +1131,29 @@ static void test_echo_and_metrics(void **state) {
   buf_free(&text);
 }
 
+static void test_tls_bad_files(void **state) {
+  (void)state;
+  http_server_t *s = NULL;
+  assert_int_equal(http_server_new(&(http_server_opts_t){.tls_cert = "/nonexistent/cert.pem",
+                                                         .tls_key = "/nonexistent/key.pem"},
+                                   &s),
+                   -EINVAL);
+  assert_null(s);
+  assert_non_null(strstr(err_msg(-EINVAL), "tls_cert /nonexistent/cert.pem"));
+  /* bad addresses */
+  assert_int_equal(http_server_new(NULL, &s), 0);
+  http_listener_opts_t o = {.name = "x", .address = "127.0.0.1", .handler = handler};
+  assert_int_equal(http_server_listen(s, &o), -EINVAL);
+  o.address = "[::1:80";
+  assert_int_equal(http_server_listen(s, &o), -EINVAL);
+  o.address = "127.0.0.1:http";
+  assert_int_equal(http_server_listen(s, &o), -EINVAL);
+  o.address = "[::1]:0";
+  int rc = http_server_listen(s, &o);
+  assert_true(rc == 0 || rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT); /* without IPv6 */
+  http_server_free(s); /* never started: frees all the same */
+}
+
 static void test_decode_and_query(void **state) {
   (void)state;
   char out[64];
@@ -1241,6 +1264,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_ws_server_close_and_limits),
       cmocka_unit_test(test_ws_ping_liveness),
       cmocka_unit_test(test_echo_and_metrics),
+      cmocka_unit_test(test_tls_bad_files),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
