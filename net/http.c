@@ -676,9 +676,9 @@ int http_req_split_target(http_req_t *req) {
   size_t path_start = 0;
   if (target_len && target[0] != '/' && target[0] != '*') {
     const char *scheme_end = strstr(target, "://");
-    if (scheme_end) {
-      const char *slash = strchr(scheme_end + 3, '/');
-      path_start = slash ? (size_t)(slash - target) : target_len;
+    if (scheme_end) { /* the authority ends at the first '/', '?' or '#' (RFC 3986) */
+      size_t authority = (size_t)(scheme_end + 3 - target);
+      path_start = authority + strcspn(target + authority, "/?#");
     }
   }
   const char *q = memchr(target + path_start, '?', target_len - path_start);

@@ -69,6 +69,9 @@ typedef struct http_server http_server_t;
 typedef struct http_req http_req_t;
 typedef struct http_ws http_ws_t;
 
+/* A zero field takes its default: header_bytes_max 16 KiB, body_bytes_max
+ * 1 TiB, idle_timeout_ms 60 s, request_timeout_ms 30 s; connections_max and
+ * rate_per_s 0 mean unlimited. */
 typedef struct http_limits {
   size_t header_bytes_max;     /* request line + headers (HTTP/2: decoded header list) */
   uint64_t body_bytes_max;     /* default per-request body maximum */
@@ -154,7 +157,8 @@ int http_resp_start(http_req_t *req, int status, int64_t content_length);
 int http_resp_write(http_req_t *req, const void *data, size_t n);
 /* Ends the response.  After it (or after the handler returns, which ends a
  * response left open: 500 if nothing was started, else the connection is
- * closed when a declared length was not met) req is gone. */
+ * closed when a declared length was not met; HTTP/2: the stream is reset)
+ * req is gone. */
 int http_resp_end(http_req_t *req);
 
 /* Whole responses in one call: headers added before stay. */

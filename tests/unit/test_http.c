@@ -521,6 +521,15 @@ static void test_http10_and_head(void **state) {
   (void)state;
   client_t *c = client_open(port_main);
   resp_t r = {0};
+  /* absolute-form targets: the path and query without scheme and authority */
+  send_str(c, "GET http://example.com/hello?x=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+              "GET http://example.com?y=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_string_equal(body_str(&r), "hello GET /hello q=x=2 v=11");
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_string_equal(body_str(&r), "{\"error\":\"no route /\"}"); /* path "/", query y=3 */
+  client_close(c);
+  c = client_open(port_main);
   /* HTTP/1.0 without keep-alive: answered, then closed */
   send_str(c, "GET /hello HTTP/1.0\r\n\r\n");
   assert_int_equal(read_response(c, &r, false), 0);
