@@ -111,10 +111,16 @@ static int write_header(walk_t *w, const cid_t *root) {
   size_t cn = cid_to_bytes(root, cid_bytes);
   uint8_t h[32 + CID_BYTES_MAX];
   size_t n = 0;
-  static const uint8_t a[] = {0xa2, 0x65, 'r', 'o', 'o', 't', 's', 0x81, 0xd8, 0x2a, 0x58};
+  static const uint8_t a[] = {0xa2, 0x65, 'r', 'o', 'o', 't', 's', 0x81, 0xd8, 0x2a};
   memcpy(h + n, a, sizeof a);
   n += sizeof a;
-  h[n++] = (uint8_t)(cn + 1);
+  /* the byte string's head, minimal as DAG-CBOR wants (a short identity CID fits in it) */
+  if (cn + 1 < 24) {
+    h[n++] = (uint8_t)(0x40 | (cn + 1));
+  } else {
+    h[n++] = 0x58;
+    h[n++] = (uint8_t)(cn + 1);
+  }
   h[n++] = 0x00;
   memcpy(h + n, cid_bytes, cn);
   n += cn;
