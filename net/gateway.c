@@ -418,12 +418,6 @@ static int serve_file(rq_t *r, exp_file_t *f, const cid_t *cid, const char *name
   if (r->has_filename) type = gw_mime_by_name(r->filename);
   if (!type && name) type = gw_mime_by_name(name);
   if (!type) type = codec_type(cid->codec);
-  uint8_t sniff[GW_SNIFF_BYTES];
-  if (!type) {
-    ssize_t n = exp_pread(f, sniff, sizeof sniff, 0);
-    if (n < 0) return fail_engine(r, (int)n, "file");
-    type = gw_mime_sniff(sniff, (size_t)n);
-  }
   /* the range */
   uint64_t first = 0, last = size ? size - 1 : 0;
   bool partial = false;
@@ -443,6 +437,12 @@ static int serve_file(rq_t *r, exp_file_t *f, const cid_t *cid, const char *name
   }
   uint64_t len = size == 0 ? 0 : last - first + 1;
   if (r->inline_mode && !r->head && len > INLINE_BODY_MAX) return BAIL;
+  uint8_t sniff[GW_SNIFF_BYTES];
+  if (!type) {
+    ssize_t n = exp_pread(f, sniff, sizeof sniff, 0);
+    if (n < 0) return fail_engine(r, (int)n, "file");
+    type = gw_mime_sniff(sniff, (size_t)n);
+  }
   if (partial) snprintf(etag, sizeof etag, "\"%s.%llu-%llu\"", t, (unsigned long long)first, (unsigned long long)last);
   bool fresh = !gw_etag_match(http_req_header(r->req, "If-None-Match"), etag);
   /* The first bytes are read before any header is added: a missing block is
@@ -708,7 +708,7 @@ static int parse_request(rq_t *r) {
     return fail(r, 400, "format: %s", err_msg(rc));
   }
   rc = gw_query_get(r->query, "filename", r->filename, sizeof r->filename);
-  if (rc < -ENOENT || (rc < 0 && rc != -ENOENT)) return fail(r, 400, "filename: %s", err_msg(rc));
+  if (rc < 0 && rc != -ENOENT) return fail(r, 400, "filename: %s", err_msg(rc));
   r->has_filename = rc >= 0 && r->filename[0];
   if (gw_query_get(r->query, "download", v, sizeof v) >= 0) r->download = strcmp(v, "true") == 0;
 
