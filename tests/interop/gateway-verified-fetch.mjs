@@ -1,27 +1,35 @@
 // @helia/verified-fetch against our gateway alone (driven by gateway-verified-fetch.sh).
-// A Helia "light" node with only the HTTP block broker: no libp2p, no bitswap, no delegated
-// routing; the only provider is the gateway URL given (fallback router), so every block comes
-// from it and verified-fetch checks each against its CID.
+// A Helia HTTP node (@helia/http) with only the trustless-gateway block broker and a router
+// that names the gateway given: no libp2p, no bitswap, no delegated routing, so every block
+// comes from our gateway and verified-fetch checks each against its CID.
 //
 //   node gateway-verified-fetch.mjs GATEWAY_URL OUT_DIR REQUEST...
 // A REQUEST is NAME=RESOURCE[|ACCEPT]: the body of verifiedFetch(RESOURCE) is written to
 // OUT_DIR/NAME; one line "NAME STATUS CONTENT-TYPE BYTES" per request on stdout.  Exits 1 when a
 // fetch throws.
-import { createVerifiedFetchWithHelia } from '@helia/verified-fetch'
-import { withHTTP } from '@helia/http'
-import { createHeliaLight } from 'helia'
+import { createVerifiedFetch } from '@helia/verified-fetch'
+import { createHeliaHTTP } from '@helia/http'
+import { trustlessGateway } from '@helia/block-brokers'
+import { httpGatewayRouting } from '@helia/routers'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
+// node 20 lacks Promise.withResolvers (ES2024), which it-queue (under mortice, under Helia's
+// blockstore) calls when a block is read; the same thing, written out:
+if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function () {
+    let resolve, reject
+    const promise = new Promise((res, rej) => { resolve = res; reject = rej })
+    return { promise, resolve, reject }
+  }
+}
+
 const [gateway, outDir, ...requests] = process.argv.slice(2)
-const helia = withHTTP(createHeliaLight({}), {
-  delegatedRouters: [],
-  recursiveGateways: [gateway],
-  allowInsecure: true,
-  allowLocal: true
+const helia = await createHeliaHTTP({
+  blockBrokers: [trustlessGateway({ allowInsecure: true, allowLocal: true })],
+  routers: [httpGatewayRouting({ gateways: [gateway] })]
 })
-await helia.start()
-const verifiedFetch = await createVerifiedFetchWithHelia(helia)
+const verifiedFetch = await createVerifiedFetch(helia)
 let failed = false
 for (const request of requests) {
   const eq = request.indexOf('=')

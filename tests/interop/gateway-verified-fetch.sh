@@ -10,9 +10,14 @@
 #      fresh repository, gives the same tree back.
 # Exit 0 pass, 77 skip (node/npm missing or the registry unreachable), else fail.
 source "$(dirname "$0")/lib.bash"
-VF_VERSION=8.0.4
+# 4.0.3: the newest release whose dependency tree loads on Debian 12's node (20): 8.x needs
+# @helia/libp2p, whose @libp2p/http >= 2.0.2 brings undici 8 (node >= 22.19, zstd in zlib).  With
+# 4.0.3, @libp2p/http 2.0.1 (undici 7) and @libp2p/websockets 10.1.20 (no undici) are pinned so the
+# newer ones (undici 8) are not picked.
+VF_VERSION=4.0.3
 npm_oracle verified-fetch @helia/verified-fetch "$VF_VERSION" "@helia/verified-fetch@$VF_VERSION" \
-  helia@7.1.15 @helia/http@4.0.7
+  @helia/http@3.1.1 @helia/block-brokers@5.2.4 @helia/routers@5.1.1 @libp2p/http@2.0.1 \
+  @libp2p/websockets@10.1.20
 
 fail() { echo "FAIL: $*"; exit 1; }
 WORK=$(mktemp -d "$BUILD/vf-interop.XXXXXX")
