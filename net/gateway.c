@@ -9,7 +9,11 @@
  * file), serve() returns BAIL before anything was sent and the request goes
  * to a worker, which runs serve() again without limits.  So a small file is
  * answered by the loop thread with one block read, and nothing else ever
- * blocks the loop for long.
+ * blocks the loop for long.  Files of 64 KiB to 1 MiB are kept whole in a
+ * bounded LRU body cache (64 MiB) once a worker has streamed them, so later
+ * requests for them are answered on the loop thread too, without reading
+ * blocks (a hit costs one index lookup: content removed from the store is a
+ * 404 again).
  *
  * Request flow: method (GET/HEAD, else 405) -> Host (subdomain gateway:
  * <cid>.ipfs.<host>) or URL path (/ipfs/<cid>/...; /ipns/ is 404 until the
@@ -25,6 +29,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +51,19 @@
 #define CACHE_CONTROL_IMMUTABLE "public, max-age=29030400, immutable"
 #define DIRINDEX_VERSION "anya1"
 
+#define BODY_CACHE_BYTES_MAX (64u << 20)
+#define BODY_ENTRY_BYTES_MAX (1u << 20)
+#define BODY_CACHE_BUCKETS 1024
+
+struct body_entry;
+
 struct gateway {
   repo_t *repo;
   bs_t *bs;
+  pthread_mutex_t body_lock;                          /* guards the body cache */
+  struct body_entry *body_table[BODY_CACHE_BUCKETS];  /* hash chains */
+  struct body_entry *lru_head, *lru_tail;
+  size_t body_bytes;                                  /* bytes of bodies linked */
 };
 
 /* ---- the request's block source: budget, recording, a two-block cache ---- */
@@ -409,8 +424,128 @@ static const char *codec_type(uint64_t codec) {
   }
 }
 
-static int serve_file(rq_t *r, exp_file_t *f, const cid_t *cid, const char *name) {
-  uint64_t size = exp_size(f);
+/* ---- the body cache ----
+ * Whole bodies of files between INLINE_BODY_MAX and BODY_ENTRY_BYTES_MAX,
+ * keyed by the file's binary CID, LRU within BODY_CACHE_BYTES_MAX.  Content
+ * under a CID never changes, so an entry is never stale; a hit is still
+ * checked with bs_has (one index lookup) so that content removed from the
+ * store (GC) is a 404 again.  Filled by the worker that streams a miss;
+ * a hit is answered on the event loop (one copy into the socket buffer). */
+
+typedef struct body_entry {
+  struct body_entry *lru_prev, *lru_next; /* most recent first */
+  struct body_entry *hash_next;
+  uint8_t key[CID_BYTES_MAX];
+  size_t key_len;
+  uint8_t *data;
+  size_t len;
+  unsigned refs;       /* readers using data; evicted entries wait for 0 */
+  bool linked;         /* in the table and the LRU list */
+  const char *type;    /* sniffed from the first bytes (a static string) */
+} body_entry_t;
+
+static size_t body_hash(const uint8_t *key, size_t len) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < len; i++) { h ^= key[i]; h *= 0x100000001b3ull; }
+  return (size_t)(h % BODY_CACHE_BUCKETS);
+}
+
+static void body_unlink(gateway_t *gw, body_entry_t *e) {
+  body_entry_t **pp = &gw->body_table[body_hash(e->key, e->key_len)];
+  while (*pp && *pp != e) pp = &(*pp)->hash_next;
+  if (*pp) *pp = e->hash_next;
+  if (e->lru_prev) e->lru_prev->lru_next = e->lru_next;
+  else gw->lru_head = e->lru_next;
+  if (e->lru_next) e->lru_next->lru_prev = e->lru_prev;
+  else gw->lru_tail = e->lru_prev;
+  e->linked = false;
+  gw->body_bytes -= e->len;
+}
+
+static void body_entry_free(body_entry_t *e) {
+  free(e->data);
+  free(e);
+}
+
+/* Takes a reference on the entry for cid, or NULL. */
+static body_entry_t *body_get(gateway_t *gw, const cid_t *cid) {
+  uint8_t key[CID_BYTES_MAX];
+  size_t kn = cid_to_bytes(cid, key);
+  pthread_mutex_lock(&gw->body_lock);
+  body_entry_t *e = gw->body_table[body_hash(key, kn)];
+  while (e && (e->key_len != kn || memcmp(e->key, key, kn) != 0)) e = e->hash_next;
+  if (e) {
+    e->refs++;
+    if (e->lru_prev) { /* to the front */
+      e->lru_prev->lru_next = e->lru_next;
+      if (e->lru_next) e->lru_next->lru_prev = e->lru_prev;
+      else gw->lru_tail = e->lru_prev;
+      e->lru_prev = NULL;
+      e->lru_next = gw->lru_head;
+      gw->lru_head->lru_prev = e;
+      gw->lru_head = e;
+    }
+  }
+  pthread_mutex_unlock(&gw->body_lock);
+  return e;
+}
+
+static void body_put(gateway_t *gw, body_entry_t *e) {
+  pthread_mutex_lock(&gw->body_lock);
+  bool gone = --e->refs == 0 && !e->linked;
+  pthread_mutex_unlock(&gw->body_lock);
+  if (gone) body_entry_free(e);
+}
+
+/* Adds a body (taking ownership of data); drops it when cid is already there. */
+static void body_add(gateway_t *gw, const cid_t *cid, uint8_t *data, size_t len) {
+  body_entry_t *e = calloc(1, sizeof *e);
+  if (!e) { free(data); return; }
+  e->key_len = cid_to_bytes(cid, e->key);
+  e->data = data;
+  e->len = len;
+  e->type = gw_mime_sniff(data, len);
+  body_entry_t *victims = NULL;
+  pthread_mutex_lock(&gw->body_lock);
+  size_t b = body_hash(e->key, e->key_len);
+  body_entry_t *have = gw->body_table[b];
+  while (have && (have->key_len != e->key_len || memcmp(have->key, e->key, e->key_len) != 0)) have = have->hash_next;
+  if (!have) {
+    while (gw->lru_tail && gw->body_bytes + len > BODY_CACHE_BYTES_MAX) {
+      body_entry_t *v = gw->lru_tail;
+      body_unlink(gw, v);
+      if (v->refs == 0) { v->hash_next = victims; victims = v; }
+    }
+    e->hash_next = gw->body_table[b];
+    gw->body_table[b] = e;
+    e->lru_next = gw->lru_head;
+    if (gw->lru_head) gw->lru_head->lru_prev = e;
+    gw->lru_head = e;
+    if (!gw->lru_tail) gw->lru_tail = e;
+    e->linked = true;
+    gw->body_bytes += len;
+    e = NULL;
+  }
+  pthread_mutex_unlock(&gw->body_lock);
+  if (e) body_entry_free(e);
+  while (victims) {
+    body_entry_t *n = victims->hash_next;
+    body_entry_free(victims);
+    victims = n;
+  }
+}
+
+/* A file's body: an exporter handle, or bytes in memory (a cached body). */
+typedef struct body {
+  exp_file_t *f;
+  const uint8_t *mem;
+  uint64_t size;
+  const char *sniffed; /* the memory body's sniffed type */
+} body_t;
+
+static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char *name) {
+  exp_file_t *f = body->f;
+  uint64_t size = body->size;
   char t[CID_TEXT_BYTES_MAX];
   cid_str(cid, t);
   /* the content type: the filename parameter, the name, the codec, the bytes */
@@ -436,8 +571,9 @@ static int serve_file(rq_t *r, exp_file_t *f, const cid_t *cid, const char *name
     partial = rc == 0;
   }
   uint64_t len = size == 0 ? 0 : last - first + 1;
-  if (r->inline_mode && !r->head && len > INLINE_BODY_MAX) return BAIL;
+  if (!body->mem && r->inline_mode && !r->head && len > INLINE_BODY_MAX) return BAIL;
   uint8_t sniff[GW_SNIFF_BYTES];
+  if (!type && body->mem) type = body->sniffed;
   if (!type) {
     ssize_t n = exp_pread(f, sniff, sizeof sniff, 0);
     if (n < 0) return fail_engine(r, (int)n, "file");
@@ -450,7 +586,7 @@ static int serve_file(rq_t *r, exp_file_t *f, const cid_t *cid, const char *name
   size_t chunk = 0;
   uint8_t *buf = NULL;
   ssize_t n = 0;
-  if (fresh && !r->head && len > 0) {
+  if (!body->mem && fresh && !r->head && len > 0) {
     chunk = r->inline_mode || len < STREAM_CHUNK_BYTES ? (size_t)len : STREAM_CHUNK_BYTES;
     buf = malloc(chunk);
     if (!buf) return fail(r, 500, "out of memory");
@@ -480,15 +616,29 @@ static int serve_file(rq_t *r, exp_file_t *f, const cid_t *cid, const char *name
     add_header(r, "Content-Range", cr);
   }
   int status = partial ? 206 : 200;
+  if (body->mem) return send_body(r, status, (int64_t)len, body->mem + first);
   if (!buf) return send_body(r, status, (int64_t)len, NULL);
-  if (http_resp_start(r->req, status, (int64_t)len) != 0) { free(buf); return 0; }
+  if (r->inline_mode) {
+    send_body(r, status, (int64_t)len, buf);
+    free(buf);
+    return 0;
+  }
+  /* a whole file of a cacheable size is kept as it streams */
+  uint8_t *keep = NULL;
+  if (first == 0 && len == size && size > INLINE_BODY_MAX && size <= BODY_ENTRY_BYTES_MAX) keep = malloc(size);
+  if (http_resp_start(r->req, status, (int64_t)len) != 0) { free(buf); free(keep); return 0; }
   uint64_t off = first, left = len;
   for (;;) {
     size_t k = (size_t)n < left ? (size_t)n : (size_t)left;
+    if (keep) memcpy(keep + off, buf, k);
     if (http_resp_write(r->req, buf, k) != 0) break;
     off += k;
     left -= k;
-    if (left == 0) { http_resp_end(r->req); break; }
+    if (left == 0) {
+      http_resp_end(r->req);
+      if (keep) { body_add(r->gw, cid, keep, size); keep = NULL; }
+      break;
+    }
     n = exp_pread(f, buf, left < chunk ? (size_t)left : chunk, off);
     if (n <= 0) {
       log_emit(LOG_LEVEL_WARN, "gateway", NULL, 0, "%s cut short at byte %llu: %s", buf_cstr(&r->xpath),
@@ -496,6 +646,7 @@ static int serve_file(rq_t *r, exp_file_t *f, const cid_t *cid, const char *name
       break; /* the declared length is not met: the server closes the connection */
     }
   }
+  free(keep);
   free(buf);
   return 0;
 }
@@ -586,7 +737,8 @@ static int serve_directory(rq_t *r) {
     exp_file_t *f = NULL;
     rc = exp_open(&r->bsrc, &index, &f);
     if (rc == 0) {
-      rc = serve_file(r, f, &index, "index.html");
+      body_t body = {.f = f, .size = exp_size(f)};
+      rc = serve_file(r, &body, &index, "index.html");
       exp_close(f);
       return rc;
     }
@@ -623,12 +775,23 @@ static int serve_symlink(rq_t *r) {
 static int serve_deserialized(rq_t *r) {
   int rc = walk_path(r);
   if (rc >= 0) return rc;
+  const char *name = NULL;
+  last_segment(r, &name);
+  body_entry_t *cached = body_get(r->gw, &r->terminal);
+  if (cached) {
+    if (bs_has(r->gw->bs, &r->terminal, NULL) > 0) {
+      body_t body = {.mem = cached->data, .size = cached->len, .sniffed = cached->type};
+      rc = serve_file(r, &body, &r->terminal, name);
+      body_put(r->gw, cached);
+      return rc;
+    }
+    body_put(r->gw, cached); /* removed from the store since: walk it again (404) */
+  }
   exp_file_t *f = NULL;
   rc = exp_open(&r->bsrc, &r->terminal, &f);
   if (rc == 0) {
-    const char *name = NULL;
-    last_segment(r, &name);
-    rc = serve_file(r, f, &r->terminal, name);
+    body_t body = {.f = f, .size = exp_size(f)};
+    rc = serve_file(r, &body, &r->terminal, name);
     exp_close(f);
     return rc;
   }
@@ -759,8 +922,18 @@ int gateway_new(repo_t *repo, gateway_t **out) {
   if (!gw) return err_set(-ENOMEM, "out of memory");
   gw->repo = repo;
   gw->bs = repo->bs;
+  pthread_mutex_init(&gw->body_lock, NULL);
   *out = gw;
   return 0;
 }
 
-void gateway_free(gateway_t *gw) { free(gw); }
+void gateway_free(gateway_t *gw) {
+  if (!gw) return;
+  while (gw->lru_head) {
+    body_entry_t *e = gw->lru_head;
+    body_unlink(gw, e);
+    body_entry_free(e);
+  }
+  pthread_mutex_destroy(&gw->body_lock);
+  free(gw);
+}

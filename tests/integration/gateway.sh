@@ -100,6 +100,14 @@ expect_hdr Content-Length $((5 * 1024 * 1024)) "big.bin"
 s=$(get "$G/ipfs/$RAWLEAVES")
 expect_status 200 "$s" "raw-leaves file"
 cmp -s "$T/body" "$T/rawleaves.bin" || fail "raw-leaves file content differs"
+# 700 kB is in the body cache's range: the next answers come from memory
+s=$(get "$G/ipfs/$RAWLEAVES")
+cmp -s "$T/body" "$T/rawleaves.bin" || fail "raw-leaves file content differs (cached)"
+expect_hdr Content-Type "application/octet-stream" "cached type"
+s=$(get "$G/ipfs/$RAWLEAVES" -H 'Range: bytes=600000-600099')
+expect_status 206 "$s" "range of a cached body"
+[ "$(wc -c <"$T/body")" = 100 ] && cmp -s -i 600000:0 -n 100 "$T/rawleaves.bin" "$T/body" || fail "cached range content"
+expect_hdr Content-Range "bytes 600000-600099/700000" "cached Content-Range"
 s=$(get "$G/ipfs/$RAWBLOCK")
 expect_status 200 "$s" "raw block"
 [ "$(cat "$T/body")" = "a raw block" ] || fail "raw block content"
