@@ -22,8 +22,11 @@
 #define ANYA_NET_RPC_H
 
 #include "dwn/dwn.h"
+#include "gc.h"
 #include "http.h"
 #include "repo.h"
+
+#define RPC_VERSION "0.1.0"  /* the agent's version (anya's ANYA_VERSION) */
 
 typedef struct rpc rpc_t;
 
@@ -31,6 +34,11 @@ typedef struct rpc_opts {
   repo_t *repo;      /* borrowed */
   dwn_t *dwn;        /* borrowed; may be NULL */
   const char *token; /* required bearer token, or NULL/"" for none */
+  /* `repo gc` roots of the writable tree when the daemon has it open
+   * (fsmeta_gc_roots over its fsmeta); NULL: rpc opens <repo>/files itself
+   * when it exists (and refuses to collect if it cannot). */
+  gc_root_fn files_roots;
+  void *files_ctx;
 } rpc_opts_t;
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out);
