@@ -30,42 +30,6 @@
 
 #define IO_CHUNK_BYTES (1u << 20)
 
-/* ---- progress bar --------------------------------------------------------- */
-
-typedef struct progress {
-  bool enabled;
-  uint64_t total_bytes; /* 0 when unknown */
-  uint64_t last_ms;
-  bool drawn;
-} progress_t;
-
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void progress_draw(progress_t *p, uint64_t done, bool final) {
-  uint64_t t = now_ms();
-  if (!final && t - p->last_ms < 100) return;
-  p->last_ms = t;
-  p->drawn = true;
-  double mib = (double)done / (1024.0 * 1024.0);
-  if (p->total_bytes) {
-    unsigned pct = (unsigned)(done * 100 / p->total_bytes);
-    if (pct > 100) pct = 100;
-    char bar[41];
-    unsigned fill = pct * 40 / 100;
-    for (unsigned i = 0; i < 40; i++) bar[i] = i < fill ? '=' : ' ';
-    bar[40] = '\0';
-    fprintf(stderr, "\r %9.1f MiB / %.1f MiB [%s] %3u%%", mib,
-            (double)p->total_bytes / (1024.0 * 1024.0), bar, pct);
-  } else {
-    fprintf(stderr, "\r %9.1f MiB", mib);
-  }
-}
-
-
 static uint64_t walk_total;
 static int walk_fn(const char *path, const struct stat *st, int type, struct FTW *ftw) {
   if (type == FTW_F && S_ISREG(st->st_mode)) walk_total += (uint64_t)st->st_size;
@@ -98,10 +62,8 @@ static void added_cb(void *ctx, const cid_t *cid, const char *path, uint64_t siz
   }
   if (a->quieter) return;
   char text[CID_TEXT_BYTES_MAX];
-  if (cid_format_default(cid, text)) return;
-  if (a->progress->enabled && a->progress->drawn) fputs("\r\033[K", stderr);
-  if (a->quiet) printf("%s\n", text);
-  else printf("added %s %s\n", text, path);
+  if (cid_format_default(cid, text) < 0) return;
+  print_added(a->progress, text, path, a->quiet);
 }
 
 static void progress_cb(void *ctx, uint64_t done) {
@@ -207,9 +169,7 @@ int cmd_add(int argc, char **argv) {
     if (!rc && !ctx.quieter) {
       char text[CID_TEXT_BYTES_MAX];
       cid_format_default(&root, text);
-      if (progress.enabled && progress.drawn) fputs("\r\033[K", stderr);
-      if (ctx.quiet) printf("%s\n", text);
-      else printf("added %s %s\n", text, text);
+      print_added(&progress, text, text, ctx.quiet);
     }
   } else {
     rc = imp_add_paths(&io, &sink, o.args, o.args_len, &cb, &root);
@@ -385,8 +345,7 @@ static int ls_entry(void *ctx, const char *name, const cid_t *cid, uint64_t tsiz
   int rc = exp_stat(l->src, cid, &st);
   if (rc) return rc;
   cid_format_default(cid, text);
-  if (st.kind == EXP_DIRECTORY) printf("%s - %s/\n", text, name);
-  else printf("%s %llu %s\n", text, (unsigned long long)st.size_bytes, name);
+  print_ls_entry(text, st.kind == EXP_DIRECTORY, st.size_bytes, name);
   return 0;
 }
 
@@ -471,7 +430,7 @@ int cmd_block(int argc, char **argv) {
     } else if (strcmp(sub, "stat") == 0) {
       uint64_t size;
       rc = bs_has(r->bs, &cid, &size);
-      if (rc == 1) printf("Key: %s\nSize: %llu\n", text, (unsigned long long)size), rc = 0;
+      if (rc == 1) print_block_stat(text, size), rc = 0;
       else if (rc == 0) rc = -ENOENT;
     } else {
       rc = bs_delete(r->bs, &cid);
@@ -606,13 +565,11 @@ int cmd_repo(int argc, char **argv) {
   } else if (strcmp(sub, "stat") == 0) {
     bs_stat_t st;
     rc = bs_stat(r->bs, &st);
-    if (!rc)
-      printf("NumObjects: %llu\nRepoSize: %llu\nBlockBytes: %llu\nSegments: %llu\nReclaimableBytes: %llu\n"
-             "StorageMax: %llu\nRepoPath: %s\nVersion: anya-repo@%d\n",
-             (unsigned long long)st.blocks, (unsigned long long)st.disk_bytes,
-             (unsigned long long)st.block_bytes, (unsigned long long)st.segments,
-             (unsigned long long)st.reclaimable_bytes,
-             (unsigned long long)config_size(r->config, "storage.max"), r->path, REPO_FORMAT_VERSION);
+    char version[32];
+    snprintf(version, sizeof version, "anya-repo@%d", REPO_FORMAT_VERSION);
+    repo_stat_out_t out = {st.blocks, st.disk_bytes, st.block_bytes, st.segments, st.reclaimable_bytes,
+                           config_size(r->config, "storage.max"), r->path, version};
+    if (!rc) print_repo_stat(&out);
   } else {
     int problems = 0;
     rc = bs_fsck(r->bs, fsck_problem, &problems);
@@ -646,7 +603,9 @@ int cmd_id(int argc, char **argv) {
   repo_t *r;
   int rc = open_repo("anya id", &r);
   if (rc) return die(rc);
-  printf("{\"ID\": \"%s\", \"Addresses\": [], \"AgentVersion\": \"anya/%s\"}\n", r->peer_id, ANYA_VERSION);
+  char agent[64];
+  snprintf(agent, sizeof agent, "anya/%s", ANYA_VERSION);
+  print_id(r->peer_id, agent);
   rc = close_repo(r, 0);
   return rc ? die(rc) : 0;
 }

@@ -22,11 +22,11 @@ static int parse_cid_arg(const char *arg, cid_t *out) {
   return rc ? err_set(rc, "invalid CID '%s': %s", arg, err_msg(rc)) : 0;
 }
 
-static int print_released(void *ctx, const pin_info_t *pin) {
+static int released_line(void *ctx, const pin_info_t *pin) {
   const policy_rule_t *rule = ctx;
   char text[CID_TEXT_BYTES_MAX];
   int rc = cid_format_default(&pin->cid, text);
-  if (!rc) printf("unpinned %s %s (policy %s keeps the last %u)\n", text, pin->name, rule->name, rule->keep_last);
+  if (!rc) print_released(text, pin->name, rule->name, rule->keep_last);
   return rc;
 }
 
@@ -62,7 +62,7 @@ static int pin_add(int argc, char **argv) {
     rc = pins_add(r->pins, &cids[i], recursive, name, expire_ms);
     if (!rc) printf("pinned %s %s\n", o.args[i], recursive ? "recursively" : "directly");
   }
-  if (!rc && rule) rc = policy_enforce(rule, r->pins, NULL, print_released, (void *)rule);
+  if (!rc && rule) rc = policy_enforce(rule, r->pins, NULL, released_line, (void *)rule);
   rc = close_repo(r, rc);
   return rc ? die(rc) : 0;
 }
@@ -95,9 +95,7 @@ static int ls_line(void *ctx, const pin_info_t *pin) {
   char text[CID_TEXT_BYTES_MAX];
   int rc = cid_format_default(&pin->cid, text);
   if (rc) return rc;
-  if (l->quiet) printf("%s\n", text);
-  else if (pin->name[0]) printf("%s %s %s\n", text, pins_type_name(pin->type), pin->name);
-  else printf("%s %s\n", text, pins_type_name(pin->type));
+  print_pin(text, pins_type_name(pin->type), pin->name, l->quiet);
   return 0;
 }
 
