@@ -27,6 +27,7 @@
 #include "repo.h"
 #include "repo_gc.h"
 #include "cli.h"
+#include "remote.h"
 
 #define IO_CHUNK_BYTES (1u << 20)
 
@@ -154,6 +155,12 @@ int cmd_add(int argc, char **argv) {
     progress.total_bytes = walk_total;
   }
 
+  if (!opt_true(&o, "only-hash") && remote_active()) { /* a daemon holds the repository */
+    remote_add_opts_t ro = {&io, from_stdin ? NULL : o.args, from_stdin ? 0 : o.args_len, opt_true(&o, "quiet"),
+                            opt_true(&o, "quieter"), opt_get(&o, "pin"), &progress};
+    if ((rc = remote_add(&ro))) return die(rc);
+    return fflush(stdout) == 0 ? 0 : 1;
+  }
   repo_t *r = NULL;
   block_sink_t sink = {discard_put, NULL};
   if (!opt_true(&o, "only-hash")) {
@@ -237,6 +244,10 @@ int cmd_cat(int argc, char **argv) {
     return usage_error("bad --offset '%s'", v);
   if ((v = opt_get(&o, "length")) && parse_u64(v, UINT64_MAX, &length))
     return usage_error("bad --length '%s'", v);
+  if (remote_active()) {
+    int rrc = remote_cat(o.args, o.args_len, offset, length);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya cat", &r);
   if (rc) return die(rc);
@@ -323,6 +334,12 @@ int cmd_get(int argc, char **argv) {
   char tmp[PATH_MAX];
   if ((size_t)snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid()) >= sizeof tmp)
     return die(err_set(-ENAMETOOLONG, "output path too long"));
+  if (remote_active()) {
+    int rrc = remote_get(o.args[0], tmp);
+    if (!rrc && rename(tmp, out) != 0) rrc = err_set(-errno, "cannot rename to %s: %s", out, strerror(errno));
+    if (rrc) nftw(tmp, remove_tree_fn, 16, FTW_DEPTH | FTW_PHYS);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya get", &r);
   if (rc) return die(rc);
@@ -354,6 +371,10 @@ int cmd_ls(int argc, char **argv) {
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
   if (o.args_len == 0) return usage_error("ls needs a CID[/path]%s", "");
+  if (remote_active()) {
+    int rrc = remote_ls(o.args, o.args_len);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya ls", &r);
   if (rc) return die(rc);
@@ -400,10 +421,21 @@ int cmd_block(int argc, char **argv) {
       fd = open(o.args[0], O_RDONLY | O_CLOEXEC);
       if (fd < 0) return die(err_set(-errno, "%s: %s", o.args[0], strerror(errno)));
     }
+    if (remote_active()) {
+      rc = remote_block_put(fd, c, opt_get(&o, "pin"));
+      if (fd) close(fd);
+      return rc ? die(rc) : 0;
+    }
     rc = read_all_fd(fd, &data, BLOCK_BYTES_MAX);
     if (fd) close(fd);
     if (!rc) rc = cid_make(&cid, version, codec, MH_SHA2_256, data.data, data.len);
     if (rc) { buf_free(&data); return die(rc); }
+  }
+  if (!put && remote_active()) {
+    if (strcmp(sub, "rm") == 0) rc = remote_block_rm(o.args, o.args_len);
+    for (size_t i = 0; strcmp(sub, "rm") != 0 && i < o.args_len && !rc; i++)
+      rc = strcmp(sub, "get") == 0 ? remote_block_get(o.args[i]) : remote_block_stat(o.args[i]);
+    return rc ? die(rc) : 0;
   }
   repo_t *r;
   rc = open_repo(put ? "anya block put" : "anya block", &r);
@@ -555,6 +587,10 @@ int cmd_repo(int argc, char **argv) {
   size_t which = 0;
   while (which < 4 && strcmp(sub, subs[which]) != 0) which++;
   if (which == 4) return usage_error("unknown repo command '%s'", sub);
+  if ((which == 0 || which == 2) && remote_active()) { /* stat, gc */
+    int rrc = which == 0 ? remote_repo_stat() : remote_repo_gc();
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo(holders[which], &r);
   if (rc) return die(rc);
@@ -600,6 +636,10 @@ int cmd_id(int argc, char **argv) {
   opts_t o = {0};
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
+  if (remote_active()) {
+    int rrc = remote_id();
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya id", &r);
   if (rc) return die(rc);
@@ -647,6 +687,10 @@ int main(int argc, char **argv) {
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if (remote_active()) { /* the daemon's version */
+      int rc = remote_version();
+      return rc ? die(rc) : 0;
+    }
     printf("anya version %s\n", ANYA_VERSION);
     return 0;
   }

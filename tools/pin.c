@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "err.h"
 #include "pins.h"
+#include "remote.h"
 
 static uint64_t wall_ms(void) {
   struct timespec ts;
@@ -51,6 +52,10 @@ static int pin_add(int argc, char **argv) {
   cid_t cids[ARGS_MAX];
   for (size_t i = 0; i < o.args_len; i++)
     if (parse_cid_arg(o.args[i], &cids[i])) return die(-EINVAL);
+  if (remote_active()) {
+    int rrc = remote_pin_add(o.args, o.args_len, recursive, name, opt_get(&o, "expire-in"));
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin add", &r);
   if (rc) return die(rc);
@@ -75,6 +80,10 @@ static int pin_rm(int argc, char **argv) {
   cid_t cids[ARGS_MAX];
   for (size_t i = 0; i < o.args_len; i++)
     if (parse_cid_arg(o.args[i], &cids[i])) return die(-EINVAL);
+  if (remote_active()) {
+    int rrc = remote_pin_rm(o.args, o.args_len);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin rm", &r);
   if (rc) return die(rc);
@@ -107,6 +116,10 @@ static int pin_ls(int argc, char **argv) {
   const char *v = opt_get(&o, "type");
   if (v && pins_type_from_name(v, &type)) return usage_error("--type must be direct, recursive, indirect or all, not '%s'", v);
   ls_ctx_t l = {.quiet = opt_true(&o, "quiet")};
+  if (remote_active()) {
+    int rrc = remote_pin_ls(o.args, o.args_len, v, l.quiet);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin ls", &r);
   if (rc) return die(rc);
@@ -135,6 +148,10 @@ static int pin_verify(int argc, char **argv) {
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
   if (o.args_len) return usage_error("pin verify takes no arguments, got '%s'", o.args[0]);
+  if (remote_active()) {
+    int rrc = remote_pin_verify();
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin verify", &r);
   if (rc) return die(rc);
