@@ -971,7 +971,7 @@ static void cmd_block_rm(rpc_t *rpc, http_req_t *req, const args_t *a) {
     cid_format_default(&cid, text);
     rc = bs_delete(rpc->repo->bs, &cid);
     if (rc == -ENOENT) rc = err_set(rc, "block %s not found", text);
-    if (!rc) rc = stream_line(&out, json_pack("{s:s,s:s}", "Hash", text, "Error", ""));
+    if (!rc) rc = stream_line(&out, json_pack("{s:s}", "Hash", text)); /* Kubo omits an empty Error */
   }
   stream_end(&out, rc);
 }
