@@ -1,20 +1,31 @@
 /*
  * rpc: the Kubo RPC subset under /api/v0/ (`--rpc`, default 127.0.0.1:5001),
  * POST only like Kubo (anything else 405), answers in Kubo's JSON shapes so
- * that kubo-rpc-client works unchanged.
+ * that kubo-rpc-client works unchanged.  docs/rpc.md lists each command's
+ * arguments and answers, and the differences from Kubo.
  *
  *   add (multipart, streaming; cid-version, raw-leaves, chunker, pin,
- *   wrap-with-directory, progress, quiet, only-hash, trickle), cat
+ *   wrap-with-directory, progress, only-hash, trickle, hash=sha2-256), cat
  *   (offset, length), get (tar), ls, block get|put|stat|rm, pin
- *   add|rm|ls|verify, repo stat|gc, id, version, and the commands other
- *   issues add (swarm, routing, name, dwn).
+ *   add|rm|ls|verify, repo stat|gc, id, version.  Other issues add theirs
+ *   (swarm, routing, name, dwn).
  *
- * Errors: Kubo's shape, {"Message": "...", "Code": 0, "Type": "error"} with
- * HTTP 500 (400 for bad arguments, 404 for an unknown command).
+ * Answers: one JSON object and a newline, or a stream of them (one a line);
+ * byte answers (cat, get, block get) declare their Content-Length first, so
+ * a failure half-way cuts the body short of it.
+ *
+ * Errors: Kubo's shape, {"Message": "...", "Code": 0, "Type": "error"}:
+ * 400 (Code 1) for bad arguments or a body that is not multipart, 500 for
+ * failures, 404 for an unknown command, 405 for a method other than POST,
+ * 413 for a body past the limit; in a stream already started, the same
+ * object as its last line.
  *
  * Auth: with a token set, every request needs "Authorization: Bearer
  * <token>" (401 otherwise); net/server.c refuses to start an RPC listener off
  * loopback without a token.
+ *
+ * Threads: rpc_handle runs on the HTTP workers, any number at once (the
+ * engine is thread-safe); `repo gc` runs one at a time.
  *
  * /health and /metrics are the server's (net/server.c), not this module's.
  */
