@@ -32,6 +32,7 @@
 #include "rpc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -1490,6 +1491,90 @@ static void cmd_get(rpc_t *rpc, http_req_t *req, const args_t *a) {
   free(out.chunk);
 }
 
+/* ---- dwn process ---------------------------------------------------------------------- */
+
+#define RPC_DWN_MESSAGE_BYTES_MAX (4u << 20)
+
+typedef struct dwn_body {
+  enum { DWN_PART_NONE, DWN_PART_MESSAGE, DWN_PART_DATA } part;
+  buf_t message;
+  int data_fd;    /* an unlinked file in the repository, or -1 */
+  const char *dir;
+  int status;
+} dwn_body_t;
+
+static int dwn_begin(void *ctx, const mp_part_t *part) {
+  dwn_body_t *b = ctx;
+  b->part = strcmp(part->name, "message") == 0 ? DWN_PART_MESSAGE : strcmp(part->name, "data") == 0 ? DWN_PART_DATA
+                                                                                                       : DWN_PART_NONE;
+  if (b->part == DWN_PART_DATA && b->data_fd < 0) {
+    b->data_fd = open(b->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (b->data_fd < 0) return err_set(-errno, "cannot spool the record data: %s", strerror(errno));
+  }
+  return 0;
+}
+
+static int dwn_data(void *ctx, const uint8_t *data, size_t len) {
+  dwn_body_t *b = ctx;
+  if (b->part == DWN_PART_MESSAGE) {
+    if (b->message.len + len > RPC_DWN_MESSAGE_BYTES_MAX)
+      return b->status = 400, err_set(-E2BIG, "DWN message larger than %u bytes", RPC_DWN_MESSAGE_BYTES_MAX);
+    return buf_append(&b->message, data, len);
+  }
+  if (b->part != DWN_PART_DATA) return 0;
+  while (len) {
+    ssize_t n = write(b->data_fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return err_set(-errno, "cannot spool the record data: %s", strerror(errno));
+    data += n, len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* `anya dwn process` in the daemon: body parts "message" (the JSON) and
+ * "data" (a RecordsWrite's data, spooled to an unlinked file); tenant=DID;
+ * output=true sends a read's data after the reply line.  The answer is the
+ * reply JSON and a newline (with "dataBytes" when data was not asked for),
+ * then the data bytes, if any. */
+static void cmd_dwn_process(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *tenant = arg_get(a, "tenant");
+  int output = arg_bool(a, "output");
+  dwn_body_t b = {.data_fd = -1, .dir = rpc->repo->path, .status = 500};
+  int rc = !tenant || !*tenant ? err_set(-EINVAL, "dwn process needs tenant=DID") : output < -1 ? output : 0;
+  if (rc) b.status = 400;
+  if (!rc && !rpc->dwn) rc = err_set(-ENOTSUP, "this daemon has no DWN engine open");
+  if (!rc) {
+    http_req_set_body_max(req, UINT64_MAX);
+    mp_callbacks_t cb = {dwn_begin, dwn_data, NULL, &b};
+    rc = read_multipart(req, &cb, &b.status);
+  }
+  json_t *message = NULL;
+  if (!rc) {
+    json_error_t error;
+    message = json_loadb((const char *)b.message.data, b.message.len, JSON_DECODE_INT_AS_REAL, &error);
+    if (!message) rc = err_set(-EINVAL, "message: line %d: %s", error.line, error.text), b.status = 400;
+  }
+  if (!rc && b.data_fd >= 0 && lseek(b.data_fd, 0, SEEK_SET) != 0) rc = err_set(-errno, "cannot rewind the data");
+  dwn_reply_t reply = {0};
+  if (!rc) rc = dwn_process(rpc->dwn, tenant, message, b.data_fd, &reply);
+  buf_t out = {0}, bytes = {0};
+  if (!rc && reply.has_data && output == 1) rc = dwn_reply_data(rpc->dwn, &reply, &bytes);
+  if (!rc) {
+    if (reply.has_data && output != 1) json_object_set_new(reply.body, "dataBytes", json_integer((json_int_t)reply.data_size));
+    char *text = json_dumps(reply.body, JSON_COMPACT);
+    rc = !text || buf_printf(&out, "%s\n", text) || buf_append(&out, bytes.data, bytes.len) ? -ENOMEM : 0;
+    free(text);
+  }
+  if (rc) reply_error(req, b.status != 500 ? b.status : status_for(rc), err_msg(rc));
+  else http_respond(req, 200, bytes.len ? "application/octet-stream" : "application/json", out.data, out.len);
+  dwn_reply_release(&reply);
+  json_decref(message);
+  buf_free(&out);
+  buf_free(&bytes);
+  buf_free(&b.message);
+  if (b.data_fd >= 0) close(b.data_fd);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 typedef void (*rpc_cmd_fn)(rpc_t *rpc, http_req_t *req, const args_t *a);
@@ -1503,7 +1588,7 @@ static const struct {
     {"block/stat", cmd_block_stat}, {"block/rm", cmd_block_rm}, {"pin/add", cmd_pin_add},
     {"pin/rm", cmd_pin_rm},     {"pin/ls", cmd_pin_ls},       {"pin/verify", cmd_pin_verify},
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
-    {"version", cmd_version},
+    {"version", cmd_version},   {"dwn/process", cmd_dwn_process},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {

@@ -112,7 +112,7 @@ bool remote_active(void) {
 
 /* ---- one call ------------------------------------------------------------------ */
 
-enum out_mode { OUT_LINES, OUT_FD, OUT_TAR };
+enum out_mode { OUT_LINES, OUT_FD, OUT_TAR, OUT_DWN /* a line to stdout, then bytes to a file */ };
 
 typedef int (*line_fn)(void *ctx, json_t *o);
 
@@ -125,6 +125,8 @@ typedef struct call {
   line_fn line;
   void *ctx;
   untar_t *tar;
+  const char *out_path; /* OUT_DWN: where the bytes after the line go */
+  bool line_done;
   long status;
   buf_t err;
   buf_t pending; /* a partial line */
@@ -186,6 +188,22 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
     case OUT_TAR:
       c->rc = untar_feed(c->tar, data, len);
       break;
+    case OUT_DWN: {
+      size_t i = 0;
+      if (!c->line_done) {
+        const char *nl = memchr(data, '\n', len);
+        i = nl ? (size_t)(nl - data) + 1 : len;
+        if (c->pending.len + i > REMOTE_LINE_BYTES_MAX) c->rc = err_set(-E2BIG, "the daemon's answer has a line too long");
+        else c->rc = buf_append(&c->pending, data, i);
+        if (!c->rc && nl) c->rc = write_all(1, c->pending.data, c->pending.len), c->line_done = true;
+      }
+      if (!c->rc && i < len && c->out_path) {
+        if (c->fd < 0 && (c->fd = open(c->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+          c->rc = err_set(-errno, "%s: %s", c->out_path, strerror(errno));
+        if (!c->rc) c->rc = write_all(c->fd, data + i, len - i);
+      }
+      break;
+    }
     case OUT_LINES: {
       size_t start = 0;
       for (size_t i = 0; i < len && !c->rc; i++) {
@@ -248,6 +266,7 @@ static int call_run(call_t *c, const char *cmd) {
   if (res != CURLE_OK)
     return err_set(-EIO, "the daemon at %s: %s", remote.base,
                    res == CURLE_PARTIAL_FILE ? "the answer ended early (see the daemon's log)" : curl_easy_strerror(res));
+  if (c->mode == OUT_DWN && !c->line_done) return err_set(-EPROTO, "the daemon's DWN answer has no reply line");
   if (c->mode == OUT_LINES && c->pending.len) {
     int rc = one_line(c, (const char *)c->pending.data, c->pending.len);
     buf_reset(&c->pending);
@@ -842,6 +861,33 @@ int remote_version(void) {
   int rc = call_init(&c, OUT_LINES);
   c.line = version_line;
   if (!rc) rc = call_run(&c, "version");
+  call_free(&c);
+  return rc;
+}
+
+/* ---- dwn ---------------------------------------------------------------------------------- */
+
+int remote_dwn_process(const char *tenant, const buf_t *message, const char *data_path, const char *out_path) {
+  call_t c;
+  int rc = call_init(&c, OUT_DWN);
+  c.fd = -1;
+  c.out_path = out_path;
+  if (!rc) rc = q_add(&c, "tenant", tenant);
+  if (!rc && out_path) rc = q_add(&c, "output", "true");
+  if (!rc && !(c.mime = curl_mime_init(c.curl))) rc = -ENOMEM;
+  curl_mimepart *p = rc ? NULL : curl_mime_addpart(c.mime);
+  if (!rc && (!p || curl_mime_name(p, "message") || curl_mime_type(p, "application/json") ||
+              curl_mime_data(p, (const char *)message->data, message->len)))
+    rc = -ENOMEM;
+  if (!rc && data_path) {
+    p = curl_mime_addpart(c.mime);
+    CURLcode res = p ? curl_mime_filedata(p, data_path) : CURLE_OUT_OF_MEMORY;
+    if (res == CURLE_OK) res = curl_mime_name(p, "data");
+    if (res == CURLE_OK) res = curl_mime_type(p, "application/octet-stream");
+    if (res != CURLE_OK) rc = err_set(-EIO, "%s: %s", data_path, curl_easy_strerror(res));
+  }
+  if (!rc) rc = call_run(&c, "dwn/process");
+  if (c.fd >= 0 && close(c.fd) != 0 && !rc) rc = err_set(-errno, "%s: %s", out_path, strerror(errno));
   call_free(&c);
   return rc;
 }

@@ -56,5 +56,8 @@ int remote_repo_stat(void);
 int remote_repo_gc(void);
 int remote_id(void);
 int remote_version(void);
+/* `dwn process`: message (the JSON text as read), data_path (may be NULL)
+ * for a RecordsWrite, out_path (may be NULL) for a read's data. */
+int remote_dwn_process(const char *tenant, const buf_t *message, const char *data_path, const char *out_path);
 
 #endif

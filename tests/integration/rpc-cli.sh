@@ -49,6 +49,8 @@ prng_bytes 1 700000 >"$T/tree/sub/deeper/big"
 prng_bytes 2 3000000 >"$T/big"
 echo "a raw block" >"$T/block"
 echo stdin data >"$T/stdin"
+echo '{"descriptor": {"interface": "Records", "method": "Query"}}' >"$T/msg-bad"
+echo '{"descriptor": ' >"$T/msg-broken"
 AFILE=$(ANYA_REPO="$T/none" $ANYA add -Q -n "$T/tree/a")
 ANYA_REPO="$T/r0" $ANYA init >/dev/null
 BLOCK=$(ANYA_REPO="$T/r0" $ANYA block put "$T/block")
@@ -102,6 +104,8 @@ block get QmNotACid
 pin rm $AFILE
 pin ls --type direct $AFILE
 get ROOT -o $T/OUT-get
+dwn process --tenant did:example:alice < $T/msg-bad
+dwn process --tenant did:example:alice < $T/msg-broken
 EOF
 
 # run_all REPO OUT: every command on REPO, outputs in OUT/N.{out,err,rc}

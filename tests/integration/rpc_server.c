@@ -1,6 +1,7 @@
 /*
  * rpc_server: the RPC listener alone, for the RPC tests until anyad serves
- * it.  Opens the repository (holding its lock, as anyad does), serves
+ * it.  Opens the repository (holding its lock, as anyad does) and its DWN
+ * engine, serves
  * net/rpc.c on ADDR (port 0: a free one), writes <repo>/api and prints the
  * port on stdout, and stops on SIGTERM/SIGINT (removing the api file).
  *
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dwn_repo.h"
 #include "err.h"
 #include "http.h"
 #include "repo.h"
@@ -27,7 +29,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "rpc_server: %s\n", err_msg(rc));
     return 1;
   }
-  rpc_opts_t ro = {.repo = repo, .token = argc > 3 ? argv[3] : NULL};
+  dwn_t *dwn = NULL;
+  if ((rc = dwn_open_repo(repo, &dwn))) {
+    fprintf(stderr, "rpc_server: %s\n", err_msg(rc));
+    repo_close(repo);
+    return 1;
+  }
+  rpc_opts_t ro = {.repo = repo, .dwn = dwn, .token = argc > 3 ? argv[3] : NULL};
   rpc_t *rpc = NULL;
   http_server_t *srv = NULL;
   http_server_opts_t so = {0};
@@ -60,6 +68,7 @@ int main(int argc, char **argv) {
   }
   http_server_free(srv);
   rpc_free(rpc);
+  dwn_close(dwn);
   int crc = repo_close(repo);
   return rc || crc ? 1 : 0;
 }
