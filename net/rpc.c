@@ -50,6 +50,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "car.h"
 #include "dwn/msgstore.h"
 #include "err.h"
 #include "exporter.h"
@@ -312,17 +313,22 @@ typedef struct add_top {
 
 enum part_kind { PART_NONE, PART_FILE, PART_SYMLINK, PART_DIR, PART_SKIP };
 
-/* Trickle files: imp_add_fd on a thread reading a socket pair. */
-typedef struct trickle {
-  const imp_options_t *io;
-  block_sink_t sink;
+/* A pull-style consumer (imp_add_fd for trickle files, car_import) fed from
+ * a multipart part: it runs on its own thread reading one end of a socket
+ * pair while the handler sends the part's bytes into the other, so the part
+ * streams through without being held. */
+typedef struct pump pump_t;
+typedef int (*pump_fn)(pump_t *p, int fd);
+struct pump {
+  pump_fn fn;
+  void *arg;
   int fd_read, fd_write;
   pthread_t thread;
   int rc;
-  char msg[ERR_MSG_BYTES_MAX];
-  cid_t cid;
+  char msg[ERR_MSG_BYTES_MAX]; /* err_msg of the pump thread's failure */
+  cid_t cid;                   /* trickle: the file's root */
   uint64_t tsize;
-} trickle_t;
+};
 
 typedef struct add_job {
   rpc_t *rpc;
@@ -345,7 +351,7 @@ typedef struct add_job {
   add_dir_t *parent;       /* NULL: top level */
   const char *name;        /* last element of path */
   imp_file_t *file;
-  trickle_t *trickle;
+  pump_t *trickle;         /* the current trickle file's importer */
   buf_t symlink;
   uint64_t part_bytes, progress_at;
   uint64_t parts;
@@ -439,53 +445,64 @@ static int top_finish(add_job_t *j) {
   return rc;
 }
 
-static void *trickle_main(void *arg) {
-  trickle_t *t = arg;
-  t->rc = imp_add_fd(t->io, &t->sink, t->fd_read, NULL, &t->cid, &t->tsize);
-  if (t->rc) snprintf(t->msg, sizeof t->msg, "%s", err_msg(t->rc));
-  close(t->fd_read);
-  t->fd_read = -1;
+static void *pump_main(void *arg) {
+  pump_t *p = arg;
+  p->rc = p->fn(p, p->fd_read);
+  if (p->rc) snprintf(p->msg, sizeof p->msg, "%s", err_msg(p->rc));
+  close(p->fd_read);
+  p->fd_read = -1;
   return NULL;
 }
 
-static int trickle_start(add_job_t *j) {
-  trickle_t *t = calloc(1, sizeof *t);
-  if (!t) return -ENOMEM;
+static int pump_start(pump_fn fn, void *arg, pump_t **out) {
+  pump_t *p = calloc(1, sizeof *p);
+  if (!p) return -ENOMEM;
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    free(t);
+    free(p);
     return err_set(-errno, "socketpair: %s", strerror(errno));
   }
-  t->io = &j->io, t->sink = j->sink, t->fd_read = fds[0], t->fd_write = fds[1];
-  if (pthread_create(&t->thread, NULL, trickle_main, t) != 0) {
-    close(fds[0]), close(fds[1]), free(t);
-    return err_set(-EAGAIN, "cannot start the trickle importer");
+  p->fn = fn, p->arg = arg, p->fd_read = fds[0], p->fd_write = fds[1];
+  if (pthread_create(&p->thread, NULL, pump_main, p) != 0) {
+    close(fds[0]), close(fds[1]), free(p);
+    return err_set(-EAGAIN, "cannot start a thread");
   }
-  j->trickle = t;
+  *out = p;
   return 0;
 }
 
-static int trickle_write(trickle_t *t, const uint8_t *data, size_t len) {
+static int pump_write(pump_t *p, const uint8_t *data, size_t len) {
   while (len) {
-    ssize_t n = send(t->fd_write, data, len, MSG_NOSIGNAL);
+    ssize_t n = send(p->fd_write, data, len, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -EPIPE; /* the importer stopped: its error is reported at the end */
+    if (n < 0) return -EPIPE; /* the consumer stopped: its error is reported by pump_end */
     data += n, len -= (size_t)n;
   }
   return 0;
 }
 
+/* EOF to the consumer, waits for it: its result (with its message).  The
+ * caller frees p. */
+static int pump_end(pump_t *p) {
+  close(p->fd_write);
+  p->fd_write = -1;
+  pthread_join(p->thread, NULL);
+  return p->rc ? err_set(p->rc, "%s", p->msg) : 0;
+}
+
+static int trickle_fn(pump_t *p, int fd) {
+  add_job_t *j = p->arg;
+  return imp_add_fd(&j->io, &j->sink, fd, NULL, &p->cid, &p->tsize);
+}
+
 /* Ends the trickle import (EOF); 0 with *cid, or its error. */
 static int trickle_end(add_job_t *j, cid_t *cid, uint64_t *tsize) {
-  trickle_t *t = j->trickle;
-  if (!t) return 0;
+  pump_t *p = j->trickle;
+  if (!p) return 0;
   j->trickle = NULL;
-  close(t->fd_write);
-  pthread_join(t->thread, NULL);
-  int rc = t->rc;
-  if (rc) err_set(rc, "%s", t->msg);
-  else *cid = t->cid, *tsize = t->tsize;
-  free(t);
+  int rc = pump_end(p);
+  if (!rc) *cid = p->cid, *tsize = p->tsize;
+  free(p);
   return rc;
 }
 
@@ -528,6 +545,10 @@ static int clean_part_path(const char *filename, char **out) {
  * (NULL: the top level).  Starts a new top-level directory when path leaves
  * the current one. */
 static int find_parent(add_job_t *j, char *path, add_dir_t **out) {
+  int depth = 0;
+  for (const char *p = path; *p; p++) depth += *p == '/';
+  if (depth > IMP_DEPTH_MAX) /* as `anya add` (and a bound on dir_finish's recursion) */
+    return j->status = 400, err_set(-ELOOP, "%.200s: directories nested deeper than %d", path, IMP_DEPTH_MAX);
   char *slash = strchr(path, '/');
   if (!j->wrap) {
     size_t top_len = slash ? (size_t)(slash - path) : strlen(path);
@@ -625,7 +646,7 @@ static int add_part_begin(void *ctx, const mp_part_t *part) {
     return 0; /* a top-level directory (not wrapping) was made by find_parent */
   }
   if (j->kind == PART_SYMLINK) return 0;
-  if (j->io.trickle) return trickle_start(j);
+  if (j->io.trickle) return pump_start(trickle_fn, j, &j->trickle);
   return imp_file_new(&j->io, &j->sink, &j->file);
 }
 
@@ -641,7 +662,13 @@ static int add_part_data(void *ctx, const uint8_t *data, size_t len) {
   int rc = 0;
   switch (j->kind) {
     case PART_FILE:
-      rc = j->trickle ? trickle_write(j->trickle, data, len) : imp_file_write(j->file, data, len);
+      rc = j->trickle ? pump_write(j->trickle, data, len) : imp_file_write(j->file, data, len);
+      if (rc == -EPIPE && j->trickle) { /* the importer stopped: its own error */
+        cid_t c;
+        uint64_t t;
+        rc = trickle_end(j, &c, &t);
+        if (!rc) rc = err_set(-EIO, "the trickle importer stopped early");
+      }
       j->part_bytes += len;
       if (!rc) rc = add_progress(j, false);
       return rc;
@@ -1491,6 +1518,125 @@ static void cmd_get(rpc_t *rpc, http_req_t *req, const args_t *a) {
   free(out.chunk);
 }
 
+/* ---- dag export / import (CAR) ------------------------------------------------------ */
+
+static int count_bytes(void *ctx, const void *data, size_t len) {
+  *(uint64_t *)ctx += len;
+  return 0;
+}
+
+static int http_write(void *ctx, const void *data, size_t len) { return http_resp_write(ctx, data, len); }
+
+/* CARv1 of the DAG under arg: walked twice, once to count, so the answer
+ * declares its Content-Length (a failure half-way then cuts it short). */
+static void cmd_dag_export(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *arg = arg_get(a, "arg");
+  cid_t root;
+  int rc = arg ? (strchr(arg, '/') ? resolve(rpc, arg, &root) : parse_cid(arg, &root))
+               : err_set(-EINVAL, "argument \"root\" is required");
+  block_source_t src = bs_source(rpc->repo->bs);
+  uint64_t total = 0;
+  if (!rc) rc = car_export(&src, &root, count_bytes, &total);
+  if (rc) return reply_rc(req, rc);
+  http_resp_header(req, "X-Stream-Output", "1");
+  http_resp_header(req, "Content-Type", "application/vnd.ipld.car");
+  rc = http_resp_start(req, 200, (int64_t)total);
+  if (!rc) rc = car_export(&src, &root, http_write, req);
+  if (!rc) http_resp_end(req);
+  else if (rc != -ECONNRESET)
+    log_kv(LOG_LEVEL_WARN, "rpc", ((log_kv_t[]){LOG_STR("error", err_msg(rc))}), "dag export stopped short");
+}
+
+typedef struct car_job {
+  rpc_t *rpc;
+  pump_t *pump;      /* the current part's car_import */
+  cid_t *roots;      /* in the order met, all parts */
+  size_t roots_len, roots_cap;
+  size_t part_roots; /* roots of the current part so far (filled on its thread) */
+  uint64_t blocks, block_bytes;
+  uint64_t part_blocks;
+  int status;
+} car_job_t;
+
+static void car_root(void *ctx, const cid_t *root) {
+  car_job_t *c = ctx;
+  if (!grow((void **)&c->roots, &c->roots_cap, c->roots_len + 1, sizeof *c->roots)) c->roots[c->roots_len++] = *root;
+}
+
+static ssize_t fd_read(void *ctx, void *data, size_t len) {
+  for (;;) {
+    ssize_t n = read(*(int *)ctx, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 ? err_set(-errno, "read failed: %s", strerror(errno)) : n;
+  }
+}
+
+static int car_fn(pump_t *p, int fd) {
+  car_job_t *c = p->arg;
+  block_sink_t sink = bs_sink(c->rpc->repo->bs);
+  return car_import(fd_read, &fd, &sink, car_root, c, &c->part_blocks);
+}
+
+static int car_begin(void *ctx, const mp_part_t *part) {
+  car_job_t *c = ctx;
+  c->part_blocks = 0;
+  return pump_start(car_fn, c, &c->pump);
+}
+
+static int car_data(void *ctx, const uint8_t *data, size_t len) {
+  car_job_t *c = ctx;
+  int rc = pump_write(c->pump, data, len);
+  if (rc == -EPIPE) { /* the reader stopped: its own error */
+    rc = pump_end(c->pump);
+    free(c->pump);
+    c->pump = NULL;
+    if (!rc) rc = err_set(-EINVAL, "data after the end of the CAR");
+    c->status = 400;
+  }
+  return rc;
+}
+
+static int car_end(void *ctx) {
+  car_job_t *c = ctx;
+  int rc = pump_end(c->pump);
+  free(c->pump);
+  c->pump = NULL;
+  if (rc == -EINVAL || rc == -EBADMSG) c->status = 400;
+  c->blocks += c->part_blocks;
+  return rc;
+}
+
+/* Kubo's `dag import`: the CAR parts' blocks (each verified) are stored,
+ * then each root is pinned recursively (pin-roots, default true).  A line
+ * per root {"Root": {"Cid": {"/": cid}, "PinErrorMsg": ""}} in the order
+ * the CARs name them, and with stats {"Stats": {"BlockCount": n}}. */
+static void cmd_dag_import(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  car_job_t c = {.rpc = rpc, .status = 500};
+  int pin = arg_bool(a, "pin-roots"), stats = arg_bool(a, "stats");
+  int rc = pin < -1 ? pin : stats < -1 ? stats : 0;
+  if (rc) c.status = 400;
+  if (!rc) {
+    http_req_set_body_max(req, UINT64_MAX);
+    mp_callbacks_t cb = {car_begin, car_data, car_end, &c};
+    rc = read_multipart(req, &cb, &c.status);
+  }
+  if (c.pump) { /* the body ended inside a part */
+    pump_end(c.pump);
+    free(c.pump);
+  }
+  if (!rc) rc = bs_sync(rpc->repo->bs);
+  stream_t out = {.req = req, .status = c.status};
+  for (size_t i = 0; !rc && i < c.roots_len; i++) {
+    const char *pin_error = "";
+    int prc = pin != 0 ? pins_add(rpc->repo->pins, &c.roots[i], true, NULL, 0) : 0;
+    if (prc) pin_error = err_msg(prc);
+    rc = stream_line(&out, json_pack("{s:{s:{s:o},s:s}}", "Root", "Cid", "/", cid_json(&c.roots[i]), "PinErrorMsg", pin_error));
+  }
+  if (!rc && stats == 1) rc = stream_line(&out, json_pack("{s:{s:I}}", "Stats", "BlockCount", (json_int_t)c.blocks));
+  stream_end(&out, rc);
+  free(c.roots);
+}
+
 /* ---- dwn process ---------------------------------------------------------------------- */
 
 #define RPC_DWN_MESSAGE_BYTES_MAX (4u << 20)
@@ -1588,7 +1734,8 @@ static const struct {
     {"block/stat", cmd_block_stat}, {"block/rm", cmd_block_rm}, {"pin/add", cmd_pin_add},
     {"pin/rm", cmd_pin_rm},     {"pin/ls", cmd_pin_ls},       {"pin/verify", cmd_pin_verify},
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
-    {"version", cmd_version},   {"dwn/process", cmd_dwn_process},
+    {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
+    {"dag/import", cmd_dag_import},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {

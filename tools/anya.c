@@ -502,6 +502,65 @@ static void print_root(void *ctx, const cid_t *root) {
 
 static const opt_spec_t car_specs[] = {{"output", 'o', OPT_VALUE}, {"pin-roots", 0, OPT_BOOL}};
 
+static void remote_root(void *ctx, const char *cid) {
+  car_roots_t *roots = ctx;
+  printf("root %s\n", cid);
+  if (roots->len < ARGS_MAX && cid_parse(&roots->cids[roots->len], cid) == 0) roots->len++;
+}
+
+/* `car export|import` through the daemon: the same checks, lines and files
+ * as below. */
+static int remote_car(const opts_t *o, bool export) {
+  int rc = 0;
+  if (export) {
+    cid_t root;
+    const char *path;
+    const char *out = opt_get(o, "output");
+    char tmp[PATH_MAX];
+    int fd = 1;
+    rc = split_cid_path(o->args[0], &root, &path);
+    if (!rc && *path) rc = err_set(-EINVAL, "car export takes a CID, not a path");
+    if (!rc && out) {
+      snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid());
+      fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0) rc = err_set(-errno, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    char text[CID_TEXT_BYTES_MAX];
+    if (!rc) cid_format_default(&root, text), rc = remote_dag_export(text, fd);
+    if (out && fd >= 0) {
+      if (!rc && fsync(fd) != 0) rc = err_set(-errno, "cannot sync %s: %s", out, strerror(errno));
+      close(fd);
+      if (!rc && rename(tmp, out) != 0) rc = err_set(-errno, "cannot rename to %s: %s", out, strerror(errno));
+      if (rc) unlink(tmp);
+    }
+    return rc ? die(rc) : 0;
+  }
+  static car_roots_t roots; /* static: ARGS_MAX CIDs are too big for the stack */
+  roots.len = 0;
+  for (size_t i = 0; i < o->args_len && !rc; i++) {
+    int fd = 0;
+    if (strcmp(o->args[i], "-") != 0) {
+      fd = open(o->args[i], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) { rc = err_set(-errno, "%s: %s", o->args[i], strerror(errno)); break; }
+    }
+    uint64_t blocks = 0;
+    rc = remote_dag_import(fd, &blocks, remote_root, &roots);
+    if (fd) close(fd);
+    if (rc) rc = err_set(rc, "%s: %s", o->args[i], err_msg(rc));
+    else printf("imported %llu blocks from %s\n", (unsigned long long)blocks, o->args[i]);
+  }
+  const char *pin_roots = opt_get(o, "pin-roots");
+  for (size_t i = 0; !rc && (!pin_roots || strcmp(pin_roots, "true") == 0) && i < roots.len; i++) {
+    char text[CID_TEXT_BYTES_MAX];
+    cid_format_default(&roots.cids[i], text);
+    rc = remote_pin_root(text);
+    if (rc) rc = err_set(rc, "cannot pin root %s: %s", text, err_msg(rc));
+    else printf("pinned root %s\n", text);
+  }
+  fflush(stdout);
+  return rc ? die(rc) : 0;
+}
+
 int cmd_car(int argc, char **argv) {
   if (argc < 1) return usage_error("car needs export or import%s", "");
   const char *sub = argv[0];
@@ -511,6 +570,7 @@ int cmd_car(int argc, char **argv) {
   if (!export && strcmp(sub, "import") != 0) return usage_error("unknown car command '%s'", sub);
   if (export && o.args_len != 1) return usage_error("car export needs one CID%s", "");
   if (!export && o.args_len == 0) return usage_error("car import needs a FILE (or -)%s", "");
+  if (remote_active()) return remote_car(&o, export);
   repo_t *r;
   int rc = open_repo(export ? "anya car export" : "anya car import", &r);
   if (rc) return die(rc);

@@ -891,3 +891,57 @@ int remote_dwn_process(const char *tenant, const buf_t *message, const char *dat
   call_free(&c);
   return rc;
 }
+
+/* ---- car (dag export / import) ------------------------------------------------------------ */
+
+int remote_dag_export(const char *cid, int fd) {
+  call_t c;
+  int rc = call_init(&c, OUT_FD);
+  c.fd = fd;
+  if (!rc) rc = q_add(&c, "arg", cid);
+  if (!rc) rc = call_run(&c, "dag/export");
+  call_free(&c);
+  return rc;
+}
+
+typedef struct import_out {
+  remote_root_fn on_root;
+  void *ctx;
+  uint64_t *blocks;
+} import_out_t;
+
+static int import_line(void *ctx, json_t *o) {
+  import_out_t *out = ctx;
+  json_t *root = json_object_get(o, "Root");
+  if (root) out->on_root(out->ctx, jstr(json_object_get(root, "Cid"), "/"));
+  json_t *stats = json_object_get(o, "Stats");
+  if (stats) *out->blocks = jnum(stats, "BlockCount");
+  return 0;
+}
+
+int remote_dag_import(int fd, uint64_t *blocks, remote_root_fn on_root, void *ctx) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  import_out_t out = {on_root, ctx, blocks};
+  c.line = import_line, c.ctx = &out;
+  if (!rc) rc = q_add(&c, "pin-roots", "false");
+  if (!rc) rc = q_add(&c, "stats", "true");
+  if (!rc && !(c.mime = curl_mime_init(c.curl))) rc = -ENOMEM;
+  curl_mimepart *p = rc ? NULL : curl_mime_addpart(c.mime);
+  if (!rc && (!p || curl_mime_name(p, "file") || curl_mime_filename(p, "car") ||
+              curl_mime_type(p, "application/vnd.ipld.car") || curl_mime_data_cb(p, -1, read_fd, NULL, NULL, &fd)))
+    rc = -ENOMEM;
+  if (!rc) rc = call_run(&c, "dag/import");
+  call_free(&c);
+  return rc;
+}
+
+int remote_pin_root(const char *cid) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  if (!rc) rc = q_add(&c, "arg", cid);
+  if (!rc) rc = q_add(&c, "recursive", "true");
+  if (!rc) rc = call_run(&c, "pin/add");
+  call_free(&c);
+  return rc;
+}

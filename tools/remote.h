@@ -56,6 +56,14 @@ int remote_repo_stat(void);
 int remote_repo_gc(void);
 int remote_id(void);
 int remote_version(void);
+/* `car export`: the CAR of cid written to fd. */
+int remote_dag_export(const char *cid, int fd);
+/* `car import` of one CAR read from fd, nothing pinned: on_root per root in
+ * the order the CAR names them, *blocks the blocks it held. */
+typedef void (*remote_root_fn)(void *ctx, const char *cid);
+int remote_dag_import(int fd, uint64_t *blocks, remote_root_fn on_root, void *ctx);
+/* Pins cid recursively, printing nothing. */
+int remote_pin_root(const char *cid);
 /* `dwn process`: message (the JSON text as read), data_path (may be NULL)
  * for a RecordsWrite, out_path (may be NULL) for a read's data. */
 int remote_dwn_process(const char *tenant, const buf_t *message, const char *data_path, const char *out_path);

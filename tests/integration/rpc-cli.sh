@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `anya` through the daemon's RPC against `anya` on the repository itself:
 # two copies of one fresh repository run the same commands (add with every
-# layout flag, cat, get, ls, block, pin, repo stat|gc, id, version, and
-# failing ones), one with a daemon serving RPC, one without; stdout, stderr
-# and exit status must be byte for byte the same.  Then, through the daemon
+# layout flag, cat, get, ls, block, pin, repo stat|gc, id, version, car
+# export|import, dwn process, and failing ones), one with a daemon serving
+# RPC, one without; stdout, stderr and exit status must be byte for byte the
+# same.  Then, through the daemon
 # only: a 1 GiB add from stdin whose CID matches `add -n` while the
 # daemon's peak RSS (VmHWM) grows by less than 256 MiB; the bearer token
 # (401 without it, from $ANYA_RPC_TOKEN or security.rpc_token with it);
@@ -104,6 +105,12 @@ block get QmNotACid
 pin rm $AFILE
 pin ls --type direct $AFILE
 get ROOT -o $T/OUT-get
+car export ROOT -o $T/OUT-car.car
+car export ROOT
+car import $T/OUT-car.car
+car import --pin-roots=false $T/OUT-car.car
+car export ROOT/sub
+car import $T/block
 dwn process --tenant did:example:alice < $T/msg-bad
 dwn process --tenant did:example:alice < $T/msg-broken
 EOF
@@ -158,13 +165,16 @@ while IFS= read -r line; do
   done
 done <"$T/commands"
 for f in tree-get tree-sub; do cmp -s "$T/direct/$f" "$T/daemon/$f" || { diff "$T/direct/$f" "$T/daemon/$f"; fail "$f differs"; }; done
+cmp "$T/direct-car.car" "$T/daemon-car.car" || fail "car export -o differs through the daemon"
 # and they are what they should be (a few spot checks)
 grep -q "^added .* tree$" "$T/direct/1.out" || fail "add -r printed no root"
 bad=$(grep -n '^cat nonsense$' "$T/commands" | cut -d: -f1)
 [ "$(cat "$T/direct/$bad.rc")" != 0 ] && grep -q "^anya: invalid CID 'nonsense'" "$T/direct/$bad.err" || fail "a bad CID did not fail"
 [ "$(cat "$T/daemon/$bad.rc")" != 0 ] || fail "a bad CID through the daemon did not fail"
 diff -r "$T/tree/sub" "$T/daemon-sub" >/dev/null || fail "get through the daemon is not the tree"
-echo "ok: $n commands print the same through the daemon"
+echo "ok: $n commands print the same through the daemon; the failures said:"
+cat "$T"/daemon/*.err | sed 's/^/  /'
+
 
 step "405 for GET, 404 for an unknown command, the error shape"
 code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/api/v0/version")
