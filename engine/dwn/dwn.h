@@ -116,5 +116,10 @@ void dwn_reply_release(dwn_reply_t *reply);
  * the block engine).  0 or negative errno. */
 struct buf;
 int dwn_reply_data(dwn_t *d, const dwn_reply_t *reply, struct buf *out);
+/* The same, streamed: sink(ctx, bytes, len) for each piece in order (at most
+ * 256 KiB each, so a large record is never whole in memory); a sink's
+ * non-zero return stops it and is returned. */
+typedef int (*dwn_data_sink_fn)(void *ctx, const void *data, size_t len);
+int dwn_reply_data_write(dwn_t *d, const dwn_reply_t *reply, dwn_data_sink_fn sink, void *ctx);
 
 #endif
