@@ -28,7 +28,7 @@ fi
 
 dwn_http_bench_section() {
   local N=${BENCH_DWN_HTTP_WRITES:-5000} CLIENTS=16 D="$W/dwn-http" pid="" port="" npm_dwn npm_server
-  local CLIENT="$ROOT/tests/bench/dwn-http-bench.mjs" kv
+  local CLIENT="$ROOT/tests/bench/dwn-http-bench.mjs"
   mkdir -p "$D"
   kv() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
   if ! command -v node >/dev/null; then
