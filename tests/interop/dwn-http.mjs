@@ -223,7 +223,8 @@ check(resp.status === 200 && j.id === 2 && j.result.reply.status.code === 202, '
 
 // ---- a 40 KiB dwn-request header (Node's default limit is 16 KiB)
 const tags = {};
-for (let i = 0; i < 10; i++) tags['t' + i] = 'x'.repeat(4000);
+// (each value under the message store's 1024-byte index value limit)
+for (let i = 0; i < 10; i++) tags['t' + i] = Array.from({ length: 4 }, (_, k) => String(k).repeat(1000));
 const bigData2 = Buffer.from('tagged');
 const tagged = await sdk.RecordsWrite.create({ data: bigData2, dataFormat: 'text/plain', tags, signer: alice.signer });
 const headerLen = JSON.stringify({ jsonrpc: '2.0', id: 'x', method: 'dwn.processMessage', params: { target: alice.did, message: tagged.message } }).length;
