@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { loadSdk, genData, jwsPayload, clone, sdk } from './dwn/harness.mjs';
@@ -76,14 +77,10 @@ async function stopServer(s) {
 async function post(url, target, message, data) {
   const rpc = { jsonrpc: '2.0', id: 1, method: 'dwn.processMessage', params: { target, message } };
   const opts = { method: 'POST', headers: { 'dwn-request': asciiJson(rpc) } };
+  if (data && data.length === 0) return postEmptyChunked(url, opts.headers);
   if (data) {
     opts.headers['content-type'] = 'application/octet-stream';
-    if (data.length === 0) {
-      opts.body = new ReadableStream({ start(c) { c.close(); } });
-      opts.duplex = 'half';
-    } else {
-      opts.body = data;
-    }
+    opts.body = data;
   }
   const resp = await fetch(url, opts);
   if (resp.headers.has('dwn-response')) {
@@ -94,6 +91,28 @@ async function post(url, target, message, data) {
   let rpcResponse;
   try { rpcResponse = JSON.parse(text); } catch { rpcResponse = { text }; }
   return { status: resp.status, rpc: rpcResponse };
+}
+
+// Empty record data: a chunked body with no chunk (fetch would send
+// Content-Length: 0, which dwn-server and the listener read as "no data").
+function postEmptyChunked(url, headers) {
+  return new Promise((ok, bad) => {
+    const u = new URL(url);
+    const req = http.request({ host: u.hostname, port: u.port, path: '/', method: 'POST',
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        if (res.headers['dwn-response']) return ok({ status: res.statusCode, rpc: JSON.parse(res.headers['dwn-response']), bytes });
+        let rpc;
+        try { rpc = JSON.parse(bytes.toString()); } catch { rpc = { text: bytes.toString() }; }
+        ok({ status: res.statusCode, rpc });
+      });
+    });
+    req.on('error', bad);
+    req.end();
+  });
 }
 
 function stepData(step) {
