@@ -636,7 +636,7 @@ typedef struct ws_sub {
 
 typedef struct ws_conn {
   dwn_http_t *h;
-  http_ws_t *ws;
+  http_ws_t *ws;                        /* set by on_message */
   ws_sub_t *subs[WS_SUBSCRIPTIONS_MAX]; /* touched only by on_message / on_close: one at a time */
   size_t subs_len;
 } ws_conn_t;
@@ -656,7 +656,9 @@ static void on_event(void *ctx, const char *subscription_id, const json_t *event
 }
 
 static void sub_free(dwn_http_t *h, ws_sub_t *s) {
-  if (h && s->tenant && s->sub_id) dwn_unsubscribe(h->dwn, s->tenant, s->sub_id); /* no event in flight after it */
+  /* only this socket's registration (another may hold the same message);
+   * no event is in flight for it after the call */
+  if (h && s->tenant && s->sub_id) dwn_unsubscribe_subscriber(h->dwn, s->tenant, s->sub_id, s);
   if (s->ws) http_ws_unref(s->ws);
   json_decref(s->rpc_id);
   free(s->rpc_key);
@@ -727,7 +729,7 @@ static void ws_process(ws_conn_t *c, dwn_rpc_req_t *rpc) {
       if (sub_id && reply.code == 200 && (s->sub_id = strdup(sub_id))) {
         c->subs[c->subs_len++] = s;
       } else {
-        if (sub_id && reply.code == 200) dwn_unsubscribe(h->dwn, rpc->target, sub_id);
+        if (sub_id && reply.code == 200) dwn_unsubscribe_subscriber(h->dwn, rpc->target, sub_id, s);
         sub_free(NULL, s);
       }
     }
@@ -773,6 +775,7 @@ static void ws_close_sub(ws_conn_t *c, dwn_rpc_req_t *rpc) {
 static void ws_on_message(http_ws_t *ws, bool text, const uint8_t *data, size_t len, void *ctx) {
   (void)text;
   ws_conn_t *c = ctx;
+  c->ws = ws; /* (not from http_ws_accept's out: a message may come before it returns) */
   if (len == 0) {
     ws_send_json(ws, dwn_rpc_error(NULL, DWN_RPC_BAD_REQUEST, "request payload required."));
     return;
@@ -809,7 +812,8 @@ static void ws_accept(dwn_http_t *h, http_req_t *req) {
     return;
   }
   c->h = h;
-  if (http_ws_accept(req, &ws_ops, c, &c->ws) != 0) free(c);
+  http_ws_t *ws = NULL; /* c->ws is set by on_message, which may run before this returns */
+  if (http_ws_accept(req, &ws_ops, c, &ws) != 0) free(c);
 }
 
 /* ---- the handler ------------------------------------------------------------------------------ */

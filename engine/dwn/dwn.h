@@ -108,8 +108,12 @@ typedef struct dwn_subscriber {
  * flow until dwn_unsubscribe. */
 int dwn_process_subscribe(dwn_t *d, const char *tenant, const json_t *message, int data_fd,
                           const dwn_subscriber_t *sub, dwn_reply_t *reply);
-/* Ends tenant's subscription id: 0 or -ENOENT. */
+/* Ends tenant's subscription id: 0 or -ENOENT.  The same subscribe message
+ * may be registered more than once (two sockets sending it); this ends them
+ * all, dwn_unsubscribe_subscriber only the one whose subscriber ctx is ctx.
+ * After either returns, no event is being delivered to what it removed. */
 int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *subscription_id);
+int dwn_unsubscribe_subscriber(dwn_t *d, const char *tenant, const char *subscription_id, const void *ctx);
 void dwn_reply_release(dwn_reply_t *reply);
 
 /* Appends the reply's data to out (inline bytes, or the DAG read back from

@@ -302,11 +302,18 @@ ws2.on('message', (x) => got2.push(JSON.parse(x.toString())));
 ws2.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'rpc.subscribe.dwn.processMessage', params: { target: alice.did, message: live.message }, subscription: { id: 2 } }));
 for (let i = 0; i < 100 && !got2.length; i++) await new Promise((ok) => setTimeout(ok, 20));
 check(got2[0]?.id === 1 && got2[0]?.result?.reply?.status?.code === 200, 'subscription with numeric ids on another path', got2);
+// the same subscribe message again on the first socket: two registrations of one message
+rpcWs({ jsonrpc: '2.0', id: 'req-7', method: 'rpc.subscribe.dwn.processMessage', params: { target: alice.did, message: live.message }, subscription: { id: 'sub-again' } });
+m = await next((x) => x.id === 'req-7', 'second subscription of the same message');
+check(m.result?.reply?.status?.code === 200, 'the same subscribe message on a second socket: 200', m);
 ws2.close();
 await new Promise((ok) => ws2.once('close', ok));
+await new Promise((ok) => setTimeout(ok, 200)); // the server's on_close of ws2
 const last = await sdk.RecordsWrite.create({ data: Buffer.from('last'), dataFormat: 'text/plain', schema: 'http://example.com/live', signer: alice.signer });
 r = await send(alice.did, last.message, Buffer.from('last'));
 check(code(r) === 202, 'a write after a subscriber socket closed: 202');
+m = await next((x) => x.id === 'sub-again', 'event after the other socket closed');
+check(m.result?.event?.message?.recordId === last.message.recordId, "closing one socket leaves the other's identical subscription alive", m);
 ws.close();
 console.log(`dwn-http: all ${checks} checks passed`);
 process.exit(0);
