@@ -99,7 +99,7 @@ $(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/integration/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
+$(BUILD)/integration/%: $(BUILD)/obj/tests/integration/%.o $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 

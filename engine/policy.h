@@ -14,7 +14,7 @@
  *          writable: the FUSE issue)
  *   dwn    data of DWN records under dwn_protocol: record data above the
  *          inline limit (in the block engine) is pinned as "<name>/<recordId>"
- *          when it is stored (dwn_options_t.data_stored, wired in tools/dwn.c)
+ *          when it is stored (dwn_options_t.data_stored, wired in engine/dwn_repo.c)
  * Selectors AND together: the source, path_prefix (files), dwn_protocol (dwn),
  * and the content size range [min_size, max_size] (max 0 = unbounded).  Rules
  * are tried in the order written; the first match decides.  Actions: pin or

@@ -25,6 +25,8 @@
  *       the tenant allow-list, <repo>/dwn/tenants (one DID a line, rewritten
  *       atomically); every engine this repository opens gets it as
  *       dwn_options_t.tenants, and an empty list leaves the gate open.
+ * The repository's engine is opened by dwn_open_repo (engine/dwn_repo.h),
+ * as anyad opens it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,96 +48,15 @@
 #include "dwn/jsonschema.h"
 #include "dwn/jwk.h"
 #include "dwn/url.h"
+#include "dwn_repo.h"
 #include "err.h"
 #include "log.h"
+#include "remote.h"
 
-#define TENANTS_FILE_BYTES_MAX (DWN_TENANTS_MAX * 2048u)
 #define DEFINITION_BYTES_MAX (1u << 20)
+#define DWN_MESSAGE_TEXT_BYTES_MAX (4u << 20) /* a message on stdin (the daemon takes as much) */
 #define PACKAGING_UP_MAX 4
 #define DWN_DID_KID_BYTES_MAX 2048
-
-/* ---- the tenant allow-list ------------------------------------------------- */
-
-typedef struct tenants {
-  buf_t text;                        /* the file, NUL-separated after parsing */
-  const char *dids[DWN_TENANTS_MAX];
-  size_t len;
-} tenants_t;
-
-static void dwn_dir(const repo_t *r, char out[REPO_PATH_BYTES_MAX + 8]) {
-  snprintf(out, REPO_PATH_BYTES_MAX + 8, "%s/dwn", r->path);
-}
-
-static int tenants_load(const repo_t *r, tenants_t *t) {
-  char path[REPO_PATH_BYTES_MAX + 16];
-  snprintf(path, sizeof path, "%s/dwn/tenants", r->path);
-  memset(t, 0, sizeof *t);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? 0 : err_set(-errno, "%s: %s", path, strerror(errno));
-  int rc = read_all_fd(fd, &t->text, TENANTS_FILE_BYTES_MAX);
-  close(fd);
-  if (!rc) rc = buf_append_byte(&t->text, 0);
-  for (char *line = (char *)t->text.data, *next; !rc && line && *line; line = next) {
-    next = strchr(line, '\n');
-    if (next) *next++ = '\0';
-    if (!*line) continue;
-    if (t->len == DWN_TENANTS_MAX) rc = err_set(-E2BIG, "%s: more than %d tenants", path, DWN_TENANTS_MAX);
-    else t->dids[t->len++] = line;
-  }
-  return rc;
-}
-
-static int tenants_save(const repo_t *r, const tenants_t *t) {
-  char dir[REPO_PATH_BYTES_MAX + 8], path[REPO_PATH_BYTES_MAX + 16], tmp[REPO_PATH_BYTES_MAX + 24];
-  dwn_dir(r, dir);
-  snprintf(path, sizeof path, "%s/tenants", dir);
-  snprintf(tmp, sizeof tmp, "%s/.tenants.tmp", dir);
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return err_set(-errno, "%s: %s", dir, strerror(errno));
-  buf_t text = {0};
-  int rc = 0;
-  for (size_t i = 0; !rc && i < t->len; i++) rc = buf_printf(&text, "%s\n", t->dids[i]);
-  int fd = rc ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (!rc && fd < 0) rc = err_set(-errno, "%s: %s", tmp, strerror(errno));
-  if (!rc) rc = write_all(fd, text.data, text.len);
-  if (!rc && fsync(fd) != 0) rc = err_set(-errno, "fsync %s: %s", tmp, strerror(errno));
-  if (fd >= 0 && close(fd) != 0 && !rc) rc = err_set(-errno, "%s: %s", tmp, strerror(errno));
-  if (!rc && rename(tmp, path) != 0) rc = err_set(-errno, "%s: %s", path, strerror(errno));
-  if (rc && fd >= 0) unlink(tmp);
-  int dfd = rc ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    if (fsync(dfd) != 0) rc = err_set(-errno, "fsync %s: %s", dir, strerror(errno));
-    close(dfd);
-  }
-  buf_free(&text);
-  return rc;
-}
-
-/* Opens the repository's DWN engine with its tenant allow-list. */
-/* Pin policies with source "dwn" (policy.h): large record data under a
- * matching protocol is pinned as "<policy>/<recordId>". */
-static void pin_record_data(void *ctx, const char *tenant, const json_t *write, const cid_t *data_cid, uint64_t size) {
-  repo_t *r = ctx;
-  const char *protocol = json_string_value(json_object_get(json_object_get(write, "descriptor"), "protocol"));
-  policy_event_t ev = {.source = POLICY_SOURCE_DWN, .dwn_protocol = protocol, .size = size};
-  int rc = policy_apply(&r->policies, &ev, r->pins, json_string_value(json_object_get(write, "recordId")), data_cid, NULL);
-  if (rc)
-    log_kv(LOG_LEVEL_WARN, "dwn", ((log_kv_t[]){LOG_STR("protocol", protocol ? protocol : ""), LOG_STR("error", err_msg(rc))}),
-           "pin policy could not pin record data");
-}
-
-int dwn_open_repo(repo_t *r, dwn_t **out) {
-  char dir[REPO_PATH_BYTES_MAX + 8];
-  dwn_dir(r, dir);
-  tenants_t *t = calloc(1, sizeof *t);
-  if (!t) return -ENOMEM;
-  int rc = tenants_load(r, t);
-  dwn_options_t opts = {.dir = dir, .bs = r->bs, .tenants = t->dids, .tenants_len = t->len,
-                        .data_stored = pin_record_data, .data_stored_ctx = r};
-  if (!rc) rc = dwn_open(&opts, out);
-  buf_free(&t->text);
-  free(t);
-  return rc;
-}
 
 static int dwn_process_cmd(int argc, char **argv) {
   opts_t o = {0};
@@ -145,10 +66,21 @@ static int dwn_process_cmd(int argc, char **argv) {
   if (!tenant) return usage_error("dwn process needs --tenant DID%s", "");
   if (o.args_len) return usage_error("dwn process reads the message on stdin, not '%s'", o.args[0]);
   json_error_t error;
-  json_t *message = json_loadf(stdin, JSON_DECODE_INT_AS_REAL, &error);
-  if (!message) return die(err_set(-EINVAL, "message on stdin: line %d: %s", error.line, error.text));
-  int data_fd = -1;
+  buf_t input = {0};
+  int trc = read_all_fd(0, &input, DWN_MESSAGE_TEXT_BYTES_MAX);
+  if (trc) return buf_free(&input), die(trc);
+  json_t *message = json_loadb((const char *)input.data, input.len, JSON_DECODE_INT_AS_REAL, &error);
+  if (!message) return buf_free(&input), die(err_set(-EINVAL, "message on stdin: line %d: %s", error.line, error.text));
   const char *data = opt_get(&o, "data");
+  if (remote_active()) { /* the daemon holds the repository: its engine processes the message */
+    if (data && access(data, R_OK) != 0) trc = err_set(-errno, "%s: %s", data, strerror(errno));
+    if (!trc) trc = remote_dwn_process(tenant, &input, data, opt_get(&o, "output"));
+    buf_free(&input);
+    json_decref(message);
+    return trc ? die(trc) : 0;
+  }
+  buf_free(&input);
+  int data_fd = -1;
   if (data && (data_fd = open(data, O_RDONLY | O_CLOEXEC)) < 0) {
     json_decref(message);
     return die(err_set(-errno, "%s: %s", data, strerror(errno)));
@@ -226,9 +158,9 @@ static int dwn_tenant_cmd(int argc, char **argv) {
     return usage_error("'%s' is not a DID", did);
   repo_t *r = NULL;
   int rc = open_repo("anya dwn tenant", &r);
-  tenants_t *t = rc ? NULL : calloc(1, sizeof *t);
+  dwn_tenants_t *t = rc ? NULL : calloc(1, sizeof *t);
   if (!rc && !t) rc = -ENOMEM;
-  if (!rc) rc = tenants_load(r, t);
+  if (!rc) rc = dwn_tenants_load(r, t);
   size_t at = t ? t->len : 0;
   for (size_t i = 0; !rc && did && i < t->len; i++)
     if (strcmp(t->dids[i], did) == 0) at = i;
@@ -238,7 +170,7 @@ static int dwn_tenant_cmd(int argc, char **argv) {
     if (at == t->len && t->len == DWN_TENANTS_MAX) rc = err_set(-E2BIG, "more than %d tenants", DWN_TENANTS_MAX);
     if (!rc && at == t->len) {
       t->dids[t->len++] = did;
-      rc = tenants_save(r, t);
+      rc = dwn_tenants_save(r, t);
     }
     if (!rc) printf("tenant %s\n", did);
   } else if (!rc) {
@@ -246,11 +178,11 @@ static int dwn_tenant_cmd(int argc, char **argv) {
     if (!rc) {
       memmove(&t->dids[at], &t->dids[at + 1], (t->len - at - 1) * sizeof t->dids[0]);
       t->len--;
-      rc = tenants_save(r, t);
+      rc = dwn_tenants_save(r, t);
     }
     if (!rc) printf("removed tenant %s%s\n", did, t->len ? "" : " (the list is empty: every DID is a tenant)");
   }
-  if (t) buf_free(&t->text);
+  dwn_tenants_free(t);
   free(t);
   if (r) rc = close_repo(r, rc);
   return rc ? die(rc) : 0;
@@ -275,8 +207,8 @@ static json_t *load_json_file(const char *path, size_t bytes_max, int *rc) {
 }
 
 static int open_registry(repo_t *r, dwn_data_schemas_t **out) {
-  char dir[REPO_PATH_BYTES_MAX + 8];
-  dwn_dir(r, dir);
+  char dir[DWN_REPO_DIR_BYTES];
+  dwn_repo_dir(r, dir);
   return dwn_data_schemas_open(dir, out);
 }
 

@@ -38,7 +38,8 @@ ANYAD_PID=
 trap 'for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; umount -l "$M" 2>/dev/null || true; rm -rf "$T"' EXIT
 
 anyad_start() {
-  "$ANYAD" --mount "$M" --foreground "$@" 2>>"$T/anyad.err" &
+  # the HTTP listeners stay off unless a test asks (ARGS come later and win)
+  "$ANYAD" --mount "$M" --dwn off --gateway off --rpc off --foreground "$@" 2>>"$T/anyad.err" &
   ANYAD_PID=$!
   PIDS+=("$ANYAD_PID")
   # served once files/ answers (a stale mount of a killed run is a mountpoint too)
