@@ -63,6 +63,7 @@ static http_req_t *stream_new(http_conn_t *c, int32_t stream_id) {
   req->keep_alive = true;
   req->method = "";
   req->target_off = req->method_off = UINT32_MAX;
+  req->h2_opened_ms = http_now_ms();
   req->h2_next = c->h2_streams;
   if (c->h2_streams) c->h2_streams->h2_prev = req;
   c->h2_streams = req;
@@ -417,9 +418,22 @@ bool http_h2_run(http_conn_t *c) {
   return true;
 }
 
+static uint64_t tick_ms(http_conn_t *c) {
+  uint64_t idle_ms = c->l->limits.idle_timeout_ms, request_ms = c->l->limits.request_timeout_ms;
+  uint64_t ms = (idle_ms < request_ms ? idle_ms : request_ms) / 2;
+  return ms ? ms : 1;
+}
+
 void http_h2_tick(http_conn_t *c) {
   uint64_t idle_ms = c->l->limits.idle_timeout_ms;
   uint64_t now = http_now_ms();
+  for (http_req_t *req = c->h2_streams; req; req = req->h2_next)
+    if (!req->start_ns && now - req->h2_opened_ms >= c->l->limits.request_timeout_ms) {
+      /* headers begun and never finished (slow loris): the connection goes */
+      http_count_rejected(c->l, HTTP_REJECT_TIMEOUT);
+      http_conn_close(c, -ETIMEDOUT);
+      return;
+    }
   size_t pending = http_conn_out_len(c);
   if (pending != c->h2_last_out_len) {
     c->h2_last_out_len = pending;
@@ -431,7 +445,7 @@ void http_h2_tick(http_conn_t *c) {
     http_conn_close(c, -ETIMEDOUT);
     return;
   }
-  http_conn_timer_arm(c, TIMER_H2, idle_ms / 2 ? idle_ms / 2 : 1);
+  http_conn_timer_arm(c, TIMER_H2, tick_ms(c));
 }
 
 void http_h2_closed(http_conn_t *c) {
@@ -489,7 +503,6 @@ bool http_h2_begin(http_conn_t *c, const uint8_t *settings, size_t settings_len,
     h2_dispatch(c, req);
   }
   c->last_progress_ms = http_now_ms();
-  uint64_t idle_ms = c->l->limits.idle_timeout_ms;
-  http_conn_timer_arm(c, TIMER_H2, idle_ms / 2 ? idle_ms / 2 : 1);
+  http_conn_timer_arm(c, TIMER_H2, tick_ms(c));
   return http_h2_run(c);
 }

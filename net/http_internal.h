@@ -193,6 +193,7 @@ struct http_req {
   bool h2_counted;              /* loop: counted in the metrics */
   uint32_t method_off;          /* HTTP/2: the method lives in head */
   size_t h2_head_bytes;         /* loop */
+  uint64_t h2_opened_ms;        /* loop: when its HEADERS began (request_timeout_ms) */
   uint64_t h2_consumed;         /* loop: body bytes given back to the flow-control window */
   http_req_t *h2_prev, *h2_next; /* loop: the connection's open streams */
 };

@@ -70,6 +70,15 @@ head -c 5000 /dev/zero >"$T/5k"
 code=$(c "${H2[@]}" -o "$T/413.json" -w '%{http_code}' --data-binary @"$T/5k" "$BASE/upload?max=1000")
 [ "$code" = 413 ] || fail "413 over HTTP/2: $code $(cat "$T/413.json")"
 
+# limits per stream: 431 for a header list over 1024 bytes, 429 past 2 requests/s
+TIGHT="$scheme://127.0.0.1:$(awk '$1 == "tight" {print $2}' "$T/ports")"
+big=$(head -c 2000 /dev/zero | tr '\0' a)
+code=$(c "${H2[@]}" -o "$T/431.json" -w '%{http_code}' -H "X-Big: $big" "$TIGHT/hello")
+[ "$code" = 431 ] && grep -q '"error"' "$T/431.json" || fail "431 over HTTP/2: $code"
+codes=$(c --http2 -w '%{http_code}\n' -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
+  "$TIGHT/hello?1" "$TIGHT/hello?2" "$TIGHT/hello?3" "$TIGHT/hello?4")
+grep -q 429 <<<"$codes" || fail "no 429 over HTTP/2: $codes"
+
 # 64 MiB through /echo: uploaded and echoed at once, the bytes unchanged
 head -c $((64 * 1024 * 1024)) /dev/urandom >"$T/big"
 c "${H2[@]}" --data-binary @"$T/big" -H 'Content-Type: application/octet-stream' \

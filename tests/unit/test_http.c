@@ -819,6 +819,18 @@ static void test_slow_loris_408_and_idle(void **state) {
   assert_false(closed_within(c, 150));
   assert_true(closed_within(c, 2000));
   client_close(c);
+  /* HTTP/2: HEADERS begun and never ended (no END_HEADERS, no CONTINUATION) */
+  c = client_open(port_tight);
+  static const uint8_t h2_loris[] = {
+      'P', 'R', 'I', ' ', '*', ' ', 'H', 'T', 'T', 'P', '/', '2', '.', '0', '\r', '\n', '\r', '\n',
+      'S', 'M', '\r', '\n', '\r', '\n',
+      0, 0, 0, 4, 0, 0, 0, 0, 0,             /* SETTINGS, empty */
+      0, 0, 3, 1, 0, 0, 0, 0, 1, 0x82, 0x84, 0x86, /* HEADERS stream 1: GET / http, not ended */
+  };
+  send_all(c, h2_loris, sizeof h2_loris);
+  assert_false(closed_within(c, 150));
+  assert_true(closed_within(c, 3000));
+  client_close(c);
   /* a body that stops arriving: the connection is dropped */
   c = client_open(port_tight);
   send_str(c, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhalf");
@@ -1227,10 +1239,11 @@ static bool bench_inline(http_req_t *req, void *ctx) {
 }
 
 /* `test_http --serve [DIR]`: a server for the shell tests (curl, wrk) on
- * 127.0.0.1, listeners "main" (the test handlers, inline /inline) and "bench"
- * (every request answered inline with 1 KiB); the ports are written to
- * DIR/ports ("main PORT\nbench PORT\n"), TLS from DIR/cert.pem and
- * DIR/key.pem when they exist.  Runs until stdin closes. */
+ * 127.0.0.1, listeners "main" (the test handlers, inline /inline), "bench"
+ * (every request answered inline with 1 KiB) and "tight" (the test handlers
+ * with header_bytes_max 1024, rate_per_s 2, request_timeout_ms 500); the
+ * ports are written to DIR/ports ("NAME PORT" lines), TLS from DIR/cert.pem
+ * and DIR/key.pem when they exist.  Runs until stdin closes. */
 static int serve(const char *dir) {
   char cert[4096], key[4096], ports[4096];
   snprintf(cert, sizeof cert, "%s/cert.pem", dir);
@@ -1256,6 +1269,12 @@ static int serve(const char *dir) {
                                                            .handler = handler,
                                                            .inline_fn = bench_inline,
                                                            .limits = limits})) < 0 ||
+      (rc = http_server_listen(s, &(http_listener_opts_t){.name = "tight", .address = "127.0.0.1:0",
+                                                           .handler = handler,
+                                                           .limits = {.header_bytes_max = 1024,
+                                                                      .rate_per_s = 2,
+                                                                      .idle_timeout_ms = 2000,
+                                                                      .request_timeout_ms = 500}})) < 0 ||
       (rc = http_server_start(s)) < 0) {
     fprintf(stderr, "test_http: %s\n", err_msg(rc));
     http_server_free(s);
@@ -1265,7 +1284,8 @@ static int serve(const char *dir) {
   snprintf(tmp, sizeof tmp, "%s.tmp", ports);
   FILE *f = fopen(tmp, "w");
   if (!f) return 1;
-  fprintf(f, "main %u\nbench %u\n", http_server_port(s, "main"), http_server_port(s, "bench"));
+  fprintf(f, "main %u\nbench %u\ntight %u\n", http_server_port(s, "main"),
+          http_server_port(s, "bench"), http_server_port(s, "tight"));
   fclose(f);
   rename(tmp, ports);
   char sink[256];
