@@ -311,11 +311,22 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
   pthread_mutex_unlock(&loop->mu);
 }
 
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd, (void)what;
+  http_listener_t *l = arg;
+  if (l->evl) evconnlistener_enable(l->evl);
+}
+
+/* Out of descriptors (or memory): the pending connection stays in the
+ * backlog and would wake us at once, so accepting pauses a moment. */
 static void accept_error_cb(struct evconnlistener *evl, void *arg) {
-  (void)evl;
   http_listener_t *l = arg;
   int e = errno;
-  log_warn(MOD, "%s: accept failed: %s", l->name, strerror(e));
+  log_warn(MOD, "%s: accept failed: %s; pausing %d ms", l->name, strerror(e),
+           HTTP_ACCEPT_PAUSE_MS);
+  evconnlistener_disable(evl);
+  struct timeval tv = {.tv_sec = 0, .tv_usec = HTTP_ACCEPT_PAUSE_MS * 1000};
+  if (l->ev_resume) event_add(l->ev_resume, &tv);
 }
 
 /* ---- server -------------------------------------------------------------------------------- */
@@ -457,6 +468,7 @@ int http_server_listen(http_server_t *srv, const http_listener_opts_t *opts) {
     return err_set(-ENOMEM, "%s: cannot watch the socket", opts->address);
   }
   evconnlistener_set_error_cb(l->evl, accept_error_cb);
+  l->ev_resume = evtimer_new(srv->loops[0].base, accept_resume_cb, l);
   listener_metrics(l);
   srv->listener_count++;
   log_info(MOD, "%s: listening on %s (port %u)", l->name, opts->address, bound);
@@ -494,11 +506,16 @@ static void loop_close_all(http_loop_t *loop, void *arg) {
   (void)arg;
   http_server_t *srv = loop->srv;
   if (loop->index == 0)
-    for (unsigned i = 0; i < srv->listener_count; i++)
+    for (unsigned i = 0; i < srv->listener_count; i++) {
       if (srv->listeners[i].evl) {
         evconnlistener_free(srv->listeners[i].evl);
         srv->listeners[i].evl = NULL;
       }
+      if (srv->listeners[i].ev_resume) {
+        event_free(srv->listeners[i].ev_resume);
+        srv->listeners[i].ev_resume = NULL;
+      }
+    }
   pthread_mutex_lock(&loop->mu);
   http_handoff_t *h = loop->handoffs;
   loop->handoffs = NULL;

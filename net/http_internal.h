@@ -41,6 +41,7 @@
 #define HTTP_RATE_ENTRIES_MAX 65536              /* addresses tracked at once */
 #define HTTP_STATUS_CODES 600                    /* metric children cached per status code */
 #define HTTP_PEER_BYTES 64
+#define HTTP_ACCEPT_PAUSE_MS 100                 /* after an accept error (EMFILE): no busy loop */
 #define HTTP_WS_SEND_BYTES_MAX (16u * 1024 * 1024) /* queued toward one WebSocket client */
 #define HTTP_WS_PING_MS 30000
 
@@ -74,6 +75,7 @@ struct http_listener {
   int fd;
   uint16_t port;
   struct evconnlistener *evl; /* on loop 0 */
+  struct event *ev_resume;    /* loop 0: re-enables accepting after an accept error */
   atomic_uint conns;          /* open connections that count against connections_max */
   atomic_uint rejecting;      /* connections being answered 503 */
   metrics_gauge_t *m_conns;

@@ -60,6 +60,8 @@ static void *burst_main(void *arg) { /* sends from a thread of its own */
   return NULL;
 }
 
+static atomic_int flood_rc = 1; /* the first failed send of a "flood" */
+
 static void ws_on_message(http_ws_t *ws, bool text, const uint8_t *data, size_t len, void *ctx) {
   static atomic_int inside;
   if (atomic_fetch_add(&inside, 1) != 0) atomic_fetch_add(&ws_bad_order, 1);
@@ -76,6 +78,16 @@ static void ws_on_message(http_ws_t *ws, bool text, const uint8_t *data, size_t 
     pthread_t t;
     pthread_create(&t, NULL, burst_main, b);
     pthread_detach(t);
+  } else if (text && len == 5 && memcmp(data, "flood", 5) == 0) {
+    /* 64 MiB at a client that reads nothing: the socket must be dropped */
+    static uint8_t mib[1024 * 1024];
+    int rc = 0;
+    for (int i = 0; i < 64 && rc == 0; i++) rc = http_ws_send(ws, false, mib, sizeof mib);
+    for (int i = 0; i < 500 && rc == 0; i++) {
+      usleep(10000);
+      rc = http_ws_send(ws, false, mib, sizeof mib);
+    }
+    atomic_store(&flood_rc, rc);
   } else {
     http_ws_send(ws, text, data, len);
   }
@@ -1100,6 +1112,20 @@ static void test_ws_server_close_and_limits(void **state) {
   buf_free(&p);
 }
 
+static void test_ws_reader_that_does_not_read(void **state) {
+  (void)state;
+  int closes_before = atomic_load(&ws_closes);
+  client_t *c = ws_open(port_main, "/ws");
+  int small = 16 * 1024; /* a small receive buffer: the server's queue fills */
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ws_send(c, true, 1, "flood", 5);
+  for (int i = 0; i < 1000 && atomic_load(&flood_rc) == 1; i++) usleep(10000);
+  assert_int_equal(atomic_load(&flood_rc), -EPIPE);
+  for (int i = 0; i < 300 && atomic_load(&ws_closes) == closes_before; i++) usleep(10000);
+  assert_int_equal(atomic_load(&ws_closes), closes_before + 1);
+  client_close(c);
+}
+
 static void test_ws_ping_liveness(void **state) {
   (void)state;
   buf_t p = {0};
@@ -1315,6 +1341,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_client_leaves_mid_download),
       cmocka_unit_test(test_ws_messages),
       cmocka_unit_test(test_ws_server_close_and_limits),
+      cmocka_unit_test(test_ws_reader_that_does_not_read),
       cmocka_unit_test(test_ws_ping_liveness),
       cmocka_unit_test(test_echo_and_metrics),
       cmocka_unit_test(test_tls_bad_files),
