@@ -4,7 +4,8 @@
 # handlers as HTTP/1.1 (inline and on workers), HEAD, a 500 for a handler that
 # does not answer, 413, a 64 MiB body streamed through /echo both ways (flow
 # control tied to the handler's reads), a 256 MiB download, a response of
-# unknown length, and 20 streams multiplexed on one connection.
+# unknown length, 20 streams multiplexed on one connection, and a WebSocket
+# echo (tests/integration/http-ws-client.mjs).
 # With HTTP_TLS=1 the same runs over TLS (h2 by ALPN, and http/1.1), with a
 # self-signed certificate made here.
 set -euo pipefail
@@ -103,6 +104,13 @@ for i in $(seq 20); do
   [ "$(cat "$T/par.$i")" = "hello GET /hello q=n=$i v=20" ] || fail "stream $i: $(cat "$T/par.$i")"
 done
 [ "$connects" -le 2 ] || fail "20 transfers took $connects connections"
+
+# WebSocket over the same listener (node's own net/tls, no packages)
+if command -v node >/dev/null 2>&1; then
+  node "$(dirname "$0")/http-ws-client.mjs" "$scheme" "$PORT" /ws "$T/cert.pem" || fail "WebSocket over $scheme"
+else
+  echo "note: node not installed, WebSocket over $scheme not checked"
+fi
 
 # a clean stop: stdin closes, every connection goes, threads join, exit 0
 # (under ASan this is where leaks would show)
