@@ -66,7 +66,7 @@ grep -qi '^content-length: 25' <<<"$out" || fail "HEAD: $out"
 
 # the server's own answers
 code=$(c "${H2[@]}" -o "$T/silent.json" -w '%{http_code}' "$BASE/silent")
-[ "$code" = 500 ] && grep -q '"error"' "$T/silent.json" || fail "unanswered: $code"
+{ [ "$code" = 500 ] && grep -q '"error"' "$T/silent.json"; } || fail "unanswered: $code"
 head -c 5000 /dev/zero >"$T/5k"
 code=$(c "${H2[@]}" -o "$T/413.json" -w '%{http_code}' --data-binary @"$T/5k" "$BASE/upload?max=1000")
 [ "$code" = 413 ] || fail "413 over HTTP/2: $code $(cat "$T/413.json")"
@@ -75,7 +75,7 @@ code=$(c "${H2[@]}" -o "$T/413.json" -w '%{http_code}' --data-binary @"$T/5k" "$
 TIGHT="$scheme://127.0.0.1:$(awk '$1 == "tight" {print $2}' "$T/ports")"
 big=$(head -c 2000 /dev/zero | tr '\0' a)
 code=$(c "${H2[@]}" -o "$T/431.json" -w '%{http_code}' -H "X-Big: $big" "$TIGHT/hello")
-[ "$code" = 431 ] && grep -q '"error"' "$T/431.json" || fail "431 over HTTP/2: $code"
+{ [ "$code" = 431 ] && grep -q '"error"' "$T/431.json"; } || fail "431 over HTTP/2: $code"
 codes=$(c --http2 -w '%{http_code}\n' -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
   "$TIGHT/hello?1" "$TIGHT/hello?2" "$TIGHT/hello?3" "$TIGHT/hello?4")
 grep -q 429 <<<"$codes" || fail "no 429 over HTTP/2: $codes"
