@@ -515,9 +515,13 @@ static void h1_run(http_conn_t *c) {
     (void)http_h2_run(c);
     return;
   }
-  if (!c->preface_checked && c->st == H1_IDLE) {
+  if (!c->preface_checked && c->st == H1_IDLE &&
+      evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
     int preface = h1_preface(c);
-    if (preface == 1) return;
+    if (preface == 1) { /* a prefix of the preface so far: wait for more, unless that was all */
+      if (c->peer_eof) http_conn_close(c, -ECONNRESET);
+      return;
+    }
     c->preface_checked = true;
     if (preface == 2) {
       (void)http_h2_begin(c, NULL, 0, false);
