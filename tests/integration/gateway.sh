@@ -36,6 +36,7 @@ for i in $(seq -w 0 2999); do
   printf 'entry %s\n' "$i" >"$D/hamt/entry-$i-with-a-long-name-so-that-the-directory-gets-sharded.txt"
 done
 prng_bytes 3 $((5 * 1024 * 1024)) >"$D/big.bin"
+ln -s hello.txt "$D/link"
 ROOT=$("$ANYA" add -Q -r "$D")
 RAWLEAVES=$(prng_bytes 4 700000 | "$ANYA" add -Q --raw-leaves -)
 prng_bytes 4 700000 >"$T/rawleaves.bin"
@@ -44,6 +45,8 @@ HELLO=$("$ANYA" add -Q -n "$D/hello.txt")
 DEEP=$("$ANYA" add -Q -n "$D/docs/sub/deep.txt")
 MISSING=$(printf 'not stored anywhere\n' | "$ANYA" add -Q -n -)
 V1=$("$ANYA" add -Q -r --cid-version 1 "$D/site")
+printf '\xa1\x61\x61\x01' >"$T/cbor.bin" # dag-cbor {"a": 1}
+CBOR=$("$ANYA" block put --cid-codec dag-cbor "$T/cbor.bin")
 # what the CLI says, before the server holds the repository
 "$ANYA" block get "$ROOT" >"$T/root.block"
 "$ANYA" car export "$ROOT" -o "$T/export.car"
@@ -133,6 +136,19 @@ expect_status 304 "$s" "If-None-Match"
 [ ! -s "$T/body" ] || fail "304 with a body"
 s=$(get "$G/ipfs/$ROOT/docs/sub/deep.txt" -H 'If-None-Match: "other"')
 expect_status 200 "$s" "If-None-Match other"
+
+step "symlinks and other codecs"
+s=$(get "$G/ipfs/$ROOT/link")
+expect_status 200 "$s" "symlink"
+[ "$(cat "$T/body")" = "hello.txt" ] || fail "symlink body: $(cat "$T/body")"
+expect_hdr X-Ipfs-Symlink true "symlink header"
+s=$(get "$G/ipfs/$CBOR")
+expect_status 200 "$s" "dag-cbor block"
+cmp -s "$T/body" "$T/cbor.bin" || fail "dag-cbor bytes"
+expect_hdr Content-Type "application/vnd.ipld.dag-cbor" "dag-cbor type"
+s=$(get "$G/ipfs/$CBOR/a")
+expect_status 501 "$s" "pathing into dag-cbor"
+grep -q "dag-cbor" "$T/body" || fail "501 explanation: $(cat "$T/body")"
 
 step "HEAD"
 curl -sS -I -o "$T/h" "$G/ipfs/$ROOT/big.bin" || fail "HEAD"
