@@ -10,10 +10,10 @@
 # `anya car export`), Accept variants, dag-scope block counts, bad CID 400,
 # missing 404, subdomain Host, /ipns/ 404, 405, the identity probe.
 source "$(dirname "$0")/lib.bash"
-command -v curl >/dev/null || { echo "skip: curl is not installed"; exit 77; }
+command -v curl >/dev/null || fail "curl is missing: run make deps"
 BUILD_DIR=$(dirname "$(dirname "$ANYA")")
 ANYAD="$BUILD_DIR/bin/anyad"
-SERVER="$BUILD_DIR/integration/gateway_server"
+[ -x "$ANYAD" ] || fail "$ANYAD is not built"
 
 step "the tree"
 "$ANYA" init >/dev/null
@@ -53,16 +53,18 @@ CBOR=$("$ANYA" block put --cid-codec dag-cbor "$T/cbor.bin")
 "$ANYA" ls "$ROOT" >"$T/ls.expected"
 echo "root $ROOT"
 
-step "the server"
-if [ -x "$SERVER" ]; then
-  "$SERVER" "$ANYA_REPO" >"$T/server.out" 2>"$T/server.err" &
-  PIDS+=($!)
-  for _ in $(seq 100); do grep -q '^port ' "$T/server.out" 2>/dev/null && break; sleep 0.1; done
-  PORT=$(awk '/^port / { print $2 }' "$T/server.out")
-else
-  fail "$SERVER is not built"
-fi
-[ -n "$PORT" ] || { cat "$T/server.err"; fail "the gateway did not start"; }
+step "the server: anyad --mount off, the gateway alone on a port the kernel picks"
+"$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
+  2>"$T/anyad.err" &
+PIDS+=($!)
+PORT=""
+for _ in $(seq 100); do
+  PORT=$(sed -n 's/.*listening.*listener=gateway address=[0-9.]*:\([0-9]*\).*/\1/p' "$T/anyad.err" | tail -n 1)
+  [ -n "$PORT" ] && curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
+  kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$T/anyad.err"; fail "anyad exited at start"; }
+  sleep 0.1
+done
+[ -n "$PORT" ] || { cat "$T/anyad.err"; fail "the gateway did not start"; }
 G="http://127.0.0.1:$PORT"
 echo "gateway $G"
 
@@ -349,6 +351,6 @@ expect_status 404 "$s" "subdomain ipns"
 
 step "server stops cleanly"
 kill -TERM "${PIDS[0]}"
-wait "${PIDS[0]}" || fail "the gateway exited non-zero"
+wait "${PIDS[0]}" || { tail -n 5 "$T/anyad.err"; fail "anyad exited non-zero on SIGTERM"; }
 PIDS=()
 echo "gateway: all checks passed"
