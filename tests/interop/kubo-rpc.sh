@@ -57,3 +57,10 @@ PID=$!
 for _ in $(seq 1 100); do [ -s port ] && break; sleep 0.1; done
 [ -s port ] || { cat server.log; fail "the RPC server did not start"; }
 node "$ORACLE" "http://127.0.0.1:$(cat port)/api/v0" "$WORK/expected.json" "$WORK" || { tail -5 server.log; fail "kubo-rpc-client"; }
+kill "$PID"
+status=0
+wait "$PID" || status=$?
+PID=
+if grep -q "Sanitizer\|runtime error" server.log; then cat server.log; fail "the server's log has a sanitizer report"; fi
+[ "$status" = 0 ] || { cat server.log; fail "the server exited $status"; }
+echo "ok: kubo-rpc-client $KUBO_RPC_CLIENT_VERSION works against our RPC"
