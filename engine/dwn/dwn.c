@@ -91,24 +91,33 @@ void dwn_reply_release(dwn_reply_t *reply) {
   memset(reply, 0, sizeof *reply);
 }
 
-int dwn_reply_data(dwn_t *d, const dwn_reply_t *reply, buf_t *out) {
+int dwn_reply_data_write(dwn_t *d, const dwn_reply_t *reply, dwn_data_sink_fn sink, void *ctx) {
   if (!reply->has_data) return 0;
-  if (!reply->data_in_store) return reply->data_len ? buf_append(out, reply->data, reply->data_len) : 0;
+  if (!reply->data_in_store) return reply->data_len ? sink(ctx, reply->data, reply->data_len) : 0;
   if (!d->bs) return err_set(-ENOENT, "record data is in the block engine, which is not open");
   block_source_t src = bs_source(d->bs);
   exp_file_t *f;
   int rc = exp_open(&src, &reply->data_cid, &f);
   if (rc) return rc;
-  uint8_t chunk[65536];
+  size_t chunk_len = 262144; /* one UnixFS leaf */
+  uint8_t *chunk = malloc(chunk_len);
+  if (!chunk) rc = -ENOMEM;
   for (uint64_t off = 0; !rc && off < reply->data_size;) {
-    size_t want = reply->data_size - off < sizeof chunk ? (size_t)(reply->data_size - off) : sizeof chunk;
+    size_t want = reply->data_size - off < chunk_len ? (size_t)(reply->data_size - off) : chunk_len;
     ssize_t n = exp_pread(f, chunk, want, off);
     if (n < 0) rc = (int)n;
     else if (n == 0) rc = err_set(-EIO, "record data ends early");
-    else rc = buf_append(out, chunk, (size_t)n), off += (uint64_t)n;
+    else rc = sink(ctx, chunk, (size_t)n), off += (uint64_t)n;
   }
+  free(chunk);
   exp_close(f);
   return rc;
+}
+
+static int append_sink(void *ctx, const void *data, size_t len) { return buf_append(ctx, data, len); }
+
+int dwn_reply_data(dwn_t *d, const dwn_reply_t *reply, buf_t *out) {
+  return dwn_reply_data_write(d, reply, append_sink, out);
 }
 
 /* ---- messages ------------------------------------------------------------------ */

@@ -108,13 +108,22 @@ typedef struct dwn_subscriber {
  * flow until dwn_unsubscribe. */
 int dwn_process_subscribe(dwn_t *d, const char *tenant, const json_t *message, int data_fd,
                           const dwn_subscriber_t *sub, dwn_reply_t *reply);
-/* Ends tenant's subscription id: 0 or -ENOENT. */
+/* Ends tenant's subscription id: 0 or -ENOENT.  The same subscribe message
+ * may be registered more than once (two sockets sending it); this ends them
+ * all, dwn_unsubscribe_subscriber only the one whose subscriber ctx is ctx.
+ * After either returns, no event is being delivered to what it removed. */
 int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *subscription_id);
+int dwn_unsubscribe_subscriber(dwn_t *d, const char *tenant, const char *subscription_id, const void *ctx);
 void dwn_reply_release(dwn_reply_t *reply);
 
 /* Appends the reply's data to out (inline bytes, or the DAG read back from
  * the block engine).  0 or negative errno. */
 struct buf;
 int dwn_reply_data(dwn_t *d, const dwn_reply_t *reply, struct buf *out);
+/* The same, streamed: sink(ctx, bytes, len) for each piece in order (at most
+ * 256 KiB each, so a large record is never whole in memory); a sink's
+ * non-zero return stops it and is returned. */
+typedef int (*dwn_data_sink_fn)(void *ctx, const void *data, size_t len);
+int dwn_reply_data_write(dwn_t *d, const dwn_reply_t *reply, dwn_data_sink_fn sink, void *ctx);
 
 #endif

@@ -59,12 +59,14 @@ int dwn_stream_subscribe(dwn_t *d, const char *tenant, const json_t *message, js
   return rc;
 }
 
-int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *id) {
+/* Removes tenant's subscriptions with that id (and, when ctx is not NULL,
+ * that subscriber context only). */
+static int unsubscribe(dwn_t *d, const char *tenant, const char *id, const void *ctx) {
   int rc = -ENOENT;
   pthread_mutex_lock(&d->stream_lock);
   for (struct dwn_subscription **p = &d->subscriptions; *p;) {
     struct dwn_subscription *s = *p;
-    if (strcmp(s->tenant, tenant) == 0 && strcmp(s->id, id) == 0) {
+    if (strcmp(s->tenant, tenant) == 0 && strcmp(s->id, id) == 0 && (!ctx || s->sub.ctx == ctx)) {
       *p = s->next, d->subscriptions_len--, rc = 0;
       subscription_free(s);
     } else {
@@ -73,6 +75,12 @@ int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *id) {
   }
   pthread_mutex_unlock(&d->stream_lock);
   return rc;
+}
+
+int dwn_unsubscribe(dwn_t *d, const char *tenant, const char *id) { return unsubscribe(d, tenant, id, NULL); }
+
+int dwn_unsubscribe_subscriber(dwn_t *d, const char *tenant, const char *id, const void *ctx) {
+  return unsubscribe(d, tenant, id, ctx);
 }
 
 void dwn_stream_emit(dwn_t *d, const char *tenant, const json_t *message, const json_t *initial_write,

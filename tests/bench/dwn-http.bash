@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# make bench section 11: the DWN listener (net/dwn_http.c) against @web5/dwn-server 0.6.1 (from
+# npm, run with node on loopback; its LevelDB stores in a temporary directory), in one run:
+# BENCH_DWN_HTTP_WRITES (5000) RecordsWrites of 256 B signed beforehand by dwn-sdk-js
+# (tests/bench/dwn-http-bench.mjs), sent the way dwn-server's client sends them (dwn-request
+# header, octet-stream body) by 16 concurrent keep-alive clients; the first 200 are a warm-up.
+# Printed: writes/s of each and the ratio (goal >= 10x), p50/p99 latency.  Our listener syncs
+# every accepted message (group commit); dwn-server's LevelDB stores do not sync, and it runs
+# with DWN_SERVER_LOG_LEVEL=error (no log line per request).  Sourced by tests/bench/run (which
+# defines W, say, ...), or run alone: tests/bench/dwn-http.bash [BUILD] (table in
+# BUILD/bench/dwn-http.md).
+if [ -z "${DWN_HTTP_BENCH_SOURCED:-}" ] && [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  BUILD=${1:-build}
+  ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+  ANYA="$ROOT/$BUILD/bin/anya"
+  W="$ROOT/$BUILD/bench/work-dwn-http"
+  rm -rf "$W" && mkdir -p "$W"
+  trap 'rm -rf "$W"' EXIT
+  OUT="$ROOT/$BUILD/bench/dwn-http.md"
+  : >"$OUT"
+  say() { echo "$*" | tee -a "$OUT"; }
+  say "# DWN over HTTP bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+  say ""
+  say "| figure | value | reference (same run) | ratio | goal |"
+  say "|---|---|---|---|---|"
+fi
+
+dwn_http_bench_section() {
+  local N=${BENCH_DWN_HTTP_WRITES:-5000} CLIENTS=16 D="$W/dwn-http" pid="" port="" npm_dwn npm_server
+  local CLIENT="$ROOT/tests/bench/dwn-http-bench.mjs"
+  mkdir -p "$D"
+  kv() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+  if ! command -v node >/dev/null; then
+    say "| DWN RecordsWrite over HTTP | not measured: node missing | | | |"
+    return 0
+  fi
+  if ! npm_dwn=$(ANYA_BUILD="$ROOT/$BUILD" bash -c 'source "$1/tests/interop/lib.bash" && source "$1/tests/interop/dwn-lib.bash" && dwn_oracle >&2 && echo "$NPM_DIR"' _ "$ROOT" 2>"$D/npm.err"); then
+    say "| DWN RecordsWrite over HTTP | not measured: $(tail -n 1 "$D/npm.err") | | | |"
+    return 0
+  fi
+  if ! node "$CLIENT" build "$npm_dwn" "$D/writes.jsonl" "$N" 2>"$D/build.err"; then
+    say "| DWN RecordsWrite over HTTP | not measured: building the messages failed: $(tail -n 1 "$D/build.err") | | | |"
+    return 0
+  fi
+  # ours
+  local server="$ROOT/$BUILD/integration/dwn_server"
+  "$ANYA" --repo "$D/repo" init >/dev/null
+  "$server" "$D/repo" 127.0.0.1:0 >"$D/anya.out" 2>"$D/anya.err" &
+  pid=$!
+  for _ in $(seq 200); do port=$(awk '/^port / { print $2 }' "$D/anya.out"); [ -n "$port" ] && break; sleep 0.05; done
+  if [ -z "$port" ] || ! timeout 1200 node "$CLIENT" run "$D/writes.jsonl" "http://127.0.0.1:$port" "$CLIENTS" >"$D/anya.res" 2>"$D/anya.cerr"; then
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    say "| DWN RecordsWrite over HTTP, $CLIENTS clients | FAILED: $(tail -n 1 "$D/anya.err" "$D/anya.cerr" 2>/dev/null | tail -n 1) | | | |"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  # the reference: @web5/dwn-server 0.6.1
+  local ref="" why=""
+  if ! npm_server=$(ANYA_BUILD="$ROOT/$BUILD" bash -c 'source "$1/tests/interop/lib.bash" && npm_oracle dwn-server @web5/dwn-server 0.6.1 @web5/dwn-server@0.6.1 >&2 && echo "$NPM_DIR"' _ "$ROOT" 2>"$D/npm-server.err"); then
+    why="@web5/dwn-server 0.6.1 did not install: $(tail -n 1 "$D/npm-server.err")"
+  else
+    local pkg="$npm_server/node_modules/@web5/dwn-server"
+    port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    mkdir -p "$D/ds"
+    # DWN_STORAGE itself is not set: it would turn the registration gate on (dwn-reference.md §12)
+    (cd "$D/ds" && DS_PORT=$port DWN_SERVER_LOG_LEVEL=error DWN_SERVER_PACKAGE_JSON="$pkg/package.json" \
+      DWN_STORAGE_MESSAGES="level://$D/ds/data" DWN_STORAGE_DATA="level://$D/ds/data" \
+      DWN_STORAGE_EVENTS="level://$D/ds/data" DWN_STORAGE_RESUMABLE_TASKS="level://$D/ds/data" \
+      exec node "$ROOT/tests/bench/dwn-server-loopback.mjs" "$pkg/dist/esm/src/main.js") >"$D/ds.out" 2>&1 &
+    pid=$!
+    local up=0
+    for _ in $(seq 300); do
+      curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && up=1 && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [ $up = 0 ]; then
+      why="@web5/dwn-server 0.6.1 did not start on node $(node --version): $(tail -n 1 "$D/ds.out")"
+    elif ! timeout 1800 node "$CLIENT" run "$D/writes.jsonl" "http://127.0.0.1:$port" "$CLIENTS" >"$D/ds.res" 2>"$D/ds.cerr"; then
+      why="the client failed against dwn-server: $(tail -n 1 "$D/ds.cerr")"
+    else
+      ref=1
+    fi
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  fi
+  local a="$D/anya.res" s="$D/ds.res"
+  if [ -z "$ref" ]; then
+    say "| DWN RecordsWrite over HTTP, $CLIENTS clients, 256 B ($(kv "$a" writes) writes, $(kv "$a" errors) errors) | $(kv "$a" writes_per_s) writes/s, p50 $(kv "$a" p50_ms) ms, p99 $(kv "$a" p99_ms) ms | not measured: $why | | >= 10x |"
+  else
+    say "| DWN RecordsWrite over HTTP, $CLIENTS clients, 256 B ($(kv "$a" writes) writes; errors: ours $(kv "$a" errors), dwn-server $(kv "$s" errors)) | $(kv "$a" writes_per_s) writes/s, p50 $(kv "$a" p50_ms) ms, p99 $(kv "$a" p99_ms) ms | @web5/dwn-server 0.6.1 $(kv "$s" writes_per_s) writes/s, p50 $(kv "$s" p50_ms) ms, p99 $(kv "$s" p99_ms) ms | $(awk -v x="$(kv "$a" writes_per_s)" -v y="$(kv "$s" writes_per_s)" 'BEGIN { printf "%.1f", x / y }')x | >= 10x |"
+  fi
+  rm -rf "$D"
+}
+dwn_http_bench_section

@@ -1,0 +1,44 @@
+# Shared by the DWN listener drivers (sourced after lib.bash): starts DWN
+# listeners on loopback over fresh repositories and stops them by PID.
+#   dwn_http_start DIR [MAX_RECORD_DATA_SIZE]
+#       `anya init` of DIR (dwn.max_record_data_size set when given), then the
+#       listener on 127.0.0.1 with a port the kernel picks; sets DWN_URL and
+#       DWN_PID (also appended to DWN_PIDS).  Fails the test when it does not
+#       come up within 10 s.
+#   dwn_http_stop PID   SIGTERM, then wait for it.
+#   dwn_http_stop_all   every PID in DWN_PIDS (for the EXIT trap).
+# The listener is build/integration/dwn_server (net/dwn_http.c over the
+# repository's DWN, engine/dwn_repo.h) until anyad serves the DWN itself.
+DWN_PIDS=()
+DWN_SERVER=${DWN_SERVER:-$BUILD/integration/dwn_server}
+dwn_http_start() {
+  local dir=$1 max=${2:-}
+  "$ANYA" --repo "$dir" init >/dev/null || { echo "FAIL: anya init $dir"; exit 1; }
+  if [ -n "$max" ]; then
+    sed -i "s/^max_record_data_size = .*/max_record_data_size = \"$max\"/" "$dir/config.toml"
+  fi
+  [ -x "$DWN_SERVER" ] || { echo "FAIL: $DWN_SERVER is not built"; exit 1; }
+  "$DWN_SERVER" "$dir" 127.0.0.1:0 >"$dir.out" 2>"$dir.err" &
+  DWN_PID=$!
+  DWN_PIDS+=("$DWN_PID")
+  local port=""
+  for _ in $(seq 200); do
+    port=$(awk '/^port / { print $2 }' "$dir.out" 2>/dev/null)
+    [ -n "$port" ] && break
+    kill -0 "$DWN_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$dir.err"; echo "FAIL: the DWN listener over $dir did not start"; exit 1; }
+  DWN_URL="http://127.0.0.1:$port"
+}
+dwn_http_stop() {
+  kill -TERM "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+  return 0
+}
+dwn_http_stop_all() {
+  local p
+  for p in "${DWN_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${DWN_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  DWN_PIDS=()
+}
