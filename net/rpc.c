@@ -128,11 +128,15 @@ static const char *arg_get(const args_t *a, const char *key) {
   return NULL;
 }
 
-/* The values of the repeated positional argument "arg". */
+/* The values of the repeated positional argument "arg" (the first cap of
+ * them); returns how many there are. */
 static size_t arg_list(const args_t *a, const char **out, size_t cap) {
   size_t n = 0;
-  for (size_t i = 0; i < a->len && n < cap; i++)
-    if (strcmp(a->key[i], "arg") == 0) out[n++] = a->value[i];
+  for (size_t i = 0; i < a->len; i++)
+    if (strcmp(a->key[i], "arg") == 0) {
+      if (n < cap) out[n] = a->value[i];
+      n++;
+    }
   return n;
 }
 
@@ -861,6 +865,8 @@ static void cmd_cat(rpc_t *rpc, http_req_t *req, const args_t *a) {
   int rc = arg_u64(a, "offset", &offset);
   if (!rc) rc = arg_u64(a, "length", &length);
   if (!rc && n == 0) rc = err_set(-EINVAL, "argument \"ipfs-path\" is required");
+  if (!rc && n > RPC_CAT_ARGS_MAX) rc = err_set(-EINVAL, "cat takes at most %d paths", RPC_CAT_ARGS_MAX);
+  if (n > RPC_CAT_ARGS_MAX) n = 0; /* nothing opened */
   exp_file_t *files[RPC_CAT_ARGS_MAX] = {0};
   uint64_t start[RPC_CAT_ARGS_MAX], end[RPC_CAT_ARGS_MAX], total = 0;
   block_source_t src = bs_source(rpc->repo->bs);

@@ -83,6 +83,8 @@ cat $AFILE
 cat --offset 2 --length 100 $AFILE
 cat ROOT/sub/b b
 cat ROOT/sub/deeper/big
+cat $AFILE ROOT/a
+cat $AFILE nonsense
 ls ROOT
 ls ROOT/sub
 get ROOT -o $T/OUT-get
