@@ -7,7 +7,9 @@
 # same.  Then, through the daemon only: a 1 GiB add from stdin whose CID
 # matches `add -n` while the daemon's peak RSS (VmHWM) grows by less than
 # 256 MiB; the bearer token (401 without it or with a wrong one; accepted
-# from $ANYA_RPC_TOKEN or security.rpc_token); 405 for GET, 404, 400; a stale
+# from $ANYA_RPC_TOKEN or security.rpc_token); 405 for GET, 404; bad input
+# (paths climbing out, names twice, truncated bodies, bad options) a 400
+# with the reason and the daemon goes on; a stale
 # api file (daemon killed) is ignored.  The daemon is anyad --mount off
 # (tests/integration/rpc-mount.sh covers the mounted one).
 source "$(dirname "$0")/lib.bash"
@@ -194,6 +196,39 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/ap
 [ "$code" = 400 ] && grep -q '"Message":"invalid CID' "$T/body" || fail "bad CID: $code $(cat "$T/body")"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/api/v0/add" -H 'Content-Type: text/plain' --data-binary x)
 [ "$code" = 400 ] || fail "add without multipart answered $code"
+
+step "bad input: a clear 4xx and the daemon goes on"
+# part FILENAME TYPE DATA: one multipart part (boundary B)
+part() { printf -- '--B\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\nContent-Type: %s\r\n\r\n%s\r\n' "$1" "$2" "$3"; }
+close() { printf -- '--B--\r\n'; }
+# expect_status WANT PATTERN CMD?QUERY BODYFILE: the answer's status and Kubo's error shape
+expect_status() {
+  local code
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'Content-Type: multipart/form-data; boundary=B' \
+    --data-binary @"$4" "http://127.0.0.1:$PORT/api/v0/$3")
+  [[ " $1 " == *" $code "* ]] && grep -q "$2" "$T/body" && grep -q '"Type":"error"' "$T/body" ||
+    fail "$3: answered $code $(cat "$T/body"), want $1 /$2/"
+  echo "ok: $3 -> $code $(cat "$T/body")"
+}
+{ part ../x application/octet-stream data; close; } >"$T/bad"
+expect_status 400 "climbs out" add "$T/bad"
+{ part a application/octet-stream 1; part b application/octet-stream 2; part a application/octet-stream 3; close; } >"$T/bad"
+expect_status 400 "sent together" add "$T/bad"
+{ part a application/octet-stream 1; part a application/octet-stream 2; close; } >"$T/bad"
+expect_status 400 "added twice" "add?wrap-with-directory=true" "$T/bad"
+part a application/octet-stream 1 >"$T/bad"
+expect_status 400 "closing delimiter" add "$T/bad"
+{ part "$(printf 'd/%.0s' $(seq 1 70))f" application/octet-stream 1; close; } >"$T/bad"
+expect_status 400 "nested deeper" add "$T/bad"
+{ part a application/octet-stream 1; close; } >"$T/bad"
+expect_status 400 "chunker" "add?chunker=size-0" "$T/bad"
+expect_status 400 "not supported" "add?hash=blake3" "$T/bad"
+expect_status 400 "invalid CID" "pin/add?arg=bafyNOPE" "$T/bad"
+expect_status 400 "tenant" "dwn/process" "$T/bad"
+expect_status 400 "escape" "cat?arg=%zz" "$T/bad"
+{ part big application/octet-stream "$(head -c 3000000 /dev/zero | tr '\0' x)"; close; } >"$T/bad"
+expect_status "400 413" "large" block/put "$T/bad"
+ANYA_REPO="$T/r2" $ANYA id >/dev/null || fail "the daemon stopped answering after bad input"
 
 step "a ${BIG_MIB} MiB add through the daemon: same CID as add -n, RSS bounded"
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
