@@ -15,6 +15,7 @@
 // Not comparable: a Subscribe step of a scenario recorded WITHOUT an event
 // stream (the SDK answered 501); the listener always has one, as dwn-server
 // does, so such steps are counted as "n/a", not as matches.
+// DWN_HTTP_REPLAY_JOBS (2): scenarios replayed at once, each on its own listener.
 // Usage: node dwn-http-replay.mjs NPM_DIR WS_DIR SCENARIOS.json WORKDIR ANYA DWN_SERVER PASSING.txt [NAME-SUBSTRING]
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
@@ -167,9 +168,7 @@ function compare(step, reply, bytes) {
 }
 
 let passed = 0, total = 0, stepsOk = 0, steps = 0, stepsNa = 0, requiredFailed = 0, naScenarios = 0;
-for (const [index, scenario] of doc.scenarios.entries()) {
-  if (only && !scenario.name.includes(only)) continue;
-  total++;
+async function runScenario(index, scenario) {
   const dir = join(work, String(index));
   let why = null, na = 0;
   let srv;
@@ -262,17 +261,39 @@ for (const [index, scenario] of doc.scenarios.entries()) {
     await stopServer(srv);
   }
   rmSync(dir, { recursive: true, force: true });
-  const required = must.has(scenario.name);
-  if (!why && na) {
-    naScenarios++;
-    console.log(`N/A  ${scenario.name}   (${na} Subscribe step(s) recorded without an event stream; the rest match)`);
-  } else if (!why) {
-    passed++;
-    console.log(`PASS ${scenario.name}`);
-  } else {
-    console.log(`FAIL ${scenario.name}${required ? '   (REQUIRED)' : ''}\n    ${why}`);
-    if (required) requiredFailed++;
+  return { name: scenario.name, why, na };
+}
+
+// DWN_HTTP_REPLAY_JOBS scenarios at a time (default 2: most of a step is
+// waiting for an fsync or a process start); results printed in corpus order.
+const chosen = [...doc.scenarios.entries()].filter(([, sc]) => !only || sc.name.includes(only));
+const jobs = Math.max(1, Number(process.env.DWN_HTTP_REPLAY_JOBS ?? 2));
+const results = new Array(chosen.length);
+let nextJob = 0, printed = 0;
+function report() {
+  for (; printed < chosen.length && results[printed]; printed++) {
+    const { name, why, na } = results[printed];
+    total++;
+    const required = must.has(name);
+    if (!why && na) {
+      naScenarios++;
+      console.log(`N/A  ${name}   (${na} Subscribe step(s) recorded without an event stream; the rest match)`);
+    } else if (!why) {
+      passed++;
+      console.log(`PASS ${name}`);
+    } else {
+      console.log(`FAIL ${name}${required ? '   (REQUIRED)' : ''}\n    ${why}`);
+      if (required) requiredFailed++;
+    }
   }
 }
+await Promise.all(Array.from({ length: jobs }, async () => {
+  while (nextJob < chosen.length) {
+    const k = nextJob++;
+    const [index, scenario] = chosen[k];
+    results[k] = await runScenario(index, scenario);
+    report();
+  }
+}));
 console.log(`replay over HTTP: ${passed} of ${total} scenarios match, ${naScenarios} match apart from n/a steps (${stepsOk} of ${steps} steps match, ${stepsNa} n/a)`);
 process.exit(requiredFailed ? 1 : 0);
