@@ -19,12 +19,18 @@
  *   ipns/ dwn/         empty directories for now (their issues fill them).
  * Every content entry carries the xattr user.anya.cid.
  *
- * The HTTP and libp2p listeners are not built yet: their flags are accepted
- * (so service files can name them) and reported as not served.
+ * The HTTP listeners (--dwn, --gateway, --rpc; net/server.h) serve the DWN
+ * (opened from the repository when its listener is on), the gateway and the
+ * Kubo RPC subset, each with /health and /metrics.  The libp2p listener is
+ * not built yet: its flag is accepted (so service files can name it) and
+ * reported as not served.  --mount off serves the listeners alone.
  *
  * Start-up: the mountpoint is created if missing; a stale mount of a crashed
- * run (ENOTCONN) is detached first.  SIGTERM/SIGINT/SIGHUP unmount cleanly and
- * the daemon exits 0.  Without --foreground it detaches once mounted.
+ * run (ENOTCONN) is detached first; a listener that cannot bind fails the
+ * start (exit 1, the reason on stderr).  SIGTERM/SIGINT/SIGHUP stop the
+ * listeners, unmount cleanly, and the daemon exits 0.  Without --foreground
+ * it detaches at once and the starting command returns when everything
+ * serves (exit 0) or start-up failed (exit 1).
  */
 #define FUSE_USE_VERSION 312
 
@@ -32,6 +38,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +57,8 @@
 #include "readers.h"
 #include "pins.h"
 #include "repo.h"
+#include "dwn_repo.h"
+#include "server.h"
 
 #define VERSION "0.1.0"
 #define CONTENT_TIMEOUT_S 86400.0 /* immutable: cache a day */
@@ -660,6 +669,42 @@ static int clear_stale_mount(const char *dir) {
   return err_set(-EBUSY, "%s: more than 16 stale mounts stacked", dir);
 }
 
+/* Without --foreground the daemon detaches at once, before any thread
+ * exists, and the starting terminal waits on a pipe: it exits 0 once
+ * everything serves (ready), or 1 when start-up failed (the child's error
+ * went to the same stderr). */
+static int detach(int *ready_fd) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return err_set(-errno, "pipe: %s", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) return err_set(-errno, "fork: %s", strerror(errno));
+  if (pid > 0) {
+    close(p[1]);
+    char c;
+    ssize_t n;
+    while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR) {
+    }
+    _exit(n == 1 && c == 0 ? 0 : 1);
+  }
+  close(p[0]);
+  setsid();
+  *ready_fd = p[1];
+  return 0;
+}
+
+static void ready(int ready_fd) {
+  if (ready_fd < 0) return;
+  char c = 0;
+  if (write(ready_fd, &c, 1) != 1) { /* the parent is gone: nothing to tell */
+  }
+  close(ready_fd);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, 0), dup2(null, 1), dup2(null, 2);
+    close(null);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *repo_flag = NULL, *config_file = NULL, *mount = NULL;
   bool foreground = false;
@@ -693,6 +738,11 @@ int main(int argc, char **argv) {
     *slot = value;
     if (!eq) i++;
   }
+  int ready_fd = -1;
+  if (!foreground) {
+    int drc = detach(&ready_fd);
+    if (drc) return die(drc);
+  }
   char path[REPO_PATH_BYTES_MAX];
   int rc = repo_default_path(repo_flag, path);
   if (rc) return die(rc);
@@ -705,23 +755,35 @@ int main(int argc, char **argv) {
       log_format_parse(config_string(g.repo->config, "logging.format"), &format) == 0)
     log_configure(level, format);
   if (!mount) mount = config_string(g.repo->config, "network.mount");
-  for (size_t l = 0; l < 4; l++)
-    if (!listener_values[l] || strcmp(listener_values[l], "off") != 0)
-      log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("listener", listeners[l] + 2)}),
-             "listener not served yet (the HTTP and libp2p issues build it)");
+  const char *p2p = listener_values[3] ? listener_values[3] : config_string(g.repo->config, "network.p2p");
+  if (strcmp(p2p, "off") != 0)
+    log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("listener", "p2p")}),
+           "listener not served yet (the libp2p issue builds it)");
+  const char *dwn_addr = listener_values[0] ? listener_values[0] : config_string(g.repo->config, "network.dwn");
+  dwn_t *dwn = NULL;
+  if (strcmp(dwn_addr, "off") != 0 && (rc = dwn_open_repo(g.repo, &dwn))) return repo_close(g.repo), die(rc);
   g.src = bs_source(g.repo->bs);
   g.uid = getuid(), g.gid = getgid();
-  if ((rc = fs_table_new(&g.table))) return repo_close(g.repo), die(rc);
+  if ((rc = fs_table_new(&g.table))) return dwn_close(dwn), repo_close(g.repo), die(rc);
   if (strcmp(mount, "off") != 0 && (rc = files_open(g.repo, g.uid, g.gid, FS_INO_FILES)))
-    return fs_table_free(g.table), repo_close(g.repo), die(rc);
+    return fs_table_free(g.table), dwn_close(dwn), repo_close(g.repo), die(rc);
+  net_opts_t nopts = {.repo = g.repo, .dwn = dwn, .dwn_addr = dwn_addr,
+                      .gateway_addr = listener_values[1], .rpc_addr = listener_values[2]};
+  net_t *net = NULL;
   int status = 0;
-  if (strcmp(mount, "off") == 0) { /* nothing served yet without the mount: hold the repository until told to stop */
+  if (strcmp(mount, "off") == 0) { /* the listeners alone: serve until told to stop */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    int sig;
-    sigwait(&set, &sig);
+    rc = net_start(&nopts, &net);
+    if (!rc) {
+      ready(ready_fd);
+      int sig;
+      sigwait(&set, &sig);
+      log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("signal", strsignal(sig))}), "stopping");
+    }
+    net_stop(net);
   } else {
     if (mkdir(mount, 0755) != 0 && errno != EEXIST && errno != ENOTCONN)
       rc = err_set(-errno, "cannot create the mountpoint %s: %s", mount, strerror(errno));
@@ -732,26 +794,38 @@ int main(int argc, char **argv) {
     if (!rc && !se) rc = err_set(-EIO, "cannot create the FUSE session");
     if (!rc && fuse_set_signal_handlers(se) != 0) rc = err_set(-EIO, "cannot install signal handlers");
     if (!rc && fuse_session_mount(se, mount) != 0) rc = err_set(-EIO, "cannot mount %s (is /dev/fuse there, and are we root?)", mount);
+    bool mounted = !rc;
+    if (!rc) {
+      /* The listeners' threads leave the stop signals to the FUSE loop's thread. */
+      sigset_t set, old;
+      sigemptyset(&set);
+      sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
+      pthread_sigmask(SIG_BLOCK, &set, &old);
+      rc = net_start(&nopts, &net);
+      pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     if (!rc) {
       log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("mount", mount), LOG_STR("repo", path)}), "mounted");
-      fuse_daemonize(foreground);
+      ready(ready_fd);
       struct fuse_loop_config *cfg = fuse_loop_cfg_create();
       fuse_loop_cfg_set_max_threads(cfg, 16);
       int loop = fuse_session_loop_mt(se, cfg);
       fuse_loop_cfg_destroy(cfg);
       if (loop < 0) rc = err_set(loop, "the FUSE loop failed");
-      fuse_session_unmount(se);
     }
+    net_stop(net);
+    if (mounted) fuse_session_unmount(se);
     if (se) {
       fuse_remove_signal_handlers(se);
       fuse_session_destroy(se);
     }
     fuse_opt_free_args(&args);
-    if (!rc) log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("mount", mount)}), "unmounted");
+    if (mounted && !rc) log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("mount", mount)}), "unmounted");
   }
   int frc = files_close();
   if (!rc) rc = frc;
   fs_table_free(g.table);
+  dwn_close(dwn);
   int crc = repo_close(g.repo);
   if (!rc) rc = crc;
   if (rc) status = die(rc);

@@ -46,6 +46,13 @@
  *
  * Errors: functions return 0 or a negative errno with err_set (err.h) saying
  * why ("127.0.0.1:8080: address in use").
+ *
+ * The process ignores SIGPIPE once a server exists (a client that leaves
+ * mid-response is an -ECONNRESET, not a signal).
+ *
+ * Built so far: HTTP/1.1 and 1.0 (net/http.c, net/http_h1.c), WebSocket
+ * (net/http_ws.c).  HTTP/2 and TLS are not built yet: http_server_new
+ * refuses a tls_cert with -ENOTSUP.
  */
 #ifndef ANYA_NET_HTTP_H
 #define ANYA_NET_HTTP_H
@@ -98,6 +105,9 @@ int http_server_new(const http_server_opts_t *opts, http_server_t **out);
 int http_server_listen(http_server_t *srv, const http_listener_opts_t *opts);
 /* The port a listener bound (useful with port 0); 0 if no such listener. */
 uint16_t http_server_port(const http_server_t *srv, const char *name);
+/* The WebSocket ping interval (default 30 s; tests shorten it).  Before
+ * http_server_start. */
+void http_server_set_ws_ping_ms(http_server_t *srv, uint64_t interval_ms);
 /* Starts the loops and workers. */
 int http_server_start(http_server_t *srv);
 /* Stops accepting, closes every connection (running handlers see their reads
@@ -121,7 +131,9 @@ int http_req_version(const http_req_t *req);          /* 10, 11 or 20 */
 int64_t http_req_content_length(const http_req_t *req); /* -1 when not given */
 bool http_req_has_body(const http_req_t *req); /* Content-Length > 0, chunked, or an HTTP/2 body */
 
-/* The body maximum for this request (call before the first read). */
+/* The body maximum for this request (call before the first read).  A
+ * handler that returns without answering after a read failed with -EFBIG
+ * gets a 413 from the server (otherwise a 500). */
 void http_req_set_body_max(http_req_t *req, uint64_t max);
 /* Reads up to n body bytes, waiting for them: > 0 bytes, 0 at the end,
  * -EFBIG past the maximum, -ETIMEDOUT no progress, -ECONNRESET client gone. */
@@ -136,8 +148,9 @@ int http_resp_header(http_req_t *req, const char *name, const char *value);
  * (HTTP/1.1 chunked, HTTP/1.0 close-delimited, HTTP/2 DATA to END_STREAM). */
 int http_resp_start(http_req_t *req, int status, int64_t content_length);
 /* Writes body bytes, waiting while the queue is full.  -ECONNRESET: the
- * client is gone (stop producing).  Writing more than a given
- * content_length is -EINVAL. */
+ * client is gone (stop producing); -ETIMEDOUT: the queue stayed full for
+ * twice idle_timeout_ms.  Writing more than a given content_length is
+ * -EINVAL. */
 int http_resp_write(http_req_t *req, const void *data, size_t n);
 /* Ends the response.  After it (or after the handler returns, which ends a
  * response left open: 500 if nothing was started, else the connection is
@@ -165,7 +178,8 @@ int http_query_get(const char *query, const char *name, char *out, size_t cap);
 typedef struct http_ws_ops {
   /* A complete message (fragments joined, up to the listener's
    * body_bytes_max; past it the socket is closed with 1009).  On a worker
-   * thread, one message at a time per socket, in order. */
+   * thread, one message at a time per socket, in order.  data[len] is a NUL
+   * (not part of the message), so text can be parsed as a C string. */
   void (*on_message)(http_ws_t *ws, bool text, const uint8_t *data, size_t len, void *ctx);
   /* The socket closed (either side, or the server stopping); called once, on
    * a worker thread, after the last on_message.  Sends after it fail. */

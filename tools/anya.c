@@ -27,44 +27,9 @@
 #include "repo.h"
 #include "repo_gc.h"
 #include "cli.h"
+#include "remote.h"
 
 #define IO_CHUNK_BYTES (1u << 20)
-
-/* ---- progress bar --------------------------------------------------------- */
-
-typedef struct progress {
-  bool enabled;
-  uint64_t total_bytes; /* 0 when unknown */
-  uint64_t last_ms;
-  bool drawn;
-} progress_t;
-
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void progress_draw(progress_t *p, uint64_t done, bool final) {
-  uint64_t t = now_ms();
-  if (!final && t - p->last_ms < 100) return;
-  p->last_ms = t;
-  p->drawn = true;
-  double mib = (double)done / (1024.0 * 1024.0);
-  if (p->total_bytes) {
-    unsigned pct = (unsigned)(done * 100 / p->total_bytes);
-    if (pct > 100) pct = 100;
-    char bar[41];
-    unsigned fill = pct * 40 / 100;
-    for (unsigned i = 0; i < 40; i++) bar[i] = i < fill ? '=' : ' ';
-    bar[40] = '\0';
-    fprintf(stderr, "\r %9.1f MiB / %.1f MiB [%s] %3u%%", mib,
-            (double)p->total_bytes / (1024.0 * 1024.0), bar, pct);
-  } else {
-    fprintf(stderr, "\r %9.1f MiB", mib);
-  }
-}
-
 
 static uint64_t walk_total;
 static int walk_fn(const char *path, const struct stat *st, int type, struct FTW *ftw) {
@@ -98,10 +63,8 @@ static void added_cb(void *ctx, const cid_t *cid, const char *path, uint64_t siz
   }
   if (a->quieter) return;
   char text[CID_TEXT_BYTES_MAX];
-  if (cid_format_default(cid, text)) return;
-  if (a->progress->enabled && a->progress->drawn) fputs("\r\033[K", stderr);
-  if (a->quiet) printf("%s\n", text);
-  else printf("added %s %s\n", text, path);
+  if (cid_format_default(cid, text) < 0) return;
+  print_added(a->progress, text, path, a->quiet);
 }
 
 static void progress_cb(void *ctx, uint64_t done) {
@@ -192,6 +155,12 @@ int cmd_add(int argc, char **argv) {
     progress.total_bytes = walk_total;
   }
 
+  if (!opt_true(&o, "only-hash") && remote_active()) { /* a daemon holds the repository */
+    remote_add_opts_t ro = {&io, from_stdin ? NULL : o.args, from_stdin ? 0 : o.args_len, opt_true(&o, "quiet"),
+                            opt_true(&o, "quieter"), opt_get(&o, "pin"), &progress};
+    if ((rc = remote_add(&ro))) return die(rc);
+    return fflush(stdout) == 0 ? 0 : 1;
+  }
   repo_t *r = NULL;
   block_sink_t sink = {discard_put, NULL};
   if (!opt_true(&o, "only-hash")) {
@@ -207,9 +176,7 @@ int cmd_add(int argc, char **argv) {
     if (!rc && !ctx.quieter) {
       char text[CID_TEXT_BYTES_MAX];
       cid_format_default(&root, text);
-      if (progress.enabled && progress.drawn) fputs("\r\033[K", stderr);
-      if (ctx.quiet) printf("%s\n", text);
-      else printf("added %s %s\n", text, text);
+      print_added(&progress, text, text, ctx.quiet);
     }
   } else {
     rc = imp_add_paths(&io, &sink, o.args, o.args_len, &cb, &root);
@@ -277,6 +244,10 @@ int cmd_cat(int argc, char **argv) {
     return usage_error("bad --offset '%s'", v);
   if ((v = opt_get(&o, "length")) && parse_u64(v, UINT64_MAX, &length))
     return usage_error("bad --length '%s'", v);
+  if (remote_active()) {
+    int rrc = remote_cat(o.args, o.args_len, offset, length);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya cat", &r);
   if (rc) return die(rc);
@@ -363,6 +334,12 @@ int cmd_get(int argc, char **argv) {
   char tmp[PATH_MAX];
   if ((size_t)snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid()) >= sizeof tmp)
     return die(err_set(-ENAMETOOLONG, "output path too long"));
+  if (remote_active()) {
+    int rrc = remote_get(o.args[0], tmp);
+    if (!rrc && rename(tmp, out) != 0) rrc = err_set(-errno, "cannot rename to %s: %s", out, strerror(errno));
+    if (rrc) nftw(tmp, remove_tree_fn, 16, FTW_DEPTH | FTW_PHYS);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya get", &r);
   if (rc) return die(rc);
@@ -385,8 +362,7 @@ static int ls_entry(void *ctx, const char *name, const cid_t *cid, uint64_t tsiz
   int rc = exp_stat(l->src, cid, &st);
   if (rc) return rc;
   cid_format_default(cid, text);
-  if (st.kind == EXP_DIRECTORY) printf("%s - %s/\n", text, name);
-  else printf("%s %llu %s\n", text, (unsigned long long)st.size_bytes, name);
+  print_ls_entry(text, st.kind == EXP_DIRECTORY, st.size_bytes, name);
   return 0;
 }
 
@@ -395,6 +371,10 @@ int cmd_ls(int argc, char **argv) {
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
   if (o.args_len == 0) return usage_error("ls needs a CID[/path]%s", "");
+  if (remote_active()) {
+    int rrc = remote_ls(o.args, o.args_len);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya ls", &r);
   if (rc) return die(rc);
@@ -441,10 +421,21 @@ int cmd_block(int argc, char **argv) {
       fd = open(o.args[0], O_RDONLY | O_CLOEXEC);
       if (fd < 0) return die(err_set(-errno, "%s: %s", o.args[0], strerror(errno)));
     }
+    if (remote_active()) {
+      rc = remote_block_put(fd, c, opt_get(&o, "pin"));
+      if (fd) close(fd);
+      return rc ? die(rc) : 0;
+    }
     rc = read_all_fd(fd, &data, BLOCK_BYTES_MAX);
     if (fd) close(fd);
     if (!rc) rc = cid_make(&cid, version, codec, MH_SHA2_256, data.data, data.len);
     if (rc) { buf_free(&data); return die(rc); }
+  }
+  if (!put && remote_active()) {
+    if (strcmp(sub, "rm") == 0) rc = remote_block_rm(o.args, o.args_len);
+    for (size_t i = 0; strcmp(sub, "rm") != 0 && i < o.args_len && !rc; i++)
+      rc = strcmp(sub, "get") == 0 ? remote_block_get(o.args[i]) : remote_block_stat(o.args[i]);
+    return rc ? die(rc) : 0;
   }
   repo_t *r;
   rc = open_repo(put ? "anya block put" : "anya block", &r);
@@ -471,7 +462,7 @@ int cmd_block(int argc, char **argv) {
     } else if (strcmp(sub, "stat") == 0) {
       uint64_t size;
       rc = bs_has(r->bs, &cid, &size);
-      if (rc == 1) printf("Key: %s\nSize: %llu\n", text, (unsigned long long)size), rc = 0;
+      if (rc == 1) print_block_stat(text, size), rc = 0;
       else if (rc == 0) rc = -ENOENT;
     } else {
       rc = bs_delete(r->bs, &cid);
@@ -511,6 +502,65 @@ static void print_root(void *ctx, const cid_t *root) {
 
 static const opt_spec_t car_specs[] = {{"output", 'o', OPT_VALUE}, {"pin-roots", 0, OPT_BOOL}};
 
+static void remote_root(void *ctx, const char *cid) {
+  car_roots_t *roots = ctx;
+  printf("root %s\n", cid);
+  if (roots->len < ARGS_MAX && cid_parse(&roots->cids[roots->len], cid) == 0) roots->len++;
+}
+
+/* `car export|import` through the daemon: the same checks, lines and files
+ * as below. */
+static int remote_car(const opts_t *o, bool export) {
+  int rc = 0;
+  if (export) {
+    cid_t root;
+    const char *path;
+    const char *out = opt_get(o, "output");
+    char tmp[PATH_MAX];
+    int fd = 1;
+    rc = split_cid_path(o->args[0], &root, &path);
+    if (!rc && *path) rc = err_set(-EINVAL, "car export takes a CID, not a path");
+    if (!rc && out) {
+      snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid());
+      fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0) rc = err_set(-errno, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    char text[CID_TEXT_BYTES_MAX];
+    if (!rc) cid_format_default(&root, text), rc = remote_dag_export(text, fd);
+    if (out && fd >= 0) {
+      if (!rc && fsync(fd) != 0) rc = err_set(-errno, "cannot sync %s: %s", out, strerror(errno));
+      close(fd);
+      if (!rc && rename(tmp, out) != 0) rc = err_set(-errno, "cannot rename to %s: %s", out, strerror(errno));
+      if (rc) unlink(tmp);
+    }
+    return rc ? die(rc) : 0;
+  }
+  static car_roots_t roots; /* static: ARGS_MAX CIDs are too big for the stack */
+  roots.len = 0;
+  for (size_t i = 0; i < o->args_len && !rc; i++) {
+    int fd = 0;
+    if (strcmp(o->args[i], "-") != 0) {
+      fd = open(o->args[i], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) { rc = err_set(-errno, "%s: %s", o->args[i], strerror(errno)); break; }
+    }
+    uint64_t blocks = 0;
+    rc = remote_dag_import(fd, &blocks, remote_root, &roots);
+    if (fd) close(fd);
+    if (rc) rc = err_set(rc, "%s: %s", o->args[i], err_msg(rc));
+    else printf("imported %llu blocks from %s\n", (unsigned long long)blocks, o->args[i]);
+  }
+  const char *pin_roots = opt_get(o, "pin-roots");
+  for (size_t i = 0; !rc && (!pin_roots || strcmp(pin_roots, "true") == 0) && i < roots.len; i++) {
+    char text[CID_TEXT_BYTES_MAX];
+    cid_format_default(&roots.cids[i], text);
+    rc = remote_pin_root(text);
+    if (rc) rc = err_set(rc, "cannot pin root %s: %s", text, err_msg(rc));
+    else printf("pinned root %s\n", text);
+  }
+  fflush(stdout);
+  return rc ? die(rc) : 0;
+}
+
 int cmd_car(int argc, char **argv) {
   if (argc < 1) return usage_error("car needs export or import%s", "");
   const char *sub = argv[0];
@@ -520,6 +570,7 @@ int cmd_car(int argc, char **argv) {
   if (!export && strcmp(sub, "import") != 0) return usage_error("unknown car command '%s'", sub);
   if (export && o.args_len != 1) return usage_error("car export needs one CID%s", "");
   if (!export && o.args_len == 0) return usage_error("car import needs a FILE (or -)%s", "");
+  if (remote_active()) return remote_car(&o, export);
   repo_t *r;
   int rc = open_repo(export ? "anya car export" : "anya car import", &r);
   if (rc) return die(rc);
@@ -596,6 +647,10 @@ int cmd_repo(int argc, char **argv) {
   size_t which = 0;
   while (which < 4 && strcmp(sub, subs[which]) != 0) which++;
   if (which == 4) return usage_error("unknown repo command '%s'", sub);
+  if ((which == 0 || which == 2) && remote_active()) { /* stat, gc */
+    int rrc = which == 0 ? remote_repo_stat() : remote_repo_gc();
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo(holders[which], &r);
   if (rc) return die(rc);
@@ -606,13 +661,11 @@ int cmd_repo(int argc, char **argv) {
   } else if (strcmp(sub, "stat") == 0) {
     bs_stat_t st;
     rc = bs_stat(r->bs, &st);
-    if (!rc)
-      printf("NumObjects: %llu\nRepoSize: %llu\nBlockBytes: %llu\nSegments: %llu\nReclaimableBytes: %llu\n"
-             "StorageMax: %llu\nRepoPath: %s\nVersion: anya-repo@%d\n",
-             (unsigned long long)st.blocks, (unsigned long long)st.disk_bytes,
-             (unsigned long long)st.block_bytes, (unsigned long long)st.segments,
-             (unsigned long long)st.reclaimable_bytes,
-             (unsigned long long)config_size(r->config, "storage.max"), r->path, REPO_FORMAT_VERSION);
+    char version[32];
+    snprintf(version, sizeof version, "anya-repo@%d", REPO_FORMAT_VERSION);
+    repo_stat_out_t out = {st.blocks, st.disk_bytes, st.block_bytes, st.segments, st.reclaimable_bytes,
+                           config_size(r->config, "storage.max"), r->path, version};
+    if (!rc) print_repo_stat(&out);
   } else {
     int problems = 0;
     rc = bs_fsck(r->bs, fsck_problem, &problems);
@@ -643,10 +696,16 @@ int cmd_id(int argc, char **argv) {
   opts_t o = {0};
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
+  if (remote_active()) {
+    int rrc = remote_id();
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya id", &r);
   if (rc) return die(rc);
-  printf("{\"ID\": \"%s\", \"Addresses\": [], \"AgentVersion\": \"anya/%s\"}\n", r->peer_id, ANYA_VERSION);
+  char agent[64];
+  snprintf(agent, sizeof agent, "anya/%s", ANYA_VERSION);
+  print_id(r->peer_id, agent);
   rc = close_repo(r, 0);
   return rc ? die(rc) : 0;
 }
@@ -688,6 +747,10 @@ int main(int argc, char **argv) {
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if (remote_active()) { /* the daemon's version */
+      int rc = remote_version();
+      return rc ? die(rc) : 0;
+    }
     printf("anya version %s\n", ANYA_VERSION);
     return 0;
   }

@@ -73,6 +73,35 @@ int write_all(int fd, const void *data, size_t len);
 /* Appends everything readable from fd to out; -E2BIG past max bytes. */
 int read_all_fd(int fd, buf_t *out, size_t max);
 
+/* ---- output (output.c): what both the direct and the daemon path print ---- */
+
+typedef struct progress {
+  bool enabled;
+  uint64_t total_bytes; /* 0 when unknown */
+  uint64_t last_ms;
+  bool drawn;
+} progress_t;
+
+/* The `add` progress bar on stderr (at most every 100 ms unless final). */
+void progress_draw(progress_t *p, uint64_t done, bool final);
+void progress_clear(progress_t *p);
+/* `added <cid> <path>` (or the CID alone when quiet), clearing the bar. */
+void print_added(progress_t *p, const char *cid, const char *path, bool quiet);
+/* `ls`: `<cid> <size> <name>`, directories `<cid> - <name>/`. */
+void print_ls_entry(const char *cid, bool is_dir, uint64_t size, const char *name);
+void print_block_stat(const char *cid, uint64_t size);
+typedef struct repo_stat_out {
+  uint64_t blocks, disk_bytes, block_bytes, segments, reclaimable_bytes, storage_max;
+  const char *path;
+  const char *version; /* "anya-repo@1" */
+} repo_stat_out_t;
+void print_repo_stat(const repo_stat_out_t *s);
+/* `pin ls`: `<cid> <type>[ <name>]`, or the CID alone when quiet. */
+void print_pin(const char *cid, const char *type, const char *name, bool quiet);
+/* A pin a policy's keep_last released. */
+void print_released(const char *cid, const char *name, const char *policy, unsigned keep_last);
+void print_id(const char *peer_id, const char *agent);
+
 /* The subcommands (tools/<name>.c or tools/anya.c). */
 int cmd_init(int argc, char **argv);
 int cmd_add(int argc, char **argv);

@@ -51,8 +51,10 @@
 #include "dwn_repo.h"
 #include "err.h"
 #include "log.h"
+#include "remote.h"
 
 #define DEFINITION_BYTES_MAX (1u << 20)
+#define DWN_MESSAGE_TEXT_BYTES_MAX (4u << 20) /* a message on stdin (the daemon takes as much) */
 #define PACKAGING_UP_MAX 4
 #define DWN_DID_KID_BYTES_MAX 2048
 
@@ -64,10 +66,21 @@ static int dwn_process_cmd(int argc, char **argv) {
   if (!tenant) return usage_error("dwn process needs --tenant DID%s", "");
   if (o.args_len) return usage_error("dwn process reads the message on stdin, not '%s'", o.args[0]);
   json_error_t error;
-  json_t *message = json_loadf(stdin, JSON_DECODE_INT_AS_REAL, &error);
-  if (!message) return die(err_set(-EINVAL, "message on stdin: line %d: %s", error.line, error.text));
-  int data_fd = -1;
+  buf_t input = {0};
+  int trc = read_all_fd(0, &input, DWN_MESSAGE_TEXT_BYTES_MAX);
+  if (trc) return buf_free(&input), die(trc);
+  json_t *message = json_loadb((const char *)input.data, input.len, JSON_DECODE_INT_AS_REAL, &error);
+  if (!message) return buf_free(&input), die(err_set(-EINVAL, "message on stdin: line %d: %s", error.line, error.text));
   const char *data = opt_get(&o, "data");
+  if (remote_active()) { /* the daemon holds the repository: its engine processes the message */
+    if (data && access(data, R_OK) != 0) trc = err_set(-errno, "%s: %s", data, strerror(errno));
+    if (!trc) trc = remote_dwn_process(tenant, &input, data, opt_get(&o, "output"));
+    buf_free(&input);
+    json_decref(message);
+    return trc ? die(trc) : 0;
+  }
+  buf_free(&input);
+  int data_fd = -1;
   if (data && (data_fd = open(data, O_RDONLY | O_CLOEXEC)) < 0) {
     json_decref(message);
     return die(err_set(-errno, "%s: %s", data, strerror(errno)));

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "err.h"
 #include "pins.h"
+#include "remote.h"
 
 static uint64_t wall_ms(void) {
   struct timespec ts;
@@ -22,11 +23,11 @@ static int parse_cid_arg(const char *arg, cid_t *out) {
   return rc ? err_set(rc, "invalid CID '%s': %s", arg, err_msg(rc)) : 0;
 }
 
-static int print_released(void *ctx, const pin_info_t *pin) {
+static int released_line(void *ctx, const pin_info_t *pin) {
   const policy_rule_t *rule = ctx;
   char text[CID_TEXT_BYTES_MAX];
   int rc = cid_format_default(&pin->cid, text);
-  if (!rc) printf("unpinned %s %s (policy %s keeps the last %u)\n", text, pin->name, rule->name, rule->keep_last);
+  if (!rc) print_released(text, pin->name, rule->name, rule->keep_last);
   return rc;
 }
 
@@ -51,6 +52,10 @@ static int pin_add(int argc, char **argv) {
   cid_t cids[ARGS_MAX];
   for (size_t i = 0; i < o.args_len; i++)
     if (parse_cid_arg(o.args[i], &cids[i])) return die(-EINVAL);
+  if (remote_active()) {
+    int rrc = remote_pin_add(o.args, o.args_len, recursive, name, opt_get(&o, "expire-in"));
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin add", &r);
   if (rc) return die(rc);
@@ -62,7 +67,7 @@ static int pin_add(int argc, char **argv) {
     rc = pins_add(r->pins, &cids[i], recursive, name, expire_ms);
     if (!rc) printf("pinned %s %s\n", o.args[i], recursive ? "recursively" : "directly");
   }
-  if (!rc && rule) rc = policy_enforce(rule, r->pins, NULL, print_released, (void *)rule);
+  if (!rc && rule) rc = policy_enforce(rule, r->pins, NULL, released_line, (void *)rule);
   rc = close_repo(r, rc);
   return rc ? die(rc) : 0;
 }
@@ -75,6 +80,10 @@ static int pin_rm(int argc, char **argv) {
   cid_t cids[ARGS_MAX];
   for (size_t i = 0; i < o.args_len; i++)
     if (parse_cid_arg(o.args[i], &cids[i])) return die(-EINVAL);
+  if (remote_active()) {
+    int rrc = remote_pin_rm(o.args, o.args_len);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin rm", &r);
   if (rc) return die(rc);
@@ -95,9 +104,7 @@ static int ls_line(void *ctx, const pin_info_t *pin) {
   char text[CID_TEXT_BYTES_MAX];
   int rc = cid_format_default(&pin->cid, text);
   if (rc) return rc;
-  if (l->quiet) printf("%s\n", text);
-  else if (pin->name[0]) printf("%s %s %s\n", text, pins_type_name(pin->type), pin->name);
-  else printf("%s %s\n", text, pins_type_name(pin->type));
+  print_pin(text, pins_type_name(pin->type), pin->name, l->quiet);
   return 0;
 }
 
@@ -109,6 +116,10 @@ static int pin_ls(int argc, char **argv) {
   const char *v = opt_get(&o, "type");
   if (v && pins_type_from_name(v, &type)) return usage_error("--type must be direct, recursive, indirect or all, not '%s'", v);
   ls_ctx_t l = {.quiet = opt_true(&o, "quiet")};
+  if (remote_active()) {
+    int rrc = remote_pin_ls(o.args, o.args_len, v, l.quiet);
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin ls", &r);
   if (rc) return die(rc);
@@ -137,6 +148,10 @@ static int pin_verify(int argc, char **argv) {
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
   if (o.args_len) return usage_error("pin verify takes no arguments, got '%s'", o.args[0]);
+  if (remote_active()) {
+    int rrc = remote_pin_verify();
+    return rrc ? die(rrc) : 0;
+  }
   repo_t *r;
   int rc = open_repo("anya pin verify", &r);
   if (rc) return die(rc);

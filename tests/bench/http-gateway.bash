@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# make bench section 11: the IPFS HTTP gateway against nginx serving the same bytes from a native
+# file on the same disk, in the same run: wrk (-t2 -c64 -d BENCH_GW_SECS (10) s, keep-alive) on
+# GET /ipfs/<cid> of a 1 KiB and of a 1 MiB file, and on GET /<file> from Debian's nginx (started
+# here on 127.0.0.1 with a temporary prefix and configuration: worker_processes auto, sendfile,
+# no access log).  Requests per second and the ratio per size (goal >= 0.5x).
+# The gateway is anyad's (--mount off --gateway 127.0.0.1:PORT) when anyad serves it, else the
+# test helper build/integration/gateway_server.
+# Sourced by tests/bench/run (which defines W, say, ...), or run alone:
+# tests/bench/http-gateway.bash [BUILD] (its table goes to BUILD/bench/http-gateway.md).
+if [ -z "${GW_BENCH_SOURCED:-}" ] && [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  BUILD=${1:-build}
+  ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+  ANYA="$ROOT/$BUILD/bin/anya"
+  W="$ROOT/$BUILD/bench/work-gw"
+  rm -rf "$W" && mkdir -p "$W"
+  trap 'rm -rf "$W"' EXIT
+  OUT="$ROOT/$BUILD/bench/http-gateway.md"
+  : >"$OUT"
+  say() { echo "$*" | tee -a "$OUT"; }
+  say "# gateway bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+  say ""
+  say "| figure | value | reference (same run) | ratio | goal |"
+  say "|---|---|---|---|---|"
+fi
+
+gw_bench_section() {
+  local secs=${BENCH_GW_SECS:-10}
+  local GW_SERVER="$ROOT/$BUILD/integration/gateway_server" NGINX
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  if ! command -v wrk >/dev/null || [ ! -x "$NGINX" ]; then
+    say "| gateway vs nginx | skipped: wrk or nginx missing (make deps) | | | |"
+    return 0
+  fi
+  local G="$W/gw" repo="$W/gw/repo" www="$W/gw/www" pids=()
+  mkdir -p "$www" "$G/nginx/logs"
+  { openssl enc -aes-128-ctr -K 000102030405060708090a0b0c0d0e0f -iv 0 -nosalt -in /dev/zero 2>/dev/null || true; } |
+    head -c $((1024 * 1024)) >"$www/1m.bin"
+  head -c 1024 "$www/1m.bin" >"$www/1k.bin"
+  "$ANYA" --repo "$repo" init >/dev/null
+  local cid1k cid1m
+  cid1k=$("$ANYA" --repo "$repo" add -Q "$www/1k.bin")
+  cid1m=$("$ANYA" --repo "$repo" add -Q "$www/1m.bin")
+
+  # nginx on a free port, its own prefix and configuration
+  local nport gport
+  nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$G/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $G/nginx/nginx.pid;
+error_log $G/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $G/nginx/tmp;
+  proxy_temp_path $G/nginx/tmp;
+  fastcgi_temp_path $G/nginx/tmp;
+  uwsgi_temp_path $G/nginx/tmp;
+  scgi_temp_path $G/nginx/tmp;
+  types { application/octet-stream bin; }
+  server { listen 127.0.0.1:$nport; root $www; }
+}
+EOF
+  "$NGINX" -c "$G/nginx/nginx.conf" -p "$G/nginx" -g 'daemon off;' 2>"$G/nginx.err" &
+  pids+=($!)
+  local ANYAD="$ROOT/$BUILD/bin/anyad"
+  if "$ANYAD" --help 2>&1 | grep -q -- '--gateway' && [ "${BENCH_GW_SERVER:-}" != helper ] &&
+    grep -q gateway_handle "$ROOT/net/server.c" 2>/dev/null && grep -q net_start "$ROOT/fs/anyad.c" 2>/dev/null; then
+    gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$ANYAD" --repo "$repo" --mount off --dwn off --rpc off --p2p off --gateway "127.0.0.1:$gport" --foreground \
+      2>"$G/gw.err" &
+    pids+=($!)
+  else
+    "$GW_SERVER" "$repo" >"$G/gw.out" 2>"$G/gw.err" &
+    pids+=($!)
+    for _ in $(seq 100); do grep -q '^port ' "$G/gw.out" 2>/dev/null && break; sleep 0.1; done
+    gport=$(awk '/^port / { print $2 }' "$G/gw.out")
+  fi
+  local ok=0
+  for _ in $(seq 100); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$nport/1k.bin" && [ -n "$gport" ] &&
+      curl -sf -o /dev/null "http://127.0.0.1:$gport/ipfs/$cid1k"; then ok=1; break; fi
+    sleep 0.1
+  done
+  if [ $ok = 0 ]; then
+    say "| gateway vs nginx | FAILED to start: $(tail -n 1 "$G/gw.err" "$G/nginx.err" | tr '\n' ' ') | | | |"
+  else
+    curl -sf "http://127.0.0.1:$gport/ipfs/$cid1m" | cmp -s - "$www/1m.bin" || say "| gateway | 1 MiB CONTENT DIFFERS | | | |"
+    rps() { wrk -t2 -c64 -d"${secs}s" "$1" 2>&1 | awk '/^Requests\/sec:/ { printf "%.0f", $2 }'; }
+    local size name n g
+    for size in 1k 1m; do
+      [ $size = 1k ] && name="1 KiB" || name="1 MiB"
+      local cid=$cid1k
+      [ $size = 1m ] && cid=$cid1m
+      # nginx, gateway, gateway, nginx (ABBA): the mean of each side
+      local n1 g1 g2 n2
+      n1=$(rps "http://127.0.0.1:$nport/$size.bin")
+      g1=$(rps "http://127.0.0.1:$gport/ipfs/$cid")
+      g2=$(rps "http://127.0.0.1:$gport/ipfs/$cid")
+      n2=$(rps "http://127.0.0.1:$nport/$size.bin")
+      n=$(awk -v a="$n1" -v b="$n2" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+      g=$(awk -v a="$g1" -v b="$g2" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+      say "| gateway GET /ipfs/<cid>, $name file, wrk -t2 -c64 ${secs}s keep-alive, ABBA | $g req/s ($g1, $g2) | nginx, same bytes from a native file: $n req/s ($n1, $n2) | $(awk -v a="$g" -v b="$n" 'BEGIN { printf "%.2f", a / b }')x | >= 0.5x |"
+    done
+  fi
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$G"
+}
+
+gw_bench_section

@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# The IPFS HTTP gateway (net/gateway.c) end to end, with curl on loopback:
+# a tree added with `anya add` (files of several types, a directory with
+# index.html, one without, a HAMT-sharded directory of 3000 entries, a 5 MiB
+# file, a raw-leaves file) is served and checked for content and
+# Content-Type, 301 to the slash form, listings, index.html, Range (206,
+# 416), HEAD, ETag / If-None-Match 304, cache headers, X-Ipfs-Path/Roots,
+# ?format=raw against `anya block get`, ?format=car imported by `anya car
+# import` into a fresh repository (and, for dag-scope=all, byte-equal to
+# `anya car export`), Accept variants, dag-scope block counts, bad CID 400,
+# missing 404, subdomain Host, /ipns/ 404, 405, the identity probe.
+source "$(dirname "$0")/lib.bash"
+command -v curl >/dev/null || { echo "skip: curl is not installed"; exit 77; }
+BUILD_DIR=$(dirname "$(dirname "$ANYA")")
+ANYAD="$BUILD_DIR/bin/anyad"
+SERVER="$BUILD_DIR/integration/gateway_server"
+
+step "the tree"
+"$ANYA" init >/dev/null
+D="$T/tree"
+mkdir -p "$D/site" "$D/docs/sub" "$D/hamt"
+printf 'hello world\n' >"$D/hello.txt"
+printf '<!DOCTYPE html>\n<html><body>page</body></html>\n' >"$D/page.html"
+{ printf '\x89PNG\r\n\x1a\n'; prng_bytes 1 2000; } >"$D/image.png"
+prng_bytes 2 3000 >"$D/noext"
+printf 'plain notes without an extension\n' >"$D/notes"
+printf '{"a": 1}\n' >"$D/data.json"
+printf '<svg xmlns="http://www.w3.org/2000/svg"></svg>\n' >"$D/pic.svg"
+printf '<html><body>site index</body></html>\n' >"$D/site/index.html"
+printf 'body { color: red }\n' >"$D/site/style.css"
+printf 'a\n' >"$D/docs/a.txt"
+printf 'weird\n' >"$D/docs/we<ird> & name.txt"
+printf 'deep\n' >"$D/docs/sub/deep.txt"
+# long names so the directory's estimate passes the 256 KiB HAMT threshold
+for i in $(seq -w 0 2999); do
+  printf 'entry %s\n' "$i" >"$D/hamt/entry-$i-with-a-long-name-so-that-the-directory-gets-sharded.txt"
+done
+prng_bytes 3 $((5 * 1024 * 1024)) >"$D/big.bin"
+ROOT=$("$ANYA" add -Q -r "$D")
+RAWLEAVES=$(prng_bytes 4 700000 | "$ANYA" add -Q --raw-leaves -)
+prng_bytes 4 700000 >"$T/rawleaves.bin"
+RAWBLOCK=$(printf 'a raw block\n' | "$ANYA" add -Q --cid-version 1 -)
+HELLO=$("$ANYA" add -Q -n "$D/hello.txt")
+DEEP=$("$ANYA" add -Q -n "$D/docs/sub/deep.txt")
+MISSING=$(printf 'not stored anywhere\n' | "$ANYA" add -Q -n -)
+V1=$("$ANYA" add -Q -r --cid-version 1 "$D/site")
+# what the CLI says, before the server holds the repository
+"$ANYA" block get "$ROOT" >"$T/root.block"
+"$ANYA" car export "$ROOT" -o "$T/export.car"
+"$ANYA" ls "$ROOT" >"$T/ls.expected"
+echo "root $ROOT"
+
+step "the server"
+if [ -x "$SERVER" ]; then
+  "$SERVER" "$ANYA_REPO" >"$T/server.out" 2>"$T/server.err" &
+  PIDS+=($!)
+  for _ in $(seq 100); do grep -q '^port ' "$T/server.out" 2>/dev/null && break; sleep 0.1; done
+  PORT=$(awk '/^port / { print $2 }' "$T/server.out")
+else
+  fail "$SERVER is not built"
+fi
+[ -n "$PORT" ] || { cat "$T/server.err"; fail "the gateway did not start"; }
+G="http://127.0.0.1:$PORT"
+echo "gateway $G"
+
+# get URL [curl args...]: body to $T/body, headers to $T/h, status echoed
+get() {
+  local url=$1; shift
+  rm -f "$T/body"; : >"$T/body"
+  curl -sS -o "$T/body" -D "$T/h" -w '%{http_code}' "$@" "$url"
+}
+hdr() { grep -i "^$1:" "$T/h" | head -n 1 | cut -d' ' -f2- | tr -d '\r'; }
+expect_status() { # want got what
+  [ "$2" = "$1" ] || { cat "$T/h" "$T/body" 2>/dev/null | head -n 20; fail "$3: status $2, wanted $1"; }
+}
+expect_hdr() { # name value what
+  local v
+  v=$(hdr "$1")
+  [ "$v" = "$2" ] || fail "$3: $1 is '$v', wanted '$2'"
+}
+
+step "files: content and Content-Type"
+check_file() { # path type
+  local s
+  s=$(get "$G/ipfs/$ROOT/$1")
+  expect_status 200 "$s" "$1"
+  cmp -s "$T/body" "$D/$1" || fail "$1: content differs"
+  expect_hdr Content-Type "$2" "$1"
+}
+check_file hello.txt "text/plain; charset=utf-8"
+check_file page.html "text/html; charset=utf-8"
+check_file image.png "image/png"
+check_file noext "application/octet-stream"
+check_file notes "text/plain; charset=utf-8"
+check_file data.json "application/json"
+check_file pic.svg "image/svg+xml"
+check_file site/style.css "text/css; charset=utf-8"
+check_file big.bin "application/octet-stream"
+expect_hdr Content-Length $((5 * 1024 * 1024)) "big.bin"
+s=$(get "$G/ipfs/$RAWLEAVES")
+expect_status 200 "$s" "raw-leaves file"
+cmp -s "$T/body" "$T/rawleaves.bin" || fail "raw-leaves file content differs"
+# 700 kB is in the body cache's range: the next answers come from memory
+s=$(get "$G/ipfs/$RAWLEAVES")
+cmp -s "$T/body" "$T/rawleaves.bin" || fail "raw-leaves file content differs (cached)"
+expect_hdr Content-Type "application/octet-stream" "cached type"
+s=$(get "$G/ipfs/$RAWLEAVES" -H 'Range: bytes=600000-600099')
+expect_status 206 "$s" "range of a cached body"
+[ "$(wc -c <"$T/body")" = 100 ] && cmp -s -i 600000:0 -n 100 "$T/rawleaves.bin" "$T/body" || fail "cached range content"
+expect_hdr Content-Range "bytes 600000-600099/700000" "cached Content-Range"
+s=$(get "$G/ipfs/$RAWBLOCK")
+expect_status 200 "$s" "raw block"
+[ "$(cat "$T/body")" = "a raw block" ] || fail "raw block content"
+s=$(get "$G/ipfs/$HELLO")
+expect_status 200 "$s" "file by CID"
+expect_hdr Content-Type "text/plain; charset=utf-8" "sniffed text"
+s=$(get "$G/ipfs/$HELLO?filename=x.html&download=true")
+expect_hdr Content-Type "text/html; charset=utf-8" "?filename= type"
+expect_hdr Content-Disposition 'attachment; filename="x.html"' "?download=true"
+
+step "headers: cache, ETag, X-Ipfs-*"
+s=$(get "$G/ipfs/$ROOT/docs/sub/deep.txt")
+expect_status 200 "$s" "deep"
+expect_hdr Cache-Control "public, max-age=29030400, immutable" "cache"
+expect_hdr X-Ipfs-Path "/ipfs/$ROOT/docs/sub/deep.txt" "X-Ipfs-Path"
+roots=$(hdr X-Ipfs-Roots)
+[ "$(echo "$roots" | tr ',' '\n' | wc -l)" = 4 ] || fail "X-Ipfs-Roots: $roots"
+[ "${roots%%,*}" = "$ROOT" ] || fail "X-Ipfs-Roots starts with $roots"
+[ "${roots##*,}" = "$DEEP" ] || fail "X-Ipfs-Roots ends with ${roots##*,}, wanted $DEEP"
+expect_hdr Etag "\"$DEEP\"" "Etag"
+s=$(get "$G/ipfs/$ROOT/docs/sub/deep.txt" -H "If-None-Match: \"$DEEP\"")
+expect_status 304 "$s" "If-None-Match"
+[ ! -s "$T/body" ] || fail "304 with a body"
+s=$(get "$G/ipfs/$ROOT/docs/sub/deep.txt" -H 'If-None-Match: "other"')
+expect_status 200 "$s" "If-None-Match other"
+
+step "HEAD"
+curl -sS -I -o "$T/h" "$G/ipfs/$ROOT/big.bin" || fail "HEAD"
+head -n 1 "$T/h" | grep -q ' 200' || fail "HEAD status: $(head -n 1 "$T/h")"
+expect_hdr Content-Length $((5 * 1024 * 1024)) "HEAD Content-Length"
+expect_hdr Content-Type "application/octet-stream" "HEAD Content-Type"
+n=$(curl -sS -X HEAD --max-time 5 "$G/ipfs/$ROOT/big.bin" 2>/dev/null | wc -c || true)
+[ "$n" = 0 ] || fail "HEAD sent $n body bytes"
+
+step "Range"
+s=$(get "$G/ipfs/$ROOT/big.bin" -H 'Range: bytes=0-99')
+expect_status 206 "$s" "bytes=0-99"
+expect_hdr Content-Range "bytes 0-99/5242880" "bytes=0-99"
+head -c 100 "$D/big.bin" | cmp -s - "$T/body" || fail "bytes=0-99 content"
+s=$(get "$G/ipfs/$ROOT/big.bin" -H 'Range: bytes=-100')
+expect_status 206 "$s" "bytes=-100"
+tail -c 100 "$D/big.bin" | cmp -s - "$T/body" || fail "bytes=-100 content"
+s=$(get "$G/ipfs/$ROOT/big.bin" -H 'Range: bytes=100-')
+expect_status 206 "$s" "bytes=100-"
+tail -c +101 "$D/big.bin" | cmp -s - "$T/body" || fail "bytes=100- content"
+s=$(get "$G/ipfs/$ROOT/big.bin" -H 'Range: bytes=3000000-3000009')
+expect_status 206 "$s" "a middle range"
+[ "$(wc -c <"$T/body")" = 10 ] && cmp -s -i 3000000:0 -n 10 "$D/big.bin" "$T/body" || fail "middle range content"
+s=$(get "$G/ipfs/$ROOT/big.bin" -H 'Range: bytes=6000000-')
+expect_status 416 "$s" "unsatisfiable range"
+expect_hdr Content-Range "bytes */5242880" "416"
+
+step "directories"
+s=$(get "$G/ipfs/$ROOT/docs")
+expect_status 301 "$s" "directory without /"
+expect_hdr Location "/ipfs/$ROOT/docs/" "301 Location"
+s=$(get "$G/ipfs/$ROOT/docs?filename=x")
+expect_hdr Location "/ipfs/$ROOT/docs/?filename=x" "301 keeps the query"
+s=$(get "$G/ipfs/$ROOT/docs/")
+expect_status 200 "$s" "listing"
+expect_hdr Content-Type "text/html; charset=utf-8" "listing type"
+grep -q '<a href="a.txt">a.txt</a>' "$T/body" || fail "listing lacks a.txt"
+grep -q '<a href="sub">sub</a>' "$T/body" || fail "listing lacks sub"
+grep -q 'we&lt;ird&gt; &amp; name.txt' "$T/body" || fail "listing does not escape names"
+grep -q 'we%3Cird%3E%20%26%20name.txt' "$T/body" || fail "listing does not escape links"
+grep -q '<a href="../">' "$T/body" || fail "listing lacks .."
+grep -q '<td class="size">10</td>' "$T/body" || fail "listing lacks the Tsize of a.txt (10)"
+hdr Etag | grep -q '^"DirIndex-' || fail "listing Etag: $(hdr Etag)"
+s=$(get "$G/ipfs/$ROOT/site/")
+expect_status 200 "$s" "index.html"
+cmp -s "$T/body" "$D/site/index.html" || fail "index.html content"
+expect_hdr Content-Type "text/html; charset=utf-8" "index.html type"
+s=$(get "$G/ipfs/$ROOT/docs/nothing-here")
+expect_status 404 "$s" "missing name"
+
+step "HAMT directory (3000 entries)"
+name="entry-1234-with-a-long-name-so-that-the-directory-gets-sharded.txt"
+s=$(get "$G/ipfs/$ROOT/hamt/$name")
+expect_status 200 "$s" "HAMT entry"
+cmp -s "$T/body" "$D/hamt/$name" || fail "HAMT entry content"
+s=$(get "$G/ipfs/$ROOT/hamt/")
+expect_status 200 "$s" "HAMT listing"
+[ "$(grep -c '<td class="size">' "$T/body")" = 3000 ] || fail "HAMT listing rows: $(grep -c '<td class="size">' "$T/body")"
+s=$(get "$G/ipfs/$ROOT/hamt/?format=car&dag-scope=entity")
+expect_status 200 "$s" "HAMT entity CAR"
+rm -rf "$T/hrepo"; "$ANYA" --repo "$T/hrepo" init >/dev/null
+hn=$("$ANYA" --repo "$T/hrepo" car import --pin-roots=false "$T/body" | awk '/^imported/ { print $2 }')
+[ "$hn" -gt 2 ] || fail "HAMT entity CAR has $hn blocks: not sharded?"
+echo "HAMT: path + $((hn - 1)) shard blocks"
+
+step "?format=raw"
+s=$(get "$G/ipfs/$ROOT?format=raw")
+expect_status 200 "$s" "raw root"
+cmp -s "$T/root.block" "$T/body" || fail "?format=raw differs from anya block get"
+expect_hdr Content-Type "application/vnd.ipld.raw" "raw type"
+expect_hdr X-Content-Type-Options nosniff "raw nosniff"
+expect_hdr Content-Disposition "attachment; filename=\"$ROOT.bin\"" "raw disposition"
+expect_hdr Etag "\"$ROOT.raw\"" "raw Etag"
+s=$(get "$G/ipfs/$ROOT/hello.txt?format=raw")
+expect_status 400 "$s" "raw with a path"
+s=$(get "$G/ipfs/$ROOT" -H 'Accept: application/vnd.ipld.raw')
+expect_status 200 "$s" "Accept raw"
+cmp -s "$T/root.block" "$T/body" || fail "Accept raw differs"
+expect_hdr Content-Location "/ipfs/$ROOT?format=raw" "Content-Location"
+hdr Vary | grep -qi accept || fail "Vary: Accept missing"
+
+step "?format=car"
+car_count() { # repo car [pin] -> blocks imported (pin: the roots are pinned, which walks the whole DAG)
+  rm -rf "$1"; "$ANYA" --repo "$1" init >/dev/null
+  "$ANYA" --repo "$1" car import --pin-roots="${3:-false}" "$2" | awk '/^imported/ { print $2 }'
+}
+s=$(get "$G/ipfs/$ROOT?format=car")
+expect_status 200 "$s" "car"
+expect_hdr Content-Type "application/vnd.ipld.car; version=1; order=dfs; dups=n" "car type"
+expect_hdr Content-Disposition "attachment; filename=\"$ROOT.car\"" "car disposition"
+expect_hdr X-Content-Type-Options nosniff "car nosniff"
+hdr Etag | grep -q "^\"$ROOT.car." || fail "car Etag $(hdr Etag)"
+cp "$T/body" "$T/all.car"
+cmp -s "$T/all.car" "$T/export.car" || fail "dag-scope=all CAR differs from anya car export"
+all=$(car_count "$T/crepo" "$T/all.car" true)
+echo "dag-scope=all: $all blocks"
+ANYA_REPO="$T/crepo" "$ANYA" cat "$ROOT/big.bin" | cmp -s - "$D/big.bin" || fail "big.bin from the imported CAR"
+ANYA_REPO="$T/crepo" "$ANYA" ls "$ROOT" >"$T/ls.crepo"
+cmp -s "$T/ls.expected" "$T/ls.crepo" || fail "ls differs after CAR import"
+[ "$(ANYA_REPO="$T/crepo" "$ANYA" repo fsck >/dev/null 2>&1; echo $?)" = 0 ] || fail "fsck of the CAR-imported repo"
+s=$(get "$G/ipfs/$ROOT/big.bin" -H 'Accept: application/vnd.ipld.car')
+expect_status 200 "$s" "Accept car"
+expect_hdr Content-Location "/ipfs/$ROOT/big.bin?format=car" "car Content-Location"
+big_entity=$(car_count "$T/crepo" "$T/body")
+# /big.bin, dag-scope=all: the root block, then the file: 5 MiB in 256 KiB chunks = 20 leaves + its root
+[ "$big_entity" = 22 ] || fail "big.bin CAR has $big_entity blocks, wanted 22"
+ANYA_REPO="$T/crepo" "$ANYA" cat "$ROOT/big.bin" | cmp -s - "$D/big.bin" || fail "big.bin via path CAR"
+s=$(get "$G/ipfs/$ROOT/big.bin?format=car&dag-scope=block")
+[ "$(car_count "$T/crepo" "$T/body")" = 2 ] || fail "dag-scope=block: not 2 blocks"
+s=$(get "$G/ipfs/$ROOT/big.bin?format=car&dag-scope=entity")
+[ "$(car_count "$T/crepo" "$T/body")" = 22 ] || fail "dag-scope=entity: not 22 blocks"
+s=$(get "$G/ipfs/$ROOT/docs?format=car&dag-scope=entity")
+[ "$(car_count "$T/crepo" "$T/body")" = 2 ] || fail "dag-scope=entity of a directory: not 2 blocks"
+s=$(get "$G/ipfs/$ROOT/big.bin?format=car&entity-bytes=300000:600000")
+# root dir, file root, leaves 1 and 2 (262144..786431)
+[ "$(car_count "$T/crepo" "$T/body")" = 4 ] || fail "entity-bytes: not 4 blocks"
+s=$(get "$G/ipfs/$ROOT/big.bin?format=car&entity-bytes=99999999:*")
+expect_status 400 "$s" "entity-bytes outside"
+s=$(get "$G/ipfs/$ROOT?format=car&dag-scope=nonsense")
+expect_status 400 "$s" "bad dag-scope"
+s=$(get "$G/ipfs/$ROOT?format=car&car-version=2")
+expect_status 400 "$s" "car-version=2"
+s=$(get "$G/ipfs/$ROOT" -H 'Accept: application/vnd.ipld.car; version=1; order=dfs; dups=y')
+expect_status 200 "$s" "dups=y"
+expect_hdr Content-Type "application/vnd.ipld.car; version=1; order=dfs; dups=y" "dups=y type"
+
+step "Accept variants"
+s=$(get "$G/ipfs/$ROOT/hello.txt" -H 'Accept: application/x-tar')
+expect_status 406 "$s" "Accept tar"
+s=$(get "$G/ipfs/$ROOT/hello.txt" -H 'Accept: text/html,application/xhtml+xml,*/*;q=0.8')
+expect_status 200 "$s" "browser Accept"
+cmp -s "$T/body" "$D/hello.txt" || fail "browser Accept content"
+s=$(get "$G/ipfs/$ROOT/hello.txt?format=tar")
+expect_status 406 "$s" "format=tar"
+s=$(get "$G/ipfs/$ROOT/hello.txt?format=zip")
+expect_status 400 "$s" "format=zip"
+
+step "identity probe"
+s=$(get "$G/ipfs/bafkqaaa")
+expect_status 200 "$s" "bafkqaaa"
+[ ! -s "$T/body" ] || fail "bafkqaaa body"
+s=$(get "$G/ipfs/bafkqaaa?format=raw")
+expect_status 200 "$s" "bafkqaaa raw"
+[ ! -s "$T/body" ] || fail "bafkqaaa raw body"
+s=$(get "$G/ipfs/bafkqaaa?format=car")
+expect_status 200 "$s" "bafkqaaa car"
+rm -rf "$T/irepo"; "$ANYA" --repo "$T/irepo" init >/dev/null
+"$ANYA" --repo "$T/irepo" car import "$T/body" >"$T/import.out" || fail "bafkqaaa CAR does not import"
+grep -q "root bafkqaaa" "$T/import.out" || fail "bafkqaaa CAR root: $(cat "$T/import.out")"
+
+step "errors"
+s=$(get "$G/ipfs/not-a-cid")
+expect_status 400 "$s" "bad CID"
+grep -q "not a valid CID" "$T/body" || fail "bad CID explanation: $(cat "$T/body")"
+expect_hdr Content-Type "application/json" "error body type"
+s=$(get "$G/ipfs/$MISSING")
+expect_status 404 "$s" "missing CID"
+s=$(get "$G/ipfs/$MISSING?format=raw")
+expect_status 404 "$s" "missing raw"
+s=$(get "$G/ipfs/$MISSING?format=car")
+expect_status 404 "$s" "missing car"
+s=$(get "$G/ipfs/$MISSING" -H 'Cache-Control: only-if-cached')
+expect_status 412 "$s" "only-if-cached"
+s=$(get "$G/ipns/example.com/x")
+expect_status 404 "$s" "ipns"
+grep -qi "IPNS" "$T/body" || fail "ipns explanation"
+s=$(get "$G/ipfs/$ROOT/hello.txt" -X POST)
+expect_status 405 "$s" "POST"
+expect_hdr Allow "GET, HEAD" "Allow"
+s=$(get "$G/ipfs/$ROOT/hello.txt/deeper")
+expect_status 404 "$s" "a path through a file"
+s=$(get "$G/ipfs/$ROOT/a%2Fb")
+expect_status 400 "$s" "an encoded slash"
+s=$(get "$G/")
+expect_status 404 "$s" "the root"
+
+step "subdomain gateway"
+s=$(get "$G/style.css" -H "Host: $V1.ipfs.localhost:$PORT")
+expect_status 200 "$s" "subdomain file"
+cmp -s "$T/body" "$D/site/style.css" || fail "subdomain content"
+expect_hdr X-Ipfs-Path "/ipfs/$V1/style.css" "subdomain X-Ipfs-Path"
+s=$(get "$G/" -H "Host: $V1.ipfs.localhost:$PORT")
+expect_status 200 "$s" "subdomain root"
+cmp -s "$T/body" "$D/site/index.html" || fail "subdomain index.html"
+s=$(get "$G/hello.txt?x=1" -H "Host: $ROOT.ipfs.localhost:$PORT")
+expect_status 301 "$s" "subdomain CIDv0"
+loc=$(hdr Location)
+case "$loc" in
+  "http://bafybei"*".ipfs.localhost:$PORT/hello.txt?x=1") ;;
+  *) fail "subdomain CIDv0 Location: $loc" ;;
+esac
+sub=${loc#http://}; sub=${sub%%.ipfs.*}
+s=$(get "$G/hello.txt" -H "Host: $sub.ipfs.localhost:$PORT")
+expect_status 200 "$s" "the redirected subdomain"
+cmp -s "$T/body" "$D/hello.txt" || fail "redirected subdomain content"
+s=$(get "$G/" -H "Host: k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8.ipns.localhost:$PORT")
+expect_status 404 "$s" "subdomain ipns"
+
+step "server stops cleanly"
+kill -TERM "${PIDS[0]}"
+wait "${PIDS[0]}" || fail "the gateway exited non-zero"
+PIDS=()
+echo "gateway: all checks passed"
