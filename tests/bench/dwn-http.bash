@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench section 11: the DWN listener (net/dwn_http.c) against @web5/dwn-server 0.6.1 (from
+# make bench section 11: anyad's DWN listener (net/dwn_http.c; --mount off, only --dwn) against @web5/dwn-server 0.6.1 (from
 # npm, run with node on loopback; its LevelDB stores in a temporary directory), in one run:
 # BENCH_DWN_HTTP_WRITES (5000) RecordsWrites of 256 B signed beforehand by dwn-sdk-js
 # (tests/bench/dwn-http-bench.mjs), sent the way dwn-server's client sends them (dwn-request
@@ -44,11 +44,16 @@ dwn_http_bench_section() {
     return 0
   fi
   # ours
-  local server="$ROOT/$BUILD/integration/dwn_server"
   "$ANYA" --repo "$D/repo" init >/dev/null
-  "$server" "$D/repo" 127.0.0.1:0 >"$D/anya.out" 2>"$D/anya.err" &
+  "$ROOT/$BUILD/bin/anyad" --repo "$D/repo" --mount off --dwn 127.0.0.1:0 --gateway off --rpc off --p2p off --foreground \
+    2>"$D/anya.err" &
   pid=$!
-  for _ in $(seq 200); do port=$(awk '/^port / { print $2 }' "$D/anya.out"); [ -n "$port" ] && break; sleep 0.05; done
+  for _ in $(seq 200); do
+    port=$(sed -n 's/.*listening listener=dwn address=[0-9.]*:\([0-9]*\).*/\1/p' "$D/anya.err" | tail -n 1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
   if [ -z "$port" ] || ! timeout 1200 node "$CLIENT" run "$D/writes.jsonl" "http://127.0.0.1:$port" "$CLIENTS" >"$D/anya.res" 2>"$D/anya.cerr"; then
     kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     say "| DWN RecordsWrite over HTTP, $CLIENTS clients | FAILED: $(tail -n 1 "$D/anya.err" "$D/anya.cerr" 2>/dev/null | tail -n 1) | | | |"

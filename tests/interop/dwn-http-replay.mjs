@@ -1,7 +1,7 @@
 // The differential scenarios (docs/dwn-scenarios.md) replayed through the DWN
 // listener over HTTP and WebSocket instead of the engine's C API
 // (driven by tests/interop/dwn-http-replay.sh).  Each scenario gets a fresh repository
-// and listener; every step's message goes out the way @web5/dwn-server
+// and anyad serving only its DWN listener; every step's message goes out the way @web5/dwn-server
 // 0.6.1's client sends it (JSON-RPC in the dwn-request header, record data as
 // the body, chunked when it is empty so the server still sees a data stream),
 // Subscribe messages as rpc.subscribe.dwn.processMessage over one WebSocket,
@@ -16,7 +16,7 @@
 // stream (the SDK answered 501); the listener always has one, as dwn-server
 // does, so such steps are counted as "n/a", not as matches.
 // DWN_HTTP_REPLAY_JOBS (2): scenarios replayed at once, each on its own listener.
-// Usage: node dwn-http-replay.mjs NPM_DIR WS_DIR SCENARIOS.json WORKDIR ANYA DWN_SERVER PASSING.txt [NAME-SUBSTRING]
+// Usage: node dwn-http-replay.mjs NPM_DIR WS_DIR SCENARIOS.json WORKDIR ANYA ANYAD PASSING.txt [NAME-SUBSTRING]
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { loadSdk, genData, jwsPayload, clone, sdk } from './dwn/harness.mjs';
 
-const [npmDir, wsDir, scenariosPath, work, anya, server, passingPath, only] = process.argv.slice(2);
+const [npmDir, wsDir, scenariosPath, work, anya, anyad, passingPath, only] = process.argv.slice(2);
 await loadSdk(npmDir);
 const WebSocket = createRequire(join(wsDir, 'node_modules', 'x.js'))('ws');
 const doc = JSON.parse(readFileSync(scenariosPath, 'utf8'));
@@ -51,16 +51,15 @@ async function startServer(dir) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, '..'), { recursive: true });
   execFileSync(anya, ['--repo', dir, 'init'], { stdio: 'ignore' });
-  const child = spawn(server, [dir, '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(anyad, ['--repo', dir, '--mount', 'off', '--dwn', '127.0.0.1:0', '--gateway', 'off', '--rpc', 'off',
+    '--p2p', 'off', '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   let err = '';
-  child.stderr.on('data', (d) => { err += d; });
   const port = await new Promise((ok, bad) => {
-    let out = '';
     const timer = setTimeout(() => bad(new Error('the listener did not start in 10 s: ' + err)), 10000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /port (\d+)/.exec(out);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /listening listener=dwn address=[0-9.]+:(\d+)/.exec(err);
       if (m) { clearTimeout(timer); ok(Number(m[1])); }
     });
     child.once('exit', (c) => { clearTimeout(timer); bad(new Error(`the listener exited ${c}: ${err}`)); });
