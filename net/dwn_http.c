@@ -187,6 +187,7 @@ static int process_with_body(dwn_http_t *h, http_req_t *req, const char *tenant,
   }
   uint8_t *chunk = malloc(FEED_CHUNK_BYTES);
   bool feeding = chunk != NULL;
+  if (!chunk) *end = FEED_FAILED; /* the engine sees no data: nothing stored */
   while (feeding) {
     ssize_t n = http_req_read(req, chunk, FEED_CHUNK_BYTES);
     if (n == 0) break;

@@ -258,6 +258,9 @@ async function runScenario(index, scenario) {
   if (srv) {
     if (why && /error:|HTTP 5/.test(why)) why += `\n    listener stderr: ${srv.stderr().slice(-400)}`;
     await stopServer(srv);
+    // a sanitizer build (make asan) reports at exit
+    const report = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.exec(srv.stderr());
+    if (report) why = (why ? why + '\n    ' : '') + 'sanitizer report: ' + srv.stderr().slice(report.index, report.index + 1500);
   }
   rmSync(dir, { recursive: true, force: true });
   return { name: scenario.name, why, na };
