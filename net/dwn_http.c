@@ -591,7 +591,8 @@ static void get(dwn_http_t *h, http_req_t *req) {
     http_respond(req, 200, "text/plain; charset=utf-8", hint, sizeof hint - 1);
     return;
   }
-  if (strcmp(path, "/info") == 0) {
+  /* Express's routing: literal segments match in any case, one trailing '/' is optional */
+  if (strcasecmp(path, "/info") == 0 || strcasecmp(path, "/info/") == 0) {
     info(h, req);
     return;
   }
@@ -603,24 +604,29 @@ static void get(dwn_http_t *h, http_req_t *req) {
     return;
   }
   char **g = s.seg;
-  bool did = s.n >= 2 && *g[0];
-  if (did && s.n == 3 && strcmp(g[1], "records") == 0 && *g[2]) {
+  size_t n = s.n;
+#define IS(i, word) (strcasecmp(g[i], word) == 0)
+  bool protocol_path = n >= 5 && IS(1, "read") && IS(2, "protocols"); /* its '*' takes the rest, '/' included */
+  if (!protocol_path && n > 1 && !*g[n - 1]) n--;
+  bool did = n >= 2 && *g[0];
+  if (did && n == 3 && IS(1, "records") && *g[2]) {
     read_record(h, req, g[0], g[2]);
-  } else if (did && s.n == 4 && strcmp(g[1], "read") == 0 && strcmp(g[2], "records") == 0 && *g[3]) {
+  } else if (did && n == 4 && IS(1, "read") && IS(2, "records") && *g[3]) {
     read_record(h, req, g[0], g[3]);
-  } else if (did && s.n == 4 && strcmp(g[1], "read") == 0 && strcmp(g[2], "protocols") == 0 && *g[3]) {
+  } else if (did && n == 4 && IS(1, "read") && IS(2, "protocols") && *g[3]) {
     char protocol[PATH_PARAM_BYTES_MAX];
     if (decode_protocol(g[3], protocol, sizeof protocol) != 0) respond_status(req, 400);
     else query_protocols(h, req, g[0], protocol);
-  } else if (did && s.n >= 5 && strcmp(g[1], "read") == 0 && strcmp(g[2], "protocols") == 0 && *g[3]) {
+  } else if (did && protocol_path && *g[3]) {
     read_protocol_path(h, req, g[0], g[3], s.raw[4]);
-  } else if (did && s.n == 3 && strcmp(g[1], "query") == 0 && strcmp(g[2], "protocols") == 0) {
+  } else if (did && n == 3 && IS(1, "query") && IS(2, "protocols")) {
     query_protocols(h, req, g[0], NULL);
-  } else if (did && s.n == 2 && strcmp(g[1], "query") == 0) {
+  } else if (did && n == 2 && IS(1, "query")) {
     query_records(h, req, g[0]);
   } else {
     http_respond_error(req, 404, "no such DWN route: GET %.200s", path);
   }
+#undef IS
   segments_free(&s);
 }
 

@@ -162,6 +162,12 @@ for (const route of ['records', 'read/records']) {
   const s = await fetch(`${url}/${alice.did}/${route}/${secret.message.recordId}`);
   check(s.status === 404 && (await s.text()) === 'Not Found', `GET /:did/${route}/:id of an unpublished record: 404 (DWN 401)`);
 }
+{
+  const g2 = await fetch(`${url}/${encodeURIComponent(alice.did)}/RECORDS/${post.message.recordId}/`);
+  check(g2.status === 200 && Buffer.from(await g2.arrayBuffer()).equals(postData), 'Express routing: an escaped DID, any case, a trailing slash');
+  const i2 = await fetch(`${url}/Info/`);
+  check(i2.status === 200 && (await i2.json()).server === 'anya', 'GET /Info/');
+}
 const b64proto = Buffer.from(PROTO).toString('base64url');
 let g = await fetch(`${url}/${alice.did}/read/protocols/${b64proto}`);
 let j = await g.json();
@@ -243,6 +249,17 @@ check(code(r) === 202, 'record data of exactly the maximum: 202', r.rpc);
 const rq = await sdk.RecordsRead.create({ filter: { recordId: overWrite.message.recordId }, signer: alice.signer });
 r = await send(alice.did, rq.message, undefined, { base: smallUrl });
 check(code(r) === 404, 'the refused record was not stored', r.rpc);
+
+// record data sent as application/json with the dwn-request header is still the data
+// (dwn-server's JSON body parser would swallow it: a DataCidMismatch there)
+{
+  const jd = Buffer.from(JSON.stringify({ hello: 'world' }));
+  const jw = await sdk.RecordsWrite.create({ data: jd, dataFormat: 'application/json', signer: alice.signer });
+  const rpc = { jsonrpc: '2.0', id: 'jd', method: 'dwn.processMessage', params: { target: alice.did, message: jw.message } };
+  resp = await fetch(url, { method: 'POST', headers: { 'dwn-request': JSON.stringify(rpc), 'content-type': 'application/json' }, body: jd });
+  j = await resp.json();
+  check(resp.status === 200 && j.result.reply.status.code === 202, 'JSON record data with Content-Type application/json: 202', j);
+}
 
 // ---- extension: the JSON-RPC request as an application/json body
 q = await sdk.RecordsQuery.create({ filter: { schema: 'http://example.com/note' }, signer: alice.signer });
