@@ -676,6 +676,18 @@ static void sub_free(dwn_http_t *h, ws_sub_t *s) {
 
 static char *id_key(const json_t *id) { return json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY); }
 
+/* An id as JS's template strings print it (dwn-server's messages): a string
+ * bare, anything else as JSON. */
+static void id_text(const json_t *id, char *out, size_t cap) {
+  if (json_is_string(id)) {
+    snprintf(out, cap, "%.200s", json_string_value(id));
+    return;
+  }
+  char *key = id_key(id);
+  snprintf(out, cap, "%.200s", key ? key : "?");
+  free(key);
+}
+
 static ssize_t find_sub(ws_conn_t *c, const json_t *id) {
   char *key = id_key(id);
   ssize_t at = -1;
@@ -699,9 +711,9 @@ static void ws_process(ws_conn_t *c, dwn_rpc_req_t *rpc) {
     return;
   }
   if (subscription && find_sub(c, rpc->subscription_id) >= 0) {
-    char *key = id_key(rpc->subscription_id), text[300];
-    snprintf(text, sizeof text, "the subscribe id: %.200s is in use by an active subscription", key ? key : "?");
-    free(key);
+    char id[204], text[300];
+    id_text(rpc->subscription_id, id, sizeof id);
+    snprintf(text, sizeof text, "the subscribe id: %s is in use by an active subscription", id);
     ws_send_json(c->ws, dwn_rpc_error(rpc->id, DWN_RPC_INVALID_PARAMS, text));
     return;
   }
@@ -768,9 +780,9 @@ static void ws_close_sub(ws_conn_t *c, dwn_rpc_req_t *rpc) {
   }
   ssize_t at = find_sub(c, rpc->subscription_id);
   if (at < 0) {
-    char *key = id_key(rpc->subscription_id), text[300];
-    snprintf(text, sizeof text, "subscription %.200s does not exist.", key ? key : "?");
-    free(key);
+    char id[204], text[300];
+    id_text(rpc->subscription_id, id, sizeof id);
+    snprintf(text, sizeof text, "subscription %s does not exist.", id);
     ws_send_json(c->ws, dwn_rpc_error(rpc->id, DWN_RPC_INVALID_PARAMS, text));
     return;
   }
