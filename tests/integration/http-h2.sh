@@ -95,6 +95,18 @@ size=$(c "${H2[@]}" -o /dev/null -w '%{size_download}' "$BASE/download?n=2684354
 size=$(c "${H2[@]}" -o /dev/null -w '%{size_download}' "$BASE/download?n=300000&chunked=1")
 [ "$size" = 300000 ] || fail "download of unknown length: $size"
 
+# those transfers stayed bounded in the server: its peak RSS (VmHWM) is far
+# below the bytes that went through (not under sanitizers, whose allocators
+# keep freed memory)
+case "$BUILD" in
+  *asan* | *tsan*) ;;
+  *)
+    peak_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+    echo "server peak RSS: $peak_kib KiB"
+    [ "$peak_kib" -lt $((64 * 1024)) ] || fail "server peak RSS $peak_kib KiB after 64 MiB up and 256 MiB down"
+    ;;
+esac
+
 # 20 streams on one connection (by upgrade or ALPN: curl 7.88.1 cannot reuse a
 # prior-knowledge connection, curl/curl#10634)
 urls=()
