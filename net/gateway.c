@@ -64,6 +64,7 @@ struct gateway {
   struct body_entry *body_table[BODY_CACHE_BUCKETS];  /* hash chains */
   struct body_entry *lru_head, *lru_tail;
   size_t body_bytes;                                  /* bytes of bodies linked */
+  size_t body_bytes_max;                              /* the cache's bound (0: no cache) */
 };
 
 /* ---- the request's block source: budget, recording, a two-block cache ---- */
@@ -436,7 +437,9 @@ static const char *codec_type(uint64_t codec) {
 
 /* ---- the body cache ----
  * Whole bodies of files between INLINE_BODY_MAX and BODY_ENTRY_BYTES_MAX,
- * keyed by the file's binary CID, LRU within BODY_CACHE_BYTES_MAX.  Content
+ * keyed by the file's binary CID, LRU within BODY_CACHE_BYTES_MAX (the
+ * environment variable ANYA_GATEWAY_BODY_CACHE_BYTES overrides it; 0 turns
+ * the cache off, for measuring the streamed path).  Content
  * under a CID never changes, so an entry is never stale; a hit is still
  * checked with bs_has (one index lookup) so that content removed from the
  * store (GC) is a 404 again.  Filled by the worker that streams a miss;
@@ -521,7 +524,7 @@ static void body_add(gateway_t *gw, const cid_t *cid, uint8_t *data, size_t len)
   body_entry_t *have = gw->body_table[b];
   while (have && (have->key_len != e->key_len || memcmp(have->key, e->key, e->key_len) != 0)) have = have->hash_next;
   if (!have) {
-    while (gw->lru_tail && gw->body_bytes + len > BODY_CACHE_BYTES_MAX) {
+    while (gw->lru_tail && gw->body_bytes + len > gw->body_bytes_max) {
       body_entry_t *v = gw->lru_tail;
       body_unlink(gw, v);
       if (v->refs == 0) { v->hash_next = victims; victims = v; }
@@ -635,7 +638,9 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
   }
   /* a whole file of a cacheable size is kept as it streams */
   uint8_t *keep = NULL;
-  if (first == 0 && len == size && size > INLINE_BODY_MAX && size <= BODY_ENTRY_BYTES_MAX) keep = malloc(size);
+  if (first == 0 && len == size && size > INLINE_BODY_MAX && size <= BODY_ENTRY_BYTES_MAX &&
+      size <= r->gw->body_bytes_max)
+    keep = malloc(size);
   if (http_resp_start(r->req, status, (int64_t)len) != 0) { free(buf); free(keep); return 0; }
   uint64_t off = first, left = len;
   for (;;) {
@@ -933,6 +938,14 @@ int gateway_new(repo_t *repo, gateway_t **out) {
   gw->repo = repo;
   gw->bs = repo->bs;
   pthread_mutex_init(&gw->body_lock, NULL);
+  gw->body_bytes_max = BODY_CACHE_BYTES_MAX;
+  /* a knob for benchmarks that measure the uncached path (0 turns the cache off) */
+  const char *env = getenv("ANYA_GATEWAY_BODY_CACHE_BYTES");
+  if (env && *env) {
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (*end == '\0') gw->body_bytes_max = (size_t)v;
+  }
   *out = gw;
   return 0;
 }
