@@ -272,6 +272,10 @@ static int serve_raw(rq_t *r) {
   if (r->t.segments > 0)
     return fail(r, 400, "a raw block is requested by CID alone: /ipfs/<cid>?format=raw takes no path "
                         "(use ?format=car for a path)");
+  uint64_t size = 0;
+  if (r->inline_mode && r->root.hash.code != MH_IDENTITY && bs_has(r->gw->bs, &r->root, &size) > 0 &&
+      size > INLINE_BODY_MAX)
+    return BAIL; /* a large block is read by a worker */
   buf_t block = {0};
   int rc = src_get(&r->src, &r->root, &block);
   if (rc) {
@@ -326,7 +330,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
 static int serve_car(rq_t *r) {
   if (r->inline_mode) return BAIL;
   char v[GW_QUERY_VALUE_MAX];
-  gw_car_params_t cp = r->format_from_accept ? r->car : (gw_car_params_t){0};
+  gw_car_params_t cp = r->car; /* from Accept, when it named a CAR */
   if (gw_query_get(r->query, "car-version", v, sizeof v) >= 0) {
     if (strcmp(v, "1") != 0) return fail(r, 400, "car-version=%s: only CAR version 1 is produced", v);
   } else if (cp.version > 1) {
