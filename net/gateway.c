@@ -173,6 +173,19 @@ static const char *rq_cid_str(const rq_t *r, const cid_t *c, char t[CID_TEXT_BYT
   return cid_str(c, t);
 }
 
+/* Replaces bytes that are not valid UTF-8 by '?' (names from the URL end up
+ * in JSON error bodies, which must be UTF-8). */
+static void utf8_sanitize(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+    bool ok = n > 0 && *p != 0xc0 && *p != 0xc1 && *p <= 0xf4;
+    for (size_t k = 1; ok && k < n; k++) ok = (p[k] & 0xc0) == 0x80;
+    if (!ok) { *p++ = '?'; continue; }
+    p += n;
+  }
+}
+
 static int fail(rq_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(rq_t *r, int status, const char *fmt, ...) {
   if (r->src.bailed) return BAIL;
@@ -181,6 +194,13 @@ static int fail(rq_t *r, int status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* the server keeps 512 bytes of a message: cut at a character boundary, not inside one */
+  size_t cut = 480;
+  if (strlen(msg) > cut) {
+    while (cut > 0 && ((unsigned char)msg[cut] & 0xc0) == 0x80) cut--;
+    strcpy(msg + cut, "...");
+  }
+  utf8_sanitize(msg);
   http_respond_error(r->req, status, "%s", msg);
   return 0;
 }
@@ -837,9 +857,9 @@ static int parse_request(rq_t *r) {
     rc = gw_parse_subpath(path, &r->t);
   } else {
     rc = gw_parse_target(path, &r->t);
-    if (rc == -ENOENT) return fail(r, 404, "%s: this gateway serves /ipfs/<cid>[/path] and /ipns/<name>[/path]", path);
+    if (rc == -ENOENT) return fail(r, 404, "%.200s: this gateway serves /ipfs/<cid>[/path] and /ipns/<name>[/path]", path);
   }
-  if (rc) return fail(r, 400, "%s: %s", path, err_msg(rc));
+  if (rc) return fail(r, 400, "%.200s: %s", path, err_msg(rc));
   if (r->t.ns == GW_NS_IPNS)
     return fail(r, 404, "/ipns/%s: IPNS names are not resolved by this node yet (IPNS resolution comes "
                         "with the network issue); use /ipfs/<cid>", r->t.root);
@@ -881,8 +901,9 @@ static int parse_request(rq_t *r) {
     gw_accept_t acc;
     gw_parse_accept(http_req_header(r->req, "Accept"), &acc);
     if (acc.format == GW_FORMAT_UNSUPPORTED)
-      return fail(r, 406, "Accept: %s is not produced by this gateway (application/vnd.ipld.raw and "
-                          "application/vnd.ipld.car are)", acc.unsupported);
+      return fail(r, 406, "Accept: nothing this gateway produces (refused: %s); it produces "
+                          "application/vnd.ipld.raw and application/vnd.ipld.car; version=1 (order=dfs|unk, "
+                          "dups=y|n), and files and directories for other types", acc.unsupported);
     r->format = acc.format;
     r->car = acc.car;
     r->format_from_accept = acc.explicit_format;

@@ -326,6 +326,10 @@ s=$(get "$G/ipfs/$ROOT/a%2Fb")
 expect_status 400 "$s" "an encoded slash"
 s=$(get "$G/")
 expect_status 404 "$s" "the root"
+s=$(get "$G/ipfs/$ROOT/%ff%fe")
+expect_status 404 "$s" "a name that is not UTF-8"
+python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$T/body" ||
+  fail "the error body is not UTF-8 JSON: $(cat "$T/body")"
 
 step "subdomain gateway"
 s=$(get "$G/style.css" -H "Host: $V1.ipfs.localhost:$PORT")
