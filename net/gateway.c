@@ -64,6 +64,7 @@ struct gateway {
   struct body_entry *body_table[BODY_CACHE_BUCKETS];  /* hash chains */
   struct body_entry *lru_head, *lru_tail;
   size_t body_bytes;                                  /* bytes of bodies linked */
+  size_t body_bytes_max;                              /* the cache's bound (0: no cache) */
 };
 
 /* ---- the request's block source: budget, recording, a two-block cache ---- */
@@ -172,6 +173,19 @@ static const char *rq_cid_str(const rq_t *r, const cid_t *c, char t[CID_TEXT_BYT
   return cid_str(c, t);
 }
 
+/* Replaces bytes that are not valid UTF-8 by '?' (names from the URL end up
+ * in JSON error bodies, which must be UTF-8). */
+static void utf8_sanitize(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+    bool ok = n > 0 && *p != 0xc0 && *p != 0xc1 && *p <= 0xf4;
+    for (size_t k = 1; ok && k < n; k++) ok = (p[k] & 0xc0) == 0x80;
+    if (!ok) { *p++ = '?'; continue; }
+    p += n;
+  }
+}
+
 static int fail(rq_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(rq_t *r, int status, const char *fmt, ...) {
   if (r->src.bailed) return BAIL;
@@ -180,6 +194,13 @@ static int fail(rq_t *r, int status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* the server keeps 512 bytes of a message: cut at a character boundary, not inside one */
+  size_t cut = 480;
+  if (strlen(msg) > cut) {
+    while (cut > 0 && ((unsigned char)msg[cut] & 0xc0) == 0x80) cut--;
+    strcpy(msg + cut, "...");
+  }
+  utf8_sanitize(msg);
   http_respond_error(r->req, status, "%s", msg);
   return 0;
 }
@@ -271,6 +292,10 @@ static int serve_raw(rq_t *r) {
   if (r->t.segments > 0)
     return fail(r, 400, "a raw block is requested by CID alone: /ipfs/<cid>?format=raw takes no path "
                         "(use ?format=car for a path)");
+  uint64_t size = 0;
+  if (r->inline_mode && r->root.hash.code != MH_IDENTITY && bs_has(r->gw->bs, &r->root, &size) > 0 &&
+      size > INLINE_BODY_MAX)
+    return BAIL; /* a large block is read by a worker */
   buf_t block = {0};
   int rc = src_get(&r->src, &r->root, &block);
   if (rc) {
@@ -325,7 +350,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
 static int serve_car(rq_t *r) {
   if (r->inline_mode) return BAIL;
   char v[GW_QUERY_VALUE_MAX];
-  gw_car_params_t cp = r->format_from_accept ? r->car : (gw_car_params_t){0};
+  gw_car_params_t cp = r->car; /* from Accept, when it named a CAR */
   if (gw_query_get(r->query, "car-version", v, sizeof v) >= 0) {
     if (strcmp(v, "1") != 0) return fail(r, 400, "car-version=%s: only CAR version 1 is produced", v);
   } else if (cp.version > 1) {
@@ -436,7 +461,9 @@ static const char *codec_type(uint64_t codec) {
 
 /* ---- the body cache ----
  * Whole bodies of files between INLINE_BODY_MAX and BODY_ENTRY_BYTES_MAX,
- * keyed by the file's binary CID, LRU within BODY_CACHE_BYTES_MAX.  Content
+ * keyed by the file's binary CID, LRU within BODY_CACHE_BYTES_MAX (the
+ * environment variable ANYA_GATEWAY_BODY_CACHE_BYTES overrides it; 0 turns
+ * the cache off, for measuring the streamed path).  Content
  * under a CID never changes, so an entry is never stale; a hit is still
  * checked with bs_has (one index lookup) so that content removed from the
  * store (GC) is a 404 again.  Filled by the worker that streams a miss;
@@ -521,7 +548,7 @@ static void body_add(gateway_t *gw, const cid_t *cid, uint8_t *data, size_t len)
   body_entry_t *have = gw->body_table[b];
   while (have && (have->key_len != e->key_len || memcmp(have->key, e->key, e->key_len) != 0)) have = have->hash_next;
   if (!have) {
-    while (gw->lru_tail && gw->body_bytes + len > BODY_CACHE_BYTES_MAX) {
+    while (gw->lru_tail && gw->body_bytes + len > gw->body_bytes_max) {
       body_entry_t *v = gw->lru_tail;
       body_unlink(gw, v);
       if (v->refs == 0) { v->hash_next = victims; victims = v; }
@@ -635,7 +662,9 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
   }
   /* a whole file of a cacheable size is kept as it streams */
   uint8_t *keep = NULL;
-  if (first == 0 && len == size && size > INLINE_BODY_MAX && size <= BODY_ENTRY_BYTES_MAX) keep = malloc(size);
+  if (first == 0 && len == size && size > INLINE_BODY_MAX && size <= BODY_ENTRY_BYTES_MAX &&
+      size <= r->gw->body_bytes_max)
+    keep = malloc(size);
   if (http_resp_start(r->req, status, (int64_t)len) != 0) { free(buf); free(keep); return 0; }
   uint64_t off = first, left = len;
   for (;;) {
@@ -828,9 +857,9 @@ static int parse_request(rq_t *r) {
     rc = gw_parse_subpath(path, &r->t);
   } else {
     rc = gw_parse_target(path, &r->t);
-    if (rc == -ENOENT) return fail(r, 404, "%s: this gateway serves /ipfs/<cid>[/path] and /ipns/<name>[/path]", path);
+    if (rc == -ENOENT) return fail(r, 404, "%.200s: this gateway serves /ipfs/<cid>[/path] and /ipns/<name>[/path]", path);
   }
-  if (rc) return fail(r, 400, "%s: %s", path, err_msg(rc));
+  if (rc) return fail(r, 400, "%.200s: %s", path, err_msg(rc));
   if (r->t.ns == GW_NS_IPNS)
     return fail(r, 404, "/ipns/%s: IPNS names are not resolved by this node yet (IPNS resolution comes "
                         "with the network issue); use /ipfs/<cid>", r->t.root);
@@ -872,8 +901,9 @@ static int parse_request(rq_t *r) {
     gw_accept_t acc;
     gw_parse_accept(http_req_header(r->req, "Accept"), &acc);
     if (acc.format == GW_FORMAT_UNSUPPORTED)
-      return fail(r, 406, "Accept: %s is not produced by this gateway (application/vnd.ipld.raw and "
-                          "application/vnd.ipld.car are)", acc.unsupported);
+      return fail(r, 406, "Accept: nothing this gateway produces (refused: %s); it produces "
+                          "application/vnd.ipld.raw and application/vnd.ipld.car; version=1 (order=dfs|unk, "
+                          "dups=y|n), and files and directories for other types", acc.unsupported);
     r->format = acc.format;
     r->car = acc.car;
     r->format_from_accept = acc.explicit_format;
@@ -933,6 +963,14 @@ int gateway_new(repo_t *repo, gateway_t **out) {
   gw->repo = repo;
   gw->bs = repo->bs;
   pthread_mutex_init(&gw->body_lock, NULL);
+  gw->body_bytes_max = BODY_CACHE_BYTES_MAX;
+  /* a knob for benchmarks that measure the uncached path (0 turns the cache off) */
+  const char *env = getenv("ANYA_GATEWAY_BODY_CACHE_BYTES");
+  if (env && *env) {
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (*end == '\0') gw->body_bytes_max = (size_t)v;
+  }
   *out = gw;
   return 0;
 }

@@ -157,8 +157,13 @@ curl -sS -I -o "$T/h" "$G/ipfs/$ROOT/big.bin" || fail "HEAD"
 head -n 1 "$T/h" | grep -q ' 200' || fail "HEAD status: $(head -n 1 "$T/h")"
 expect_hdr Content-Length $((5 * 1024 * 1024)) "HEAD Content-Length"
 expect_hdr Content-Type "application/octet-stream" "HEAD Content-Type"
-n=$(curl -sS -X HEAD --max-time 5 "$G/ipfs/$ROOT/big.bin" 2>/dev/null | wc -c || true)
-[ "$n" = 0 ] || fail "HEAD sent $n body bytes"
+# the raw exchange, to see that nothing follows the headers
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'HEAD /ipfs/%s/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$ROOT" >&3
+timeout 10 cat <&3 >"$T/head.raw" || true
+exec 3<&-
+python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); h, _, b = d.partition(b"\r\n\r\n"); sys.exit(0 if h.startswith(b"HTTP/1.1 200") and b == b"" else 1)' \
+  "$T/head.raw" || fail "HEAD: not a 200 with headers only: $(head -c 300 "$T/head.raw")"
 
 step "Range"
 s=$(get "$G/ipfs/$ROOT/big.bin" -H 'Range: bytes=0-99')
@@ -326,6 +331,10 @@ s=$(get "$G/ipfs/$ROOT/a%2Fb")
 expect_status 400 "$s" "an encoded slash"
 s=$(get "$G/")
 expect_status 404 "$s" "the root"
+s=$(get "$G/ipfs/$ROOT/%ff%fe")
+expect_status 404 "$s" "a name that is not UTF-8"
+python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$T/body" ||
+  fail "the error body is not UTF-8 JSON: $(cat "$T/body")"
 
 step "subdomain gateway"
 s=$(get "$G/style.css" -H "Host: $V1.ipfs.localhost:$PORT")
