@@ -343,9 +343,8 @@ typedef struct add_job {
   stream_t out;
   int status;              /* HTTP status of a failure: 400 the client's fault */
   add_dir_t *top_dir;      /* the top-level directory being filled (not wrapping) */
-  add_dir_t wrapper;       /* with wrap: the wrapper; else its dir only catches repeated top names */
-  char **done_tops;        /* top-level names already finished (not wrapping) */
-  size_t done_len, done_cap;
+  add_dir_t wrapper;       /* with wrap: the wrapper; else its dir indexes the top-level names seen */
+  cid_t placeholder;       /* the CID the top-level names are indexed with (not wrapping) */
   add_top_t *tops;         /* roots to pin, as `anya add` collects them */
   size_t tops_len, tops_cap;
   bool from_stdin;
@@ -558,20 +557,21 @@ static int find_parent(add_job_t *j, char *path, add_dir_t **out) {
   if (!j->wrap) {
     size_t top_len = slash ? (size_t)(slash - path) : strlen(path);
     bool same = j->top_dir && strlen(j->top_dir->name) == top_len && memcmp(j->top_dir->name, path, top_len) == 0;
+    if (same && !slash && j->kind != PART_DIR)
+      return j->status = 400, err_set(-EINVAL, "%s: added twice", path);
     if (!same) {
       int rc = top_finish(j);
       if (rc) return rc;
-      for (size_t i = 0; i < j->done_len; i++)
-        if (strlen(j->done_tops[i]) == top_len && memcmp(j->done_tops[i], path, top_len) == 0)
-          return j->status = 400, err_set(-EINVAL, "%.*s: the parts of a top-level entry must be sent together",
-                                          (int)top_len, path);
-      if (grow((void **)&j->done_tops, &j->done_cap, j->done_len + 1, sizeof *j->done_tops)) return -ENOMEM;
-      if (!(j->done_tops[j->done_len] = strndup(path, top_len))) return -ENOMEM;
-      j->done_len++;
-      if (slash || j->kind == PART_DIR) {
-        char *name = j->done_tops[j->done_len - 1];
-        if ((rc = dir_new(&j->io, name, name, &j->top_dir))) return rc;
-      }
+      /* the top-level names seen, in the (otherwise unused) wrapper's index:
+       * a name again means its parts were not sent together */
+      char *name = strndup(path, top_len);
+      if (!name) return -ENOMEM;
+      rc = imp_dir_add(j->wrapper.dir, name, &j->placeholder, 0);
+      if (rc == -EEXIST)
+        rc = j->status = 400, err_set(-EINVAL, "%s: the parts of a top-level entry must be sent together", name);
+      if (!rc && (slash || j->kind == PART_DIR)) rc = dir_new(&j->io, name, name, &j->top_dir);
+      free(name);
+      if (rc) return rc;
     }
   }
   if (!slash) {
@@ -843,6 +843,7 @@ static void cmd_add(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (!rc && pin < -1) rc = pin;
   if (!rc) rc = imp_options_check(&j->io);
   if (!rc) rc = imp_dir_new(&j->io, &j->wrapper.dir);
+  if (!rc) rc = cid_make(&j->placeholder, 1, CODEC_RAW, MH_SHA2_256, (const uint8_t *)"", 0);
   j->wrapper.name = "", j->wrapper.path = "";
   if (rc) {
     reply_error(req, status_for(rc), err_msg(rc));
@@ -877,8 +878,6 @@ static void cmd_add(rpc_t *rpc, http_req_t *req, const args_t *a) {
   for (size_t i = 0; i < j->wrapper.kids_len; i++) add_dir_free(j->wrapper.kids[i]);
   free(j->wrapper.kids);
   imp_dir_abort(j->wrapper.dir);
-  for (size_t i = 0; i < j->done_len; i++) free(j->done_tops[i]);
-  free(j->done_tops);
   free(j->tops);
   free(j->path);
   buf_free(&j->symlink);
