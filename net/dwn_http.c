@@ -187,6 +187,7 @@ static int process_with_body(dwn_http_t *h, http_req_t *req, const char *tenant,
   }
   uint8_t *chunk = malloc(FEED_CHUNK_BYTES);
   bool feeding = chunk != NULL;
+  if (!chunk) *end = FEED_FAILED; /* the engine sees no data: nothing stored */
   while (feeding) {
     ssize_t n = http_req_read(req, chunk, FEED_CHUNK_BYTES);
     if (n == 0) break;
@@ -590,7 +591,8 @@ static void get(dwn_http_t *h, http_req_t *req) {
     http_respond(req, 200, "text/plain; charset=utf-8", hint, sizeof hint - 1);
     return;
   }
-  if (strcmp(path, "/info") == 0) {
+  /* Express's routing: literal segments match in any case, one trailing '/' is optional */
+  if (strcasecmp(path, "/info") == 0 || strcasecmp(path, "/info/") == 0) {
     info(h, req);
     return;
   }
@@ -602,24 +604,29 @@ static void get(dwn_http_t *h, http_req_t *req) {
     return;
   }
   char **g = s.seg;
-  bool did = s.n >= 2 && *g[0];
-  if (did && s.n == 3 && strcmp(g[1], "records") == 0 && *g[2]) {
+  size_t n = s.n;
+#define IS(i, word) (strcasecmp(g[i], word) == 0)
+  bool protocol_path = n >= 5 && IS(1, "read") && IS(2, "protocols"); /* its '*' takes the rest, '/' included */
+  if (!protocol_path && n > 1 && !*g[n - 1]) n--;
+  bool did = n >= 2 && *g[0];
+  if (did && n == 3 && IS(1, "records") && *g[2]) {
     read_record(h, req, g[0], g[2]);
-  } else if (did && s.n == 4 && strcmp(g[1], "read") == 0 && strcmp(g[2], "records") == 0 && *g[3]) {
+  } else if (did && n == 4 && IS(1, "read") && IS(2, "records") && *g[3]) {
     read_record(h, req, g[0], g[3]);
-  } else if (did && s.n == 4 && strcmp(g[1], "read") == 0 && strcmp(g[2], "protocols") == 0 && *g[3]) {
+  } else if (did && n == 4 && IS(1, "read") && IS(2, "protocols") && *g[3]) {
     char protocol[PATH_PARAM_BYTES_MAX];
     if (decode_protocol(g[3], protocol, sizeof protocol) != 0) respond_status(req, 400);
     else query_protocols(h, req, g[0], protocol);
-  } else if (did && s.n >= 5 && strcmp(g[1], "read") == 0 && strcmp(g[2], "protocols") == 0 && *g[3]) {
+  } else if (did && protocol_path && *g[3]) {
     read_protocol_path(h, req, g[0], g[3], s.raw[4]);
-  } else if (did && s.n == 3 && strcmp(g[1], "query") == 0 && strcmp(g[2], "protocols") == 0) {
+  } else if (did && n == 3 && IS(1, "query") && IS(2, "protocols")) {
     query_protocols(h, req, g[0], NULL);
-  } else if (did && s.n == 2 && strcmp(g[1], "query") == 0) {
+  } else if (did && n == 2 && IS(1, "query")) {
     query_records(h, req, g[0]);
   } else {
     http_respond_error(req, 404, "no such DWN route: GET %.200s", path);
   }
+#undef IS
   segments_free(&s);
 }
 
@@ -669,6 +676,18 @@ static void sub_free(dwn_http_t *h, ws_sub_t *s) {
 
 static char *id_key(const json_t *id) { return json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY); }
 
+/* An id as JS's template strings print it (dwn-server's messages): a string
+ * bare, anything else as JSON. */
+static void id_text(const json_t *id, char *out, size_t cap) {
+  if (json_is_string(id)) {
+    snprintf(out, cap, "%.200s", json_string_value(id));
+    return;
+  }
+  char *key = id_key(id);
+  snprintf(out, cap, "%.200s", key ? key : "?");
+  free(key);
+}
+
 static ssize_t find_sub(ws_conn_t *c, const json_t *id) {
   char *key = id_key(id);
   ssize_t at = -1;
@@ -692,9 +711,9 @@ static void ws_process(ws_conn_t *c, dwn_rpc_req_t *rpc) {
     return;
   }
   if (subscription && find_sub(c, rpc->subscription_id) >= 0) {
-    char *key = id_key(rpc->subscription_id), text[300];
-    snprintf(text, sizeof text, "the subscribe id: %.200s is in use by an active subscription", key ? key : "?");
-    free(key);
+    char id[204], text[300];
+    id_text(rpc->subscription_id, id, sizeof id);
+    snprintf(text, sizeof text, "the subscribe id: %s is in use by an active subscription", id);
     ws_send_json(c->ws, dwn_rpc_error(rpc->id, DWN_RPC_INVALID_PARAMS, text));
     return;
   }
@@ -761,9 +780,9 @@ static void ws_close_sub(ws_conn_t *c, dwn_rpc_req_t *rpc) {
   }
   ssize_t at = find_sub(c, rpc->subscription_id);
   if (at < 0) {
-    char *key = id_key(rpc->subscription_id), text[300];
-    snprintf(text, sizeof text, "subscription %.200s does not exist.", key ? key : "?");
-    free(key);
+    char id[204], text[300];
+    id_text(rpc->subscription_id, id, sizeof id);
+    snprintf(text, sizeof text, "subscription %s does not exist.", id);
     ws_send_json(c->ws, dwn_rpc_error(rpc->id, DWN_RPC_INVALID_PARAMS, text));
     return;
   }

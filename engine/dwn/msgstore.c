@@ -1082,6 +1082,7 @@ typedef struct query_ctx {
   stream_t streams[MSGSTORE_STREAMS_MAX];
   size_t stream_count;
   size_t limit;           /* entries wanted (the page) */
+  size_t entries_cap;     /* res->entries allocated (grown as matches come: most queries find a few) */
   uint64_t keys_read;
   uint64_t sets_read;
 } query_ctx_t;
@@ -1427,6 +1428,15 @@ static int candidate(query_ctx_t *qc, const uint8_t *rem, size_t rem_len, msgsto
     return 1;
   }
   assert(res->count < cap);
+  if (res->count == qc->entries_cap) {
+    size_t grown = qc->entries_cap * 2 < cap ? qc->entries_cap * 2 : cap;
+    msgstore_entry_t *more = realloc(res->entries, grown * sizeof *more);
+    if (!more) {
+      leveldb_free(value);
+      return -ENOMEM;
+    }
+    res->entries = more, qc->entries_cap = grown;
+  }
   msgstore_entry_t *e = &res->entries[res->count];
   memset(e, 0, sizeof *e);
   size_t cid_len = strlen(cid);
@@ -1497,7 +1507,8 @@ static int query_run(query_ctx_t *qc, msgstore_result_t *res, size_t limit) {
     const msgstore_condition_t *sc = q->filter_count == 1 ? sort_condition(&q->filters[0], qc->sort) : NULL;
     if ((rc = stream_add(qc, prefix, len, sc))) return rc;
   }
-  res->entries = calloc(limit, sizeof *res->entries);
+  qc->entries_cap = limit < 16 ? limit : 16;
+  res->entries = calloc(qc->entries_cap, sizeof *res->entries);
   if (!res->entries) return -ENOMEM;
   uint8_t last[MSGSTORE_KEY_BYTES_MAX];
   size_t last_len;

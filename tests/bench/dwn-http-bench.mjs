@@ -8,7 +8,8 @@
 //       header, application/octet-stream body) over CLIENTS keep-alive
 //       connections, each client one request at a time; the first WARMUP
 //       (default 200) are not timed.  Prints "writes=N errors=E writes_per_s=X
-//       p50_ms=A p99_ms=B" (errors: any reply other than HTTP 200 / DWN 202).
+//       p50_ms=A p99_ms=B [first_error=...]" (errors: any reply other than HTTP 200 /
+//       DWN 202; the first one's status and text, spaces as _).
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,16 +51,18 @@ function send(item) {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
         let good = false;
-        try { good = res.statusCode === 200 && JSON.parse(Buffer.concat(chunks).toString()).result.reply.status.code === 202; } catch { good = false; }
+        try { good = res.statusCode === 200 && JSON.parse(text).result.reply.status.code === 202; } catch { good = false; }
+        if (!good && !firstError) firstError = `HTTP_${res.statusCode}_${text.slice(0, 120).replace(/\s/g, '_')}`;
         ok(good);
       });
     });
-    req.on('error', () => ok(false));
+    req.on('error', (e) => { if (!firstError) firstError = String(e.code ?? e.message).replace(/\s/g, '_'); ok(false); });
     req.end(item.body);
   });
 }
-let next = 0, errors = 0;
+let next = 0, errors = 0, firstError = '';
 const lat = [];
 async function client(limit, timed) {
   while (next < limit) {
@@ -76,5 +79,5 @@ await Promise.all(Array.from({ length: clients }, () => client(items.length, tru
 const s = Number(process.hrtime.bigint() - t0) / 1e9;
 lat.sort((a, b) => a - b);
 const pct = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : 0).toFixed(2);
-console.log(`writes=${items.length - w} errors=${errors} writes_per_s=${((items.length - w) / s).toFixed(0)} p50_ms=${pct(0.5)} p99_ms=${pct(0.99)}`);
+console.log(`writes=${items.length - w} errors=${errors} writes_per_s=${((items.length - w) / s).toFixed(0)} p50_ms=${pct(0.5)} p99_ms=${pct(0.99)}${firstError ? ' first_error=' + firstError : ''}`);
 agent.destroy();

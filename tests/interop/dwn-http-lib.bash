@@ -7,28 +7,31 @@
 #       come up within 10 s.
 #   dwn_http_stop PID   SIGTERM, then wait for it.
 #   dwn_http_stop_all   every PID in DWN_PIDS (for the EXIT trap).
-# The listener is build/integration/dwn_server (net/dwn_http.c over the
-# repository's DWN, engine/dwn_repo.h) until anyad serves the DWN itself.
+#   dwn_http_sanitizer_check   after stopping: fails when a listener's stderr
+#       holds an AddressSanitizer / LeakSanitizer / UBSan report (make asan).
+# The listener is anyad's (--mount off, only --dwn on), as users run it.
 DWN_PIDS=()
-DWN_SERVER=${DWN_SERVER:-$BUILD/integration/dwn_server}
+DWN_ERRS=()
+ANYAD=${ANYAD:-$(dirname "$ANYA")/anyad}
 dwn_http_start() {
   local dir=$1 max=${2:-}
   "$ANYA" --repo "$dir" init >/dev/null || { echo "FAIL: anya init $dir"; exit 1; }
   if [ -n "$max" ]; then
     sed -i "s/^max_record_data_size = .*/max_record_data_size = \"$max\"/" "$dir/config.toml"
   fi
-  [ -x "$DWN_SERVER" ] || { echo "FAIL: $DWN_SERVER is not built"; exit 1; }
-  "$DWN_SERVER" "$dir" 127.0.0.1:0 >"$dir.out" 2>"$dir.err" &
+  [ -x "$ANYAD" ] || { echo "FAIL: $ANYAD is not built"; exit 1; }
+  "$ANYAD" --repo "$dir" --mount off --dwn 127.0.0.1:0 --gateway off --rpc off --p2p off --foreground 2>"$dir.err" &
   DWN_PID=$!
   DWN_PIDS+=("$DWN_PID")
+  DWN_ERRS+=("$dir.err")
   local port=""
   for _ in $(seq 200); do
-    port=$(awk '/^port / { print $2 }' "$dir.out" 2>/dev/null)
+    port=$(sed -n 's/.*listening listener=dwn address=[0-9.]*:\([0-9]*\).*/\1/p' "$dir.err" 2>/dev/null | tail -n 1)
     [ -n "$port" ] && break
     kill -0 "$DWN_PID" 2>/dev/null || break
     sleep 0.05
   done
-  [ -n "$port" ] || { cat "$dir.err"; echo "FAIL: the DWN listener over $dir did not start"; exit 1; }
+  [ -n "$port" ] || { cat "$dir.err"; echo "FAIL: anyad's DWN listener over $dir did not start"; exit 1; }
   DWN_URL="http://127.0.0.1:$port"
 }
 dwn_http_stop() {
@@ -42,3 +45,16 @@ dwn_http_stop_all() {
   for p in "${DWN_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   DWN_PIDS=()
 }
+dwn_http_sanitizer_check() {
+  local f
+  for f in "${DWN_ERRS[@]}"; do
+    if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$f" 2>/dev/null; then
+      grep -E -A30 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$f" | head -60
+      echo "FAIL: a sanitizer report in $f"
+      return 1
+    fi
+  done
+  return 0
+}
+# True when anyad is a sanitizer build (its memory figures mean nothing then).
+dwn_http_sanitized() { grep -qa "__asan_init" "$ANYAD"; }

@@ -1,7 +1,7 @@
 // The differential scenarios (docs/dwn-scenarios.md) replayed through the DWN
 // listener over HTTP and WebSocket instead of the engine's C API
 // (driven by tests/interop/dwn-http-replay.sh).  Each scenario gets a fresh repository
-// and listener; every step's message goes out the way @web5/dwn-server
+// and anyad serving only its DWN listener; every step's message goes out the way @web5/dwn-server
 // 0.6.1's client sends it (JSON-RPC in the dwn-request header, record data as
 // the body, chunked when it is empty so the server still sees a data stream),
 // Subscribe messages as rpc.subscribe.dwn.processMessage over one WebSocket,
@@ -15,7 +15,8 @@
 // Not comparable: a Subscribe step of a scenario recorded WITHOUT an event
 // stream (the SDK answered 501); the listener always has one, as dwn-server
 // does, so such steps are counted as "n/a", not as matches.
-// Usage: node dwn-http-replay.mjs NPM_DIR WS_DIR SCENARIOS.json WORKDIR ANYA DWN_SERVER PASSING.txt [NAME-SUBSTRING]
+// DWN_HTTP_REPLAY_JOBS (2): scenarios replayed at once, each on its own listener.
+// Usage: node dwn-http-replay.mjs NPM_DIR WS_DIR SCENARIOS.json WORKDIR ANYA ANYAD PASSING.txt [NAME-SUBSTRING]
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { loadSdk, genData, jwsPayload, clone, sdk } from './dwn/harness.mjs';
 
-const [npmDir, wsDir, scenariosPath, work, anya, server, passingPath, only] = process.argv.slice(2);
+const [npmDir, wsDir, scenariosPath, work, anya, anyad, passingPath, only] = process.argv.slice(2);
 await loadSdk(npmDir);
 const WebSocket = createRequire(join(wsDir, 'node_modules', 'x.js'))('ws');
 const doc = JSON.parse(readFileSync(scenariosPath, 'utf8'));
@@ -50,16 +51,15 @@ async function startServer(dir) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, '..'), { recursive: true });
   execFileSync(anya, ['--repo', dir, 'init'], { stdio: 'ignore' });
-  const child = spawn(server, [dir, '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(anyad, ['--repo', dir, '--mount', 'off', '--dwn', '127.0.0.1:0', '--gateway', 'off', '--rpc', 'off',
+    '--p2p', 'off', '--foreground'], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.add(child);
   let err = '';
-  child.stderr.on('data', (d) => { err += d; });
   const port = await new Promise((ok, bad) => {
-    let out = '';
     const timer = setTimeout(() => bad(new Error('the listener did not start in 10 s: ' + err)), 10000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /port (\d+)/.exec(out);
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = /listening listener=dwn address=[0-9.]+:(\d+)/.exec(err);
       if (m) { clearTimeout(timer); ok(Number(m[1])); }
     });
     child.once('exit', (c) => { clearTimeout(timer); bad(new Error(`the listener exited ${c}: ${err}`)); });
@@ -167,9 +167,7 @@ function compare(step, reply, bytes) {
 }
 
 let passed = 0, total = 0, stepsOk = 0, steps = 0, stepsNa = 0, requiredFailed = 0, naScenarios = 0;
-for (const [index, scenario] of doc.scenarios.entries()) {
-  if (only && !scenario.name.includes(only)) continue;
-  total++;
+async function runScenario(index, scenario) {
   const dir = join(work, String(index));
   let why = null, na = 0;
   let srv;
@@ -260,19 +258,44 @@ for (const [index, scenario] of doc.scenarios.entries()) {
   if (srv) {
     if (why && /error:|HTTP 5/.test(why)) why += `\n    listener stderr: ${srv.stderr().slice(-400)}`;
     await stopServer(srv);
+    // a sanitizer build (make asan) reports at exit
+    const report = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.exec(srv.stderr());
+    if (report) why = (why ? why + '\n    ' : '') + 'sanitizer report: ' + srv.stderr().slice(report.index, report.index + 1500);
   }
   rmSync(dir, { recursive: true, force: true });
-  const required = must.has(scenario.name);
-  if (!why && na) {
-    naScenarios++;
-    console.log(`N/A  ${scenario.name}   (${na} Subscribe step(s) recorded without an event stream; the rest match)`);
-  } else if (!why) {
-    passed++;
-    console.log(`PASS ${scenario.name}`);
-  } else {
-    console.log(`FAIL ${scenario.name}${required ? '   (REQUIRED)' : ''}\n    ${why}`);
-    if (required) requiredFailed++;
+  return { name: scenario.name, why, na };
+}
+
+// DWN_HTTP_REPLAY_JOBS scenarios at a time (default 2: most of a step is
+// waiting for an fsync or a process start); results printed in corpus order.
+const chosen = [...doc.scenarios.entries()].filter(([, sc]) => !only || sc.name.includes(only));
+const jobs = Math.max(1, Number(process.env.DWN_HTTP_REPLAY_JOBS ?? 2));
+const results = new Array(chosen.length);
+let nextJob = 0, printed = 0;
+function report() {
+  for (; printed < chosen.length && results[printed]; printed++) {
+    const { name, why, na } = results[printed];
+    total++;
+    const required = must.has(name);
+    if (!why && na) {
+      naScenarios++;
+      console.log(`N/A  ${name}   (${na} Subscribe step(s) recorded without an event stream; the rest match)`);
+    } else if (!why) {
+      passed++;
+      console.log(`PASS ${name}`);
+    } else {
+      console.log(`FAIL ${name}${required ? '   (REQUIRED)' : ''}\n    ${why}`);
+      if (required) requiredFailed++;
+    }
   }
 }
+await Promise.all(Array.from({ length: jobs }, async () => {
+  while (nextJob < chosen.length) {
+    const k = nextJob++;
+    const [index, scenario] = chosen[k];
+    results[k] = await runScenario(index, scenario);
+    report();
+  }
+}));
 console.log(`replay over HTTP: ${passed} of ${total} scenarios match, ${naScenarios} match apart from n/a steps (${stepsOk} of ${steps} steps match, ${stepsNa} n/a)`);
 process.exit(requiredFailed ? 1 : 0);

@@ -3,7 +3,7 @@
 # the DWN listener on loopback (tests/interop/dwn-http-replay.mjs): every
 # message over HTTP with dwn-server 0.6.1's client conventions, subscriptions
 # over WebSocket, every reply compared as dwn-replay.sh compares the engine's.
-# Each scenario gets a fresh repository and listener.  The scenarios of
+# Each scenario gets a fresh repository and anyad serving only --dwn.  The scenarios of
 # tests/interop/dwn/replay-passing.txt must match (a Subscribe step recorded
 # without an event stream is n/a: the listener always has one, as
 # dwn-server does).  The corpus is $BUILD/dwn/scenarios.json, made as
@@ -29,8 +29,8 @@ trap 'rm -rf "$WORK"' EXIT
     echo "$sources" >"$BUILD/dwn/scenarios.sources"
   fi
 ) 9>"$BUILD/dwn/.lock" || exit 1
-[ -x "$DWN_SERVER" ] || { echo "FAIL: $DWN_SERVER is not built"; exit 1; }
-timeout 1800 node "$ROOT/tests/interop/dwn-http-replay.mjs" "$NPM_DIR" "$WS_DIR" "$DOC" "$WORK/run" "$ANYA" "$DWN_SERVER" \
+[ -x "$ANYAD" ] || { echo "FAIL: $ANYAD is not built"; exit 1; }
+timeout 1800 node "$ROOT/tests/interop/dwn-http-replay.mjs" "$NPM_DIR" "$WS_DIR" "$DOC" "$WORK/run" "$ANYA" "$ANYAD" \
   "$ROOT/tests/interop/dwn/replay-passing.txt" "$@" | tee "$WORK/replay.out" | grep -v "^PASS "
 rc=${PIPESTATUS[0]}
 echo "$(grep -c '^PASS' "$WORK/replay.out") scenarios match over HTTP; $(grep -c '^N/A' "$WORK/replay.out") n/a; $(grep -c '^FAIL' "$WORK/replay.out") do not"

@@ -162,6 +162,12 @@ for (const route of ['records', 'read/records']) {
   const s = await fetch(`${url}/${alice.did}/${route}/${secret.message.recordId}`);
   check(s.status === 404 && (await s.text()) === 'Not Found', `GET /:did/${route}/:id of an unpublished record: 404 (DWN 401)`);
 }
+{
+  const g2 = await fetch(`${url}/${encodeURIComponent(alice.did)}/RECORDS/${post.message.recordId}/`);
+  check(g2.status === 200 && Buffer.from(await g2.arrayBuffer()).equals(postData), 'Express routing: an escaped DID, any case, a trailing slash');
+  const i2 = await fetch(`${url}/Info/`);
+  check(i2.status === 200 && (await i2.json()).server === 'anya', 'GET /Info/');
+}
 const b64proto = Buffer.from(PROTO).toString('base64url');
 let g = await fetch(`${url}/${alice.did}/read/protocols/${b64proto}`);
 let j = await g.json();
@@ -195,6 +201,40 @@ resp = await fetch(url, { method: 'POST', headers: { 'dwn-request': JSON.stringi
 j = await resp.json();
 check(resp.status === 500 && j.error.code === -32601 && j.id === 7, 'unknown method: -32601 (dwn-server hangs)', j);
 
+resp = await fetch(url, { method: 'POST', headers: { 'dwn-request': JSON.stringify({ jsonrpc: '2.0', id: 'p', method: 'dwn.processMessage', params: { target: alice.did } }) } });
+j = await resp.json();
+check(resp.status === 500 && j.error.code === -32602 && j.id === 'p', 'no params.message: -32602', j);
+resp = await fetch(url, { method: 'POST', headers: { 'dwn-request': '[1,2]' } });
+j = await resp.json();
+check(resp.status === 400 && j.error.code === -50400, 'a dwn-request that is not an object: 400 -50400', j);
+
+// a client that goes away in the middle of a 20 MiB upload: nothing stored, the listener carries on
+{
+  const cut = genData('http-cut', 20 << 20);
+  const cutWrite = await sdk.RecordsWrite.create({ data: cut, dataFormat: 'application/octet-stream', signer: alice.signer });
+  const abort = new AbortController();
+  let sent = 0;
+  const body = new ReadableStream({
+    pull(c) {
+      if (sent >= (4 << 20)) { setTimeout(() => abort.abort(), 200); return new Promise(() => {}); }
+      c.enqueue(cut.subarray(sent, sent + (1 << 20)));
+      sent += 1 << 20;
+    },
+  });
+  const rpc = { jsonrpc: '2.0', id: 'cut', method: 'dwn.processMessage', params: { target: alice.did, message: cutWrite.message } };
+  let aborted = false;
+  try {
+    await fetch(url, { method: 'POST', headers: { 'dwn-request': JSON.stringify(rpc), 'content-type': 'application/octet-stream' }, body, duplex: 'half', signal: abort.signal });
+  } catch { aborted = true; }
+  check(aborted, 'an upload aborted after 4 of 20 MiB');
+  await new Promise((ok) => setTimeout(ok, 300));
+  const h = await fetch(url + '/health');
+  check(h.status === 200, 'the listener still answers after the abort');
+  const rd = await sdk.RecordsRead.create({ filter: { recordId: cutWrite.message.recordId }, signer: alice.signer });
+  r = await send(alice.did, rd.message);
+  check(code(r) === 404, 'the aborted record was not stored', r.rpc);
+}
+
 // 413: the small-max server, by Content-Length before reading, and while streaming a chunked body
 const over = genData('http-over', smallMax + 1);
 const overWrite = await sdk.RecordsWrite.create({ data: over, dataFormat: 'application/octet-stream', signer: alice.signer });
@@ -209,6 +249,17 @@ check(code(r) === 202, 'record data of exactly the maximum: 202', r.rpc);
 const rq = await sdk.RecordsRead.create({ filter: { recordId: overWrite.message.recordId }, signer: alice.signer });
 r = await send(alice.did, rq.message, undefined, { base: smallUrl });
 check(code(r) === 404, 'the refused record was not stored', r.rpc);
+
+// record data sent as application/json with the dwn-request header is still the data
+// (dwn-server's JSON body parser would swallow it: a DataCidMismatch there)
+{
+  const jd = Buffer.from(JSON.stringify({ hello: 'world' }));
+  const jw = await sdk.RecordsWrite.create({ data: jd, dataFormat: 'application/json', signer: alice.signer });
+  const rpc = { jsonrpc: '2.0', id: 'jd', method: 'dwn.processMessage', params: { target: alice.did, message: jw.message } };
+  resp = await fetch(url, { method: 'POST', headers: { 'dwn-request': JSON.stringify(rpc), 'content-type': 'application/json' }, body: jd });
+  j = await resp.json();
+  check(resp.status === 200 && j.result.reply.status.code === 202, 'JSON record data with Content-Type application/json: 202', j);
+}
 
 // ---- extension: the JSON-RPC request as an application/json body
 q = await sdk.RecordsQuery.create({ filter: { schema: 'http://example.com/note' }, signer: alice.signer });
