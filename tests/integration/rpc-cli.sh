@@ -62,6 +62,11 @@ mkdir "$T/tree/sub/deeper/$long"
 echo deepest >"$T/tree/sub/deeper/$long/$long"
 ln -s "../$long/$long/../../$long" "$T/tree/sub/deeper/link-long"
 prng_bytes 2 3000000 >"$T/big"
+# a directory past the HAMT threshold, with subdirectories: their events
+# come in the shard's (hash) order, not by name
+mkdir -p "$T/hamt"
+(cd "$T/hamt" && touch $(seq -f 'an-entry-with-a-long-name-%015g' 1 4000) && mkdir d1 d2 d3 d4 d5 d6 &&
+  for d in d1 d2 d3 d4 d5 d6; do echo "$d" >"$d/f"; done)
 echo "a raw block" >"$T/block"
 echo stdin data >"$T/stdin"
 echo '{"descriptor": {"interface": "Records", "method": "Query"}}' >"$T/msg-bad"
@@ -86,6 +91,8 @@ add --pin=false $T/big
 add < $T/stdin
 add -Q --cid-version 1 < $T/stdin
 add -r $T/tree $T/tree/sub
+add -r $T/hamt
+add -w -Q -r $T/hamt $T/tree
 cat $AFILE
 cat --offset 2 --length 100 $AFILE
 cat ROOT/sub/b b
