@@ -341,6 +341,7 @@ typedef struct add_job {
   imp_options_t io;
   block_sink_t sink;
   bool wrap, progress;
+  bool silent;             /* Kubo's silent: no event lines */
   stream_t out;
   int status;              /* HTTP status of a failure: 400 the client's fault */
   add_dir_t *top_dir;      /* the top-level directory being filled (not wrapping) */
@@ -396,6 +397,7 @@ static int add_event(add_job_t *j, const cid_t *cid, const char *path, uint64_t 
     t->size_bytes = tsize;
     snprintf(t->label, sizeof t->label, "%s", path);
   }
+  if (j->silent) return 0;
   snprintf(size, sizeof size, "%llu", (unsigned long long)tsize);
   return stream_line(&j->out, json_pack("{s:s,s:s,s:s}", "Name", unnamed ? text : path, "Hash", text, "Size", size));
 }
@@ -957,6 +959,7 @@ static void cmd_add(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (!rc && (b = arg_bool(a, "trickle")) != -1) rc = b < 0 ? b : (j->io.trickle = b == 1, 0);
   if (!rc && (b = arg_bool(a, "wrap-with-directory")) != -1) rc = b < 0 ? b : (j->wrap = j->io.wrap = b == 1, 0);
   if (!rc && (b = arg_bool(a, "progress")) != -1) rc = b < 0 ? b : (j->progress = b == 1, 0);
+  if (!rc && (b = arg_bool(a, "silent")) != -1) rc = b < 0 ? b : (j->silent = b == 1, 0);
   int only_hash = arg_bool(a, "only-hash");
   int pin = arg_bool(a, "pin");
   if (!rc && only_hash < -1) rc = only_hash;
