@@ -23,8 +23,9 @@
  * built from the parts' paths ("dir/sub/file", percent-decoded;
  * application/x-directory parts, or implied by their files) with imp_dir_*.
  * Output order is `anya add`'s: files as they complete, then a top-level
- * directory's directories children first (by name), itself last, when the
- * next top-level entry starts (with wrap-with-directory: all at the end,
+ * directory's directories children first (in the order their parent lists
+ * them: by name, by hash in a HAMT), itself last, when the next top-level
+ * entry starts (with wrap-with-directory: all at the end,
  * then the wrapper, named "").  An unnamed top-level file (stdin) is named
  * by its CID.  Bad paths ("..", deeper than IMP_DEPTH_MAX, a name twice, a
  * top-level entry's parts not sent together) are 400s.  Pinning is `anya add`'s: the pin argument, else the first
@@ -340,12 +341,12 @@ typedef struct add_job {
   imp_options_t io;
   block_sink_t sink;
   bool wrap, progress;
+  bool silent;             /* Kubo's silent: no event lines */
   stream_t out;
   int status;              /* HTTP status of a failure: 400 the client's fault */
   add_dir_t *top_dir;      /* the top-level directory being filled (not wrapping) */
-  add_dir_t wrapper;       /* with wrap: the wrapper; else its dir only catches repeated top names */
-  char **done_tops;        /* top-level names already finished (not wrapping) */
-  size_t done_len, done_cap;
+  add_dir_t wrapper;       /* with wrap: the wrapper; else its dir indexes the top-level names seen */
+  cid_t placeholder;       /* the CID the top-level names are indexed with (not wrapping) */
   add_top_t *tops;         /* roots to pin, as `anya add` collects them */
   size_t tops_len, tops_cap;
   bool from_stdin;
@@ -396,6 +397,7 @@ static int add_event(add_job_t *j, const cid_t *cid, const char *path, uint64_t 
     t->size_bytes = tsize;
     snprintf(t->label, sizeof t->label, "%s", path);
   }
+  if (j->silent) return 0;
   snprintf(size, sizeof size, "%llu", (unsigned long long)tsize);
   return stream_line(&j->out, json_pack("{s:s,s:s,s:s}", "Name", unnamed ? text : path, "Hash", text, "Size", size));
 }
@@ -418,23 +420,139 @@ static int kid_cmp(const void *a, const void *b) {
   return strcmp((*(add_dir_t *const *)a)->name, (*(add_dir_t *const *)b)->name);
 }
 
-/* Finishes d's subdirectories (children first, by name) into d, then d
- * itself; reports each (d too when report).  d stays the caller's to free. */
-static int dir_finish(add_job_t *j, add_dir_t *d, bool report, cid_t *cid, uint64_t *tsize) {
+/* Directory events of a finished subtree, in the order `anya add` reports
+ * them: a directory's subdirectories (each with its own subtree first) in
+ * the order the directory lists them, then the directory itself. */
+typedef struct dir_event {
+  cid_t cid;
+  uint64_t tsize;
+  char *path;
+} dir_event_t;
+
+typedef struct dir_events {
+  dir_event_t *items;
+  size_t len, cap;
+} dir_events_t;
+
+static void events_free(dir_events_t *e) {
+  for (size_t i = 0; i < e->len; i++) free(e->items[i].path);
+  free(e->items);
+  *e = (dir_events_t){0};
+}
+
+static int events_push(dir_events_t *e, const cid_t *cid, uint64_t tsize, const char *path) {
+  if (grow((void **)&e->items, &e->cap, e->len + 1, sizeof *e->items)) return -ENOMEM;
+  char *p = strdup(path);
+  if (!p) return -ENOMEM;
+  e->items[e->len++] = (dir_event_t){*cid, tsize, p};
+  return 0;
+}
+
+/* Moves src's events to the end of dst. */
+static int events_move(dir_events_t *dst, dir_events_t *src) {
+  if (grow((void **)&dst->items, &dst->cap, dst->len + src->len, sizeof *dst->items)) return -ENOMEM;
+  memcpy(dst->items + dst->len, src->items, src->len * sizeof *src->items);
+  dst->len += src->len;
+  free(src->items);
+  *src = (dir_events_t){0};
+  return 0;
+}
+
+/* The blocks one imp_dir_finish puts (the directory node, or a HAMT's
+ * shards), kept to list the directory in its own order (by hash in a
+ * HAMT) without asking the store, which an only-hash add does not fill. */
+typedef struct dir_blocks {
+  const block_sink_t *inner;
+  struct {
+    cid_t cid;
+    uint8_t *data;
+    size_t len;
+  } *items;
+  size_t len, cap;
+} dir_blocks_t;
+
+static int capture_put(void *ctx, const cid_t *cid, const uint8_t *data, size_t len) {
+  dir_blocks_t *b = ctx;
+  int rc = b->inner->put(b->inner->ctx, cid, data, len);
+  if (rc) return rc;
+  if (grow((void **)&b->items, &b->cap, b->len + 1, sizeof *b->items)) return -ENOMEM;
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy) return -ENOMEM;
+  memcpy(copy, data, len);
+  b->items[b->len].cid = *cid, b->items[b->len].data = copy, b->items[b->len].len = len;
+  b->len++;
+  return 0;
+}
+
+static int capture_get(void *ctx, const cid_t *cid, buf_t *out) {
+  dir_blocks_t *b = ctx;
+  for (size_t i = 0; i < b->len; i++)
+    if (cid_equal(&b->items[i].cid, cid)) {
+      buf_reset(out);
+      return buf_append(out, b->items[i].data, b->items[i].len);
+    }
+  return -ENOENT;
+}
+
+typedef struct order_walk {
+  add_dir_t *d;        /* kids sorted by name */
+  dir_events_t *kids;  /* each kid's events */
+  dir_events_t *out;
+} order_walk_t;
+
+static int order_entry(void *ctx, const char *name, const cid_t *cid, uint64_t tsize) {
+  order_walk_t *w = ctx;
+  size_t lo = 0, hi = w->d->kids_len;
+  while (lo < hi) { /* bsearch the kids by name */
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(w->d->kids[mid]->name, name);
+    if (c == 0) return events_move(w->out, &w->kids[mid]);
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return 0; /* a file or symlink */
+}
+
+/* Finishes d's subdirectories (children first) into d, then d itself;
+ * their events (and d's when report) go to out in `anya add`'s order.  d
+ * stays the caller's to free. */
+static int dir_finish(add_job_t *j, add_dir_t *d, bool report, cid_t *cid, uint64_t *tsize, dir_events_t *out) {
   int rc = 0;
   if (d->kids_len > 1) qsort(d->kids, d->kids_len, sizeof *d->kids, kid_cmp);
+  dir_events_t *kids = calloc(d->kids_len ? d->kids_len : 1, sizeof *kids);
+  if (!kids) rc = -ENOMEM;
   for (size_t i = 0; i < d->kids_len && !rc; i++) {
     cid_t kc;
     uint64_t kt;
-    rc = dir_finish(j, d->kids[i], true, &kc, &kt);
+    rc = dir_finish(j, d->kids[i], true, &kc, &kt, &kids[i]);
     if (!rc) rc = imp_dir_add(d->dir, d->kids[i]->name, &kc, kt);
     if (rc == -EEXIST) rc = err_set(-EINVAL, "%s: added twice", d->kids[i]->path), j->status = 400;
   }
   imp_dir_t *dir = d->dir;
   d->dir = NULL;
-  if (!rc) rc = imp_dir_finish(dir, &j->sink, cid, tsize);
+  dir_blocks_t blocks = {.inner = &j->sink};
+  block_sink_t sink = d->kids_len > 1 ? (block_sink_t){capture_put, &blocks} : j->sink;
+  if (!rc) rc = imp_dir_finish(dir, &sink, cid, tsize);
   else imp_dir_abort(dir);
-  if (!rc && report) rc = add_event(j, cid, d->path, *tsize, false);
+  if (!rc && d->kids_len > 1) { /* the subdirectories' events in the directory's own order */
+    block_source_t src = {capture_get, &blocks};
+    order_walk_t w = {d, kids, out};
+    rc = exp_readdir(&src, cid, order_entry, &w);
+  }
+  for (size_t i = 0; i < d->kids_len && !rc; i++) rc = events_move(out, &kids[i]); /* (one kid: here) */
+  if (!rc && report) rc = events_push(out, cid, *tsize, d->path);
+  for (size_t i = 0; kids && i < d->kids_len; i++) events_free(&kids[i]);
+  free(kids);
+  for (size_t i = 0; i < blocks.len; i++) free(blocks.items[i].data);
+  free(blocks.items);
+  return rc;
+}
+
+/* Reports a finished tree's directory events. */
+static int events_report(add_job_t *j, dir_events_t *e) {
+  int rc = 0;
+  for (size_t i = 0; i < e->len && !rc; i++) rc = add_event(j, &e->items[i].cid, e->items[i].path, e->items[i].tsize, false);
+  events_free(e);
   return rc;
 }
 
@@ -445,7 +563,10 @@ static int top_finish(add_job_t *j) {
   j->top_dir = NULL;
   cid_t cid;
   uint64_t tsize;
-  int rc = dir_finish(j, d, true, &cid, &tsize);
+  dir_events_t e = {0};
+  int rc = dir_finish(j, d, true, &cid, &tsize, &e);
+  if (!rc) rc = events_report(j, &e);
+  events_free(&e);
   add_dir_free(d);
   return rc;
 }
@@ -558,20 +679,21 @@ static int find_parent(add_job_t *j, char *path, add_dir_t **out) {
   if (!j->wrap) {
     size_t top_len = slash ? (size_t)(slash - path) : strlen(path);
     bool same = j->top_dir && strlen(j->top_dir->name) == top_len && memcmp(j->top_dir->name, path, top_len) == 0;
+    if (same && !slash && j->kind != PART_DIR)
+      return j->status = 400, err_set(-EINVAL, "%s: added twice", path);
     if (!same) {
       int rc = top_finish(j);
       if (rc) return rc;
-      for (size_t i = 0; i < j->done_len; i++)
-        if (strlen(j->done_tops[i]) == top_len && memcmp(j->done_tops[i], path, top_len) == 0)
-          return j->status = 400, err_set(-EINVAL, "%.*s: the parts of a top-level entry must be sent together",
-                                          (int)top_len, path);
-      if (grow((void **)&j->done_tops, &j->done_cap, j->done_len + 1, sizeof *j->done_tops)) return -ENOMEM;
-      if (!(j->done_tops[j->done_len] = strndup(path, top_len))) return -ENOMEM;
-      j->done_len++;
-      if (slash || j->kind == PART_DIR) {
-        char *name = j->done_tops[j->done_len - 1];
-        if ((rc = dir_new(&j->io, name, name, &j->top_dir))) return rc;
-      }
+      /* the top-level names seen, in the (otherwise unused) wrapper's index:
+       * a name again means its parts were not sent together */
+      char *name = strndup(path, top_len);
+      if (!name) return -ENOMEM;
+      rc = imp_dir_add(j->wrapper.dir, name, &j->placeholder, 0);
+      if (rc == -EEXIST)
+        rc = j->status = 400, err_set(-EINVAL, "%s: the parts of a top-level entry must be sent together", name);
+      if (!rc && (slash || j->kind == PART_DIR)) rc = dir_new(&j->io, name, name, &j->top_dir);
+      free(name);
+      if (rc) return rc;
     }
   }
   if (!slash) {
@@ -837,12 +959,14 @@ static void cmd_add(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (!rc && (b = arg_bool(a, "trickle")) != -1) rc = b < 0 ? b : (j->io.trickle = b == 1, 0);
   if (!rc && (b = arg_bool(a, "wrap-with-directory")) != -1) rc = b < 0 ? b : (j->wrap = j->io.wrap = b == 1, 0);
   if (!rc && (b = arg_bool(a, "progress")) != -1) rc = b < 0 ? b : (j->progress = b == 1, 0);
+  if (!rc && (b = arg_bool(a, "silent")) != -1) rc = b < 0 ? b : (j->silent = b == 1, 0);
   int only_hash = arg_bool(a, "only-hash");
   int pin = arg_bool(a, "pin");
   if (!rc && only_hash < -1) rc = only_hash;
   if (!rc && pin < -1) rc = pin;
   if (!rc) rc = imp_options_check(&j->io);
   if (!rc) rc = imp_dir_new(&j->io, &j->wrapper.dir);
+  if (!rc) rc = cid_make(&j->placeholder, 1, CODEC_RAW, MH_SHA2_256, (const uint8_t *)"", 0);
   j->wrapper.name = "", j->wrapper.path = "";
   if (rc) {
     reply_error(req, status_for(rc), err_msg(rc));
@@ -860,7 +984,10 @@ static void cmd_add(rpc_t *rpc, http_req_t *req, const args_t *a) {
   cid_t root = j->last_root; /* the last top-level root (stdin: the file) */
   if (!rc && j->wrap) {
     uint64_t tsize;
-    rc = dir_finish(j, &j->wrapper, true, &root, &tsize);
+    dir_events_t e = {0};
+    rc = dir_finish(j, &j->wrapper, true, &root, &tsize, &e);
+    if (!rc) rc = events_report(j, &e);
+    events_free(&e);
   }
   if (!rc && only_hash != 1) rc = bs_sync(rpc->repo->bs); /* blocks durable first, then the pins */
   if (!rc && only_hash != 1) rc = add_pin(j, &root, pin);
@@ -877,8 +1004,6 @@ static void cmd_add(rpc_t *rpc, http_req_t *req, const args_t *a) {
   for (size_t i = 0; i < j->wrapper.kids_len; i++) add_dir_free(j->wrapper.kids[i]);
   free(j->wrapper.kids);
   imp_dir_abort(j->wrapper.dir);
-  for (size_t i = 0; i < j->done_len; i++) free(j->done_tops[i]);
-  free(j->done_tops);
   free(j->tops);
   free(j->path);
   buf_free(&j->symlink);
