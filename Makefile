@@ -91,7 +91,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(FSLIB) $(NETLIB) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(FSLIB) $(NETLIB) $(LIB) $(LDLIBS) $(TESTLIBS)
 
 # Fuzz targets replayed over their corpus by a plain driver (no clang needed).
-$(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIB)
+$(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -121,11 +121,11 @@ asan:
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
-	  SAN="-fsanitize=fuzzer-no-link,address,undefined" build/fuzz/lib/libanya.a
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined" build/fuzz/lib/libanya.a build/fuzz/lib/libanyanet.a
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BIN)
 
-build/fuzz/bin/%: build/fuzz/obj/tests/fuzz/%.o build/fuzz/lib/libanya.a
+build/fuzz/bin/%: build/fuzz/obj/tests/fuzz/%.o build/fuzz/lib/libanyanet.a build/fuzz/lib/libanya.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 

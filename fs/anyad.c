@@ -768,7 +768,8 @@ int main(int argc, char **argv) {
   if (strcmp(mount, "off") != 0 && (rc = files_open(g.repo, g.uid, g.gid, FS_INO_FILES)))
     return fs_table_free(g.table), dwn_close(dwn), repo_close(g.repo), die(rc);
   net_opts_t nopts = {.repo = g.repo, .dwn = dwn, .dwn_addr = dwn_addr,
-                      .gateway_addr = listener_values[1], .rpc_addr = listener_values[2]};
+                      .gateway_addr = listener_values[1], .rpc_addr = listener_values[2],
+                      .files_roots = strcmp(mount, "off") != 0 ? files_gc_roots : NULL};
   net_t *net = NULL;
   int status = 0;
   if (strcmp(mount, "off") == 0) { /* the listeners alone: serve until told to stop */

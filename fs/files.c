@@ -1278,6 +1278,11 @@ int files_open(repo_t *repo, uid_t uid, gid_t gid, uint64_t files_ino) {
   return rc;
 }
 
+int files_gc_roots(void *ctx, gc_marker_t *m) {
+  (void)ctx;
+  return F.meta ? fsmeta_gc_roots(F.meta, m) : err_set(-ENODEV, "files/ is not open");
+}
+
 int files_close(void) {
   if (!F.meta) return 0;
   int rc = flush_all();

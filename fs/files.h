@@ -54,6 +54,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "gc.h"
 #include "repo.h"
 
 #define FILES_INO_BASE (1ull << 48) /* kernel inode = base + fsmeta inode */
@@ -67,6 +68,11 @@ int files_open(repo_t *repo, uid_t uid, gid_t gid, uint64_t files_ino);
 /* Finishes every dirty file (durably) and closes the store.  0 or the first
  * error. */
 int files_close(void);
+
+/* The GC roots of files/ (fsmeta_gc_roots over the open store), a gc.h root
+ * provider for the daemon's `repo gc` (net/rpc.h files_roots); -ENODEV
+ * when files/ is not open (nothing must then be collected). */
+int files_gc_roots(void *ctx, gc_marker_t *m);
 
 /* Whether a kernel inode belongs to files/. */
 bool files_owns(uint64_t ino);

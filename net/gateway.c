@@ -162,6 +162,16 @@ static const char *cid_str(const cid_t *c, char t[CID_TEXT_BYTES_MAX]) {
   return t;
 }
 
+/* The text of a CID: the request's own text for its root (no re-encoding,
+ * which is a big-number conversion for base58 CIDv0), else the default form. */
+static const char *rq_cid_str(const rq_t *r, const cid_t *c, char t[CID_TEXT_BYTES_MAX]) {
+  if (cid_equal(c, &r->root)) {
+    snprintf(t, CID_TEXT_BYTES_MAX, "%s", r->root_text);
+    return t;
+  }
+  return cid_str(c, t);
+}
+
 static int fail(rq_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(rq_t *r, int status, const char *fmt, ...) {
   if (r->src.bailed) return BAIL;
@@ -229,7 +239,7 @@ static int walk_path(rq_t *r) {
   char t[CID_TEXT_BYTES_MAX];
   cid_t cur = r->root;
   buf_reset(&r->roots);
-  buf_printf(&r->roots, "%s", cid_str(&cur, t));
+  buf_printf(&r->roots, "%s", r->root_text);
   const char *p = r->t.path;
   while (*p) {
     const char *slash = strchr(p, '/');
@@ -272,7 +282,7 @@ static int serve_raw(rq_t *r) {
     return BAIL;
   }
   char t[CID_TEXT_BYTES_MAX], etag[CID_TEXT_BYTES_MAX + 16];
-  snprintf(etag, sizeof etag, "\"%s.raw\"", cid_str(&r->root, t));
+  snprintf(etag, sizeof etag, "\"%s.raw\"", rq_cid_str(r, &r->root, t));
   add_header(r, "Etag", etag);
   common_headers(r);
   add_header(r, "X-Content-Type-Options", "nosniff");
@@ -367,7 +377,7 @@ static int serve_car(rq_t *r) {
   }
 
   char t[CID_TEXT_BYTES_MAX];
-  cid_str(&r->root, t);
+  rq_cid_str(r, &r->root, t);
   uint64_t h = 0xcbf29ce484222325ull;
   h = fnv1a(h, r->t.path, strlen(r->t.path) + 1);
   h = fnv1a(h, &scope, sizeof scope);
@@ -547,7 +557,7 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
   exp_file_t *f = body->f;
   uint64_t size = body->size;
   char t[CID_TEXT_BYTES_MAX];
-  cid_str(cid, t);
+  rq_cid_str(r, cid, t);
   /* the content type: the filename parameter, the name, the codec, the bytes */
   const char *type = NULL;
   if (r->has_filename) type = gw_mime_by_name(r->filename);

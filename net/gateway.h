@@ -18,6 +18,12 @@
  * specifications (ipfs-reference.md §16-17).
  *
  * /health and /metrics are the server's (net/server.c), not this module's.
+ *
+ * gateway_inline answers on the event loop what is quick (errors, redirects,
+ * files whose answer is at most 64 KiB, bodies of up to 1 MiB already in the
+ * gateway's bounded body cache) and returns false for the rest (CAR streams,
+ * listings, large files), which gateway_handle then serves on a worker.
+ * Both are thread-safe.  Full description: docs/gateway.md.
  */
 #ifndef ANYA_NET_GATEWAY_H
 #define ANYA_NET_GATEWAY_H

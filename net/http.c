@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -362,8 +363,11 @@ int http_server_new(const http_server_opts_t *opts, http_server_t **out) {
     }
   }
   if (opts && opts->tls_cert && opts->tls_cert[0]) {
-    http_server_free(srv);
-    return err_set(-ENOTSUP, "TLS is not built yet");
+    int rc = http_tls_init(srv, opts->tls_cert, opts->tls_key);
+    if (rc < 0) {
+      http_server_free(srv);
+      return rc;
+    }
   }
   *out = srv;
   return 0;
@@ -554,6 +558,7 @@ void http_server_free(http_server_t *srv) {
       }
     free(srv->rate_table);
   }
+  http_tls_free(srv);
   pthread_mutex_destroy(&srv->jobs_mu);
   pthread_cond_destroy(&srv->jobs_cond);
   pthread_mutex_destroy(&srv->rate_mu);
@@ -605,6 +610,7 @@ void http_req_reset(http_req_t *req) {
   req->resp_sent = 0;
   req->resp_chunked = req->resp_bodiless = req->resp_close = false;
   req->in_worker = req->handler_done = false;
+  req->out_end = false;
 }
 
 void http_req_destroy(http_req_t *req) {
@@ -647,14 +653,64 @@ void http_req_job_run(http_job_t *job) {
   req->handler_done = true;
   req->in_worker = false;
   http_conn_notify_locked(c);
+  bool free_stream = req->h2 && req->stream_closed;
   bool last = --c->refs == 0;
   pthread_mutex_unlock(&c->mu);
+  if (free_stream) http_req_free_stream(req);
   if (last) http_conn_free(c);
 }
 
 void http_req_finish_inline(http_req_t *req) {
   req_complete(req);
   req->handler_done = true;
+}
+
+/* The target (at target_off, NUL-terminated) into path and query, stored
+ * after what the head holds; an absolute-form target loses its scheme and
+ * authority. */
+int http_req_split_target(http_req_t *req) {
+  size_t target_off = req->target_off;
+  const char *base = (const char *)req->head.data;
+  size_t target_len = strlen(base + target_off);
+  const char *target = base + target_off;
+  size_t path_start = 0;
+  if (target_len && target[0] != '/' && target[0] != '*') {
+    const char *scheme_end = strstr(target, "://");
+    if (scheme_end) { /* the authority ends at the first '/', '?' or '#' (RFC 3986) */
+      size_t authority = (size_t)(scheme_end + 3 - target);
+      path_start = authority + strcspn(target + authority, "/?#");
+    }
+  }
+  const char *q = memchr(target + path_start, '?', target_len - path_start);
+  size_t path_end = q ? (size_t)(q - target) : target_len;
+  size_t path_len = path_end - path_start;
+  size_t query_start = q ? path_end + 1 : target_len;
+  size_t query_len = target_len - query_start;
+  if (buf_reserve(&req->head, path_len + query_len + 3) != 0) return -1;
+  base = (const char *)req->head.data; /* may have moved */
+  req->path_off = (uint32_t)req->head.len;
+  if (path_len == 0)
+    buf_append(&req->head, "/", 1);
+  else
+    buf_append(&req->head, base + target_off + path_start, path_len);
+  buf_append_byte(&req->head, 0);
+  req->query_off = (uint32_t)req->head.len;
+  buf_append(&req->head, base + target_off + query_start, query_len);
+  buf_append_byte(&req->head, 0);
+  return 0;
+}
+
+/* True when a comma-separated header value holds token (case-insensitive). */
+bool http_header_has_token(const char *value, const char *token) {
+  size_t n = strlen(token);
+  const char *p = value;
+  while (p && *p) {
+    while (*p == ' ' || *p == '\t' || *p == ',') p++;
+    if (strncasecmp(p, token, n) == 0 && (p[n] == 0 || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+      return true;
+    p = strchr(p, ',');
+  }
+  return false;
 }
 
 /* ---- requests: accessors -------------------------------------------------------------------- */
@@ -736,8 +792,8 @@ ssize_t http_req_read(http_req_t *req, void *buf, size_t n) {
         goto out;
       }
       req->body_read += (size_t)got;
-      if (c->in_stalled && evbuffer_get_length(req->in) < HTTP_QUEUE_BYTES / 2)
-        http_conn_notify_locked(c);
+      if (req->h2 || (c->in_stalled && evbuffer_get_length(req->in) < HTTP_QUEUE_BYTES / 2))
+        http_conn_notify_locked(c); /* HTTP/2: the window opens by what was read */
       rc = got;
       goto out;
     }
@@ -750,8 +806,8 @@ ssize_t http_req_read(http_req_t *req, void *buf, size_t n) {
       rc = 0;
       goto out;
     }
-    if (c->closed) {
-      rc = c->close_reason ? c->close_reason : -ECONNRESET;
+    if (c->closed || req->reset) {
+      rc = c->closed && c->close_reason ? c->close_reason : -ECONNRESET;
       goto out;
     }
     struct timespec deadline;
@@ -839,6 +895,10 @@ size_t http_date(char *out, size_t cap) {
 static int emit(http_req_t *req, const void *pre, size_t pre_len, const void *data, size_t len,
                 const void *post, size_t post_len) {
   http_conn_t *c = req->c;
+  if (req->inline_mode && req->h2) { /* the loop takes it from out after the handler */
+    if (len) evbuffer_add(req->out, data, len);
+    return 0;
+  }
   if (req->inline_mode) {
     if (!c->bev) return -ECONNRESET;
     if (pre_len) evbuffer_add(c->wbuf, pre, pre_len);
@@ -849,18 +909,19 @@ static int emit(http_req_t *req, const void *pre, size_t pre_len, const void *da
   int rc = 0;
   pthread_mutex_lock(&c->mu);
   uint64_t wait_ms = req->l->limits.idle_timeout_ms * 2;
-  while (!c->closed && evbuffer_get_length(req->out) >= HTTP_QUEUE_BYTES) {
+  while (!c->closed && !req->reset && evbuffer_get_length(req->out) >= HTTP_QUEUE_BYTES) {
     struct timespec deadline;
     deadline_after_ms(&deadline, wait_ms);
     req->writer_waiting = true;
     int w = pthread_cond_timedwait(&req->cond, &c->mu, &deadline);
     req->writer_waiting = false;
-    if (w == ETIMEDOUT && !c->closed && evbuffer_get_length(req->out) >= HTTP_QUEUE_BYTES) {
+    if (w == ETIMEDOUT && !c->closed && !req->reset &&
+        evbuffer_get_length(req->out) >= HTTP_QUEUE_BYTES) {
       rc = -ETIMEDOUT;
       break;
     }
   }
-  if (c->closed) rc = -ECONNRESET;
+  if (c->closed || req->reset) rc = -ECONNRESET;
   if (rc == 0) {
     if (pre_len) evbuffer_add(req->out, pre, pre_len);
     if (len) evbuffer_add(req->out, data, len);
@@ -903,6 +964,7 @@ int http_resp_start(http_req_t *req, int status, int64_t content_length) {
   bool no_body_status = status == 204 || status == 304;
   req->resp_bodiless = req->is_head || no_body_status;
   req->resp_length = no_body_status ? 0 : content_length;
+  if (req->h2) return http_h2_resp_start(req);
   if (content_length < 0 && !no_body_status) {
     if (req->version >= 11)
       req->resp_chunked = true;
@@ -937,7 +999,11 @@ int http_resp_write(http_req_t *req, const void *data, size_t n) {
   if (n == 0) return 0;
   if (req->resp_bodiless) {
     req->resp_sent += n;
-    return req->c->closed ? -ECONNRESET : 0;
+    if (req->inline_mode) return 0;
+    pthread_mutex_lock(&req->c->mu);
+    bool gone = req->c->closed || req->reset;
+    pthread_mutex_unlock(&req->c->mu);
+    return gone ? -ECONNRESET : 0;
   }
   const uint8_t *p = data;
   while (n > 0) {
@@ -965,6 +1031,15 @@ int http_resp_end(http_req_t *req) {
     req->resp_close = true; /* the client sees a short body and the connection end */
   if (req->resp_chunked && !req->resp_bodiless) rc = emit(req, "0\r\n\r\n", 5, NULL, 0, NULL, 0);
   req->ended = true;
+  http_conn_t *c = req->c;
+  if (req->inline_mode) {
+    req->out_end = true;
+  } else {
+    pthread_mutex_lock(&c->mu);
+    req->out_end = true;
+    http_conn_notify_locked(c);
+    pthread_mutex_unlock(&c->mu);
+  }
   return rc;
 }
 
@@ -1043,6 +1118,11 @@ int http_query_get(const char *query, const char *name, char *out, size_t cap) {
   while (*p) {
     const char *end = strchr(p, '&');
     size_t part = end ? (size_t)(end - p) : strlen(p);
+    if (part == 0) { /* "a=1&&b=2": nothing between */
+      if (!end) break;
+      p = end + 1;
+      continue;
+    }
     const char *eq = memchr(p, '=', part);
     size_t key_len = eq ? (size_t)(eq - p) : part;
     /* keys are compared decoded, so "a%62=1" matches "ab" */

@@ -50,9 +50,9 @@
  * The process ignores SIGPIPE once a server exists (a client that leaves
  * mid-response is an -ECONNRESET, not a signal).
  *
- * Built so far: HTTP/1.1 and 1.0 (net/http.c, net/http_h1.c), WebSocket
- * (net/http_ws.c).  HTTP/2 and TLS are not built yet: http_server_new
- * refuses a tls_cert with -ENOTSUP.
+ * Files: net/http.c (server, loops, workers, the API), net/http_h1.c
+ * (HTTP/1.x), net/http_h2.c (HTTP/2), net/http_ws.c (WebSocket),
+ * net/http_tls.c (TLS; ALPN offers h2 and http/1.1).
  */
 #ifndef ANYA_NET_HTTP_H
 #define ANYA_NET_HTTP_H
@@ -69,6 +69,9 @@ typedef struct http_server http_server_t;
 typedef struct http_req http_req_t;
 typedef struct http_ws http_ws_t;
 
+/* A zero field takes its default: header_bytes_max 16 KiB, body_bytes_max
+ * 1 TiB, idle_timeout_ms 60 s, request_timeout_ms 30 s; connections_max and
+ * rate_per_s 0 mean unlimited. */
 typedef struct http_limits {
   size_t header_bytes_max;     /* request line + headers (HTTP/2: decoded header list) */
   uint64_t body_bytes_max;     /* default per-request body maximum */
@@ -154,7 +157,8 @@ int http_resp_start(http_req_t *req, int status, int64_t content_length);
 int http_resp_write(http_req_t *req, const void *data, size_t n);
 /* Ends the response.  After it (or after the handler returns, which ends a
  * response left open: 500 if nothing was started, else the connection is
- * closed when a declared length was not met) req is gone. */
+ * closed when a declared length was not met; HTTP/2: the stream is reset)
+ * req is gone. */
 int http_resp_end(http_req_t *req);
 
 /* Whole responses in one call: headers added before stay. */

@@ -71,6 +71,7 @@ void http_conn_release(http_conn_t *c) {
  * reference. */
 void http_conn_close(http_conn_t *c, int reason) {
   if (!c->bev) return;
+  if (c->h2) http_h2_closed(c);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -163,6 +164,7 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   http_conn_t *c = p->data;
   http_req_t *req = &c->req;
+  if (c->st != H1_HEAD) return 0; /* trailers: dropped (the handler may be reading the head) */
   if (head_grow(c, len + (c->last_cb != CB_FIELD ? 4 : 0)) < 0) return -1;
   if (c->last_cb != CB_FIELD) {
     if (req->hdr_count == req->hdr_cap) {
@@ -194,6 +196,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   http_conn_t *c = p->data;
   http_req_t *req = &c->req;
+  if (c->st != H1_HEAD) return 0;
   if (head_grow(c, len) < 0) return -1;
   if (c->last_cb != CB_VALUE) {
     if (c->last_cb != CB_FIELD || buf_append_byte(&req->head, 0) != 0) {
@@ -227,38 +230,11 @@ static int on_headers_complete(http_parser *p) {
     size_t n = strlen(v);
     while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) v[--n] = 0;
   }
-  /* the target's path and query, stored after the headers */
   req->target_off = 0;
-  size_t target_len = strlen(base);
-  size_t path_start = 0;
-  if (target_len && base[0] != '/' && base[0] != '*') { /* absolute form: scheme://authority/path */
-    const char *scheme_end = strstr(base, "://");
-    if (scheme_end) {
-      const char *slash = strchr(scheme_end + 3, '/');
-      path_start = slash ? (size_t)(slash - base) : target_len;
-    }
-  }
-  const char *q = memchr(base + path_start, '?', target_len - path_start);
-  size_t path_end = q ? (size_t)(q - base) : target_len;
-  size_t path_len = path_end - path_start;
-  size_t query_start = q ? path_end + 1 : target_len;
-  size_t query_len = target_len - query_start;
-  if (buf_reserve(&req->head, path_len + query_len + 3) != 0) {
+  if (http_req_split_target(req) < 0) {
     c->err_status = 503;
     return -1;
   }
-  base = (char *)req->head.data;
-  req->path_off = (uint32_t)req->head.len;
-  if (path_len == 0) {
-    buf_append(&req->head, "/", 1);
-  } else {
-    buf_append(&req->head, base + path_start, path_len);
-  }
-  buf_append_byte(&req->head, 0);
-  req->query_off = (uint32_t)req->head.len;
-  buf_append(&req->head, base + query_start, query_len);
-  buf_append_byte(&req->head, 0);
-
   req->method = http_method_str((enum http_method)p->method);
   req->version = p->http_major == 1 && p->http_minor == 0 ? 10 : 11;
   req->content_length = (p->flags & F_CONTENTLENGTH) ? (int64_t)p->content_length : -1;
@@ -369,10 +345,55 @@ static bool h1_parse(http_conn_t *c) {
   return true;
 }
 
-static void h1_dispatch(http_conn_t *c) {
+/* Base64url (padding optional) into out; its length, or -1. */
+static ssize_t base64url_decode(const char *in, uint8_t *out, size_t cap) {
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (; *in && *in != '='; in++) {
+    int v;
+    char ch = *in;
+    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
+    else if (ch == '-' || ch == '+') v = 62;
+    else if (ch == '_' || ch == '/') v = 63;
+    else return -1;
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (n == cap) return -1;
+      out[n++] = (uint8_t)(acc >> bits);
+    }
+  }
+  return (ssize_t)n;
+}
+
+/* An h2c upgrade of a bodiless request: answers 101 and goes on in HTTP/2.
+ * True when it did (the connection may be closed then). */
+static bool h1_upgrade_h2c(http_conn_t *c) {
+  http_req_t *req = &c->req;
+  const char *upgrade = http_req_header(req, "upgrade");
+  const char *settings = http_req_header(req, "http2-settings");
+  if (!upgrade || !settings || http_req_has_body(req) || !http_header_has_token(upgrade, "h2c"))
+    return false;
+  uint8_t payload[512];
+  ssize_t n = base64url_decode(settings, payload, sizeof payload);
+  if (n < 0 || n % 6 != 0) return false; /* a bad HTTP2-Settings: answer in HTTP/1.1 */
+  static const char switching[] =
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+  evbuffer_add(c->wbuf, switching, sizeof switching - 1);
+  (void)http_h2_begin(c, payload, (size_t)n, true);
+  return true;
+}
+
+/* True when the connection changed protocol (stop looking at it as HTTP/1.1). */
+static bool h1_dispatch(http_conn_t *c) {
   http_req_t *req = &c->req;
   http_listener_t *l = c->l;
   c->dispatched = true;
+  if (h1_upgrade_h2c(c)) return true;
   req->start_ns = metrics_now_ns();
   c->last_progress_ms = http_now_ms();
   c->last_out_len = http_conn_out_len(c);
@@ -386,14 +407,14 @@ static void h1_dispatch(http_conn_t *c) {
     http_resp_header(req, "Retry-After", value);
     http_respond_error(req, 429, "too many requests from %s; retry in %u s", c->peer, retry_s);
     http_req_finish_inline(req);
-    return;
+    return false;
   }
   if (l->inline_fn && !http_req_has_body(req)) {
     req->inline_mode = true;
     bool handled = l->inline_fn(req, l->ctx);
     if (handled || req->started) {
       http_req_finish_inline(req);
-      return;
+      return false;
     }
     req->inline_mode = false;
   }
@@ -402,6 +423,19 @@ static void h1_dispatch(http_conn_t *c) {
   c->refs++;
   pthread_mutex_unlock(&c->mu);
   http_jobs_push(c->srv, &req->job);
+  return false;
+}
+
+/* 0: not HTTP/2's preface, 1: too few bytes to tell, 2: the preface. */
+static int h1_preface(http_conn_t *c) {
+  struct evbuffer *in = bufferevent_get_input(c->bev);
+  size_t avail = evbuffer_get_length(in);
+  if (avail == 0) return 1;
+  char head[HTTP_H2_PREFACE_BYTES];
+  size_t k = avail < sizeof head ? avail : sizeof head;
+  evbuffer_copyout(in, head, k);
+  if (memcmp(head, HTTP_H2_PREFACE, k) != 0) return 0;
+  return k < sizeof head ? 1 : 2;
 }
 
 /* Moves a worker's response bytes toward the socket.  True when parsing may
@@ -460,7 +494,7 @@ bool http_conn_flush(http_conn_t *c) {
   if (n == 0) return true;
   metrics_counter_add(c->l->m_sent, n);
   struct evbuffer *out = bufferevent_get_output(c->bev);
-  if (evbuffer_get_length(out) == 0) {
+  if (evbuffer_get_length(out) == 0 && !c->tls) { /* plain: try the socket at once */
     int w = evbuffer_write(c->wbuf, c->fd);
     if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       http_conn_close(c, -ECONNRESET);
@@ -477,13 +511,26 @@ static void h1_run(http_conn_t *c) {
     (void)http_ws_run(c);
     return;
   }
+  if (c->h2) {
+    (void)http_h2_run(c);
+    return;
+  }
+  if (!c->preface_checked && c->st == H1_IDLE) {
+    int preface = h1_preface(c);
+    if (preface == 1) return;
+    c->preface_checked = true;
+    if (preface == 2) {
+      (void)http_h2_begin(c, NULL, 0, false);
+      return;
+    }
+  }
   unsigned finished = 0;
   bool more = false;
   for (unsigned round = 0;; round++) {
     bool progress = false;
     if (c->st == H1_ACTIVE) {
       if (!c->dispatched) {
-        h1_dispatch(c);
+        if (h1_dispatch(c)) return; /* now HTTP/2 */
         progress = true;
       }
       bool done = false;
@@ -551,8 +598,9 @@ static void h1_writecb(struct bufferevent *bev, void *arg) {
 static void h1_eventcb(struct bufferevent *bev, short what, void *arg) {
   (void)bev;
   http_conn_t *c = arg;
+  if (what & BEV_EVENT_CONNECTED) return; /* the TLS handshake is done */
   if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->st != H1_LINGER &&
-      !c->ws.active) {
+      !c->ws.active && !c->h2) {
     /* the client finished sending: answer what it asked, then close */
     c->peer_eof = true;
     if (c->st == H1_ACTIVE && !c->body_done && !c->body_broken) {
@@ -605,6 +653,9 @@ static void h1_timer_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   case TIMER_WS_PING:
     http_ws_ping_tick(c);
+    return;
+  case TIMER_H2:
+    http_h2_tick(c);
     return;
   }
 }
@@ -663,7 +714,9 @@ void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struc
     peer_string(sa, c->peer, sizeof c->peer);
     http_req_init(&c->req, c);
     c->wbuf = evbuffer_new();
-    c->bev = bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->tls = c->srv->ssl_ctx != NULL;
+    c->bev = c->tls ? http_tls_bufferevent(c->srv, loop->base, fd)
+                    : bufferevent_socket_new(loop->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->ev_timer = evtimer_new(loop->base, h1_timer_cb, c);
     c->ev_notify = event_new(loop->base, -1, 0, http_h1_notify_cb, c);
   }
@@ -701,4 +754,62 @@ void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struc
     return;
   }
   http_conn_timer_arm(c, TIMER_IDLE, l->limits.idle_timeout_ms);
+}
+
+/* ---- fuzzing ----------------------------------------------------------------------------- */
+
+int http_h1_parse_for_fuzz(const uint8_t *data, size_t len, size_t header_bytes_max,
+                           void (*on_head)(const http_req_t *req, void *arg), void *arg) {
+  http_server_t srv = {0};
+  http_listener_t l = {.srv = &srv};
+  l.limits.header_bytes_max = header_bytes_max;
+  l.limits.body_bytes_max = UINT64_MAX;
+  http_conn_t *c = calloc(1, sizeof *c);
+  if (!c) return -ENOMEM;
+  c->srv = &srv;
+  c->l = &l;
+  c->refs = 1;
+  pthread_mutex_init(&c->mu, NULL);
+  http_req_init(&c->req, c);
+  int requests = 0, rc = 0;
+  size_t off = 0;
+  bool begin = true, reported = false;
+  while (off < len && c->req.in) {
+    if (begin) {
+      http_req_reset(&c->req);
+      http_parser_init(&c->parser, HTTP_REQUEST);
+      c->parser.data = c;
+      c->st = H1_HEAD;
+      c->head_bytes = 0;
+      c->last_cb = CB_NONE;
+      c->err_status = 0;
+      c->body_done = c->body_broken = false;
+      begin = reported = false;
+    }
+    size_t chunk = 1 + (off * 7 + len) % 23; /* fragments of 1..23 bytes, from the input */
+    if (chunk > len - off) chunk = len - off;
+    size_t n = http_parser_execute(&c->parser, &h1_settings, (const char *)data + off, chunk);
+    off += n;
+    evbuffer_drain(c->req.in, evbuffer_get_length(c->req.in));
+    if (c->st == H1_ACTIVE && !reported) {
+      reported = true;
+      if (on_head) on_head(&c->req, arg);
+    }
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_PAUSED) {
+      requests++;
+      begin = true;
+      if (c->parser.upgrade) break; /* the rest is another protocol */
+      continue;
+    }
+    if (e != HPE_OK) {
+      rc = -(c->err_status ? c->err_status : e == HPE_HEADER_OVERFLOW ? 431 : 400);
+      break;
+    }
+    if (n < chunk) break; /* an upgrade stops the parser without a pause */
+  }
+  http_req_destroy(&c->req);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+  return rc < 0 ? rc : requests;
 }

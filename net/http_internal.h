@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <http_parser.h>
+#include <nghttp2/nghttp2.h>
 #include <wslay/wslay.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -178,7 +179,22 @@ struct http_req {
   bool resp_close;              /* close the connection after this response */
   bool in_worker;               /* mu */
   bool handler_done;            /* mu */
+  bool out_end;                 /* mu: http_resp_end was called (HTTP/2: END_STREAM after out) */
   pthread_cond_t cond;          /* with c->mu */
+  /* HTTP/2 stream (h2 true) */
+  bool h2;
+  int32_t stream_id;
+  bool reset;                   /* mu: the stream is gone (reads and writes fail) */
+  bool stream_closed;           /* mu: nghttp2 closed it; the worker frees the request */
+  bool h2_head_ready;           /* mu: status and headers wait to be submitted */
+  bool h2_head_submitted;       /* loop */
+  bool h2_deferred;             /* loop: the data provider waits for out */
+  bool h2_too_big;              /* loop: the header list passed header_bytes_max */
+  bool h2_counted;              /* loop: counted in the metrics */
+  uint32_t method_off;          /* HTTP/2: the method lives in head */
+  size_t h2_head_bytes;         /* loop */
+  uint64_t h2_consumed;         /* loop: body bytes given back to the flow-control window */
+  http_req_t *h2_prev, *h2_next; /* loop: the connection's open streams */
 };
 
 enum http_h1_state {
@@ -189,7 +205,14 @@ enum http_h1_state {
   H1_LINGER,   /* our side shut down; dropping input until EOF or timeout */
 };
 
-enum http_timer_kind { TIMER_IDLE = 0, TIMER_REQUEST, TIMER_PROGRESS, TIMER_LINGER, TIMER_WS_PING };
+enum http_timer_kind {
+  TIMER_IDLE = 0,
+  TIMER_REQUEST,
+  TIMER_PROGRESS,
+  TIMER_LINGER,
+  TIMER_WS_PING,
+  TIMER_H2,
+};
 
 typedef struct http_ws_msg {
   struct http_ws_msg *next;
@@ -237,6 +260,7 @@ struct http_conn {
   struct event *ev_notify;    /* activated by workers under mu */
   struct evbuffer *wbuf;      /* loop: bytes to send, before they meet the bufferevent */
   char peer[HTTP_PEER_BYTES];
+  bool tls;
   bool counted;               /* counts against connections_max */
   bool rejecting;             /* answering 503 */
   pthread_mutex_t mu;
@@ -255,11 +279,17 @@ struct http_conn {
   bool body_done;             /* the request's message is complete */
   bool body_broken;           /* parsing stopped inside a body */
   bool peer_eof;
+  bool preface_checked;       /* the first bytes were not HTTP/2's preface */
   enum http_timer_kind timer_kind;
   uint64_t last_progress_ms;
   size_t last_out_len;
   http_req_t req;             /* the one HTTP/1.1 request at a time */
   http_ws_t ws;               /* after a WebSocket upgrade */
+  nghttp2_session *h2;        /* loop: after the HTTP/2 preface, h2c upgrade or ALPN h2 */
+  http_req_t *h2_streams;     /* loop: open streams */
+  unsigned h2_stream_count;
+  size_t h2_last_out_len;
+  bool h2_idle_tick;          /* loop: no stream during the last timer period */
 };
 
 /* http.c */
@@ -275,17 +305,45 @@ void http_count_rejected(http_listener_t *l, enum http_reject_reason reason);
 void http_count_request(http_req_t *req);
 bool http_rate_allow(http_server_t *srv, const char *key, uint32_t rate_per_s, unsigned *retry_s);
 const char *http_reason(int status);
+int http_req_split_target(http_req_t *req); /* appends path and query after the head; -1 ENOMEM */
+bool http_header_has_token(const char *value, const char *token);
 size_t http_date(char *out, size_t cap);
 
 /* http_h1.c */
 void http_h1_conn_new(http_loop_t *loop, http_listener_t *l, int fd, const struct sockaddr *sa);
 void http_h1_notify_cb(evutil_socket_t fd, short what, void *arg);
+/* The request parsing of HTTP/1.1 without sockets, for the fuzz target: feeds
+ * data (in small fragments) through the same parser callbacks, calls on_head
+ * at each request's end of headers and starts the next request after each
+ * complete one.  The requests parsed, or -status of the error answer (-400,
+ * -431). */
+int http_h1_parse_for_fuzz(const uint8_t *data, size_t len, size_t header_bytes_max,
+                           void (*on_head)(const http_req_t *req, void *arg), void *arg);
 void http_conn_close(http_conn_t *c, int reason);
 void http_conn_release(http_conn_t *c); /* drops one reference (takes mu) */
 void http_conn_free(http_conn_t *c);
 size_t http_conn_out_len(http_conn_t *c);
 bool http_conn_flush(http_conn_t *c);    /* false: the connection closed */
 void http_conn_timer_arm(http_conn_t *c, enum http_timer_kind kind, uint64_t ms);
+
+/* http_h2.c */
+#define HTTP_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define HTTP_H2_PREFACE_BYTES 24
+#define HTTP_H2_STREAMS_MAX 100
+/* Starts HTTP/2 on the connection: after the client's preface (upgrade NULL)
+ * or after answering 101 to an h2c upgrade of c->req (settings from
+ * HTTP2-Settings, decoded).  False when the connection closed. */
+bool http_h2_begin(http_conn_t *c, const uint8_t *settings, size_t settings_len, bool upgrade);
+bool http_h2_run(http_conn_t *c);        /* false: closed */
+void http_h2_tick(http_conn_t *c);
+void http_h2_closed(http_conn_t *c);     /* loop, from http_conn_close: fail every stream */
+int http_h2_resp_start(http_req_t *req); /* status and headers are in req */
+void http_req_free_stream(http_req_t *req);
+
+/* http_tls.c */
+int http_tls_init(http_server_t *srv, const char *cert, const char *key);
+void http_tls_free(http_server_t *srv);
+struct bufferevent *http_tls_bufferevent(http_server_t *srv, struct event_base *base, int fd);
 
 /* http_ws.c */
 void http_ws_begin(http_conn_t *c);     /* loop: the 101 is out, frames from now on */

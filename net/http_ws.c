@@ -34,25 +34,12 @@
 #define MOD "http"
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-/* True when a comma-separated header value holds token (case-insensitive). */
-static bool header_has_token(const char *value, const char *token) {
-  size_t n = strlen(token);
-  const char *p = value;
-  while (p && *p) {
-    while (*p == ' ' || *p == '\t' || *p == ',') p++;
-    if (strncasecmp(p, token, n) == 0 && (p[n] == 0 || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
-      return true;
-    p = strchr(p, ',');
-  }
-  return false;
-}
-
 bool http_req_is_websocket(const http_req_t *req) {
   if (req->version != 11 || strcmp(req->method, "GET") != 0) return false;
   const char *upgrade = http_req_header(req, "upgrade");
   const char *connection = http_req_header(req, "connection");
-  return upgrade && connection && header_has_token(upgrade, "websocket") &&
-         header_has_token(connection, "upgrade");
+  return upgrade && connection && http_header_has_token(upgrade, "websocket") &&
+         http_header_has_token(connection, "upgrade");
 }
 
 static bool utf8_valid(const uint8_t *p, size_t n) {

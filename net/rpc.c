@@ -26,7 +26,8 @@
  * directory's directories children first (by name), itself last, when the
  * next top-level entry starts (with wrap-with-directory: all at the end,
  * then the wrapper, named "").  An unnamed top-level file (stdin) is named
- * by its CID.  Pinning is `anya add`'s: the pin argument, else the first
+ * by its CID.  Bad paths ("..", deeper than IMP_DEPTH_MAX, a name twice, a
+ * top-level entry's parts not sent together) are 400s.  Pinning is `anya add`'s: the pin argument, else the first
  * matching pin policy (source "add"), else pinning.pin_on_add.
  */
 #include "rpc.h"
@@ -128,11 +129,15 @@ static const char *arg_get(const args_t *a, const char *key) {
   return NULL;
 }
 
-/* The values of the repeated positional argument "arg". */
+/* The values of the repeated positional argument "arg" (the first cap of
+ * them); returns how many there are. */
 static size_t arg_list(const args_t *a, const char **out, size_t cap) {
   size_t n = 0;
-  for (size_t i = 0; i < a->len && n < cap; i++)
-    if (strcmp(a->key[i], "arg") == 0) out[n++] = a->value[i];
+  for (size_t i = 0; i < a->len; i++)
+    if (strcmp(a->key[i], "arg") == 0) {
+      if (n < cap) out[n] = a->value[i];
+      n++;
+    }
   return n;
 }
 
@@ -751,23 +756,53 @@ static int add_pin(add_job_t *j, const cid_t *root, int pin_flag) {
 
 static int discard_put(void *ctx, const cid_t *cid, const uint8_t *data, size_t len) { return 0; }
 
-/* Reads the multipart body into the parser. */
+/* The caller's callbacks, recording their own failures so that the
+ * parser's (a malformed body: the client's fault) can be told apart. */
+typedef struct mp_wrap {
+  const mp_callbacks_t *cb;
+  int rc;
+} mp_wrap_t;
+
+static int wrap_begin(void *ctx, const mp_part_t *part) {
+  mp_wrap_t *w = ctx;
+  return w->rc = w->cb->part_begin ? w->cb->part_begin(w->cb->ctx, part) : 0;
+}
+
+static int wrap_data(void *ctx, const uint8_t *data, size_t len) {
+  mp_wrap_t *w = ctx;
+  return w->rc = w->cb->part_data ? w->cb->part_data(w->cb->ctx, data, len) : 0;
+}
+
+static int wrap_end(void *ctx) {
+  mp_wrap_t *w = ctx;
+  return w->rc = w->cb->part_end ? w->cb->part_end(w->cb->ctx) : 0;
+}
+
+/* Reads the multipart body through the parser into cb.  *status becomes
+ * 400 for a body that is not (well-formed) multipart, 413 past the limit;
+ * a callback's failure keeps the status it set. */
 static int read_multipart(http_req_t *req, const mp_callbacks_t *cb, int *status) {
   char boundary[MP_BOUNDARY_BYTES_MAX + 1];
   int rc = mp_boundary(http_req_header(req, "content-type"), boundary);
   if (rc) return *status = 400, rc;
+  mp_wrap_t w = {cb, 0};
+  mp_callbacks_t wrapped = {wrap_begin, wrap_data, wrap_end, &w};
   mp_t *mp;
-  if ((rc = mp_new(boundary, cb, &mp))) return rc;
+  if ((rc = mp_new(boundary, &wrapped, &mp))) return rc;
   uint8_t *chunk = malloc(RPC_IO_BYTES);
   if (!chunk) rc = -ENOMEM;
+  bool transport = false;
   while (!rc) {
     ssize_t n = http_req_read(req, chunk, RPC_IO_BYTES);
-    if (n < 0) rc = (int)n == -EFBIG ? (*status = 413, err_set(-EFBIG, "request body too large")) : (int)n;
+    if (n < 0) {
+      transport = true;
+      rc = (int)n == -EFBIG ? (*status = 413, err_set(-EFBIG, "request body too large")) : (int)n;
+    }
     if (n <= 0) break;
     rc = mp_feed(mp, chunk, (size_t)n);
   }
   if (!rc) rc = mp_finish(mp);
-  if (rc && mp_parts(mp) == 0 && (rc == -EINVAL) && *status == 500) *status = 400;
+  if (rc && !transport && rc != w.rc) *status = 400; /* the parser's: a malformed body */
   free(chunk);
   mp_free(mp);
   return rc;
@@ -861,6 +896,8 @@ static void cmd_cat(rpc_t *rpc, http_req_t *req, const args_t *a) {
   int rc = arg_u64(a, "offset", &offset);
   if (!rc) rc = arg_u64(a, "length", &length);
   if (!rc && n == 0) rc = err_set(-EINVAL, "argument \"ipfs-path\" is required");
+  if (!rc && n > RPC_CAT_ARGS_MAX) rc = err_set(-EINVAL, "cat takes at most %d paths", RPC_CAT_ARGS_MAX);
+  if (n > RPC_CAT_ARGS_MAX) n = 0; /* nothing opened */
   exp_file_t *files[RPC_CAT_ARGS_MAX] = {0};
   uint64_t start[RPC_CAT_ARGS_MAX], end[RPC_CAT_ARGS_MAX], total = 0;
   block_source_t src = bs_source(rpc->repo->bs);

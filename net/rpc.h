@@ -7,11 +7,11 @@
  *   add (multipart, streaming; cid-version, raw-leaves, chunker, pin,
  *   wrap-with-directory, progress, only-hash, trickle, hash=sha2-256), cat
  *   (offset, length), get (tar), ls, block get|put|stat|rm, pin
- *   add|rm|ls|verify, repo stat|gc, id, version.  Other issues add theirs
- *   (swarm, routing, name, dwn).
+ *   add|rm|ls|verify, repo stat|gc, id, version, dag export|import (CAR),
+ *   and anya's dwn/process.  Other issues add theirs (swarm, routing, name).
  *
  * Answers: one JSON object and a newline, or a stream of them (one a line);
- * byte answers (cat, get, block get) declare their Content-Length first, so
+ * byte answers (cat, get, block get, dag export) declare their Content-Length first, so
  * a failure half-way cuts the body short of it.
  *
  * Errors: Kubo's shape, {"Message": "...", "Code": 0, "Type": "error"}:

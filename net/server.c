@@ -317,7 +317,8 @@ int net_start(const net_opts_t *opts, net_t **out) {
     if (!rc) snprintf(n->gateway_addr, sizeof n->gateway_addr, "%s", gw_addr);
   }
   if (!rc && !is_off(rpc_addr)) {
-    rpc_opts_t o = {.repo = opts->repo, .dwn = opts->dwn, .token = token};
+    rpc_opts_t o = {.repo = opts->repo, .dwn = opts->dwn, .token = token, .files_roots = opts->files_roots,
+                    .files_ctx = opts->files_ctx};
     rc = rpc_new(&o, &n->rpc);
     if (!rc) rc = add_listener(n, nl++, "rpc", rpc_addr, rpc_handle, NULL, n->rpc);
   }

@@ -17,6 +17,7 @@
 #define ANYA_NET_SERVER_H
 
 #include "dwn/dwn.h"
+#include "gc.h"
 #include "repo.h"
 
 #define NET_API_FILE "api"
@@ -29,6 +30,8 @@ typedef struct net_opts {
   const char *dwn_addr;     /* "HOST:PORT" or "off"; NULL = network.dwn */
   const char *gateway_addr; /* NULL = network.gateway */
   const char *rpc_addr;     /* NULL = network.rpc */
+  gc_root_fn files_roots;   /* the mounted files/ tree's GC roots for the RPC's repo gc (rpc.h); may be NULL */
+  void *files_ctx;
 } net_opts_t;
 
 /* Binds every enabled listener and starts serving. */

@@ -538,18 +538,23 @@ int remote_add(const remote_add_opts_t *o) {
 
 /* ---- cat, get, ls --------------------------------------------------------------------- */
 
+/* One request a path: a failure stops after the paths before it were
+ * printed, as the direct path does. */
 int remote_cat(const char *const *paths, size_t len, uint64_t offset, uint64_t length) {
-  call_t c;
-  int rc = call_init(&c, OUT_FD);
-  c.fd = 1;
-  char num[24];
-  for (size_t i = 0; i < len && !rc; i++) rc = q_add(&c, "arg", paths[i]);
-  snprintf(num, sizeof num, "%llu", (unsigned long long)offset);
-  if (!rc && offset) rc = q_add(&c, "offset", num);
-  snprintf(num, sizeof num, "%llu", (unsigned long long)length);
-  if (!rc && length != UINT64_MAX) rc = q_add(&c, "length", num);
-  if (!rc) rc = call_run(&c, "cat");
-  call_free(&c);
+  int rc = 0;
+  for (size_t i = 0; i < len && !rc; i++) {
+    call_t c;
+    rc = call_init(&c, OUT_FD);
+    c.fd = 1;
+    char num[24];
+    if (!rc) rc = q_add(&c, "arg", paths[i]);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)offset);
+    if (!rc && offset) rc = q_add(&c, "offset", num);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)length);
+    if (!rc && length != UINT64_MAX) rc = q_add(&c, "length", num);
+    if (!rc) rc = call_run(&c, "cat");
+    call_free(&c);
+  }
   return rc;
 }
 

@@ -4,8 +4,8 @@
 # GET /ipfs/<cid> of a 1 KiB and of a 1 MiB file, and on GET /<file> from Debian's nginx (started
 # here on 127.0.0.1 with a temporary prefix and configuration: worker_processes auto, sendfile,
 # no access log).  Requests per second and the ratio per size (goal >= 0.5x).
-# The gateway is anyad's (--mount off --gateway 127.0.0.1:PORT) when anyad serves it, else the
-# test helper build/integration/gateway_server.
+# The gateway is anyad's (--mount off --gateway 127.0.0.1:0, the other listeners off), with the
+# default configuration (http.threads = one event loop per core).
 # Sourced by tests/bench/run (which defines W, say, ...), or run alone:
 # tests/bench/http-gateway.bash [BUILD] (its table goes to BUILD/bench/http-gateway.md).
 if [ -z "${GW_BENCH_SOURCED:-}" ] && [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -27,7 +27,7 @@ fi
 
 gw_bench_section() {
   local secs=${BENCH_GW_SECS:-10}
-  local GW_SERVER="$ROOT/$BUILD/integration/gateway_server" NGINX
+  local NGINX
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   if ! command -v wrk >/dev/null || [ ! -x "$NGINX" ]; then
     say "| gateway vs nginx | skipped: wrk or nginx missing (make deps) | | | |"
@@ -67,19 +67,14 @@ http {
 EOF
   "$NGINX" -c "$G/nginx/nginx.conf" -p "$G/nginx" -g 'daemon off;' 2>"$G/nginx.err" &
   pids+=($!)
-  local ANYAD="$ROOT/$BUILD/bin/anyad"
-  if "$ANYAD" --help 2>&1 | grep -q -- '--gateway' && [ "${BENCH_GW_SERVER:-}" != helper ] &&
-    grep -q gateway_handle "$ROOT/net/server.c" 2>/dev/null && grep -q net_start "$ROOT/fs/anyad.c" 2>/dev/null; then
-    gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    "$ANYAD" --repo "$repo" --mount off --dwn off --rpc off --p2p off --gateway "127.0.0.1:$gport" --foreground \
-      2>"$G/gw.err" &
-    pids+=($!)
-  else
-    "$GW_SERVER" "$repo" >"$G/gw.out" 2>"$G/gw.err" &
-    pids+=($!)
-    for _ in $(seq 100); do grep -q '^port ' "$G/gw.out" 2>/dev/null && break; sleep 0.1; done
-    gport=$(awk '/^port / { print $2 }' "$G/gw.out")
-  fi
+  "$ROOT/$BUILD/bin/anyad" --repo "$repo" --mount off --foreground --dwn off --rpc off \
+    --gateway 127.0.0.1:0 2>"$G/anyad.err" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    gport=$(sed -n 's/.*listening.*listener=gateway address=[0-9.]*:\([0-9]*\).*/\1/p' "$G/anyad.err" | tail -n 1)
+    [ -n "$gport" ] && break
+    sleep 0.1
+  done
   local ok=0
   for _ in $(seq 100); do
     if curl -sf -o /dev/null "http://127.0.0.1:$nport/1k.bin" && [ -n "$gport" ] &&
@@ -87,7 +82,7 @@ EOF
     sleep 0.1
   done
   if [ $ok = 0 ]; then
-    say "| gateway vs nginx | FAILED to start: $(tail -n 1 "$G/gw.err" "$G/nginx.err" | tr '\n' ' ') | | | |"
+    say "| gateway vs nginx | FAILED to start: $(tail -n 1 "$G/anyad.err" "$G/nginx.err" | tr '\n' ' ') | | | |"
   else
     curl -sf "http://127.0.0.1:$gport/ipfs/$cid1m" | cmp -s - "$www/1m.bin" || say "| gateway | 1 MiB CONTENT DIFFERS | | | |"
     rps() { wrk -t2 -c64 -d"${secs}s" "$1" 2>&1 | awk '/^Requests\/sec:/ { printf "%.0f", $2 }'; }

@@ -20,6 +20,7 @@ npm_oracle verified-fetch @helia/verified-fetch "$VF_VERSION" "@helia/verified-f
   @libp2p/websockets@10.1.20
 
 fail() { echo "FAIL: $*"; exit 1; }
+command -v curl >/dev/null || fail "curl is missing: run make deps"
 WORK=$(mktemp -d "$BUILD/vf-interop.XXXXXX")
 ORACLE="$NPM_DIR/oracle-$(basename "$WORK").mjs"
 PIDS=()
@@ -46,14 +47,20 @@ FILE=$("$ANYA" add -Q -n "$D/big.bin")
 RAW=$(printf 'a raw block\n' | "$ANYA" add -Q --cid-version 1 -)
 "$ANYA" block get "$RAW" >"$WORK/raw.expected"
 
-echo "--- the gateway"
-SERVER="$BUILD/integration/gateway_server"
-[ -x "$SERVER" ] || fail "$SERVER is not built"
-"$SERVER" "$ANYA_REPO" >"$WORK/server.out" 2>"$WORK/server.err" &
+echo "--- the gateway (anyad --mount off)"
+ANYAD="$BUILD/bin/anyad"
+[ -x "$ANYAD" ] || fail "$ANYAD is not built"
+"$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
+  2>"$WORK/anyad.err" &
 PIDS+=($!)
-for _ in $(seq 100); do grep -q '^port ' "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
-PORT=$(awk '/^port / { print $2 }' "$WORK/server.out")
-[ -n "$PORT" ] || { cat "$WORK/server.err"; fail "the gateway did not start"; }
+PORT=""
+for _ in $(seq 100); do
+  PORT=$(sed -n 's/.*listening.*listener=gateway address=[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/anyad.err" | tail -n 1)
+  [ -n "$PORT" ] && curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
+  kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$WORK/anyad.err"; fail "anyad exited at start"; }
+  sleep 0.1
+done
+[ -n "$PORT" ] || { cat "$WORK/anyad.err"; fail "the gateway did not start"; }
 G="http://127.0.0.1:$PORT"
 
 echo "--- verified-fetch $VF_VERSION -> $G"

@@ -5,12 +5,13 @@
 # flags, which the unixfs-diff test proves equal to Kubo's importer), a
 # directory through addAll with paths, ls, cat with offset/length, block
 # put/get/stat/rm, pin add/ls/rm, id, version, repo stat, and an error.
-# Exit 0 pass, 77 skip (node/npm missing, registry unreachable, server not
-# built), else fail.
+# The server is anyad --mount off.  Exit 0 pass, 77 skip (node/npm missing,
+# registry unreachable), else fail.
 source "$(dirname "$0")/lib.bash"
+fail() { echo "FAIL: $*"; exit 1; }
 KUBO_RPC_CLIENT_VERSION=5.4.1
-SERVER=${RPC_SERVER:-$BUILD/integration/rpc_server}
-[ -x "$SERVER" ] || { echo "skip: $SERVER not built"; exit 77; }
+ANYAD=${ANYAD:-$(dirname "$ANYA")/anyad}
+[ -x "$ANYAD" ] || fail "$ANYAD is not built"
 npm_oracle kubo-rpc kubo-rpc-client "$KUBO_RPC_CLIENT_VERSION" "kubo-rpc-client@$KUBO_RPC_CLIENT_VERSION"
 
 WORK=$(mktemp -d "$BUILD/kubo-rpc.XXXXXX")
@@ -22,7 +23,6 @@ cleanup() {
 }
 trap cleanup EXIT
 cp "$ROOT/tests/interop/kubo-rpc.mjs" "$ORACLE"
-fail() { echo "FAIL: $*"; exit 1; }
 
 cd "$WORK"
 printf 'hello\n' >a.txt
@@ -52,8 +52,15 @@ cat >expected.json <<JSON
  "repo": "$ANYA_REPO"}
 JSON
 
-"$SERVER" "$ANYA_REPO" 127.0.0.1:0 >port 2>server.log &
+"$ANYAD" --repo "$ANYA_REPO" --mount off --rpc 127.0.0.1:0 --dwn off --gateway off --foreground 2>server.log &
 PID=$!
-for _ in $(seq 1 100); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || { cat server.log; fail "the RPC server did not start"; }
-node "$ORACLE" "http://127.0.0.1:$(cat port)/api/v0" "$WORK/expected.json" "$WORK" || { tail -5 server.log; fail "kubo-rpc-client"; }
+for _ in $(seq 1 100); do [ -f "$ANYA_REPO/api" ] && break; sleep 0.1; done
+[ -f "$ANYA_REPO/api" ] || { cat server.log; fail "anyad did not start its RPC listener"; }
+node "$ORACLE" "$(cat "$ANYA_REPO/api")/api/v0" "$WORK/expected.json" "$WORK" || { tail -5 server.log; fail "kubo-rpc-client"; }
+kill "$PID"
+status=0
+wait "$PID" || status=$?
+PID=
+if grep -q "Sanitizer\|runtime error" server.log; then cat server.log; fail "anyad's log has a sanitizer report"; fi
+[ "$status" = 0 ] || { cat server.log; fail "anyad exited $status"; }
+echo "ok: kubo-rpc-client $KUBO_RPC_CLIENT_VERSION works against our RPC"

@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "err.h"
 #include "http.h"
+#include "metrics.h"
 
 #define MIB (1024u * 1024u)
 
@@ -156,6 +157,15 @@ static void handler(http_req_t *req, void *ctx) {
   } else if (strcmp(path, "/ws") == 0) {
     http_ws_t *ws = NULL;
     if (http_ws_accept(req, &ws_ops, NULL, &ws) == 0) assert_non_null(ws);
+  } else if (strcmp(path, "/echo") == 0) { /* the body back, streamed as it comes */
+    http_resp_header(req, "Content-Type", "application/octet-stream");
+    if (http_resp_start(req, 200, http_req_content_length(req)) < 0) return;
+    static __thread uint8_t chunk[64 * 1024];
+    for (;;) {
+      ssize_t got = http_req_read(req, chunk, sizeof chunk);
+      if (got <= 0 || http_resp_write(req, chunk, (size_t)got) < 0) break;
+    }
+    http_resp_end(req);
   } else if (strcmp(path, "/silent") == 0) {
     /* returns without answering: the server says 500 */
   } else if (strcmp(path, "/short") == 0) {
@@ -489,10 +499,37 @@ static void test_pipelining(void **state) {
   client_close(c);
 }
 
+static void test_chunked_trailers(void **state) {
+  (void)state;
+  /* trailers after a chunked body are dropped, not added to the headers the
+   * handler may be reading (found by fuzz_http_request) */
+  client_t *c = client_open(port_main);
+  send_str(c, "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "5\r\nabcde\r\n0\r\nX-Trailer: one\r\nX-Other: two\r\n\r\n"
+              "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  resp_t r = {0};
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(body_str(&r), "\"bytes\":5"));
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_string_equal(body_str(&r), "hello GET /hello q= v=11");
+  buf_free(&r.body);
+  client_close(c);
+}
+
 static void test_http10_and_head(void **state) {
   (void)state;
   client_t *c = client_open(port_main);
   resp_t r = {0};
+  /* absolute-form targets: the path and query without scheme and authority */
+  send_str(c, "GET http://example.com/hello?x=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+              "GET http://example.com?y=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_string_equal(body_str(&r), "hello GET /hello q=x=2 v=11");
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_string_equal(body_str(&r), "{\"error\":\"no route /\"}"); /* path "/", query y=3 */
+  client_close(c);
+  c = client_open(port_main);
   /* HTTP/1.0 without keep-alive: answered, then closed */
   send_str(c, "GET /hello HTTP/1.0\r\n\r\n");
   assert_int_equal(read_response(c, &r, false), 0);
@@ -807,8 +844,9 @@ static void test_rate_limit_429(void **state) {
       assert_non_null(strstr(body_str(&r), "\"error\""));
     }
   }
-  assert_int_equal(ok, 3); /* burst = rate */
-  assert_int_equal(limited, 3);
+  /* burst = rate: 3 pass at once; on a loaded machine a token may refill in between */
+  assert_true(ok >= 3 && ok <= 4);
+  assert_int_equal(ok + limited, 6);
   usleep(1100 * 1000); /* refilled */
   send_str(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
   assert_int_equal(read_response(c, &r, false), 0);
@@ -1083,6 +1121,67 @@ static void test_ws_ping_liveness(void **state) {
   buf_free(&p);
 }
 
+static void test_echo_and_metrics(void **state) {
+  (void)state;
+  /* both directions at once on HTTP/1.1: 8 MiB through /echo, chunked both ways */
+  client_t *c = client_open(port_main);
+  send_str(c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+  static uint8_t data[32 * 1024];
+  for (int i = 0; i < 256; i++) {
+    for (size_t j = 0; j < sizeof data; j++) data[j] = pattern_byte((uint64_t)i * sizeof data + j);
+    char size_line[16];
+    snprintf(size_line, sizeof size_line, "%zx\r\n", sizeof data);
+    send_str(c, size_line);
+    send_all(c, data, sizeof data);
+    send_str(c, "\r\n");
+  }
+  send_str(c, "0\r\n\r\n");
+  resp_t r = {0};
+  assert_int_equal(read_response(c, &r, false), 0);
+  assert_true(r.chunked);
+  assert_int_equal(r.body.len, 256 * sizeof data);
+  for (size_t i = 0; i < r.body.len; i += 997) assert_int_equal(r.body.data[i], pattern_byte(i));
+  buf_free(&r.body);
+  client_close(c);
+  /* the families of http.h, with the children these tests made */
+  buf_t text = {0};
+  assert_int_equal(metrics_write_text(metrics_default(), &text), 0);
+  const char *t = buf_cstr(&text);
+  assert_non_null(strstr(t, "anya_http_requests_total{listener=\"main\",code=\"200\"}"));
+  assert_non_null(strstr(t, "anya_http_requests_total{listener=\"rate\",code=\"429\"}"));
+  assert_non_null(strstr(t, "anya_http_request_duration_seconds_count{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_connections{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_received_bytes_total{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_sent_bytes_total{listener=\"main\"}"));
+  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"rate\",reason=\"rate\"} "));
+  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"tight\",reason=\"headers\"} 1"));
+  assert_non_null(strstr(t, "anya_http_rejected_total{listener=\"conns\",reason=\"connections\"} 1"));
+  buf_free(&text);
+}
+
+static void test_tls_bad_files(void **state) {
+  (void)state;
+  http_server_t *s = NULL;
+  assert_int_equal(http_server_new(&(http_server_opts_t){.tls_cert = "/nonexistent/cert.pem",
+                                                         .tls_key = "/nonexistent/key.pem"},
+                                   &s),
+                   -EINVAL);
+  assert_null(s);
+  assert_non_null(strstr(err_msg(-EINVAL), "tls_cert /nonexistent/cert.pem"));
+  /* bad addresses */
+  assert_int_equal(http_server_new(NULL, &s), 0);
+  http_listener_opts_t o = {.name = "x", .address = "127.0.0.1", .handler = handler};
+  assert_int_equal(http_server_listen(s, &o), -EINVAL);
+  o.address = "[::1:80";
+  assert_int_equal(http_server_listen(s, &o), -EINVAL);
+  o.address = "127.0.0.1:http";
+  assert_int_equal(http_server_listen(s, &o), -EINVAL);
+  o.address = "[::1]:0";
+  int rc = http_server_listen(s, &o);
+  assert_true(rc == 0 || rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT); /* without IPv6 */
+  http_server_free(s); /* never started: frees all the same */
+}
+
 static void test_decode_and_query(void **state) {
   (void)state;
   char out[64];
@@ -1114,6 +1213,10 @@ static void test_decode_and_query(void **state) {
   assert_string_equal(out, "1");
   assert_int_equal(http_query_get("ab=1&a=2", "a", out, sizeof out), 0);
   assert_string_equal(out, "2");
+  /* empty parts are not parameters (found by fuzz_http_query) */
+  assert_int_equal(http_query_get("&&=z", "", out, sizeof out), 0);
+  assert_string_equal(out, "z");
+  assert_int_equal(http_query_get("a=1&&", "", out, sizeof out), -ENOENT);
 }
 
 static bool bench_inline(http_req_t *req, void *ctx) {
@@ -1178,6 +1281,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_decode_and_query),
       cmocka_unit_test(test_keep_alive),
       cmocka_unit_test(test_pipelining),
+      cmocka_unit_test(test_chunked_trailers),
       cmocka_unit_test(test_http10_and_head),
       cmocka_unit_test(test_chunked_response),
       cmocka_unit_test(test_chunked_upload_64mib_bounded),
@@ -1192,6 +1296,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_ws_messages),
       cmocka_unit_test(test_ws_server_close_and_limits),
       cmocka_unit_test(test_ws_ping_liveness),
+      cmocka_unit_test(test_echo_and_metrics),
+      cmocka_unit_test(test_tls_bad_files),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
