@@ -26,7 +26,7 @@
 
 #define SDK_VERSION "0.5.2"          /* the dwn-sdk-js whose replies the engine reproduces */
 #define BODY_REQUEST_BYTES_MAX (16u << 20) /* a JSON-RPC request sent as the body */
-#define SMALL_DATA_BYTES 65536u      /* record data read whole before processing */
+#define SMALL_DATA_BYTES 262144u     /* record data read whole (one UnixFS leaf) before processing */
 #define FEED_CHUNK_BYTES 262144u     /* one UnixFS leaf */
 #define PATH_PARAM_BYTES_MAX 8192    /* a decoded DID, record id or protocol path */
 #define WS_SUBSCRIPTIONS_MAX 1024    /* per socket */
@@ -139,45 +139,51 @@ static void *process_main(void *arg) {
 /* The result of feeding the body: why it stopped early, if it did. */
 typedef enum feed_end { FEED_OK, FEED_TOO_LARGE, FEED_FAILED } feed_end_t;
 
+static int write_all_fd(int fd, const void *data, size_t len) {
+  const uint8_t *p = data;
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return err_set(-errno, "record data: %s", strerror(errno));
+    p += n, len -= (size_t)n;
+  }
+  return 0;
+}
+
 /* Runs dwn_process with the request body as the data stream: a body known to
- * be small is read whole first; a larger one flows through a socket pair from
- * this thread (the only one that reads the request) to a thread running the
- * engine, HTTP_QUEUE_BYTES and the socket buffer at a time.  rc: the engine's;
- * *end: whether the body ended early (413 or a failed read). */
+ * be small (Content-Length at most SMALL_DATA_BYTES) is read into an
+ * anonymous memory file first, which the engine's importer then hashes on
+ * this thread (a regular file of known small size needs no reader thread); a
+ * larger one flows through a socket pair from this thread (the only one that
+ * reads the request) to a thread running the engine, HTTP_QUEUE_BYTES and the
+ * socket buffer at a time.  rc: the engine's; *end: whether the body ended
+ * early (413 or a failed read). */
 static int process_with_body(dwn_http_t *h, http_req_t *req, const char *tenant, const json_t *message,
                              dwn_reply_t *reply, feed_end_t *end, char **error_text) {
   *end = FEED_OK;
   *error_text = NULL;
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return err_set(-errno, "socketpair: %s", strerror(errno));
   int64_t length = http_req_content_length(req);
   int rc = 0;
   if (length >= 0 && (uint64_t)length <= SMALL_DATA_BYTES) {
-    uint8_t *body = malloc((size_t)length + 1);
+    int fd = memfd_create("dwn-data", MFD_CLOEXEC);
+    if (fd < 0) return err_set(-errno, "memfd_create: %s", strerror(errno));
+    uint8_t chunk[16384];
     size_t got = 0;
-    if (!body) rc = -ENOMEM;
     while (!rc && got < (size_t)length) {
-      ssize_t n = http_req_read(req, body + got, (size_t)length - got);
+      size_t want = (size_t)length - got < sizeof chunk ? (size_t)length - got : sizeof chunk;
+      ssize_t n = http_req_read(req, chunk, want);
       if (n < 0) *end = n == -EFBIG ? FEED_TOO_LARGE : FEED_FAILED, rc = (int)n;
       else if (n == 0) *end = FEED_FAILED, rc = -ECONNRESET;
-      else got += (size_t)n;
+      else rc = write_all_fd(fd, chunk, (size_t)n), got += (size_t)n;
     }
-    if (!rc) {
-      int sz = (int)SMALL_DATA_BYTES * 2;
-      setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-      rc = send_all(sv[1], body, got);
-    }
-    free(body);
-    close(sv[1]);
-    if (!rc) {
-      rc = dwn_process(h->dwn, tenant, message, sv[0], reply);
-      if (rc) *error_text = strdup(err_msg(rc));
-    } else if (*end == FEED_OK) {
-      *error_text = strdup(err_msg(rc));
-    }
-    close(sv[0]);
+    if (!rc && lseek(fd, 0, SEEK_SET) != 0) rc = err_set(-errno, "memfd: %s", strerror(errno));
+    if (!rc) rc = dwn_process(h->dwn, tenant, message, fd, reply);
+    if (rc && *end == FEED_OK) *error_text = strdup(err_msg(rc));
+    close(fd);
     return rc;
   }
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return err_set(-errno, "socketpair: %s", strerror(errno));
   process_job_t job = {.h = h, .tenant = tenant, .message = message, .fd = sv[0], .reply = reply};
   pthread_t thread;
   if (pthread_create(&thread, NULL, process_main, &job) != 0) {
@@ -235,12 +241,7 @@ static int process_with_encoded(dwn_http_t *h, const char *tenant, const json_t 
   }
   int fd = memfd_create("dwn-data", MFD_CLOEXEC);
   if (fd < 0) rc = err_set(-errno, "memfd_create: %s", strerror(errno));
-  for (size_t off = 0; !rc && off < bytes.len;) {
-    ssize_t n = write(fd, bytes.data + off, bytes.len - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) rc = err_set(-errno, "memfd: %s", strerror(errno));
-    else off += (size_t)n;
-  }
+  if (!rc) rc = write_all_fd(fd, bytes.data, bytes.len);
   buf_free(&bytes);
   if (!rc && lseek(fd, 0, SEEK_SET) != 0) rc = err_set(-errno, "memfd: %s", strerror(errno));
   if (!rc) rc = dwn_process(h->dwn, tenant, message, fd, reply);

@@ -36,9 +36,9 @@
  *
  * Threads and memory.  dwn_http_handle runs on an HTTP worker thread and
  * blocks in the engine.  Record data is never whole in memory: a body of at
- * most 64 KiB is read and handed over through a socket pair, a larger one
- * flows from this thread into a socket pair read by a thread running
- * dwn_process; data replies stream from the block engine (dwn_reply_data_write).
+ * most 256 KiB (Content-Length) is read into an anonymous memory file the
+ * engine hashes on this thread, a larger one flows from this thread into a
+ * socket pair read by a thread running dwn_process; data replies stream from the block engine (dwn_reply_data_write).
  * A WebSocket's subscriptions hold a reference on the socket (http_ws_ref);
  * events are queued with http_ws_send on the writer's thread, and closing the
  * socket ends its subscriptions (dwn_unsubscribe_subscriber: only its own

@@ -137,6 +137,33 @@ const gone = await sdk.RecordsRead.create({ filter: { recordId: midW.message.rec
 [a, b] = await send(alice.did, gone.message);
 same('RecordsRead after delete: status, type, reply', [a.status, a.type, replyOf(a)], [b.status, b.type, replyOf(b)]);
 
+// ---- messages interface: MessagesQuery (the cursor's value is node-local), MessagesRead with data
+const mq = await sdk.MessagesQuery.create({ filters: [{ interface: 'Records' }], signer: alice.signer });
+[a, b] = await send(alice.did, mq.message);
+same('MessagesQuery: status and entries', [replyOf(a)?.status, replyOf(a)?.entries], [replyOf(b)?.status, replyOf(b)?.entries]);
+const smallCid = await sdk.Message.getCid(smallW.message);
+const mr = await sdk.MessagesRead.create({ messageCid: smallCid, signer: alice.signer });
+[a, b] = await send(alice.did, mr.message);
+same('MessagesRead of a write with data: status, type, dwn-response reply, bytes', [a.status, a.type, replyOf(a), a.sha], [b.status, b.type, replyOf(b), b.sha]);
+// the JSON-RPC id: echoed when given (a number stays a number), a UUID when not
+{
+  const body = (id) => JSON.stringify({ jsonrpc: '2.0', ...(id === undefined ? {} : { id }), method: 'dwn.processMessage', params: { target: alice.did, message: q.message } });
+  for (const id of [7, 'x-1', undefined]) {
+    const ra = await fetch(ours, { method: 'POST', headers: { 'dwn-request': body(id) } }).then((r) => r.json());
+    const rb = await fetch(theirs, { method: 'POST', headers: { 'dwn-request': body(id) } }).then((r) => r.json());
+    const norm = (v) => (id === undefined ? /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(v) : v);
+    same(`JSON-RPC id ${JSON.stringify(id)}`, norm(ra.id), norm(rb.id));
+  }
+}
+// a 40 KiB dwn-request header: within our 64 KiB, past Node's 16 KiB under dwn-server (documented)
+{
+  const tags = {};
+  for (let i = 0; i < 10; i++) tags['t' + i] = Array.from({ length: 4 }, (_, k) => String(k).repeat(1000));
+  const tw = await sdk.RecordsWrite.create({ data: Buffer.from('t'), dataFormat: 'text/plain', tags, signer: alice.signer });
+  [a, b] = await send(alice.did, tw.message, Buffer.from('t'));
+  expect('a 40 KiB dwn-request header: ours 202, dwn-server 431 (documented)', replyOf(a)?.status?.code === 202 && b.status === 431, [a.status, b.status]);
+}
+
 // ---- convenience reads
 const enc = encodeURIComponent;
 const b64 = Buffer.from(PROTO).toString('base64url');
