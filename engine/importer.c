@@ -683,8 +683,7 @@ typedef struct top_arg {
   size_t dir_len;    /* bytes of path before base (its directory, Go's filepath.Dir) */
 } top_arg_t;
 
-/* Lexical path cleaning with Go's filepath.Clean rules. */
-static char *clean_path(const char *in) {
+char *imp_clean_path(const char *in) {
   size_t n = strlen(in);
   char *out = malloc(n + 2);
   if (!out) return NULL;
@@ -722,7 +721,7 @@ static int top_arg_cmp(const void *a, const void *b) {
 }
 
 static int top_arg_prepare(const char *arg, top_arg_t *t) {
-  char *p = clean_path(arg);
+  char *p = imp_clean_path(arg);
   if (!p) return -ENOMEM;
   if (strcmp(p, ".") == 0) { /* Kubo names "." after the working directory */
     free(p);

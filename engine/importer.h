@@ -67,6 +67,11 @@ int imp_options_check(const imp_options_t *opts);
 int imp_add_fd(const imp_options_t *opts, const block_sink_t *sink, int fd,
                const imp_callbacks_t *cb, cid_t *root, uint64_t *tsize);
 
+/* A path argument cleaned lexically with Go's filepath.Clean rules, as
+ * imp_add_paths cleans its arguments ("a//b/../c/" -> "a/c", "" -> ".").
+ * Malloc'd; NULL without memory. */
+char *imp_clean_path(const char *in);
+
 /* Imports `paths` (files, directories recursively, symlinks as UnixFS
  * symlinks) as `ipfs add -r` would; with opts->wrap they are wrapped in one
  * directory.  *root gets the last root (the wrapper with -w). Errors name the

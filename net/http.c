@@ -160,6 +160,21 @@ static void rate_sweep(http_server_t *srv, uint64_t now_ns, uint32_t rate_per_s)
   }
 }
 
+bool http_req_rate_limited(http_req_t *req) {
+  http_conn_t *c = req->c;
+  http_listener_t *l = req->l;
+  unsigned retry_s = 1;
+  if (http_rate_allow(c->srv, c->peer, l->limits.rate_per_s, &retry_s)) return false;
+  http_count_rejected(l, HTTP_REJECT_RATE);
+  char value[16];
+  snprintf(value, sizeof value, "%u", retry_s);
+  req->inline_mode = true;
+  http_resp_header(req, "Retry-After", value);
+  http_respond_error(req, 429, "too many requests from %s; retry in %u s", c->peer, retry_s);
+  http_req_finish_inline(req);
+  return true;
+}
+
 bool http_rate_allow(http_server_t *srv, const char *key, uint32_t rate_per_s, unsigned *retry_s) {
   if (rate_per_s == 0) return true;
   uint64_t now = metrics_now_ns();

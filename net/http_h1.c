@@ -398,17 +398,7 @@ static bool h1_dispatch(http_conn_t *c) {
   c->last_progress_ms = http_now_ms();
   c->last_out_len = http_conn_out_len(c);
   http_conn_timer_arm(c, TIMER_PROGRESS, l->limits.idle_timeout_ms);
-  unsigned retry_s = 1;
-  if (!http_rate_allow(c->srv, c->peer, l->limits.rate_per_s, &retry_s)) {
-    http_count_rejected(l, HTTP_REJECT_RATE);
-    char value[16];
-    snprintf(value, sizeof value, "%u", retry_s);
-    req->inline_mode = true;
-    http_resp_header(req, "Retry-After", value);
-    http_respond_error(req, 429, "too many requests from %s; retry in %u s", c->peer, retry_s);
-    http_req_finish_inline(req);
-    return false;
-  }
+  if (http_req_rate_limited(req)) return false;
   if (l->inline_fn && !http_req_has_body(req)) {
     req->inline_mode = true;
     bool handled = l->inline_fn(req, l->ctx);

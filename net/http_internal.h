@@ -307,6 +307,8 @@ void http_req_finish_inline(http_req_t *req);
 void http_count_rejected(http_listener_t *l, enum http_reject_reason reason);
 void http_count_request(http_req_t *req);
 bool http_rate_allow(http_server_t *srv, const char *key, uint32_t rate_per_s, unsigned *retry_s);
+/* Past the client's rate: answers 429 with Retry-After (inline) and returns true. */
+bool http_req_rate_limited(http_req_t *req);
 const char *http_reason(int status);
 int http_req_split_target(http_req_t *req); /* appends path and query after the head; -1 ENOMEM */
 bool http_header_has_token(const char *value, const char *token);

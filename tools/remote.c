@@ -422,39 +422,6 @@ static int walk(walker_t *w, int depth) {
   return rc;
 }
 
-/* Go's filepath.Clean (as the importer cleans its arguments). */
-static char *clean_path(const char *in) {
-  size_t n = strlen(in);
-  char *out = malloc(n + 2);
-  if (!out) return NULL;
-  bool rooted = n > 0 && in[0] == '/';
-  size_t w = 0, dotdot = 0;
-  if (rooted) out[w++] = '/', dotdot = 1;
-  for (size_t r = rooted; r < n;) {
-    if (in[r] == '/') {
-      r++;
-    } else if (in[r] == '.' && (r + 1 == n || in[r + 1] == '/')) {
-      r++;
-    } else if (in[r] == '.' && in[r + 1] == '.' && (r + 2 == n || in[r + 2] == '/')) {
-      r += 2;
-      if (w > dotdot) {
-        w--;
-        while (w > dotdot && out[w] != '/') w--;
-      } else if (!rooted) {
-        if (w > 0) out[w++] = '/';
-        out[w++] = '.', out[w++] = '.';
-        dotdot = w;
-      }
-    } else {
-      if ((rooted && w != 1) || (!rooted && w != 0)) out[w++] = '/';
-      while (r < n && in[r] != '/') out[w++] = in[r++];
-    }
-  }
-  if (w == 0) out[w++] = '.';
-  out[w] = '\0';
-  return out;
-}
-
 typedef struct top {
   char *path;
   const char *base;
@@ -495,7 +462,7 @@ int remote_add(const remote_add_opts_t *o) {
   /* the arguments as the importer takes them: cleaned, named by their last
    * element, a name repeated from one directory once, sorted by name */
   for (size_t i = 0; i < o->paths_len && !rc; i++) {
-    top_t t = {clean_path(o->paths[i]), NULL, 0};
+    top_t t = {imp_clean_path(o->paths[i]), NULL, 0};
     if (!t.path) { rc = -ENOMEM; break; }
     if (strcmp(t.path, ".") == 0) {
       free(t.path);
