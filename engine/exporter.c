@@ -586,3 +586,28 @@ ssize_t exp_pread(exp_file_t *f, void *buf, size_t len, uint64_t offset) {
   if (rc) return rc;
   return (ssize_t)len;
 }
+
+int exp_split_arg(const char *arg, cid_t *root, const char **path) {
+  if (strncmp(arg, "/ipfs/", 6) == 0) arg += 6;
+  const char *slash = strchr(arg, '/');
+  size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
+  char text[CID_TEXT_BYTES_MAX];
+  if (len == 0 || len >= sizeof text) return err_set(-EINVAL, "invalid CID '%s'", arg);
+  memcpy(text, arg, len);
+  text[len] = '\0';
+  int rc = cid_parse(root, text);
+  if (rc) return err_set(rc, "invalid CID '%s': %s", text, err_msg(rc));
+  *path = slash ? slash + 1 : "";
+  return 0;
+}
+
+int exp_resolve_arg(const block_source_t *src, const char *arg, cid_t *out) {
+  cid_t root;
+  const char *path;
+  int rc = exp_split_arg(arg, &root, &path);
+  if (rc) return rc;
+  rc = exp_resolve(src, &root, path, out);
+  if (rc == -ENOENT) return err_set(rc, "%s: not found in the local store", arg);
+  if (rc == -ENOTDIR) return err_set(rc, "%s: a path component is not a directory", arg);
+  return rc;
+}

@@ -49,6 +49,13 @@ typedef struct exp_stat {
  * block, -ENOTDIR pathing through a file or symlink (symlinks are not followed),
  * -ENAMETOOLONG more than EXP_PATH_SEGMENTS_MAX segments, -EIO malformed DAG. */
 int exp_resolve(const block_source_t *src, const cid_t *root, const char *path, cid_t *out);
+/* A command's "CID[/path]" or "/ipfs/CID[/path]" argument: the root CID and
+ * the path after it (*path points into arg; "" for none).  -EINVAL naming
+ * the bad CID. */
+int exp_split_arg(const char *arg, cid_t *root, const char **path);
+/* exp_split_arg then exp_resolve, with messages naming arg ("...: not found
+ * in the local store", "...: a path component is not a directory"). */
+int exp_resolve_arg(const block_source_t *src, const char *arg, cid_t *out);
 
 /* Kind and size of the node at cid (for a symlink: the target's length). */
 int exp_stat(const block_source_t *src, const cid_t *cid, exp_stat_t *st);

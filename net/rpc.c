@@ -274,24 +274,10 @@ static int parse_cid(const char *text, cid_t *out) {
   return rc ? err_set(-EINVAL, "invalid CID '%s': %s", text, err_msg(rc)) : 0;
 }
 
-/* "CID[/path]" or "/ipfs/CID[/path]" -> the CID it names (the messages of
- * `anya`'s resolve_arg). */
+/* "CID[/path]" or "/ipfs/CID[/path]" -> the CID it names (exporter.h). */
 static int resolve(rpc_t *rpc, const char *arg, cid_t *out) {
-  const char *a = strncmp(arg, "/ipfs/", 6) == 0 ? arg + 6 : arg;
-  const char *slash = strchr(a, '/');
-  size_t len = slash ? (size_t)(slash - a) : strlen(a);
-  char text[CID_TEXT_BYTES_MAX];
-  if (len == 0 || len >= sizeof text) return err_set(-EINVAL, "invalid CID '%s'", a);
-  memcpy(text, a, len);
-  text[len] = '\0';
-  cid_t root;
-  int rc = cid_parse(&root, text);
-  if (rc) return err_set(-EINVAL, "invalid CID '%s': %s", text, err_msg(rc));
   block_source_t src = bs_source(rpc->repo->bs);
-  rc = exp_resolve(&src, &root, slash ? slash + 1 : "", out);
-  if (rc == -ENOENT) return err_set(rc, "%s: not found in the local store", arg);
-  if (rc == -ENOTDIR) return err_set(rc, "%s: a path component is not a directory", arg);
-  return rc;
+  return exp_resolve_arg(&src, arg, out);
 }
 
 static json_t *cid_json(const cid_t *cid) {

@@ -518,7 +518,7 @@ static int remote_car(const opts_t *o, bool export) {
     const char *out = opt_get(o, "output");
     char tmp[PATH_MAX];
     int fd = 1;
-    rc = split_cid_path(o->args[0], &root, &path);
+    rc = exp_split_arg(o->args[0], &root, &path);
     if (!rc && *path) rc = err_set(-EINVAL, "car export takes a CID, not a path");
     if (!rc && out) {
       snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid());
@@ -580,7 +580,7 @@ int cmd_car(int argc, char **argv) {
     const char *out = opt_get(&o, "output");
     char tmp[PATH_MAX];
     int fd = 1;
-    rc = split_cid_path(o.args[0], &root, &path);
+    rc = exp_split_arg(o.args[0], &root, &path);
     if (!rc && *path) rc = err_set(-EINVAL, "car export takes a CID, not a path");
     if (!rc && out) {
       snprintf(tmp, sizeof tmp, "%s.anya-partial-%ld", out, (long)getpid());

@@ -157,31 +157,9 @@ int close_repo(repo_t *r, int rc) {
   return rc ? rc : crc;
 }
 
-/* "CID[/path]" or "/ipfs/CID[/path]" -> root CID and the path after it. */
-int split_cid_path(const char *arg, cid_t *root, const char **path) {
-  if (strncmp(arg, "/ipfs/", 6) == 0) arg += 6;
-  const char *slash = strchr(arg, '/');
-  size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
-  char text[CID_TEXT_BYTES_MAX];
-  if (len == 0 || len >= sizeof text) return err_set(-EINVAL, "invalid CID '%s'", arg);
-  memcpy(text, arg, len);
-  text[len] = '\0';
-  int rc = cid_parse(root, text);
-  if (rc) return err_set(rc, "invalid CID '%s': %s", text, err_msg(rc));
-  *path = slash ? slash + 1 : "";
-  return 0;
-}
-
 int resolve_arg(repo_t *r, const char *arg, cid_t *out) {
-  cid_t root;
-  const char *path;
-  int rc = split_cid_path(arg, &root, &path);
-  if (rc) return rc;
   block_source_t src = bs_source(r->bs);
-  rc = exp_resolve(&src, &root, path, out);
-  if (rc == -ENOENT) return err_set(rc, "%s: not found in the local store", arg);
-  if (rc == -ENOTDIR) return err_set(rc, "%s: a path component is not a directory", arg);
-  return rc;
+  return exp_resolve_arg(&src, arg, out);
 }
 
 int write_all(int fd, const void *data, size_t len) {

@@ -64,8 +64,6 @@ int parse_u64(const char *text, uint64_t max, uint64_t *out);
 int open_repo(const char *holder, repo_t **out);
 /* Closes it; returns rc if non-zero, else the close's result. */
 int close_repo(repo_t *r, int rc);
-/* "CID[/path]" or "/ipfs/CID[/path]" -> root CID and the path after it. */
-int split_cid_path(const char *arg, cid_t *root, const char **path);
 /* Resolves a CID[/path] argument to the CID it names, with a message on failure. */
 int resolve_arg(repo_t *r, const char *arg, cid_t *out);
 /* write(2) until done. 0 or negative errno with a message. */
