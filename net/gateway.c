@@ -29,6 +29,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ struct gateway {
   struct body_entry *lru_head, *lru_tail;
   size_t body_bytes;                                  /* bytes of bodies linked */
   size_t body_bytes_max;                              /* the cache's bound (0: no cache) */
+  pthread_key_t chunk_key;                            /* a thread's stream buffer */
 };
 
 /* ---- the request's block source: budget, recording, a two-block cache ---- */
@@ -572,6 +574,29 @@ static void body_add(gateway_t *gw, const cid_t *cid, uint8_t *data, size_t len)
   }
 }
 
+/* The stream buffer: STREAM_CHUNK_BYTES kept per thread (a worker streams
+ * one response at a time), so a request does not map, fault in and unmap
+ * fresh pages; smaller answers use the heap. */
+static void chunk_destroy(void *p) { free(p); }
+
+static uint8_t *chunk_get(gateway_t *gw, size_t len) {
+  if (len < STREAM_CHUNK_BYTES) return malloc(len);
+  uint8_t *p = pthread_getspecific(gw->chunk_key);
+  if (p) {
+    pthread_setspecific(gw->chunk_key, NULL); /* taken: a nested use would allocate */
+    return p;
+  }
+  return malloc(STREAM_CHUNK_BYTES);
+}
+
+static void chunk_put(gateway_t *gw, uint8_t *p) {
+  if (!p) return;
+  if (malloc_usable_size(p) >= STREAM_CHUNK_BYTES && !pthread_getspecific(gw->chunk_key) &&
+      pthread_setspecific(gw->chunk_key, p) == 0)
+    return;
+  free(p);
+}
+
 /* A file's body: an exporter handle, or bytes in memory (a cached body). */
 typedef struct body {
   exp_file_t *f;
@@ -625,11 +650,11 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
   ssize_t n = 0;
   if (!body->mem && fresh && !r->head && len > 0) {
     chunk = r->inline_mode || len < STREAM_CHUNK_BYTES ? (size_t)len : STREAM_CHUNK_BYTES;
-    buf = malloc(chunk);
+    buf = chunk_get(r->gw, chunk);
     if (!buf) return fail(r, 500, "out of memory");
     n = exp_pread(f, buf, chunk, first);
     if (n <= 0 || (r->inline_mode && (size_t)n != chunk)) {
-      free(buf);
+      chunk_put(r->gw, buf);
       return n < 0 ? fail_engine(r, (int)n, "file") : fail(r, 500, "file shorter than its size");
     }
   }
@@ -657,7 +682,7 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
   if (!buf) return send_body(r, status, (int64_t)len, NULL);
   if (r->inline_mode) {
     send_body(r, status, (int64_t)len, buf);
-    free(buf);
+    chunk_put(r->gw, buf);
     return 0;
   }
   /* a whole file of a cacheable size is kept as it streams */
@@ -665,7 +690,7 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
   if (first == 0 && len == size && size > INLINE_BODY_MAX && size <= BODY_ENTRY_BYTES_MAX &&
       size <= r->gw->body_bytes_max)
     keep = malloc(size);
-  if (http_resp_start(r->req, status, (int64_t)len) != 0) { free(buf); free(keep); return 0; }
+  if (http_resp_start(r->req, status, (int64_t)len) != 0) { chunk_put(r->gw, buf); free(keep); return 0; }
   uint64_t off = first, left = len;
   for (;;) {
     size_t k = (size_t)n < left ? (size_t)n : (size_t)left;
@@ -686,7 +711,7 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
     }
   }
   free(keep);
-  free(buf);
+  chunk_put(r->gw, buf);
   return 0;
 }
 
@@ -962,6 +987,10 @@ int gateway_new(repo_t *repo, gateway_t **out) {
   if (!gw) return err_set(-ENOMEM, "out of memory");
   gw->repo = repo;
   gw->bs = repo->bs;
+  if (pthread_key_create(&gw->chunk_key, chunk_destroy) != 0) {
+    free(gw);
+    return err_set(-EAGAIN, "no thread-specific key left");
+  }
   pthread_mutex_init(&gw->body_lock, NULL);
   gw->body_bytes_max = BODY_CACHE_BYTES_MAX;
   /* a knob for benchmarks that measure the uncached path (0 turns the cache off) */
@@ -983,5 +1012,9 @@ void gateway_free(gateway_t *gw) {
     body_entry_free(e);
   }
   pthread_mutex_destroy(&gw->body_lock);
+  /* the threads that served are gone (the server is freed first) and their
+   * destructors freed their buffers; this thread's own, if any: */
+  free(pthread_getspecific(gw->chunk_key));
+  pthread_key_delete(gw->chunk_key);
   free(gw);
 }
