@@ -82,6 +82,7 @@ EOF
   # start_anyad [ENV=VALUE...]: the daemon with the gateway alone; gport, gpid
   local gpid=""
   start_anyad() {
+    : >"$G/anyad.err"
     env "$@" "$ROOT/$BUILD/bin/anyad" --repo "$repo" --mount off --foreground --dwn off --rpc off \
       --gateway 127.0.0.1:0 >/dev/null 2>"$G/anyad.err" &
     gpid=$!

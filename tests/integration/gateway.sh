@@ -54,6 +54,7 @@ CBOR=$("$ANYA" block put --cid-codec dag-cbor "$T/cbor.bin")
 echo "root $ROOT"
 
 step "the server: anyad --mount off, the gateway alone on a port the kernel picks"
+: >"$T/anyad.err" # before the daemon opens it, so the polling below can read it
 "$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
   2>"$T/anyad.err" &
 PIDS+=($!)

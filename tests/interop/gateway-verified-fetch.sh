@@ -50,6 +50,7 @@ RAW=$(printf 'a raw block\n' | "$ANYA" add -Q --cid-version 1 -)
 echo "--- the gateway (anyad --mount off)"
 ANYAD="$BUILD/bin/anyad"
 [ -x "$ANYAD" ] || fail "$ANYAD is not built"
+: >"$WORK/anyad.err"
 "$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
   2>"$WORK/anyad.err" &
 PIDS+=($!)
