@@ -442,9 +442,10 @@ static int serve_car(rq_t *r) {
   if (rc == 0) {
     http_resp_end(r->req);
   } else if (rc != -ECONNRESET) {
-    /* the status is sent: stop the stream short; the client sees an incomplete CAR */
+    /* the status is sent: abort the stream; the client sees an incomplete CAR */
     log_emit(LOG_LEVEL_WARN, "gateway", NULL, 0, "CAR %s cut short after %llu blocks: %s",
              buf_cstr(&r->xpath), (unsigned long long)st.blocks, err_msg(rc));
+    http_resp_abort(r->req);
   }
   return 0;
 }
@@ -707,7 +708,8 @@ static int serve_file(rq_t *r, const body_t *body, const cid_t *cid, const char 
     if (n <= 0) {
       log_emit(LOG_LEVEL_WARN, "gateway", NULL, 0, "%s cut short at byte %llu: %s", buf_cstr(&r->xpath),
                (unsigned long long)off, n < 0 ? err_msg((int)n) : "file shorter than its size");
-      break; /* the declared length is not met: the server closes the connection */
+      http_resp_abort(r->req); /* the client sees the body end short of its length */
+      break;
     }
   }
   free(keep);
@@ -778,6 +780,7 @@ static int serve_listing(rq_t *r, const cid_t *dir) {
     if (flush_listing(&l, true) == 0) http_resp_end(r->req);
   } else if (rc != -ECONNRESET) {
     log_emit(LOG_LEVEL_WARN, "gateway", NULL, 0, "listing %s cut short: %s", xp, err_msg(rc));
+    http_resp_abort(r->req);
   }
   buf_free(&l.html);
   return 0;

@@ -1056,12 +1056,12 @@ int http_resp_write(http_req_t *req, const void *data, size_t n) {
   return 0;
 }
 
-int http_resp_end(http_req_t *req) {
+static int resp_finish(http_req_t *req, bool abort) {
   if (!req->started || req->ended) return err_set(-EINVAL, "no open response");
   int rc = 0;
-  if (req->resp_length >= 0 && req->resp_sent < (uint64_t)req->resp_length)
+  if (abort || (req->resp_length >= 0 && req->resp_sent < (uint64_t)req->resp_length))
     req->resp_close = true; /* the client sees a short body and the connection end */
-  if (req->resp_chunked && !req->resp_bodiless) rc = emit(req, "0\r\n\r\n", 5, NULL, 0, NULL, 0);
+  if (req->resp_chunked && !req->resp_bodiless && !abort) rc = emit(req, "0\r\n\r\n", 5, NULL, 0, NULL, 0);
   req->ended = true;
   http_conn_t *c = req->c;
   if (req->inline_mode) {
@@ -1074,6 +1074,9 @@ int http_resp_end(http_req_t *req) {
   }
   return rc;
 }
+
+int http_resp_end(http_req_t *req) { return resp_finish(req, false); }
+int http_resp_abort(http_req_t *req) { return resp_finish(req, true); }
 
 int http_respond(http_req_t *req, int status, const char *content_type, const void *body,
                  size_t len) {

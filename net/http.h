@@ -160,6 +160,11 @@ int http_resp_write(http_req_t *req, const void *data, size_t n);
  * closed when a declared length was not met; HTTP/2: the stream is reset)
  * req is gone. */
 int http_resp_end(http_req_t *req);
+/* Ends a started response as failed, so the client can tell it is cut short:
+ * HTTP/1.1 closes the connection without the final chunk (or short of the
+ * Content-Length), HTTP/2 resets the stream.  For a failure after the status
+ * went out (a block missing in the middle of a CAR).  req is gone after it. */
+int http_resp_abort(http_req_t *req);
 
 /* Whole responses in one call: headers added before stay. */
 int http_respond(http_req_t *req, int status, const char *content_type, const void *body, size_t len);

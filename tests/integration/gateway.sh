@@ -53,6 +53,14 @@ CBOR=$("$ANYA" block put --cid-codec dag-cbor "$T/cbor.bin")
 "$ANYA" ls "$ROOT" >"$T/ls.expected"
 echo "root $ROOT"
 
+# A three-chunk file, unpinned, whose middle leaf is then removed: the CAR, the
+# file and its directory listing must end visibly short (aborted), not complete.
+prng_bytes 77 $((3 * 262144)) >"$T/holey"
+HOLEY=$("$ANYA" add -Q --pin=false "$T/holey")
+head -c $((2 * 262144)) "$T/holey" | tail -c 262144 >"$T/leaf"
+LEAF=$("$ANYA" add -Q -n "$T/leaf")
+"$ANYA" block rm "$LEAF" >/dev/null
+
 step "the server: anyad --mount off, the gateway alone on a port the kernel picks"
 : >"$T/anyad.err" # before the daemon opens it, so the polling below can read it
 "$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
@@ -358,6 +366,21 @@ expect_status 200 "$s" "the redirected subdomain"
 cmp -s "$T/body" "$D/hello.txt" || fail "redirected subdomain content"
 s=$(get "$G/" -H "Host: k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8.ipns.localhost:$PORT")
 expect_status 404 "$s" "subdomain ipns"
+
+step "a block missing after the 200: the response is aborted"
+rc=0
+curl -s -o "$T/cut.car" "$G/ipfs/$HOLEY?format=car" || rc=$?
+[ "$rc" = 18 ] || fail "CAR with a missing leaf: curl exit $rc, want 18 (transfer closed short)"
+rc=0
+curl -s -o "$T/cut.bin" "$G/ipfs/$HOLEY" || rc=$?
+[ "$rc" = 18 ] || fail "file with a missing leaf: curl exit $rc, want 18"
+[ "$(stat -c %s "$T/cut.bin")" -lt $((3 * 262144)) ] || fail "file with a missing leaf came whole"
+rc=0
+curl -s --http2-prior-knowledge -o /dev/null "$G/ipfs/$HOLEY?format=car" || rc=$?
+[ "$rc" = 92 ] || [ "$rc" = 16 ] || fail "HTTP/2 CAR with a missing leaf: curl exit $rc, want a stream error (92/16)"
+s=$(get "$G/ipfs/$HOLEY?format=raw")
+expect_status 200 "$s" "the root block is still served"
+echo "ok: cut-short CAR and file are aborted (HTTP/1.1 and HTTP/2)"
 
 step "server stops cleanly"
 kill -TERM "${PIDS[0]}"
