@@ -486,8 +486,7 @@ int http_server_listen(http_server_t *srv, const http_listener_opts_t *opts) {
   l->ev_resume = evtimer_new(srv->loops[0].base, accept_resume_cb, l);
   listener_metrics(l);
   srv->listener_count++;
-  log_info(MOD, "%s: listening on %s (port %u)", l->name, opts->address, bound);
-  return 0;
+  return 0; /* the caller logs the listener (net/server.c names the bound port) */
 }
 
 void http_server_set_ws_ping_ms(http_server_t *srv, uint64_t interval_ms) {
