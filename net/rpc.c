@@ -437,7 +437,7 @@ static int events_push(dir_events_t *e, const cid_t *cid, uint64_t tsize, const 
 /* Moves src's events to the end of dst. */
 static int events_move(dir_events_t *dst, dir_events_t *src) {
   if (grow((void **)&dst->items, &dst->cap, dst->len + src->len, sizeof *dst->items)) return -ENOMEM;
-  memcpy(dst->items + dst->len, src->items, src->len * sizeof *src->items);
+  if (src->len) memcpy(dst->items + dst->len, src->items, src->len * sizeof *src->items);
   dst->len += src->len;
   free(src->items);
   *src = (dir_events_t){0};

@@ -6,7 +6,7 @@
 # Each scenario gets a fresh repository and anyad serving only --dwn.  The scenarios of
 # tests/interop/dwn/replay-passing.txt must match (a Subscribe step recorded
 # without an event stream is n/a: the listener always has one, as
-# dwn-server does).  The corpus is $BUILD/dwn/scenarios.json, made as
+# dwn-server does).  The corpus is $DWN_CORPUS/scenarios.json, made as
 # dwn-replay.sh makes it.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/dwn-lib.bash"
@@ -15,9 +15,9 @@ npm_oracle dwn-ws ws 8.18.0 ws@8.18.0
 WS_DIR=$NPM_DIR
 dwn_oracle
 
-DOC="$BUILD/dwn/scenarios.json"
-mkdir -p "$BUILD/dwn"
-WORK=$(mktemp -d "$BUILD/dwn/http-replay.XXXXXX")
+DOC="$DWN_CORPUS/scenarios.json"
+mkdir -p "$DWN_CORPUS"
+WORK=$(mktemp -d "$DWN_CORPUS/http-replay.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 (
   flock 9
@@ -26,9 +26,9 @@ trap 'rm -rf "$WORK"' EXIT
     node "$ROOT/tests/interop/dwn/gen.mjs" --npm-dir "$NPM_DIR" --work "$WORK/gen" --out "$DOC.tmp" >"$WORK/gen.log" 2>&1 ||
       { tail -n 20 "$WORK/gen.log"; echo "FAIL: the scenario generator failed"; exit 1; }
     mv "$DOC.tmp" "$DOC"
-    echo "$sources" >"$BUILD/dwn/scenarios.sources"
+    echo "$sources" >"$DWN_CORPUS/scenarios.sources"
   fi
-) 9>"$BUILD/dwn/.lock" || exit 1
+) 9>"$DWN_CORPUS/.lock" || exit 1
 [ -x "$ANYAD" ] || { echo "FAIL: $ANYAD is not built"; exit 1; }
 timeout 1800 node "$ROOT/tests/interop/dwn-http-replay.mjs" "$NPM_DIR" "$WS_DIR" "$DOC" "$WORK/run" "$ANYA" "$ANYAD" \
   "$ROOT/tests/interop/dwn/replay-passing.txt" "$@" | tee "$WORK/replay.out" | grep -v "^PASS "

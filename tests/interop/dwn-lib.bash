@@ -1,20 +1,23 @@
 # Shared by the DWN interop drivers (sourced after lib.bash): installs the one
 # oracle set, dwn-sdk-js 0.5.2 with the exact versions dwn-server 0.6.1 runs,
-# into $BUILD/npm/dwn (sets NPM_DIR).  Scripts import from there with
+# into $NPM_ROOT/dwn (sets NPM_DIR).  Scripts import from there with
 # NODE_PATH="$NPM_DIR/node_modules" or by running node inside $NPM_DIR.
+# The recorded scenario corpus is the SDK's output, the same for every build of
+# the C code: kept beside the npm packages, shared by the sanitizer build.
+DWN_CORPUS=${NPM_ROOT%/npm}/dwn
 dwn_oracle() {
   npm_oracle dwn @tbd54566975/dwn-sdk-js 0.5.2 \
     @tbd54566975/dwn-sdk-js@0.5.2 @web5/dids@1.2.0 @ipld/dag-cbor@9.0.3 \
     multiformats@11.0.2 ipfs-unixfs-importer@15.1.5
 }
 
-# The recorded corpus ($BUILD/dwn/scenarios.json) is reused only when it was
+# The recorded corpus ($DWN_CORPUS/scenarios.json) is reused only when it was
 # made from the generator sources as they are now: dwn_sources_hash prints a
 # digest of them, kept beside the corpus as scenarios.sources.
 dwn_sources_hash() {
   cat "$ROOT"/tests/interop/dwn/*.mjs | sha256sum | cut -d' ' -f1
 }
-dwn_corpus_fresh() { # 0 when $BUILD/dwn/scenarios.json matches the sources
-  [ -s "$BUILD/dwn/scenarios.json" ] && [ -f "$BUILD/dwn/scenarios.sources" ] &&
-    [ "$(cat "$BUILD/dwn/scenarios.sources")" = "$1" ]
+dwn_corpus_fresh() { # 0 when $DWN_CORPUS/scenarios.json matches the sources
+  [ -s "$DWN_CORPUS/scenarios.json" ] && [ -f "$DWN_CORPUS/scenarios.sources" ] &&
+    [ "$(cat "$DWN_CORPUS/scenarios.sources")" = "$1" ]
 }

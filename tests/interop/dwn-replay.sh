@@ -5,7 +5,7 @@
 # compared: status code, error code, entries, cursor, entry and data.
 # tests/interop/dwn/replay-passing.txt lists the scenarios that must match;
 # the run fails when one of them does not, and prints any new match.
-# The recorded document is $BUILD/dwn/scenarios.json (also written by
+# The recorded document is $DWN_CORPUS/scenarios.json (also written by
 # dwn-scenarios.sh); it is made again when the generator sources changed.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/dwn-lib.bash"
@@ -13,9 +13,9 @@ dwn_oracle
 
 CHECK="$BUILD/interop/check_dwn_replay"
 [ -x "$CHECK" ] || { echo "FAIL: $CHECK is not built"; exit 1; }
-DOC="$BUILD/dwn/scenarios.json"
-mkdir -p "$BUILD/dwn"
-WORK=$(mktemp -d "$BUILD/dwn/replay.XXXXXX")
+DOC="$DWN_CORPUS/scenarios.json"
+mkdir -p "$DWN_CORPUS"
+WORK=$(mktemp -d "$DWN_CORPUS/replay.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 (
   flock 9
@@ -24,9 +24,9 @@ trap 'rm -rf "$WORK"' EXIT
     node "$ROOT/tests/interop/dwn/gen.mjs" --npm-dir "$NPM_DIR" --work "$WORK/gen" --out "$DOC.tmp" >"$WORK/gen.log" 2>&1 ||
       { tail -n 20 "$WORK/gen.log"; echo "FAIL: the scenario generator failed"; exit 1; }
     mv "$DOC.tmp" "$DOC"
-    echo "$sources" >"$BUILD/dwn/scenarios.sources"
+    echo "$sources" >"$DWN_CORPUS/scenarios.sources"
   fi
-) 9>"$BUILD/dwn/.lock" || exit 1
+) 9>"$DWN_CORPUS/.lock" || exit 1
 mkdir -p "$WORK/run"
 "$CHECK" "$DOC" "$WORK/run" "$ROOT/tests/interop/dwn/replay-passing.txt" | tee "$WORK/replay.out" | grep -v "^PASS [^ ]*$"
 rc=${PIPESTATUS[0]}

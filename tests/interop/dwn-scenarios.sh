@@ -14,7 +14,7 @@
 #   - the two runs are identical apart from the fields marked
 #     nondeterministic (Messages.Query cursor ULIDs), so the corpus is
 #     reproducible.
-# The first run's document is kept as $BUILD/dwn/scenarios.json for the C
+# The first run's document is kept as $DWN_CORPUS/scenarios.json for the C
 # replay.  Format: docs/dwn-scenarios.md.
 # Exit 0 pass, 77 skip (node/npm missing or the registry unreachable), else fail.
 source "$(dirname "$0")/lib.bash"
@@ -43,7 +43,7 @@ sources=$(dwn_sources_hash)
 dwn_corpus_fresh "$sources" && fresh=1
 if [ $fresh = 1 ]; then
   runs="1"
-  cp "$BUILD/dwn/scenarios.json" "$WORK/run2.json"
+  cp "$DWN_CORPUS/scenarios.json" "$WORK/run2.json"
 fi
 for i in $runs; do
   mkdir -p "$WORK/run$i"
@@ -64,9 +64,9 @@ cat "$WORK/gen1.log"
 echo "generated ($runs) in $(($(date +%s) - start)) s; the second run: $([ $fresh = 1 ] && echo "the corpus dwn-replay made" || echo "generated here")"
 
 node "$CHECK" --npm-dir "$NPM_DIR" "$WORK/run1.json" "$WORK/run2.json" || { echo "FAIL: scenario check"; exit 1; }
-mkdir -p "$BUILD/dwn"
+mkdir -p "$DWN_CORPUS"
 if [ $fresh = 0 ]; then
-  cp "$WORK/run1.json" "$BUILD/dwn/scenarios.json"
-  echo "$sources" >"$BUILD/dwn/scenarios.sources"
+  cp "$WORK/run1.json" "$DWN_CORPUS/scenarios.json"
+  echo "$sources" >"$DWN_CORPUS/scenarios.sources"
 fi
-echo "corpus: $BUILD/dwn/scenarios.json ($(wc -c <"$BUILD/dwn/scenarios.json") bytes)"
+echo "corpus: $DWN_CORPUS/scenarios.json ($(wc -c <"$DWN_CORPUS/scenarios.json") bytes)"
