@@ -473,7 +473,7 @@ static int block_links(const cid_t *c, const uint8_t *block, size_t len, buf_t *
   return rc;
 }
 
-static int write_header(const cid_t *root, car_write_fn write, void *ctx) {
+ssize_t car_write_header(const cid_t *root, car_write_fn write, void *ctx) {
   uint8_t cid_bytes[CID_BYTES_MAX];
   size_t n = cid_to_bytes(root, cid_bytes);
   uint8_t h[32 + CID_BYTES_MAX];
@@ -498,7 +498,18 @@ static int write_header(const cid_t *root, car_write_fn write, void *ctx) {
   uint8_t prefix[VARINT_BYTES_MAX];
   size_t p = varint_encode(k, prefix);
   int rc = write(ctx, prefix, p);
-  return rc ? rc : write(ctx, h, k);
+  if (!rc) rc = write(ctx, h, k);
+  return rc ? rc : (ssize_t)(p + k);
+}
+
+ssize_t car_write_section(const cid_t *cid, const uint8_t *data, size_t len, car_write_fn write, void *ctx) {
+  uint8_t cid_bytes[CID_BYTES_MAX], prefix[VARINT_BYTES_MAX];
+  size_t cn = cid_to_bytes(cid, cid_bytes);
+  size_t p = varint_encode(cn + len, prefix);
+  int rc = write(ctx, prefix, p);
+  if (!rc) rc = write(ctx, cid_bytes, cn);
+  if (!rc && len) rc = write(ctx, data, len);
+  return rc ? rc : (ssize_t)(p + cn + len);
 }
 
 int car_export(const block_source_t *src, const cid_t *root, car_write_fn write, void *ctx) {
@@ -506,7 +517,8 @@ int car_export(const block_source_t *src, const cid_t *root, car_write_fn write,
   seen_t seen = {0};
   dfs_stack_t stack = {0};
   buf_t block = {0}, links = {0};
-  int rc = write_header(root, write, ctx);
+  int rc = (int)car_write_header(root, write, ctx);
+  if (rc > 0) rc = 0;
   if (rc == 0) rc = stack_push(&stack, root, 0);
   uint8_t cid_bytes[CID_BYTES_MAX];
   size_t cid_len;
@@ -532,12 +544,11 @@ int car_export(const block_source_t *src, const cid_t *root, car_write_fn write,
     }
     if (rc) break;
     if (!identity) {
-      uint8_t prefix[VARINT_BYTES_MAX];
-      size_t p = varint_encode(cid_len + block.len, prefix);
-      rc = write(ctx, prefix, p);
-      if (rc == 0) rc = write(ctx, cid_bytes, cid_len);
-      if (rc == 0 && block.len) rc = write(ctx, block.data, block.len);
-      if (rc) break;
+      ssize_t w = car_write_section(&c, block.data, block.len, write, ctx);
+      if (w < 0) {
+        rc = (int)w;
+        break;
+      }
     }
     rc = block_links(&c, block.data, block.len, &links);
     if (rc) break;

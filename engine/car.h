@@ -48,6 +48,13 @@ typedef int (*car_write_fn)(void *ctx, const void *data, size_t len);
 /* Byte input for import: returns bytes read (0 = EOF) or a negative errno. */
 typedef ssize_t (*car_read_fn)(void *ctx, void *data, size_t len);
 
+/* The pieces of a CARv1 stream, for writers that choose their own blocks (the
+ * gateway's dag-scope CARs): the header naming root (minimal DAG-CBOR), and
+ * one block's section (varint length, CID, bytes).  Each returns the number
+ * of bytes written, or the write callback's negative errno. */
+ssize_t car_write_header(const cid_t *root, car_write_fn write, void *ctx);
+ssize_t car_write_section(const cid_t *cid, const uint8_t *data, size_t len, car_write_fn write, void *ctx);
+
 /* Writes the DAG under root (dag-pb and raw; dag-cbor links are followed too) as CARv1.
  * 0; -ENOENT a block is missing (err_set names it); -EIO a dag-pb/dag-cbor block
  * does not decode; -E2BIG deeper than CAR_EXPORT_DEPTH_MAX or too many pending

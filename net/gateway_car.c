@@ -93,46 +93,18 @@ static int emit(walk_t *w, const cid_t *cid, bool *fresh) {
   }
   if (w->st.blocks >= GW_CAR_BLOCKS_MAX)
     return err_set(-E2BIG, "CAR response over %u blocks", GW_CAR_BLOCKS_MAX);
-  uint8_t head[10 + CID_BYTES_MAX];
-  uint8_t cid_bytes[CID_BYTES_MAX];
-  size_t cn = cid_to_bytes(cid, cid_bytes);
-  size_t hn = varint_encode(cn + w->block.len, head);
-  memcpy(head + hn, cid_bytes, cn);
-  rc = w->write(w->ctx, head, hn + cn);
-  if (!rc && w->block.len) rc = w->write(w->ctx, w->block.data, w->block.len);
-  if (rc) return rc;
+  ssize_t n = car_write_section(cid, w->block.data, w->block.len, w->write, w->ctx);
+  if (n < 0) return (int)n;
   w->st.blocks++;
-  w->st.bytes += hn + cn + w->block.len;
+  w->st.bytes += (uint64_t)n;
   return 0;
 }
 
 static int write_header(walk_t *w, const cid_t *root) {
-  uint8_t cid_bytes[CID_BYTES_MAX];
-  size_t cn = cid_to_bytes(root, cid_bytes);
-  uint8_t h[32 + CID_BYTES_MAX];
-  size_t n = 0;
-  static const uint8_t a[] = {0xa2, 0x65, 'r', 'o', 'o', 't', 's', 0x81, 0xd8, 0x2a};
-  memcpy(h + n, a, sizeof a);
-  n += sizeof a;
-  /* the byte string's head, minimal as DAG-CBOR wants (a short identity CID fits in it) */
-  if (cn + 1 < 24) {
-    h[n++] = (uint8_t)(0x40 | (cn + 1));
-  } else {
-    h[n++] = 0x58;
-    h[n++] = (uint8_t)(cn + 1);
-  }
-  h[n++] = 0x00;
-  memcpy(h + n, cid_bytes, cn);
-  n += cn;
-  static const uint8_t b[] = {0x67, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x01};
-  memcpy(h + n, b, sizeof b);
-  n += sizeof b;
-  uint8_t len[10];
-  size_t ln = varint_encode(n, len);
-  int rc = w->write(w->ctx, len, ln);
-  if (!rc) rc = w->write(w->ctx, h, n);
-  if (!rc) w->st.bytes += ln + n;
-  return rc;
+  ssize_t n = car_write_header(root, w->write, w->ctx);
+  if (n < 0) return (int)n;
+  w->st.bytes += (uint64_t)n;
+  return 0;
 }
 
 static int push(walk_t *w, const cid_t *cid, uint64_t base, uint32_t depth) {

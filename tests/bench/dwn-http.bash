@@ -26,6 +26,8 @@ if [ -z "${DWN_HTTP_BENCH_SOURCED:-}" ] && [ "${BASH_SOURCE[0]}" = "$0" ]; then
   say "| figure | value | reference (same run) | ratio | goal |"
   say "|---|---|---|---|---|"
 fi
+source "$ROOT/tests/anyad-lib.bash"
+source "$ROOT/tests/interop/dwn-http-lib.bash"
 
 dwn_http_bench_section() {
   local N=${BENCH_DWN_HTTP_WRITES:-5000} CLIENTS=16 D="$W/dwn-http" pid="" port="" npm_dwn npm_server
@@ -50,13 +52,7 @@ dwn_http_bench_section() {
     "$ROOT/$BUILD/bin/anyad" --repo "$D/repo" --mount off --dwn 127.0.0.1:0 --gateway off --rpc off --p2p off --foreground \
       2>"$D/anya.err" &
     pid=$!
-    port=""
-    for _ in $(seq 200); do
-      port=$(sed -n 's/.*listening listener=dwn address=[0-9.]*:\([0-9]*\).*/\1/p' "$D/anya.err" | tail -n 1)
-      [ -n "$port" ] && break
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.05
-    done
+    port=$(anyad_wait_listener "$pid" "$D/anya.err" dwn) || port=""
     local ok=0
     [ -n "$port" ] && timeout 1200 node "$CLIENT" run "$D/writes.jsonl" "http://127.0.0.1:$port" "$CLIENTS" >"$1" 2>"$D/anya.cerr" && ok=1
     kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
@@ -72,30 +68,19 @@ dwn_http_bench_section() {
     why="@web5/dwn-server 0.6.1 did not install: $(tail -n 1 "$D/npm-server.err")"
   else
     local pkg="$npm_server/node_modules/@web5/dwn-server"
-    port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-    mkdir -p "$D/ds"
-    # DWN_STORAGE itself is not set: it would turn the registration gate on (dwn-reference.md §12)
-    (cd "$D/ds" && DS_PORT=$port DWN_SERVER_LOG_LEVEL=error DWN_SERVER_PACKAGE_JSON="$pkg/package.json" \
-      DWN_STORAGE_MESSAGES="level://$D/ds/data" DWN_STORAGE_DATA="level://$D/ds/data" \
-      DWN_STORAGE_EVENTS="level://$D/ds/data" DWN_STORAGE_RESUMABLE_TASKS="level://$D/ds/data" \
-      exec node "$ROOT/tests/bench/dwn-server-loopback.mjs" "$pkg/dist/esm/src/main.js") >"$D/ds.out" 2>&1 &
-    pid=$!
-    local up=0
-    for _ in $(seq 300); do
-      curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && up=1 && break
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if [ $up = 0 ]; then
-      why="@web5/dwn-server 0.6.1 did not start on node $(node --version): $(tail -n 1 "$D/ds.out")"
-    elif ! timeout 1800 node "$CLIENT" run "$D/writes.jsonl" "http://127.0.0.1:$port" "$CLIENTS" >"$D/ds.res" 2>"$D/ds.cerr"; then
+    if ! dwn_server_start "$pkg" "$D/ds"; then
+      why="@web5/dwn-server 0.6.1 did not start on node $(node --version): $(tail -n 1 "$D/ds.log")"
+    elif ! timeout 1800 node "$CLIENT" run "$D/writes.jsonl" "$DS_URL" "$CLIENTS" >"$D/ds.res" 2>"$D/ds.cerr"; then
       why="the client failed against dwn-server: $(tail -n 1 "$D/ds.cerr")"
     else
       ref=1
     fi
-    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    kill -TERM "$DS_PID" 2>/dev/null; wait "$DS_PID" 2>/dev/null || true
   fi
-  ours_run "$D/anya2.res" || cp "$D/anya1.res" "$D/anya2.res"
+  if ! ours_run "$D/anya2.res"; then
+    say "| DWN RecordsWrite over HTTP, $CLIENTS clients | FAILED (second run): $(tail -n 1 "$D/anya.err" "$D/anya.cerr" 2>/dev/null | tail -n 1) | | | |"
+    return 0
+  fi
   # ours: the mean of the two runs (latencies of the second)
   local a="$D/anya.res" s="$D/ds.res"
   {

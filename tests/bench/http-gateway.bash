@@ -27,6 +27,7 @@ if [ -z "${GW_BENCH_SOURCED:-}" ] && [ "${BASH_SOURCE[0]}" = "$0" ]; then
   say "| figure | value | reference (same run) | ratio | goal |"
   say "|---|---|---|---|---|"
 fi
+source "$ROOT/tests/anyad-lib.bash"
 
 # The processes started here, stopped by PID on every way out (also when the caller dies).
 GW_BENCH_PIDS=()
@@ -87,12 +88,7 @@ EOF
       --gateway 127.0.0.1:0 >/dev/null 2>"$G/anyad.err" &
     gpid=$!
     GW_BENCH_PIDS+=("$gpid")
-    gport=""
-    for _ in $(seq 100); do
-      gport=$(sed -n 's/.*listening.*listener=gateway address=[0-9.]*:\([0-9]*\).*/\1/p' "$G/anyad.err" | tail -n 1)
-      [ -n "$gport" ] && break
-      sleep 0.1
-    done
+    gport=$(anyad_wait_listener "$gpid" "$G/anyad.err" gateway) || gport=""
   }
   start_anyad
   local ok=0

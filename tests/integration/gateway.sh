@@ -10,6 +10,7 @@
 # `anya car export`), Accept variants, dag-scope block counts, bad CID 400,
 # missing 404, subdomain Host, /ipns/ 404, 405, the identity probe.
 source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/../anyad-lib.bash"
 command -v curl >/dev/null || fail "curl is missing: run make deps"
 BUILD_DIR=$(dirname "$(dirname "$ANYA")")
 ANYAD="$BUILD_DIR/bin/anyad"
@@ -66,14 +67,7 @@ step "the server: anyad --mount off, the gateway alone on a port the kernel pick
 "$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
   2>"$T/anyad.err" &
 PIDS+=($!)
-PORT=""
-for _ in $(seq 100); do
-  PORT=$(sed -n 's/.*listening.*listener=gateway address=[0-9.]*:\([0-9]*\).*/\1/p' "$T/anyad.err" | tail -n 1)
-  [ -n "$PORT" ] && curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
-  kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$T/anyad.err"; fail "anyad exited at start"; }
-  sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$T/anyad.err"; fail "the gateway did not start"; }
+PORT=$(anyad_wait_listener "${PIDS[0]}" "$T/anyad.err" gateway) || { cat "$T/anyad.err"; fail "the gateway did not start"; }
 G="http://127.0.0.1:$PORT"
 echo "gateway $G"
 

@@ -9,6 +9,7 @@
 #   - without --foreground the starting command returns 0 only once it serves;
 #   - SIGTERM stops it with exit status 0.
 source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/../anyad-lib.bash"
 ANYAD=${ANYAD:-$(dirname "$ANYA")/anyad}
 [ -x "$ANYAD" ] || fail "$ANYAD is not built"
 command -v curl >/dev/null || fail "curl is missing: run make deps"
@@ -27,8 +28,8 @@ start_daemon() {
     kill -0 "$PID" 2>/dev/null || { cat "$T/anyad.err"; fail "anyad exited at start"; }
     sleep 0.1
   done
-  port() { sed -n "s/.*listening.*listener=$1 address=[0-9.]*:\([0-9]*\).*/\1/p" "$T/anyad.err" | tail -1; }
-  DWN=$(port dwn) GW=$(port gateway) RPC=$(port rpc)
+  DWN=$(anyad_listener_port "$T/anyad.err" dwn) GW=$(anyad_listener_port "$T/anyad.err" gateway)
+  RPC=$(anyad_listener_port "$T/anyad.err" rpc)
   [ -n "$DWN" ] && [ -n "$GW" ] && [ -n "$RPC" ] || { cat "$T/anyad.err"; fail "no ports in the log"; }
 }
 stop_daemon() {
@@ -62,13 +63,10 @@ for name in anya_http_requests_total anya_http_request_duration_seconds anya_htt
   grep -q "^# TYPE $name " "$T/metrics.txt" || fail "/metrics lacks $name"
 done
 grep -q 'anya_http_requests_total{.*listener="gateway"' "$T/metrics.txt" || fail "no gateway request counted"
-if command -v promtool >/dev/null; then
-  promtool check metrics <"$T/metrics.txt" >"$T/promtool.out" 2>&1 || { cat "$T/promtool.out"; fail "promtool rejected /metrics"; }
-  [ ! -s "$T/promtool.out" ] || { cat "$T/promtool.out"; fail "promtool had findings"; }
-  echo "ok: promtool accepts /metrics ($(grep -c '^# TYPE' "$T/metrics.txt") families)"
-else
-  echo "SKIP part: promtool missing (Debian package prometheus): /metrics not linted"
-fi
+command -v promtool >/dev/null || fail "promtool is missing (Debian package prometheus): run make deps"
+promtool check metrics <"$T/metrics.txt" >"$T/promtool.out" 2>&1 || { cat "$T/promtool.out"; fail "promtool rejected /metrics"; }
+[ ! -s "$T/promtool.out" ] || { cat "$T/promtool.out"; fail "promtool had findings"; }
+echo "ok: promtool accepts /metrics ($(grep -c '^# TYPE' "$T/metrics.txt") families)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$GW/health")
 [ "$code" = 405 ] || fail "POST /health answered $code, want 405"
 echo "ok: health and metrics on dwn:$DWN gateway:$GW rpc:$RPC"
@@ -108,8 +106,7 @@ URL=$(cat "$ANYA_REPO/api")
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")
 [ "$code" = 200 ] || fail "detached daemon: /health answered $code right after start"
 DPID=$(sed -n 's/^pid \([0-9]*\).*/\1/p' "$ANYA_REPO/repo.lock" | head -1)
-[ -n "$DPID" ] || DPID=$(pgrep -f "anyad --mount off --dwn off --gateway off --rpc 127.0.0.1:0" | head -1)
-[ -n "$DPID" ] || fail "cannot find the detached daemon's pid"
+[ -n "$DPID" ] || { cat "$ANYA_REPO/repo.lock"; fail "repo.lock does not name the detached daemon"; }
 PIDS+=("$DPID")
 kill -TERM "$DPID"
 for _ in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done

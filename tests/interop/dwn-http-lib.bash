@@ -7,9 +7,14 @@
 #       come up within 10 s.
 #   dwn_http_stop PID   SIGTERM, then wait for it.
 #   dwn_http_stop_all   every PID in DWN_PIDS (for the EXIT trap).
+#   dwn_server_start PKG DIR   the reference, @web5/dwn-server from its npm
+#       package directory PKG, on a free loopback port with its LevelDB stores
+#       under DIR (log in DIR.log); sets DS_URL and DS_PID; non-zero when it
+#       does not answer /health within 30 s (the caller stops DS_PID).
 #   dwn_http_sanitizer_check   after stopping: fails when a listener's stderr
 #       holds an AddressSanitizer / LeakSanitizer / UBSan report (make asan).
 # The listener is anyad's (--mount off, only --dwn on), as users run it.
+source "$(dirname "${BASH_SOURCE[0]}")/../anyad-lib.bash"
 DWN_PIDS=()
 DWN_ERRS=()
 ANYAD=${ANYAD:-$(dirname "$ANYA")/anyad}
@@ -24,14 +29,9 @@ dwn_http_start() {
   DWN_PID=$!
   DWN_PIDS+=("$DWN_PID")
   DWN_ERRS+=("$dir.err")
-  local port=""
-  for _ in $(seq 200); do
-    port=$(sed -n 's/.*listening listener=dwn address=[0-9.]*:\([0-9]*\).*/\1/p' "$dir.err" 2>/dev/null | tail -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$DWN_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$dir.err"; echo "FAIL: anyad's DWN listener over $dir did not start"; exit 1; }
+  local port
+  port=$(anyad_wait_listener "$DWN_PID" "$dir.err" dwn) ||
+    { cat "$dir.err"; echo "FAIL: anyad's DWN listener over $dir did not start"; exit 1; }
   DWN_URL="http://127.0.0.1:$port"
 }
 dwn_http_stop() {
@@ -58,3 +58,21 @@ dwn_http_sanitizer_check() {
 }
 # True when anyad is a sanitizer build (its memory figures mean nothing then).
 dwn_http_sanitized() { grep -qa "__asan_init" "$ANYAD"; }
+dwn_server_start() {
+  local pkg=$1 dir=$2 port _
+  port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  mkdir -p "$dir"
+  # DWN_STORAGE itself is not set: it would turn the registration gate on (dwn-reference.md §12)
+  (cd "$dir" && DS_PORT=$port DWN_SERVER_LOG_LEVEL=error DWN_SERVER_PACKAGE_JSON="$pkg/package.json" \
+    DWN_STORAGE_MESSAGES="level://$dir/data" DWN_STORAGE_DATA="level://$dir/data" \
+    DWN_STORAGE_EVENTS="level://$dir/data" DWN_STORAGE_RESUMABLE_TASKS="level://$dir/data" \
+    exec node "$ROOT/tests/bench/dwn-server-loopback.mjs" "$pkg/dist/esm/src/main.js") >"$dir.log" 2>&1 &
+  DS_PID=$!
+  DS_URL="http://127.0.0.1:$port"
+  for _ in $(seq 300); do
+    curl -fs "$DS_URL/health" >/dev/null 2>&1 && return 0
+    kill -0 "$DS_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}

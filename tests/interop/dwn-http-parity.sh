@@ -25,26 +25,15 @@ trap cleanup EXIT
 trap 'exit 143' INT TERM
 dwn_http_start "$T/anya"
 ANYA_URL=$DWN_URL
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-mkdir -p "$T/ds"
-# DWN_STORAGE itself is not set: it would turn the registration gate on (dwn-reference.md §12)
-(cd "$T/ds" && DS_PORT=$port DWN_SERVER_LOG_LEVEL=error DWN_SERVER_PACKAGE_JSON="$SERVER_PKG/package.json" \
-  DWN_STORAGE_MESSAGES="level://$T/ds/data" DWN_STORAGE_DATA="level://$T/ds/data" \
-  DWN_STORAGE_EVENTS="level://$T/ds/data" DWN_STORAGE_RESUMABLE_TASKS="level://$T/ds/data" \
-  exec node "$ROOT/tests/bench/dwn-server-loopback.mjs" "$SERVER_PKG/dist/esm/src/main.js") >"$T/ds.log" 2>&1 &
-REF_PID=$!
 up=0
-for _ in $(seq 300); do
-  curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && up=1 && break
-  kill -0 "$REF_PID" 2>/dev/null || break
-  sleep 0.1
-done
+dwn_server_start "$SERVER_PKG" "$T/ds" && up=1
+REF_PID=$DS_PID # stopped by the EXIT trap
 if [ $up = 0 ]; then
   tail -n 5 "$T/ds.log"
   echo "skip: @web5/dwn-server 0.6.1 does not start on node $(node --version)"
   exit 77
 fi
-timeout 300 node "$ROOT/tests/interop/dwn-http-parity.mjs" "$NPM_DIR" "$WS_DIR" "$ANYA_URL" "http://127.0.0.1:$port"
+timeout 300 node "$ROOT/tests/interop/dwn-http-parity.mjs" "$NPM_DIR" "$WS_DIR" "$ANYA_URL" "$DS_URL"
 rc=$?
 dwn_http_stop_all
 dwn_http_sanitizer_check || exit 1

@@ -15,20 +15,10 @@ npm_oracle dwn-ws ws 8.18.0 ws@8.18.0
 WS_DIR=$NPM_DIR
 dwn_oracle
 
-DOC="$DWN_CORPUS/scenarios.json"
 mkdir -p "$DWN_CORPUS"
 WORK=$(mktemp -d "$DWN_CORPUS/http-replay.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-(
-  flock 9
-  sources=$(dwn_sources_hash)
-  if ! dwn_corpus_fresh "$sources"; then
-    node "$ROOT/tests/interop/dwn/gen.mjs" --npm-dir "$NPM_DIR" --work "$WORK/gen" --out "$DOC.tmp" >"$WORK/gen.log" 2>&1 ||
-      { tail -n 20 "$WORK/gen.log"; echo "FAIL: the scenario generator failed"; exit 1; }
-    mv "$DOC.tmp" "$DOC"
-    echo "$sources" >"$DWN_CORPUS/scenarios.sources"
-  fi
-) 9>"$DWN_CORPUS/.lock" || exit 1
+dwn_corpus "$WORK"
 [ -x "$ANYAD" ] || { echo "FAIL: $ANYAD is not built"; exit 1; }
 timeout 1800 node "$ROOT/tests/interop/dwn-http-replay.mjs" "$NPM_DIR" "$WS_DIR" "$DOC" "$WORK/run" "$ANYA" "$ANYAD" \
   "$ROOT/tests/interop/dwn/replay-passing.txt" "$@" | tee "$WORK/replay.out" | grep -v "^PASS "

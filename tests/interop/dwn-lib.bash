@@ -21,3 +21,20 @@ dwn_corpus_fresh() { # 0 when $DWN_CORPUS/scenarios.json matches the sources
   [ -s "$DWN_CORPUS/scenarios.json" ] && [ -f "$DWN_CORPUS/scenarios.sources" ] &&
     [ "$(cat "$DWN_CORPUS/scenarios.sources")" = "$1" ]
 }
+# dwn_corpus WORK: makes $DWN_CORPUS/scenarios.json unless it is fresh (one
+# generator at a time), scratch in WORK; sets DOC to its path.
+dwn_corpus() {
+  DOC="$DWN_CORPUS/scenarios.json"
+  mkdir -p "$DWN_CORPUS"
+  (
+    flock 9
+    local sources
+    sources=$(dwn_sources_hash)
+    if ! dwn_corpus_fresh "$sources"; then
+      node "$ROOT/tests/interop/dwn/gen.mjs" --npm-dir "$NPM_DIR" --work "$1/gen" --out "$DOC.tmp" >"$1/gen.log" 2>&1 ||
+        { tail -n 20 "$1/gen.log"; echo "FAIL: the scenario generator failed"; exit 1; }
+      mv "$DOC.tmp" "$DOC"
+      echo "$sources" >"$DWN_CORPUS/scenarios.sources"
+    fi
+  ) 9>"$DWN_CORPUS/.lock" || exit 1
+}

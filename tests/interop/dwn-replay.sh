@@ -13,20 +13,10 @@ dwn_oracle
 
 CHECK="$BUILD/interop/check_dwn_replay"
 [ -x "$CHECK" ] || { echo "FAIL: $CHECK is not built"; exit 1; }
-DOC="$DWN_CORPUS/scenarios.json"
 mkdir -p "$DWN_CORPUS"
 WORK=$(mktemp -d "$DWN_CORPUS/replay.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-(
-  flock 9
-  sources=$(dwn_sources_hash)
-  if ! dwn_corpus_fresh "$sources"; then
-    node "$ROOT/tests/interop/dwn/gen.mjs" --npm-dir "$NPM_DIR" --work "$WORK/gen" --out "$DOC.tmp" >"$WORK/gen.log" 2>&1 ||
-      { tail -n 20 "$WORK/gen.log"; echo "FAIL: the scenario generator failed"; exit 1; }
-    mv "$DOC.tmp" "$DOC"
-    echo "$sources" >"$DWN_CORPUS/scenarios.sources"
-  fi
-) 9>"$DWN_CORPUS/.lock" || exit 1
+dwn_corpus "$WORK"
 mkdir -p "$WORK/run"
 "$CHECK" "$DOC" "$WORK/run" "$ROOT/tests/interop/dwn/replay-passing.txt" | tee "$WORK/replay.out" | grep -v "^PASS [^ ]*$"
 rc=${PIPESTATUS[0]}

@@ -10,6 +10,7 @@
 #      fresh repository, gives the same tree back.
 # Exit 0 pass, 77 skip (node/npm missing or the registry unreachable), else fail.
 source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/../anyad-lib.bash"
 # 4.0.3: the newest release whose dependency tree loads on Debian 12's node (20): 8.x needs
 # @helia/libp2p, whose @libp2p/http >= 2.0.2 brings undici 8 (node >= 22.19, zstd in zlib).  With
 # 4.0.3, @libp2p/http 2.0.1 (undici 7) and @libp2p/websockets 10.1.20 (no undici) are pinned so the
@@ -54,14 +55,7 @@ ANYAD="$BUILD/bin/anyad"
 "$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
   2>"$WORK/anyad.err" &
 PIDS+=($!)
-PORT=""
-for _ in $(seq 100); do
-  PORT=$(sed -n 's/.*listening.*listener=gateway address=[0-9.]*:\([0-9]*\).*/\1/p' "$WORK/anyad.err" | tail -n 1)
-  [ -n "$PORT" ] && curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
-  kill -0 "${PIDS[0]}" 2>/dev/null || { cat "$WORK/anyad.err"; fail "anyad exited at start"; }
-  sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$WORK/anyad.err"; fail "the gateway did not start"; }
+PORT=$(anyad_wait_listener "${PIDS[0]}" "$WORK/anyad.err" gateway) || { cat "$WORK/anyad.err"; fail "the gateway did not start"; }
 G="http://127.0.0.1:$PORT"
 
 echo "--- verified-fetch $VF_VERSION -> $G"
