@@ -8,7 +8,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := liburing libcrypto libssl libcbor jansson libevent_core libevent_pthreads libevent_openssl libnghttp2 libcurl
+PKGS    := liburing libcrypto libssl libcbor jansson libevent_core libevent_pthreads libevent_openssl libnghttp2 libcurl libprotobuf-c
 # Debian's libleveldb-dev ships no .pc file; fall back to plain -lleveldb.
 LDLEVEL := $(shell pkg-config --libs leveldb 2>/dev/null || echo -lleveldb)
 SAN     ?=
@@ -17,7 +17,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # CFLAGS is the user's (optimisation, debug); ALL_CFLAGS adds what the build needs.
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -pthread $(SAN) \
-           $(shell pkg-config --cflags $(PKGS)) -Iengine -Inet
+           $(shell pkg-config --cflags $(PKGS)) -Iengine -Inet -I$(BUILD)/gen
 LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lwslay $(LDLEVEL) -lm -pthread $(SAN)
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -32,7 +32,11 @@ FS_OBJ     := $(FS_SRC:%.c=$(BUILD)/obj/%.o)
 FSLIB      := $(BUILD)/lib/libanyafs.a
 # net/: the HTTP server and its listeners (later libp2p), a library anyad and the tests link.
 NET_SRC    := $(wildcard net/*.c)
-NET_OBJ    := $(NET_SRC:%.c=$(BUILD)/obj/%.o)
+# libp2p's protobufs: net/proto/*.proto compiled by protoc-c into $(BUILD)/gen (never committed).
+PROTO_SRC  := $(wildcard net/proto/*.proto)
+GEN_C      := $(PROTO_SRC:net/proto/%.proto=$(BUILD)/gen/%.pb-c.c)
+GEN_H      := $(GEN_C:.c=.h)
+NET_OBJ    := $(NET_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_C:$(BUILD)/gen/%.c=$(BUILD)/obj/gen/%.o)
 NETLIB     := $(BUILD)/lib/libanyanet.a
 TOOLS_SRC  := $(wildcard tools/*.c)
 TOOLS_OBJ  := $(TOOLS_SRC:%.c=$(BUILD)/obj/%.o)
@@ -57,6 +61,18 @@ all: $(BUILD)/bin/anya $(BUILD)/bin/anyad
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: net/proto/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(BUILD)/gen -Inet/proto $<
+
+# Generated code is protoc-c's, built without -Werror's extra warnings.
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Werror -Wshadow,$(ALL_CFLAGS)) -c $< -o $@
+
+# Anything may include a generated header: generate them first.
+$(BUILD)/obj/%.o: | $(GEN_H)
 
 $(BUILD)/obj/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)

@@ -196,4 +196,12 @@ void bs_gc_end(bs_t *bs);
 block_sink_t bs_sink(bs_t *bs);
 block_source_t bs_source(bs_t *bs);
 
+/* Fetch on miss: when a fetcher is set, bs_source's get asks it for a block
+ * the store lacks (bs_get itself never does: fsck, GC and stat stay local).
+ * The fetcher verifies and stores the block, fills out, and returns 0,
+ * -ENOENT (nobody has it) or -ETIMEDOUT.  NULL fn removes it.  Set before
+ * readers start, cleared before the fetcher goes away. */
+typedef int (*bs_fetch_fn)(void *ctx, const cid_t *cid, buf_t *out);
+void bs_set_fetcher(bs_t *bs, bs_fetch_fn fn, void *ctx);
+
 #endif
