@@ -174,4 +174,13 @@ unsigned kad_region_bits(uint64_t network_size);
 typedef int (*kad_region_fn)(void *ctx, const kad_region_key_t *keys, size_t count);
 int kad_regions(kad_region_key_t *keys, size_t n, unsigned bits, kad_region_fn fn, void *ctx);
 
+/* ---- serving ----------------------------------------------------------- */
+
+struct kad;
+/* The server side of one request from peer `from` (NULL: unknown sender,
+ * ADD_PROVIDER then takes nothing): *reply tells whether out holds an answer
+ * to send (out is always to be kad_msg_free'd).  -EBADMSG / -EINVAL a request
+ * to refuse (err_set says why), -EIO the store. */
+int kad_handle_message(struct kad *k, const peer_id_t *from, const kad_msg_t *in, kad_msg_t *out, bool *reply);
+
 #endif
