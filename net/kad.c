@@ -600,6 +600,7 @@ typedef struct fanout {
   int (*job)(struct fanout *f, const peer_id_t *peer);
   void *ctx;
   uint32_t timeout_ms;
+  bool *succeeded;                     /* NULL, or count flags: which peers' jobs succeeded */
 } fanout_t;
 
 static void *fanout_worker(void *arg) {
@@ -612,6 +613,7 @@ static void *fanout_worker(void *arg) {
     int rc = f->job(f, &f->peers[i]);
     pthread_mutex_lock(&f->mu);
     if (rc == 0) f->ok++;
+    if (rc == 0 && f->succeeded) f->succeeded[i] = true;
     pthread_mutex_unlock(&f->mu);
   }
   return NULL;
@@ -681,6 +683,10 @@ static int store_self(kad_t *k, const uint8_t *mh, size_t len) {
 }
 
 int kad_provide(kad_t *k, const uint8_t *mh, size_t len, uint32_t timeout_ms) {
+  return kad_provide_report(k, mh, len, timeout_ms, NULL, NULL);
+}
+
+int kad_provide_report(kad_t *k, const uint8_t *mh, size_t len, uint32_t timeout_ms, kad_peer_fn fn, void *ctx) {
   mh_t parsed;
   if (!len || len > 255 || mh_decode(mh, len, &parsed) != (int)len)
     return err_set(-EINVAL, "provide: not a multihash");
@@ -692,9 +698,13 @@ int kad_provide(kad_t *k, const uint8_t *mh, size_t len, uint32_t timeout_ms) {
   if (rc == -ENOENT) return 0; /* no peers: stored locally only */
   if (rc < 0) return rc;
   provide_batch_t b = {.single = mh, .single_len = len};
+  bool took[KAD_K] = {false};
   fanout_t f = {.k = k, .peers = peers, .count = (size_t)rc, .job = provide_job, .ctx = &b,
-                .timeout_ms = KAD_QUERY_TIMEOUT_MS};
-  return (int)fanout_run(&f);
+                .timeout_ms = KAD_QUERY_TIMEOUT_MS, .succeeded = took};
+  size_t ok = fanout_run(&f);
+  for (size_t i = 0; fn && i < (size_t)rc; i++)
+    if (took[i] && fn(ctx, &peers[i])) break;
+  return (int)ok;
 }
 
 /* ---- finding providers ------------------------------------------------- */

@@ -129,6 +129,9 @@ int kad_find_peer(kad_t *k, const peer_id_t *peer, p2p_peer_info_t *out, uint32_
  * stores it locally.  Returns the number of peers that took it (≥ 0; 0 with
  * an empty routing table). */
 int kad_provide(kad_t *k, const uint8_t *mh, size_t len, uint32_t timeout_ms);
+/* The same, telling fn each peer that took it (after all were sent; nonzero stops the telling). */
+typedef int (*kad_peer_fn)(void *ctx, const peer_id_t *peer);
+int kad_provide_report(kad_t *k, const uint8_t *mh, size_t len, uint32_t timeout_ms, kad_peer_fn fn, void *ctx);
 /* Providers of mh, local store first, then the network: fn per provider
  * (addresses added to the peer store first); fn returns nonzero to stop.
  * Returns how many were reported (max 0 = 20): 0 when the lookup ended

@@ -58,6 +58,7 @@
 #include "exporter.h"
 #include "fsmeta.h"
 #include "importer.h"
+#include "kad.h"
 #include "log.h"
 #include "multibase.h"
 #include "multihash.h"
@@ -78,6 +79,7 @@ struct rpc {
   char *token; /* NULL: none required */
   gc_root_fn files_roots;
   void *files_ctx;
+  kad_t *kad; /* NULL: no DHT */
   pthread_mutex_t gc_lock; /* one repo gc at a time */
 };
 
@@ -1869,6 +1871,85 @@ static void cmd_dwn_process(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (b.data_fd >= 0) close(b.data_fd);
 }
 
+/* ---- routing: the DHT ------------------------------------------------------------ */
+
+#define RPC_ROUTING_TIMEOUT_MS 60000u      /* a provide or findprovs walk */
+#define RPC_FINDPROVS_MAX 1000             /* num-providers accepted */
+
+/* Kubo's routing.QueryEvent types */
+enum { QUERY_FINAL_PEER = 2, QUERY_PROVIDER = 4 };
+
+static int routing_cid(rpc_t *rpc, http_req_t *req, const args_t *a, cid_t *cid) {
+  if (!rpc->kad) {
+    reply_error(req, 500, "the DHT is off (the daemon runs without its p2p node)");
+    return -1;
+  }
+  const char *arg[2];
+  size_t n = arg_list(a, arg, 2);
+  if (n != 1) {
+    reply_error(req, 400, n ? "routing takes one CID" : "argument \"key\" is required");
+    return -1;
+  }
+  int rc = parse_cid(arg[0], cid);
+  if (rc) {
+    reply_rc(req, rc);
+    return -1;
+  }
+  return 0;
+}
+
+static int provided_to(void *ctx, const peer_id_t *peer) {
+  char id[PEER_ID_TEXT_BYTES_MAX];
+  if (peer_id_format(peer, id) < 0) return 0;
+  return stream_line(ctx, json_pack("{s:s,s:s,s:n,s:i}", "Extra", "", "ID", id, "Responses", "Type",
+                                    QUERY_FINAL_PEER)) ? 1 : 0;
+}
+
+/* routing/provide: announces that we have the block (which must be here),
+ * one FinalPeer event a peer that took the record. */
+static void cmd_routing_provide(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  cid_t cid;
+  if (routing_cid(rpc, req, a, &cid)) return;
+  int rc = arg_bool(a, "recursive");
+  if (rc < 0) return reply_rc(req, rc);
+  if (rc == 1) return reply_error(req, 400, "recursive provide is not supported; provide each CID");
+  uint64_t size;
+  if (bs_has(rpc->repo->bs, &cid, &size) != 1) return reply_error(req, 500, "block not found locally, cannot provide");
+  if (kad_table_size(rpc->kad) == 0) return reply_error(req, 500, "cannot provide, no connected peers");
+  uint8_t mh[MH_BYTES_MAX];
+  size_t len = cid_mh_bytes(&cid, mh);
+  stream_t out = {.req = req, .live = true};
+  rc = kad_provide_report(rpc->kad, mh, len, RPC_ROUTING_TIMEOUT_MS, provided_to, &out);
+  if (rc == 0) rc = err_set(-EHOSTUNREACH, "no peer took the provider record");
+  stream_end(&out, rc < 0 ? rc : 0);
+}
+
+static int found_provider(void *ctx, const peer_id_t *peer, const multiaddr_t *addrs, size_t n) {
+  char id[PEER_ID_TEXT_BYTES_MAX], text[MA_TEXT_BYTES_MAX];
+  if (peer_id_format(peer, id) < 0) return 0;
+  json_t *list = json_array();
+  for (size_t i = 0; i < n && list; i++)
+    if (ma_format(&addrs[i], text) == 0) json_array_append_new(list, json_string(text));
+  json_t *resp = json_pack("[{s:s,s:o}]", "ID", id, "Addrs", list ? list : json_array());
+  return stream_line(ctx, json_pack("{s:s,s:s,s:o,s:i}", "Extra", "", "ID", "", "Responses", resp, "Type",
+                                    QUERY_PROVIDER)) ? 1 : 0;
+}
+
+/* routing/findprovs: one Provider event a provider, up to num-providers (20). */
+static void cmd_routing_findprovs(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  cid_t cid;
+  if (routing_cid(rpc, req, a, &cid)) return;
+  uint64_t max = KAD_K;
+  int rc = arg_u64(a, "num-providers", &max);
+  if (rc) return reply_rc(req, rc);
+  if (max < 1 || max > RPC_FINDPROVS_MAX) return reply_error(req, 400, "num-providers must be between 1 and 1000");
+  uint8_t mh[MH_BYTES_MAX];
+  size_t len = cid_mh_bytes(&cid, mh);
+  stream_t out = {.req = req, .live = true};
+  rc = kad_find_providers(rpc->kad, mh, len, (size_t)max, RPC_ROUTING_TIMEOUT_MS, found_provider, &out);
+  stream_end(&out, rc == -ETIMEDOUT || rc >= 0 ? 0 : rc);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 typedef void (*rpc_cmd_fn)(rpc_t *rpc, http_req_t *req, const args_t *a);
@@ -1883,7 +1964,8 @@ static const struct {
     {"pin/rm", cmd_pin_rm},     {"pin/ls", cmd_pin_ls},       {"pin/verify", cmd_pin_verify},
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
     {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
-    {"dag/import", cmd_dag_import},
+    {"dag/import", cmd_dag_import}, {"routing/provide", cmd_routing_provide},
+    {"routing/findprovs", cmd_routing_findprovs},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
@@ -1894,6 +1976,7 @@ int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
   rpc->dwn = opts->dwn;
   rpc->files_roots = opts->files_roots;
   rpc->files_ctx = opts->files_ctx;
+  rpc->kad = opts->kad;
   if (opts->token && *opts->token && !(rpc->token = strdup(opts->token))) {
     free(rpc);
     return -ENOMEM;

@@ -8,7 +8,7 @@
  *   wrap-with-directory, progress, only-hash, trickle, hash=sha2-256), cat
  *   (offset, length), get (tar), ls, block get|put|stat|rm, pin
  *   add|rm|ls|verify, repo stat|gc, id, version, dag export|import (CAR),
- *   and anya's dwn/process.  Other issues add theirs (swarm, routing, name).
+ *   routing provide|findprovs (the DHT, kad.h), and anya's dwn/process.  Other issues add theirs (swarm, routing, name).
  *
  * Answers: one JSON object and a newline, or a stream of them (one a line);
  * byte answers (cat, get, block get, dag export) declare their Content-Length first, so
@@ -50,6 +50,7 @@ typedef struct rpc_opts {
    * when it exists (and refuses to collect if it cannot). */
   gc_root_fn files_roots;
   void *files_ctx;
+  struct kad *kad;   /* borrowed; NULL: the routing commands answer that the DHT is off */
 } rpc_opts_t;
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out);

@@ -724,6 +724,7 @@ static void usage(FILE *f) {
         "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
         "  repo stat|fsck|gc\n"
         "  config show [--defaults] / config docs\n"
+        "  routing provide CID / routing findprovs [-n N] CID   DHT provider records (daemon)\n"
         "  id\n"
         "  version\n",
         f);
@@ -742,7 +743,7 @@ int main(int argc, char **argv) {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
       {"config", cmd_config},
-      {"pin", cmd_pin},     {"dwn", cmd_dwn},
+      {"pin", cmd_pin},     {"dwn", cmd_dwn},    {"routing", cmd_routing},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);

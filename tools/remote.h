@@ -55,6 +55,10 @@ int remote_pin_verify(void);
 int remote_repo_stat(void);
 int remote_repo_gc(void);
 int remote_id(void);
+/* `routing provide`: quiet on success (like ipfs without -v). */
+int remote_routing_provide(const char *cid);
+/* `routing findprovs`: one provider peer ID a line. */
+int remote_routing_findprovs(const char *cid, unsigned max);
 int remote_version(void);
 /* `car export`: the CAR of cid written to fd. */
 int remote_dag_export(const char *cid, int fd);
