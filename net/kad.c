@@ -1042,7 +1042,7 @@ static void random_key_at(kad_t *k, unsigned cpl, uint8_t key[32]) {
   }
 }
 
-static void refresh(kad_t *k) {
+void kad_refresh(kad_t *k) {
   peer_id_t peers[KAD_K];
   closest_peers(k, k->self.bytes, k->self.len, KAD_LOOKUP_TIMEOUT_MS, peers);
   for (unsigned cpl = 0; cpl <= KAD_REFRESH_CPL_MAX && !stopping(k); cpl++) {
@@ -1060,7 +1060,7 @@ static void refresh(kad_t *k) {
 static void *background(void *arg) {
   kad_t *k = arg;
   bootstrap(k);
-  if (!stopping(k)) refresh(k);
+  if (!stopping(k)) kad_refresh(k);
   uint64_t now = mono_ms();
   uint64_t next_refresh = now + KAD_REFRESH_MS, next_sweep = now + KAD_SWEEP_MS;
   uint64_t next_reprovide = k->reprovide_source ? now + KAD_REPROVIDE_FIRST_MS : UINT64_MAX;
@@ -1081,7 +1081,7 @@ static void *background(void *arg) {
     }
     pthread_mutex_unlock(&k->mu);
     if (now >= next_refresh) {
-      refresh(k);
+      kad_refresh(k);
       next_refresh = mono_ms() + KAD_REFRESH_MS;
     }
     if (now >= next_sweep) {

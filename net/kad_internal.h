@@ -182,5 +182,7 @@ struct kad;
  * to send (out is always to be kad_msg_free'd).  -EBADMSG / -EINVAL a request
  * to refuse (err_set says why), -EIO the store. */
 int kad_handle_message(struct kad *k, const peer_id_t *from, const kad_msg_t *in, kad_msg_t *out, bool *reply);
+/* One routing-table refresh now (what the background thread does every 10 min). */
+void kad_refresh(struct kad *k);
 
 #endif

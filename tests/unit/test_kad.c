@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -395,11 +396,198 @@ static void test_regions(void **state) {
   free(keys);
 }
 
+
+/* ---- a DHT of hosts on loopback ---- */
+
+#define NET_NODES 8
+#define WAIT_MS_MAX 20000
+
+typedef struct net_node {
+  p2p_t *host;
+  kad_t *kad;
+  multiaddr_t addr; /* with /p2p/ */
+} net_node_t;
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
+}
+
+/* Polls until node n's routing table holds at least want peers (bounded). */
+static void wait_table(net_node_t *n, size_t want) {
+  uint64_t until = now_ms() + WAIT_MS_MAX;
+  while (kad_table_size(n->kad) < want && now_ms() < until) sleep_ms(10);
+  assert_true(kad_table_size(n->kad) >= want);
+}
+
+static int t_validate(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *value, size_t len) {
+  (void)ctx, (void)key, (void)key_len;
+  return len > 0 && value[0] == 'v' ? 0 : -EINVAL;
+}
+
+/* the greatest value wins */
+static size_t t_select(void *ctx, const uint8_t *key, size_t key_len, const buf_t *values, size_t n) {
+  (void)ctx, (void)key, (void)key_len;
+  size_t best = 0;
+  for (size_t i = 1; i < n; i++) {
+    size_t m = values[i].len < values[best].len ? values[i].len : values[best].len;
+    int c = memcmp(values[i].data, values[best].data, m);
+    if (c > 0 || (c == 0 && values[i].len > values[best].len)) best = i;
+  }
+  return best;
+}
+
+#define SOURCE_KEYS 300
+
+static void source_key(uint32_t i, uint8_t mh[34]) {
+  mh[0] = 0x12, mh[1] = 0x20;
+  char text[32];
+  int len = snprintf(text, sizeof text, "reprovided %u", i);
+  mh_sha256_raw(text, (size_t)len, mh + 2);
+}
+
+static int source(void *ctx, kad_key_fn fn, void *fn_ctx) {
+  (void)ctx;
+  for (uint32_t i = 0; i < SOURCE_KEYS; i++) {
+    uint8_t mh[34];
+    source_key(i, mh);
+    int rc = fn(fn_ctx, mh, sizeof mh);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static void node_up(net_node_t *n, uint32_t i, const char *dir) {
+  uint8_t seed[32];
+  testdir_fill(seed, 32, 4000 + i);
+  peer_key_t key;
+  assert_int_equal(peer_key_from_seed(seed, &key), 0);
+  const char *listen[] = {"/ip4/127.0.0.1/tcp/0"};
+  p2p_opts_t po = {.key = &key, .listen = listen, .listen_count = 1, .agent_version = "anya-test", .threads = 1,
+                   .connections_high = 100, .announce_private = true};
+  assert_int_equal(p2p_new(&po, &n->host), 0);
+  char path[512];
+  snprintf(path, sizeof path, "%s/dht%u", dir, i);
+  kad_opts_t ko = {.host = n->host, .store_path = path, .server = true, .reprovide_source = i == 6 ? source : NULL};
+  assert_int_equal(kad_new(&ko, &n->kad), 0);
+  kad_validator_t t = {.namespace_name = "t", .validate = t_validate, .select = t_select};
+  assert_int_equal(kad_add_validator(n->kad, &t), 0);
+  assert_int_equal(p2p_start(n->host), 0);
+  multiaddr_t bound;
+  assert_int_equal(p2p_listen_addrs(n->host, &bound, 1), 1);
+  assert_int_equal(ma_with_peer(&bound, &key.id, &n->addr), 0);
+}
+
+static void node_down(net_node_t *n) {
+  kad_stop(n->kad);
+  p2p_free(n->host);
+  kad_free(n->kad);
+}
+
+typedef struct found {
+  peer_id_t ids[8];
+  size_t n;
+  size_t addrs;
+} found_t;
+
+static int on_provider(void *ctx, const peer_id_t *p, const multiaddr_t *addrs, size_t n) {
+  found_t *f = ctx;
+  if (f->n < 8) f->ids[f->n++] = *p;
+  f->addrs += n;
+  return 0;
+}
+
+static void test_network(void **state) {
+  (void)state;
+  char dir[256];
+  assert_int_equal(testdir_make(dir, sizeof dir, "kad-net"), 0);
+  net_node_t nodes[NET_NODES];
+  memset(nodes, 0, sizeof nodes);
+  for (uint32_t i = 0; i < NET_NODES; i++) node_up(&nodes[i], i, dir);
+  /* nodes 0..6 form the network: a star around 0, then each walks towards
+   * itself (what a refresh does), meeting the others */
+  const uint32_t net = NET_NODES - 1, provider = 1, middle = 3, finder = NET_NODES - 1;
+  for (uint32_t i = 1; i < net; i++) {
+    assert_int_equal(p2p_connect(nodes[i].host, &nodes[0].addr, NULL, 5000), 0);
+    wait_table(&nodes[i], 1);
+  }
+  wait_table(&nodes[0], net - 1);
+  for (uint32_t i = 0; i < net; i++) kad_refresh(nodes[i].kad);
+  for (uint32_t i = 0; i < net; i++) wait_table(&nodes[i], net - 1);
+
+  /* provide on one: every other member takes the record (fewer than k peers) */
+  uint8_t mh[34] = {0x12, 0x20};
+  mh_sha256_raw("kad loopback", 12, mh + 2);
+  assert_int_equal(kad_provide(nodes[provider].kad, mh, sizeof mh, 10000), (int)net - 1);
+  /* a value put by another member, with the test validator; a bad one is refused */
+  const uint8_t key[] = "/t/some-key";
+  assert_int_equal(kad_put_value(nodes[5].kad, key, sizeof key - 1, (const uint8_t *)"x-bad", 5, 10000), -EINVAL);
+  assert_int_equal(kad_put_value(nodes[5].kad, key, sizeof key - 1, (const uint8_t *)"v1", 2, 10000), (int)net - 1);
+  assert_int_equal(kad_put_value(nodes[2].kad, key, sizeof key - 1, (const uint8_t *)"v2", 2, 10000), (int)net - 1);
+
+  /* the finder knows only the middle node and never dials the provider */
+  peer_id_t provider_id = p2p_key(nodes[provider].host)->id;
+  assert_int_equal(p2p_connect(nodes[finder].host, &nodes[middle].addr, NULL, 5000), 0);
+  wait_table(&nodes[finder], 1);
+  assert_int_equal(kad_table_size(nodes[finder].kad), 1);
+  found_t f = {0};
+  assert_int_equal(kad_find_providers(nodes[finder].kad, mh, sizeof mh, 1, 10000, on_provider, &f), 1);
+  assert_int_equal(f.n, 1);
+  assert_true(peer_id_equal(&f.ids[0], &provider_id));
+  assert_true(f.addrs >= 1);
+  assert_false(p2p_is_connected(nodes[finder].host, &provider_id));
+  /* its addresses came with the record: FIND_NODE answers them too */
+  p2p_peer_info_t *info = malloc(sizeof *info);
+  assert_int_equal(kad_find_peer(nodes[finder].kad, &provider_id, info, 10000), 0);
+  assert_true(info->addr_count >= 1);
+  free(info);
+  /* an unknown key has no providers */
+  uint8_t other[34] = {0x12, 0x20};
+  mh_sha256_raw("nobody has this", 15, other + 2);
+  f.n = 0;
+  assert_int_equal(kad_find_providers(nodes[finder].kad, other, sizeof other, 5, 10000, on_provider, &f), 0);
+  /* the value: the best of those held ("v2" over "v1") */
+  buf_t v = {0};
+  assert_int_equal(kad_get_value(nodes[finder].kad, key, sizeof key - 1, &v, 10000), 0);
+  assert_int_equal(v.len, 2);
+  assert_memory_equal(v.data, "v2", 2);
+  assert_int_equal(kad_get_value(nodes[finder].kad, (const uint8_t *)"/t/none", 7, &v, 5000), -ENOENT);
+  buf_free(&v);
+
+  /* the reprovider: 300 keys from a source, announced region by region */
+  kad_reprovide_stat_t st;
+  assert_int_equal(kad_reprovide(nodes[provider].kad, &st), -ENOENT); /* no source */
+  assert_int_equal(kad_reprovide(nodes[6].kad, &st), 0);
+  assert_int_equal(st.keys, SOURCE_KEYS);
+  assert_int_equal(st.prefix_bits, 0); /* 8 peers: one region */
+  assert_int_equal(st.regions, 1);
+  /* every key to every peer the region's lookup found: the network, and the finder if it met node 6 */
+  assert_int_equal(st.announcements % SOURCE_KEYS, 0);
+  assert_true(st.announcements / SOURCE_KEYS >= net - 1 && st.announcements / SOURCE_KEYS <= NET_NODES - 1);
+  peer_id_t source_id = p2p_key(nodes[6].host)->id;
+  for (uint32_t i = 0; i < SOURCE_KEYS; i += 37) {
+    uint8_t k[34];
+    source_key(i, k);
+    f.n = 0;
+    assert_int_equal(kad_find_providers(nodes[finder].kad, k, sizeof k, 1, 10000, on_provider, &f), 1);
+    assert_true(peer_id_equal(&f.ids[0], &source_id));
+  }
+  for (uint32_t i = 0; i < NET_NODES; i++) node_down(&nodes[i]);
+  testdir_remove(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_codec_roundtrip), cmocka_unit_test(test_codec_limits),
       cmocka_unit_test(test_table),           cmocka_unit_test(test_table_small),
       cmocka_unit_test(test_store),           cmocka_unit_test(test_regions),
+      cmocka_unit_test(test_network),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
