@@ -21,6 +21,7 @@
 #include "kad_internal.h"
 #include "log.h"
 #include "multihash.h"
+#include "pins.h"
 
 #define KAD_VALIDATORS_MAX 8
 #define KAD_NAMESPACE_BYTES_MAX 64
@@ -1002,6 +1003,26 @@ int kad_reprovide(kad_t *k, kad_reprovide_stat_t *stat) {
   free(r.keys);
   buf_free(&r.arena);
   return rc;
+}
+
+typedef struct pin_roots {
+  kad_key_fn fn;
+  void *ctx;
+} pin_roots_t;
+
+static int pin_root(void *ctx, const pin_info_t *pin) {
+  pin_roots_t *r = ctx;
+  uint8_t mh[MH_BYTES_MAX];
+  size_t len = cid_mh_bytes(&pin->cid, mh);
+  return len ? r->fn(r->ctx, mh, len) : 0;
+}
+
+int kad_pins_source(void *pins, kad_key_fn fn, void *fn_ctx) {
+  int rc = pins_reachable(pins, fn, fn_ctx);
+  if (rc >= 0 || rc == -ENOMEM) return rc;
+  log_warn("kad", "reprovide: walking the pinned DAGs failed (%s); announcing the pinned CIDs only", err_msg(rc));
+  pin_roots_t r = {fn, fn_ctx};
+  return pins_ls(pins, PIN_DIRECT | PIN_RECURSIVE, pin_root, &r);
 }
 
 /* ---- background: bootstrap, refresh, sweep, reprovide -------------------- */

@@ -155,4 +155,11 @@ int kad_reprovide(kad_t *k, kad_reprovide_stat_t *stat);
 /* The best valid value for key (local and network, β answers or timeout).  -ENOENT. */
 int kad_get_value(kad_t *k, const uint8_t *key, size_t key_len, buf_t *out, uint32_t timeout_ms);
 
+/* The reprovide source node.c uses (ctx = a pins_t *): every block reachable
+ * from a pin (pins_reachable: direct pins' blocks, every block of every
+ * recursive pin's DAG).  When that walk fails (a block under a recursive pin
+ * is missing or corrupt) it logs why and falls back to the pinned CIDs
+ * themselves. */
+int kad_pins_source(void *pins, kad_key_fn fn, void *fn_ctx);
+
 #endif
