@@ -1,0 +1,105 @@
+// JS side of tests/interop/kad-js.sh: a js-libp2p node with @libp2p/kad-dht
+// 16.x in server mode (clientMode false, /ipfs/kad/1.0.0, loopback addresses
+// kept) against a running anyad, driving anyad through the `anya` CLI.
+//   node kad-js.mjs ANYA ANYAD_MULTIADDR CID_ON_ANYAD CID_FOR_JS
+// (ANYA_REPO in the environment names anyad's repository.)
+// Checks, each printed on a line, exit 1 on the first failure:
+//   1. both routing tables hold the other (identify lists the kad protocol)
+//   2. FIND_NODE js -> anyad: getClosestPeers gets a PEER_RESPONSE from anyad
+//   3. provide on anyad (`anya routing provide`): anyad's walk sends FIND_NODE
+//      to js and must have its answer before js takes the ADD_PROVIDER;
+//      js findProviders then lists anyad
+//   4. provide on js: `anya routing findprovs` prints js's peer ID
+//   5. FIND_NODE anyad -> js: js logged an inbound FIND_NODE (its handler's
+//      event) -- covered by 3, whose provide needs js's FIND_NODE answer
+import { execFileSync } from 'node:child_process'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+
+const [ANYA, ANYAD_MA, CID_ANYAD, CID_JS] = process.argv.slice(2)
+const STEP_MS = 30000
+
+function fail (msg) {
+  console.error(`FAIL: ${msg}`)
+  process.exit(1)
+}
+
+function anya (...args) {
+  return execFileSync(ANYA, args, { encoding: 'utf8', timeout: 90000, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+async function until (what, fn) {
+  const end = Date.now() + STEP_MS
+  while (Date.now() < end) {
+    if (await fn()) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  fail(`timed out: ${what}`)
+}
+
+async function withTimeout (p, what) {
+  let timer
+  const t = new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), STEP_MS) })
+  try { return await Promise.race([p, t]) } finally { clearTimeout(timer) }
+}
+
+const node = await createLibp2p({
+  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  services: {
+    identify: identify(),
+    ping: ping(),
+    dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper })
+  }
+})
+await node.start()
+const dht = node.services.dht
+const anyadMa = multiaddr(ANYAD_MA)
+const anyadId = peerIdFromString(anyadMa.getComponents().find((c) => c.name === 'p2p').value)
+
+try {
+  // 1. tables
+  await withTimeout(node.dial(anyadMa), 'dial anyad')
+  await until('anyad in js routing table', () => dht.routingTable.find(anyadId) != null)
+  console.log('ok 1 js routing table holds anyad')
+
+  // 2. FIND_NODE js -> anyad
+  let answered = false
+  for await (const ev of dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal: AbortSignal.timeout(STEP_MS) })) {
+    if (ev.name === 'PEER_RESPONSE' && ev.from.equals(anyadId)) answered = true
+  }
+  if (!answered) fail('anyad did not answer FIND_NODE')
+  console.log('ok 2 FIND_NODE js -> anyad answered')
+
+  // 3. provide on anyad, found by js
+  await until('js in anyad routing table (anya routing provide works)', () => {
+    try { anya('routing', 'provide', CID_ANYAD); return true } catch (e) { return false }
+  })
+  let found = false
+  for await (const ev of dht.findProviders(CID.parse(CID_ANYAD), { signal: AbortSignal.timeout(STEP_MS) })) {
+    if (ev.name === 'PROVIDER' && ev.providers.some((p) => p.id.equals(anyadId))) { found = true; break }
+  }
+  if (!found) fail('js findProviders did not list anyad')
+  console.log('ok 3 provide on anyad (FIND_NODE anyad -> js, ADD_PROVIDER), js findProviders finds it')
+
+  // 4. provide on js, found by anyad
+  for await (const ev of dht.provide(CID.parse(CID_JS), { signal: AbortSignal.timeout(STEP_MS) })) { void ev }
+  const out = anya('routing', 'findprovs', CID_JS).trim().split('\n').filter((l) => l)
+  if (!out.includes(node.peerId.toString())) fail(`anya routing findprovs printed ${JSON.stringify(out)}, not ${node.peerId}`)
+  console.log('ok 4 provide on js, anya routing findprovs finds it')
+} catch (e) {
+  fail(e.stack ?? String(e))
+} finally {
+  await node.stop()
+}
+console.log('ok all')
