@@ -152,14 +152,27 @@ int kad_add_validator(kad_t *k, const kad_validator_t *v) {
 
 /* ---- peers in messages ------------------------------------------------- */
 
-static size_t own_addrs(kad_t *k, multiaddr_t *out, size_t cap) {
-  if (!k->host) return 0;
-  size_t n = p2p_listen_addrs(k->host, out, cap);
-  return n < cap ? n : cap;
+/* An unspecified address (0.0.0.0, ::): a wildcard listener, not dialable. */
+static bool unspecified(const multiaddr_t *ma) {
+  static const uint8_t zeros[16] = {0};
+  if (ma->len >= 5 && ma->bytes[0] == 0x04) return memcmp(ma->bytes + 1, zeros, 4) == 0;
+  if (ma->len >= 17 && ma->bytes[0] == 0x29) return memcmp(ma->bytes + 1, zeros, 16) == 0;
+  return false;
 }
 
-/* Appends peer with its known addresses; peers without any are left out
- * (nobody could dial them). */
+/* Our listen addresses for records we hand out (wildcards left out). */
+static size_t own_addrs(kad_t *k, multiaddr_t *out, size_t cap) {
+  if (!k->host) return 0;
+  multiaddr_t all[KAD_MSG_ADDRS_MAX];
+  size_t n = p2p_listen_addrs(k->host, all, KAD_MSG_ADDRS_MAX), kept = 0;
+  for (size_t i = 0; i < n && i < KAD_MSG_ADDRS_MAX && kept < cap; i++)
+    if (!unspecified(&all[i])) out[kept++] = all[i];
+  return kept;
+}
+
+/* Appends peer with its known addresses.  Closer peers without any are left
+ * out (nobody could dial them); providers are listed anyway (the asker can
+ * look their addresses up). */
 static int add_peer_with_addrs(kad_t *k, kad_msg_t *m, bool providers, const peer_id_t *id,
                                const multiaddr_t *known, size_t known_n) {
   if (peer_id_equal(id, &k->self)) {
@@ -167,7 +180,7 @@ static int add_peer_with_addrs(kad_t *k, kad_msg_t *m, bool providers, const pee
     size_t n = own_addrs(k, addrs, KAD_MSG_ADDRS_MAX);
     return kad_msg_add_peer(m, providers, id, addrs, n, 1);
   }
-  if (!k->host) return known_n ? kad_msg_add_peer(m, providers, id, known, known_n, 0) : 0;
+  if (!k->host) return known_n || providers ? kad_msg_add_peer(m, providers, id, known, known_n, 0) : 0;
   p2p_peer_info_t *info = malloc(sizeof *info);
   if (!info) return -ENOMEM;
   int rc = 0;
@@ -177,7 +190,7 @@ static int add_peer_with_addrs(kad_t *k, kad_msg_t *m, bool providers, const pee
     addrs = info->addrs;
     n = info->addr_count;
   }
-  if (n) rc = kad_msg_add_peer(m, providers, id, addrs, n, p2p_is_connected(k->host, id) ? 1 : 0);
+  if (n || providers) rc = kad_msg_add_peer(m, providers, id, addrs, n, p2p_is_connected(k->host, id) ? 1 : 0);
   free(info);
   return rc;
 }
