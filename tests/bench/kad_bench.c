@@ -153,8 +153,12 @@ int main(int argc, char **argv) {
   int rc = 0;
   for (uint32_t i = 1; i < nodes && !rc; i++) {
     FILE *f = fdopen(up[i], "r");
-    if (!f || !fgets(addrs[i], sizeof addrs[i], f)) rc = fprintf(stderr, "node %u did not start\n", i), -EIO;
-    else addrs[i][strcspn(addrs[i], "\n")] = 0;
+    if (!f || !fgets(addrs[i], sizeof addrs[i], f)) {
+      fprintf(stderr, "node %u did not start\n", i);
+      rc = -EIO;
+    } else {
+      addrs[i][strcspn(addrs[i], "\n")] = 0;
+    }
   }
   node_t self = {0};
   if (!rc && (rc = node_up(dir, 0, true, &self))) fprintf(stderr, "node 0: %s\n", err_msg(rc));
