@@ -1920,8 +1920,14 @@ static void cmd_name_publish(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (timeout_ms > UINT32_MAX) timeout_ms = UINT32_MAX;
   /* Like Kubo (resolve=true): a /ipfs/ path must lead somewhere before it is published. */
   cid_t cid;
-  if (check != 0 && strncmp(argv[0], "/ipns/", 6) != 0 && (rc = resolve(rpc, argv[0], &cid)))
-    return reply_error(req, rc == -ENOENT ? 500 : status_for(rc), err_msg(rc));
+  if (check != 0 && strncmp(argv[0], "/ipns/", 6) != 0) {
+    exp_stat_t st;
+    block_source_t src = bs_source(rpc->repo->bs);
+    rc = resolve(rpc, argv[0], &cid);
+    if (!rc && (rc = exp_stat(&src, &cid, &st)) == -ENOENT)
+      rc = err_set(-ENOENT, "%s: not in this node's store (resolve=false publishes it anyway)", argv[0]);
+    if (rc) return reply_error(req, rc == -ENOENT ? 500 : status_for(rc), err_msg(rc));
+  }
   ipns_entry_t *e = malloc(sizeof *e);
   if (!e) return reply_error(req, 500, "out of memory");
   rc = ipns_publish(rpc->ipns, argv[0], lifetime_ms, ttl_ms * 1000000, (uint32_t)timeout_ms, e);
