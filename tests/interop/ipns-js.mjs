@@ -2,8 +2,9 @@
 // ipnsValidator, IPNSEntry), for tests/interop/ipns-js.sh.
 //
 //   node ipns-js.mjs vector                  the fixed record of test_ipns.c (hex)
-//   node ipns-js.mjs make SEEDBYTE VALUE SEQ [NOW_MS LIFETIME_MS TTL_NS]
-//                                            a record (hex) and its inputs
+//   node ipns-js.mjs make SEEDBYTE VALUE SEQ [NOW_MS LIFETIME_MS TTL_NS [extra|v2only]]
+//                                            {"name","record" (hex),"validity"}; extra: more
+//                                            keys in data; v2only: no V1 fields
 //   node ipns-js.mjs check NAME HEX          ipnsValidator on our record; prints its fields as JSON
 import { createIPNSRecord, ipnsValidator, IPNSEntry, multihashToIPNSRoutingKey } from '@helia/ipns'
 import { generateKeyPairFromSeed, publicKeyFromProtobuf } from '@libp2p/crypto/keys'
@@ -13,10 +14,13 @@ import * as dagCbor from '@ipld/dag-cbor'
 const hex = (u8) => Buffer.from(u8).toString('hex')
 const keychain = { loadPublicKeyFromProtobuf: async (buf) => publicKeyFromProtobuf(buf) }
 
-async function make (seedByte, value, seq, now, lifetime, ttlNs) {
+async function make (seedByte, value, seq, now, lifetime, ttlNs, variant) {
   const key = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(seedByte))
-  const record = await createIPNSRecord(key, value, seq, lifetime, { now, ttlNs })
-  return { key, bytes: IPNSEntry.encode(record) }
+  const options = { now, ttlNs }
+  if (variant === 'extra') options.data = { _anya: [1, { a: 'b' }, new Uint8Array([1, 2])], _n: -5 }
+  if (variant === 'v2only') options.v1Compatible = false
+  const record = await createIPNSRecord(key, value, seq, lifetime, options)
+  return { key, record, bytes: IPNSEntry.encode(record) }
 }
 
 const [mode, ...args] = process.argv.slice(2)
@@ -29,8 +33,9 @@ if (mode === 'vector') {
   const now = args[3] !== undefined ? Number(args[3]) : Date.now()
   const lifetime = args[4] !== undefined ? Number(args[4]) : 3600000
   const ttlNs = args[5] !== undefined ? BigInt(args[5]) : 300000000000n
-  const { key, bytes } = await make(Number(seedByte), value, BigInt(seq), now, lifetime, ttlNs)
-  console.log(JSON.stringify({ name: key.publicKey.toString(), record: hex(bytes) }))
+  const { key, record, bytes } = await make(Number(seedByte), value, BigInt(seq), now, lifetime, ttlNs, args[6])
+  const data = dagCbor.decode(record.data)
+  console.log(JSON.stringify({ name: key.publicKey.toString(), record: hex(bytes), value: Buffer.from(data.Value).toString(), validity: Buffer.from(data.Validity).toString() }))
 } else if (mode === 'check') {
   const [name, recordHex] = args
   const peer = peerIdFromString(name)
