@@ -119,6 +119,19 @@ typedef struct ipns_routing {
   void *ctx;
 } ipns_routing_t;
 
+/* The routing over the node's DHT: ipns_kad_routing(kad) (inline, so this
+ * module links no DHT code unless a caller uses it). */
+static inline int ipns_kad_put(void *kad, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len,
+                               uint32_t timeout_ms) {
+  return kad_put_value(kad, key, key_len, value, value_len, timeout_ms);
+}
+static inline int ipns_kad_get(void *kad, const uint8_t *key, size_t key_len, buf_t *out, uint32_t timeout_ms) {
+  return kad_get_value(kad, key, key_len, out, timeout_ms);
+}
+static inline ipns_routing_t ipns_kad_routing(kad_t *kad) {
+  return (ipns_routing_t){.put = ipns_kad_put, .get = ipns_kad_get, .ctx = kad};
+}
+
 typedef struct ipns_opts {
   const ipns_routing_t *routing; /* copied; NULL (or NULL functions): no DHT, local records only */
   const peer_key_t *key;    /* copied: the node's key, whose name we publish */
