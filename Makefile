@@ -112,7 +112,7 @@ $(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_ma
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(LIB)
+$(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
