@@ -1950,6 +1950,8 @@ static void cmd_routing_findprovs(rpc_t *rpc, http_req_t *req, const args_t *a) 
   stream_t out = {.req = req, .live = true};
   rc = kad_find_providers(rpc->kad, mh, len, (size_t)max, RPC_ROUTING_TIMEOUT_MS, found_provider, &out);
   stream_end(&out, rc == -ETIMEDOUT || rc >= 0 ? 0 : rc);
+}
+
 /* ---- name: IPNS (ipns.h) ---------------------------------------------------------------- */
 
 #define RPC_NAME_TIMEOUT_MS 60000u /* a DHT put or get, unless dht-timeout says */
