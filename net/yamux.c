@@ -428,15 +428,15 @@ static int accept_stream(yamux_t *y, uint32_t id, stream_t **out) {
   if (rc < 0) return err_set(rc, "yamux: out of memory");
   stream_t *s = stream_new(y, id);
   if (!s) return err_set(-ENOMEM, "yamux: out of memory for stream %u", id);
+  /* ACK before the event, so anything the host writes from it follows the ACK */
+  rc = send_frame(y, TYPE_WINDOW_UPDATE, FLAG_ACK, id, 0);
+  assert(rc == 0); /* reserved above */
   if (y->events.opened && y->events.opened(y->ctx, id) < 0) {
-    s = stream_find(y, id); /* the event may have reset it already */
-    if (s) return yamux_reset(y, id);
+    if (stream_find(y, id)) return yamux_reset(y, id); /* unless the event reset it already */
     return 0;
   }
-  s = stream_find(y, id);
-  if (!s) return 0; /* reset from inside the event */
-  *out = s;
-  return send_frame(y, TYPE_WINDOW_UPDATE, FLAG_ACK, id, 0);
+  *out = stream_find(y, id); /* NULL when reset from inside the event */
+  return 0;
 }
 
 /* Handles one header of a Data or Window Update frame; for Data it sets up
