@@ -18,6 +18,7 @@
 
 #include "dwn/dwn.h"
 #include "gc.h"
+#include "ipns.h"
 #include "repo.h"
 
 #define NET_API_FILE "api"
@@ -32,10 +33,14 @@ typedef struct net_opts {
   const char *rpc_addr;     /* NULL = network.rpc */
   gc_root_fn files_roots;   /* the mounted files/ tree's GC roots for the RPC's repo gc (rpc.h); may be NULL */
   void *files_ctx;
+  const ipns_routing_t *ipns_routing; /* the node's DHT for IPNS (copied); NULL: our own records only */
 } net_opts_t;
 
 /* Binds every enabled listener and starts serving. */
 int net_start(const net_opts_t *opts, net_t **out);
+/* The IPNS resolver and publisher the listeners use (the daemon gives it
+ * to the mount's ipns/); valid until net_stop. */
+ipns_t *net_ipns(net_t *n);
 /* Stops serving, removes <repo>/api, frees.  NULL is a no-op. */
 void net_stop(net_t *n);
 
