@@ -71,8 +71,10 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Werror -Wshadow,$(ALL_CFLAGS)) -c $< -o $@
 
-# Anything may include a generated header: generate them first.
-$(BUILD)/obj/%.o: | $(GEN_H)
+# Anything may include a generated header: generate them first.  (Explicit
+# targets: a recipe-less pattern rule would add no prerequisites.)
+$(ENGINE_OBJ) $(FS_OBJ) $(NET_SRC:%.c=$(BUILD)/obj/%.o) $(TOOLS_OBJ) $(BUILD)/obj/fs/anyad.o \
+  $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC) $(FUZZ_SRC) $(CHECK_SRC) $(INTEG_SRC) $(BENCH_SRC)): | $(GEN_H)
 
 $(BUILD)/obj/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)
