@@ -1952,6 +1952,31 @@ static void cmd_routing_findprovs(rpc_t *rpc, http_req_t *req, const args_t *a) 
   stream_end(&out, rc == -ETIMEDOUT || rc >= 0 ? 0 : rc);
 }
 
+/* routing/findpeer: the addresses of a peer (a FIND_NODE walk unless connected),
+ * one FinalPeer event {"Responses":[{"ID","Addrs"}]}. */
+static void cmd_routing_findpeer(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc->kad) return reply_error(req, 500, "the DHT is off (the daemon runs without its p2p node)");
+  const char *arg[2];
+  size_t n = arg_list(a, arg, 2);
+  if (n != 1) return reply_error(req, 400, n ? "routing findpeer takes one peer ID" : "argument \"peerID\" is required");
+  peer_id_t id;
+  if (peer_id_parse(arg[0], &id) < 0) return reply_error(req, 400, "invalid peer ID");
+  p2p_peer_info_t *info = malloc(sizeof *info);
+  if (!info) return reply_rc(req, -ENOMEM);
+  int rc = kad_find_peer(rpc->kad, &id, info, RPC_ROUTING_TIMEOUT_MS);
+  if (rc) {
+    free(info);
+    return reply_error(req, 500, rc == -ENOENT ? "routing: not found" : err_msg(rc));
+  }
+  char text[MA_TEXT_BYTES_MAX];
+  json_t *list = json_array();
+  for (size_t i = 0; i < info->addr_count && list; i++)
+    if (ma_format(&info->addrs[i], text) == 0) json_array_append_new(list, json_string(text));
+  free(info);
+  reply_json(req, json_pack("{s:s,s:s,s:[{s:s,s:o}],s:i}", "Extra", "", "ID", "", "Responses", "ID", arg[0], "Addrs",
+                            list ? list : json_array(), "Type", QUERY_FINAL_PEER));
+}
+
 /* ---- name: IPNS (ipns.h) ---------------------------------------------------------------- */
 
 #define RPC_NAME_TIMEOUT_MS 60000u /* a DHT put or get, unless dht-timeout says */
@@ -2054,6 +2079,7 @@ static const struct {
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
     {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
     {"dag/import", cmd_dag_import}, {"routing/provide", cmd_routing_provide},
+    {"routing/findpeer", cmd_routing_findpeer},
     {"routing/findprovs", cmd_routing_findprovs},
     {"dag/import", cmd_dag_import}, {"name/publish", cmd_name_publish}, {"name/resolve", cmd_name_resolve},
 };

@@ -750,7 +750,7 @@ static void usage(FILE *f) {
         "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
         "  repo stat|fsck|gc\n"
         "  config show [--defaults] / config docs\n"
-        "  routing provide CID / routing findprovs [-n N] CID   DHT provider records (daemon)\n"
+        "  routing provide CID / routing findprovs [-n N] CID / routing findpeer PEER   (daemon)\n"
         "  name publish [--lifetime 48h] [--ttl 5m] [--resolve=bool] /ipfs/CID[/path]|CID\n"
         "  name resolve [--dht-timeout 1m] [NAME]   (through the daemon)\n"
         "  id\n"

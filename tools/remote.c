@@ -992,3 +992,22 @@ int remote_routing_findprovs(const char *cid, unsigned max) {
   call_free(&c);
   return rc;
 }
+
+static int findpeer_line(void *ctx, json_t *o) {
+  json_t *responses = json_object_get(o, "Responses");
+  for (size_t i = 0; i < json_array_size(responses); i++) {
+    json_t *addrs = json_object_get(json_array_get(responses, i), "Addrs");
+    for (size_t j = 0; j < json_array_size(addrs); j++) printf("%s\n", json_string_value(json_array_get(addrs, j)));
+  }
+  return 0;
+}
+
+int remote_routing_findpeer(const char *peer) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = findpeer_line;
+  if (!rc) rc = q_add(&c, "arg", peer);
+  if (!rc) rc = call_run(&c, "routing/findpeer");
+  call_free(&c);
+  return rc;
+}

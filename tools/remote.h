@@ -59,6 +59,8 @@ int remote_id(void);
 int remote_routing_provide(const char *cid);
 /* `routing findprovs`: one provider peer ID a line. */
 int remote_routing_findprovs(const char *cid, unsigned max);
+/* `routing findpeer`: the peer's addresses, one a line. */
+int remote_routing_findpeer(const char *peer);
 int remote_version(void);
 /* `car export`: the CAR of cid written to fd. */
 int remote_dag_export(const char *cid, int fd);

@@ -1,6 +1,6 @@
 /*
- * routing: `anya routing provide CID` and `anya routing findprovs CID`, the
- * DHT's provider records.  Only through a running daemon (the DHT lives in
+ * routing: `anya routing provide CID`, `anya routing findprovs CID` (the
+ * DHT's provider records) and `anya routing findpeer PEER` (addresses).  Only through a running daemon (the DHT lives in
  * anyad's p2p node): without one they fail saying so.
  */
 #include <errno.h>
@@ -18,13 +18,20 @@ int cmd_routing(int argc, char **argv) {
   if (argc < 1) return usage_error("routing needs a subcommand: provide or findprovs%s", "");
   const char *sub = argv[0];
   opts_t o = {0};
+  if (strcmp(sub, "findpeer") == 0) {
+    PARSE(&o, argc - 1, argv + 1, provide_specs);
+    if (o.args_len != 1) return usage_error("routing findpeer takes one peer ID%s", "");
+    if (!remote_active()) return die(err_set(-ENOTCONN, "routing needs the daemon (anyad) running: the DHT lives there"));
+    int frc = remote_routing_findpeer(o.args[0]);
+    return frc ? die(frc) : 0;
+  }
   if (strcmp(sub, "provide") == 0) {
     PARSE(&o, argc - 1, argv + 1, provide_specs);
     if (opt_true(&o, "recursive")) return usage_error("routing provide: --recursive is not supported%s", "");
   } else if (strcmp(sub, "findprovs") == 0) {
     PARSE(&o, argc - 1, argv + 1, findprovs_specs);
   } else {
-    return usage_error("unknown routing subcommand '%s' (provide, findprovs)", sub);
+    return usage_error("unknown routing subcommand '%s' (provide, findprovs, findpeer)", sub);
   }
   if (o.args_len != 1) return usage_error("routing %s takes one CID", sub);
   cid_t cid;
