@@ -10,8 +10,9 @@
 //      to js and must have its answer before js takes the ADD_PROVIDER;
 //      js findProviders then lists anyad
 //   4. provide on js: `anya routing findprovs` prints js's peer ID
-//   5. FIND_NODE anyad -> js: js logged an inbound FIND_NODE (its handler's
-//      event) -- covered by 3, whose provide needs js's FIND_NODE answer
+//   5. FIND_NODE anyad -> js: a second js node B knows only the first;
+//      `anya routing findpeer B` (anyad never connected to B) prints B's
+//      address, which only the first js node's FIND_NODE answer carries
 import { execFileSync } from 'node:child_process'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -51,18 +52,23 @@ async function withTimeout (p, what) {
   try { return await Promise.race([p, t]) } finally { clearTimeout(timer) }
 }
 
-const node = await createLibp2p({
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-  transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  services: {
-    identify: identify(),
-    ping: ping(),
-    dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper })
-  }
-})
+function makeNode () {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper })
+    }
+  })
+}
+const node = await makeNode()
+const other = await makeNode()
 await node.start()
+await other.start()
 const dht = node.services.dht
 const anyadMa = multiaddr(ANYAD_MA)
 const anyadId = peerIdFromString(anyadMa.getComponents().find((c) => c.name === 'p2p').value)
@@ -97,9 +103,20 @@ try {
   const out = anya('routing', 'findprovs', CID_JS).trim().split('\n').filter((l) => l)
   if (!out.includes(node.peerId.toString())) fail(`anya routing findprovs printed ${JSON.stringify(out)}, not ${node.peerId}`)
   console.log('ok 4 provide on js, anya routing findprovs finds it')
+
+  // 5. FIND_NODE anyad -> js: B is known to js only
+  await withTimeout(other.dial(node.getMultiaddrs()[0]), 'dial js from js')
+  await until('B in js routing table', () => node.services.dht.routingTable.find(other.peerId) != null)
+  if (node.getConnections(anyadId).length === 0) fail('js lost its connection to anyad')
+  const addrs = anya('routing', 'findpeer', other.peerId.toString()).trim().split('\n')
+  const port = other.getMultiaddrs()[0].toOptions().port
+  if (!addrs.some((a) => a.startsWith('/ip4/127.0.0.1/tcp/' + port))) fail(`anya routing findpeer B printed ${JSON.stringify(addrs)}, not port ${port}`)
+  if (other.getConnections(anyadId).length !== 0) fail('anyad connected to B (the walk should stop at js\'s answer)')
+  console.log('ok 5 FIND_NODE anyad -> js: anya routing findpeer finds a peer only js knows')
 } catch (e) {
   fail(e.stack ?? String(e))
 } finally {
   await node.stop()
+  await other.stop()
 }
 console.log('ok all')
