@@ -456,6 +456,7 @@ static int conn_ready(p2p_conn_t *c) {
   p2p_t *p = c->p;
   pthread_mutex_lock(&c->mu);
   int rc = yamux_new(c->outbound, &conn_yamux_events, c, &c->y);
+  if (!rc) rc = yamux_ping(c->y, ++c->pings_unanswered); /* the first round trip lets windows grow */
   pthread_mutex_unlock(&c->mu);
   if (rc) return rc;
   uint64_t now = p2p_now_ms();
@@ -547,7 +548,12 @@ static int upgrade_mss_message(p2p_conn_t *c, const char *text) {
 
 /* Decodes one multistream-select message from data: >0 consumed (the text
  * in text), 0 more needed, <0 malformed. */
-static int upgrade_mss_decode(const uint8_t *data, size_t len, char text[MSS_PROTOCOL_BYTES_MAX + 1]) {
+static int upgrade_mss_decode(p2p_conn_t *c, const uint8_t *data, size_t len, char text[MSS_PROTOCOL_BYTES_MAX + 1]) {
+  if (!c->mss_header_seen) { /* the first message can only be the header: fail at its first wrong byte */
+    static const uint8_t header[] = "\x13" MSS_HEADER "\n";
+    size_t n = len < sizeof header - 1 ? len : sizeof header - 1;
+    if (memcmp(data, header, n) != 0) return err_set(-EPROTO, "not multistream-select (no %s)", MSS_HEADER);
+  }
   int n = mss_decode(data, len, text);
   if (n < 0) return err_set(-EPROTO, "malformed multistream-select message");
   if (n == 0 && len >= MSS_PROTOCOL_BYTES_MAX + 8) return err_set(-EPROTO, "multistream-select message too long");
@@ -560,7 +566,7 @@ static int step_mss_raw(p2p_conn_t *c, struct evbuffer *in) {
   size_t n = avail < MSS_PROTOCOL_BYTES_MAX + 8 ? avail : MSS_PROTOCOL_BYTES_MAX + 8;
   const uint8_t *d = evbuffer_pullup(in, (ssize_t)n);
   char text[MSS_PROTOCOL_BYTES_MAX + 1];
-  int used = upgrade_mss_decode(d, n, text);
+  int used = upgrade_mss_decode(c, d, n, text);
   if (used <= 0) return used;
   evbuffer_drain(in, (size_t)used); /* before the message runs: it may close c */
   return upgrade_mss_message(c, text);
@@ -606,7 +612,7 @@ static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
   size_t off = 0;
   while (c->state == CONN_MSS_YAMUX && off < c->plain.len) {
     char text[MSS_PROTOCOL_BYTES_MAX + 1];
-    int used = upgrade_mss_decode(c->plain.data + off, c->plain.len - off, text);
+    int used = upgrade_mss_decode(c, c->plain.data + off, c->plain.len - off, text);
     if (used < 0) return used;
     if (used == 0) break;
     off += (size_t)used;

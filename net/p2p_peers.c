@@ -359,7 +359,8 @@ static void identify_done_locked(p2p_t *p, p2p_conn_t *c) {
   if (!d) return;
   c->dial = NULL;
   d->done = true;
-  d->rc = 0;
+  d->rc = atomic_load(&c->ready) ? 0 : -ECONNRESET; /* closed meanwhile (a ban, a limit) */
+  if (d->rc) snprintf(d->err, sizeof d->err, "the connection closed during identify");
   d->peer = c->peer;
   if (--d->refs == 0) free(d);
   pthread_cond_broadcast(&p->dial_cond);

@@ -302,6 +302,7 @@ void p2p_stream_reset(p2p_stream_t *s) {
   if (s->registered && c->y) (void)yamux_reset(c->y, s->id);
   map_remove(c, s);
   s->rst = true;
+  s->rx_off = s->rx.len; /* what was not read is gone with the stream */
   pthread_mutex_unlock(&c->mu);
   conn_kick(c);
 }
