@@ -1051,6 +1051,11 @@ int p2p_handle(p2p_t *p, const char *protocol, p2p_handler_fn fn, void *ctx) {
   return add_handler(p, protocol, fn, ctx);
 }
 
+size_t p2p_protocols(const p2p_t *p, const char **out, size_t cap) {
+  for (size_t i = 0; i < p->handler_count && i < cap; i++) out[i] = p->handlers[i].protocol;
+  return p->handler_count;
+}
+
 int p2p_on_peer(p2p_t *p, p2p_event_fn fn, void *ctx) {
   if (p->started) return err_set(-EBUSY, "p2p_on_peer comes before p2p_start");
   p->event_fn = fn;

@@ -83,6 +83,10 @@ size_t p2p_listen_addrs(const p2p_t *p, multiaddr_t *out, size_t cap);
 typedef void (*p2p_handler_fn)(p2p_stream_t *s, void *ctx);
 int p2p_handle(p2p_t *p, const char *protocol, p2p_handler_fn fn, void *ctx);
 
+/* The protocols served (registered handlers, identify, ping) into out (up
+ * to cap, pointers into the host, valid while it lives); returns how many. */
+size_t p2p_protocols(const p2p_t *p, const char **out, size_t cap);
+
 /* ---- connections ---- */
 
 /* Dials addr (which may end in /p2p/<id>: the remote must then be that
@@ -135,9 +139,11 @@ bool p2p_peer_supports(p2p_t *p, const peer_id_t *peer, const char *protocol);
 void p2p_peer_penalize(p2p_t *p, const peer_id_t *peer, int32_t penalty, const char *reason);
 bool p2p_peer_banned(p2p_t *p, const peer_id_t *peer);
 
-/* Peer events, for Kad's routing table and Bitswap's wantlists.  Runs on a
- * loop thread: keep it short, never block, never call back into p2p from it
- * except p2p_peer_info/p2p_peer_supports. */
+/* Peer events, for Kad's routing table and Bitswap's wantlists: IDENTIFIED
+ * once our identify of a new connection's peer succeeded (on a handler
+ * thread), DISCONNECTED when its last connection closed (on a loop thread).
+ * Keep it short, never block, never call back into p2p from it except
+ * p2p_peer_info/p2p_peer_supports. */
 enum p2p_event { P2P_PEER_IDENTIFIED, P2P_PEER_DISCONNECTED };
 typedef void (*p2p_event_fn)(void *ctx, enum p2p_event event, const peer_id_t *peer);
 int p2p_on_peer(p2p_t *p, p2p_event_fn fn, void *ctx); /* before p2p_start */

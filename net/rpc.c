@@ -64,6 +64,7 @@
 #include "multipart.h"
 #include "pins.h"
 #include "policy.h"
+#include "yamux.h"
 
 #define RPC_ARGS_MAX 256            /* query parameters a request may carry */
 #define RPC_VALUE_BYTES_MAX 8192    /* one decoded parameter */
@@ -78,6 +79,7 @@ struct rpc {
   char *token; /* NULL: none required */
   gc_root_fn files_roots;
   void *files_ctx;
+  node_t *node;            /* NULL: libp2p is off */
   pthread_mutex_t gc_lock; /* one repo gc at a time */
 };
 
@@ -1467,17 +1469,123 @@ static void cmd_repo_gc(rpc_t *rpc, http_req_t *req, const args_t *a) {
 
 /* ---- id, version ---------------------------------------------------------------------- */
 
+/* "<multiaddr>/p2p/<id>" texts of addrs into arr. */
+static void add_addrs(json_t *arr, const multiaddr_t *addrs, size_t n, const peer_id_t *id) {
+  for (size_t i = 0; i < n; i++) {
+    multiaddr_t full;
+    char text[MA_TEXT_BYTES_MAX];
+    if (ma_with_peer(&addrs[i], id, &full) == 0 && ma_format(&full, text) == 0) json_array_append_new(arr, json_string(text));
+  }
+}
+
+/* Kubo's `id [peer]`: ours, or what identify told us about a peer. */
 static void cmd_id(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *arg = arg_get(a, "arg");
+  char agent[64];
+  snprintf(agent, sizeof agent, "anya/%s", RPC_VERSION);
+  json_t *addrs = json_array(), *protocols = json_array();
+  char key64[PEER_PUBKEY_PB_BYTES_MAX * 2] = "";
+  if (arg && *arg) {
+    peer_id_t peer;
+    if (peer_id_parse(arg, &peer) != 0) {
+      json_decref(addrs), json_decref(protocols);
+      return reply_error(req, 400, "argument \"peer\": not a peer ID");
+    }
+    if (!rpc->node) {
+      json_decref(addrs), json_decref(protocols);
+      return reply_error(req, 500, "libp2p is off (--p2p off): no peers known");
+    }
+    p2p_peer_info_t *info = malloc(sizeof *info);
+    int rc = info ? p2p_peer_info(rpc->node->host, &peer, info) : -ENOMEM;
+    if (rc || !info->identified) {
+      free(info);
+      json_decref(addrs), json_decref(protocols);
+      return reply_error(req, 500, rc == -ENOMEM ? "out of memory" : "peer not identified: connect to it first (swarm connect)");
+    }
+    const uint8_t *pb;
+    size_t pb_len;
+    if (peer_id_pubkey(&peer, &pb, &pb_len) == 0) EVP_EncodeBlock((unsigned char *)key64, pb, (int)pb_len);
+    add_addrs(addrs, info->addrs, info->addr_count, &peer);
+    for (size_t i = 0; i < info->protocol_count; i++) json_array_append_new(protocols, json_string(info->protocols[i]));
+    char id[PEER_ID_TEXT_BYTES_MAX];
+    (void)peer_id_format(&peer, id);
+    reply_json(req, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o}", "ID", id, "PublicKey", key64, "Addresses", addrs,
+                              "AgentVersion", info->agent, "ProtocolVersion", info->protocol_version, "Protocols",
+                              protocols));
+    free(info);
+    return;
+  }
   /* An Ed25519 peer id is the identity multihash of the protobuf public key. */
   uint8_t mh[128];
-  char key64[128] = "";
   const char *id = rpc->repo->peer_id;
   int n = mbase_decode_to(MBASE_BASE58BTC, id, strlen(id), mh, sizeof mh);
   if (n > 2 && mh[0] == 0x00 && mh[1] == n - 2) EVP_EncodeBlock((unsigned char *)key64, mh + 2, n - 2);
-  char agent[64];
-  snprintf(agent, sizeof agent, "anya/%s", RPC_VERSION);
-  reply_json(req, json_pack("{s:s,s:s,s:[],s:s,s:[]}", "ID", id, "PublicKey", key64, "Addresses", "AgentVersion",
-                            agent, "Protocols"));
+  if (rpc->node) {
+    const p2p_t *host = rpc->node->host;
+    multiaddr_t listen[P2P_LISTEN_MAX];
+    size_t nl = p2p_listen_addrs(host, listen, P2P_LISTEN_MAX);
+    add_addrs(addrs, listen, nl, &p2p_key(host)->id);
+    const char *names[P2P_PROTOCOLS_MAX];
+    size_t np = p2p_protocols(host, names, P2P_PROTOCOLS_MAX);
+    for (size_t i = 0; i < np; i++) json_array_append_new(protocols, json_string(names[i]));
+  }
+  reply_json(req, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o}", "ID", id, "PublicKey", key64, "Addresses", addrs,
+                            "AgentVersion", agent, "ProtocolVersion", P2P_PROTOCOL_VERSION, "Protocols", protocols));
+}
+
+/* ---- swarm ------------------------------------------------------------------------------ */
+
+#define SWARM_CONNECT_MAX 16 /* addresses one swarm/connect takes */
+
+static void cmd_swarm_connect(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc->node) return reply_error(req, 500, "libp2p is off (--p2p off)");
+  const char *args[SWARM_CONNECT_MAX];
+  size_t n = arg_list(a, args, SWARM_CONNECT_MAX);
+  if (n == 0) return reply_error(req, 400, "argument \"address\" is required");
+  if (n > SWARM_CONNECT_MAX) return reply_error(req, 400, "too many addresses in one swarm/connect");
+  json_t *strings = json_array();
+  for (size_t i = 0; i < n; i++) {
+    multiaddr_t ma;
+    peer_id_t peer;
+    if (ma_parse(args[i], &ma) != 0) {
+      json_decref(strings);
+      return reply_error(req, 400, "invalid multiaddr");
+    }
+    int rc = p2p_connect(rpc->node->host, &ma, &peer, 0);
+    if (rc) {
+      char msg[ERR_MSG_BYTES_MAX + 64];
+      snprintf(msg, sizeof msg, "connect %s failure: %s", args[i], err_msg(rc));
+      json_decref(strings);
+      return reply_error(req, 500, msg);
+    }
+    char id[PEER_ID_TEXT_BYTES_MAX], line[PEER_ID_TEXT_BYTES_MAX + 32];
+    (void)peer_id_format(&peer, id);
+    snprintf(line, sizeof line, "connect %s success", id);
+    json_array_append_new(strings, json_string(line));
+  }
+  reply_json(req, json_pack("{s:o}", "Strings", strings));
+}
+
+static void cmd_swarm_peers(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc->node) return reply_error(req, 500, "libp2p is off (--p2p off)");
+  p2p_t *host = rpc->node->host;
+  size_t cap = p2p_connections(host, NULL, 0) + 8; /* a few more may come meanwhile */
+  p2p_conn_info_t *conns = calloc(cap, sizeof *conns);
+  if (!conns) return reply_error(req, 500, "out of memory");
+  size_t n = p2p_connections(host, conns, cap);
+  if (n > cap) n = cap;
+  json_t *peers = json_array();
+  for (size_t i = 0; i < n; i++) {
+    char addr[MA_TEXT_BYTES_MAX] = "", id[PEER_ID_TEXT_BYTES_MAX] = "";
+    (void)ma_format(&conns[i].remote_addr, addr);
+    (void)peer_id_format(&conns[i].peer, id);
+    /* Direction as Kubo's network.Direction: 1 inbound, 2 outbound */
+    json_array_append_new(peers, json_pack("{s:s,s:s,s:s,s:s,s:i,s:n}", "Addr", addr, "Peer", id, "Latency", "",
+                                           "Muxer", YAMUX_PROTOCOL, "Direction", conns[i].outbound ? 2 : 1,
+                                           "Streams"));
+  }
+  free(conns);
+  reply_json(req, json_pack("{s:o}", "Peers", peers));
 }
 
 static void cmd_version(rpc_t *rpc, http_req_t *req, const args_t *a) {
@@ -1883,7 +1991,7 @@ static const struct {
     {"pin/rm", cmd_pin_rm},     {"pin/ls", cmd_pin_ls},       {"pin/verify", cmd_pin_verify},
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
     {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
-    {"dag/import", cmd_dag_import},
+    {"dag/import", cmd_dag_import}, {"swarm/connect", cmd_swarm_connect}, {"swarm/peers", cmd_swarm_peers},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
@@ -1894,6 +2002,7 @@ int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
   rpc->dwn = opts->dwn;
   rpc->files_roots = opts->files_roots;
   rpc->files_ctx = opts->files_ctx;
+  rpc->node = opts->node;
   if (opts->token && *opts->token && !(rpc->token = strdup(opts->token))) {
     free(rpc);
     return -ENOMEM;

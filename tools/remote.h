@@ -54,7 +54,13 @@ int remote_pin_ls(const char *const *args, size_t len, const char *type, bool qu
 int remote_pin_verify(void);
 int remote_repo_stat(void);
 int remote_repo_gc(void);
-int remote_id(void);
+/* `id` of the daemon's node, or (peer non-NULL) what it learned of a peer by identify:
+ * the daemon's JSON (ID, PublicKey, Addresses, AgentVersion, ProtocolVersion, Protocols). */
+int remote_id(const char *peer);
+/* `swarm connect`: one "connect <id> success" line an address. */
+int remote_swarm_connect(const char *const *addrs, size_t n);
+/* `swarm peers`: one "<multiaddr>/p2p/<id>" line a connection. */
+int remote_swarm_peers(void);
 int remote_version(void);
 /* `car export`: the CAR of cid written to fd. */
 int remote_dag_export(const char *cid, int fd);
