@@ -1566,6 +1566,50 @@ static void cmd_swarm_connect(rpc_t *rpc, http_req_t *req, const args_t *a) {
   reply_json(req, json_pack("{s:o}", "Strings", strings));
 }
 
+#define PING_COUNT_MAX 100
+
+/* Kubo's ping: arg=<peer ID or multiaddr with /p2p/>, count (default 10);
+ * a line per pong {"Success":true,"Time":<ns>,"Text":""}, then the average. */
+static void cmd_ping(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc->node) return reply_error(req, 500, "libp2p is off (--p2p off)");
+  const char *arg = arg_get(a, "arg");
+  if (!arg || !*arg) return reply_error(req, 400, "argument \"peer ID\" is required");
+  uint64_t count = 10;
+  int rc = arg_u64(a, "count", &count);
+  if (rc) return reply_rc(req, rc);
+  if (count == 0 || count > PING_COUNT_MAX) return reply_error(req, 400, "count must be 1..100");
+  p2p_t *host = rpc->node->host;
+  peer_id_t peer;
+  if (arg[0] == '/') {
+    multiaddr_t ma;
+    if (ma_parse(arg, &ma) != 0) return reply_error(req, 400, "invalid multiaddr");
+    rc = p2p_connect(host, &ma, &peer, 0);
+    if (rc) return reply_rc(req, rc);
+  } else if (peer_id_parse(arg, &peer) != 0) {
+    return reply_error(req, 400, "argument \"peer ID\": not a peer ID or multiaddr");
+  }
+  stream_t out = {.req = req, .live = true};
+  int64_t total_us = 0;
+  uint64_t got = 0;
+  rc = 0;
+  for (uint64_t i = 0; i < count && !rc; i++) {
+    int64_t us = p2p_ping(host, &peer, 10000);
+    if (us < 0) {
+      rc = (int)us;
+      break;
+    }
+    total_us += us;
+    got++;
+    rc = stream_line(&out, json_pack("{s:b,s:I,s:s}", "Success", 1, "Time", (json_int_t)us * 1000, "Text", ""));
+  }
+  if (!rc) {
+    char text[64];
+    snprintf(text, sizeof text, "Average latency: %.2fms", got ? (double)total_us / (double)got / 1000.0 : 0.0);
+    rc = stream_line(&out, json_pack("{s:b,s:i,s:s}", "Success", 1, "Time", 0, "Text", text));
+  }
+  stream_end(&out, rc);
+}
+
 static void cmd_swarm_peers(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (!rpc->node) return reply_error(req, 500, "libp2p is off (--p2p off)");
   p2p_t *host = rpc->node->host;
@@ -1992,6 +2036,7 @@ static const struct {
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
     {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
     {"dag/import", cmd_dag_import}, {"swarm/connect", cmd_swarm_connect}, {"swarm/peers", cmd_swarm_peers},
+    {"ping", cmd_ping},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {

@@ -728,6 +728,21 @@ static int cmd_swarm(int argc, char **argv) {
   return rc ? die(rc) : 0;
 }
 
+/* ping [-n COUNT] PEER: round trips through the daemon's libp2p host. */
+static int cmd_ping(int argc, char **argv) {
+  opts_t o = {0};
+  static const opt_spec_t specs[] = {{"count", 'n', OPT_VALUE}};
+  PARSE(&o, argc, argv, specs);
+  if (o.args_len != 1) return usage_error("ping needs one peer ID or /p2p/ multiaddr%s", "");
+  uint64_t count = 10;
+  if (opt_get(&o, "count") && parse_u64(opt_get(&o, "count"), 100, &count) != 0)
+    return usage_error("--count takes 1..100, got '%s'", opt_get(&o, "count"));
+  if (count == 0) return usage_error("--count takes 1..100, got '%s'", "0");
+  if (!remote_active()) return die(err_set(-ENOTCONN, "ping needs the running daemon (anyad)"));
+  int rc = remote_ping(o.args[0], (unsigned)count);
+  return rc ? die(rc) : 0;
+}
+
 static void usage(FILE *f) {
   fputs("usage: anya [--repo DIR] COMMAND [ARGS]\n"
         "  init [--profile dev|prod]       create the repository\n"
@@ -744,6 +759,7 @@ static void usage(FILE *f) {
         "  config show [--defaults] / config docs\n"
         "  id [PEER]                       this node (or a connected peer, through the daemon)\n"
         "  swarm connect MULTIADDR... / swarm peers   libp2p connections (through the daemon)\n"
+        "  ping [-n COUNT] PEER            libp2p ping (through the daemon)\n"
         "  version\n",
         f);
 }
@@ -760,7 +776,7 @@ int main(int argc, char **argv) {
   static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
-      {"config", cmd_config}, {"swarm", cmd_swarm},
+      {"config", cmd_config}, {"swarm", cmd_swarm}, {"ping", cmd_ping},
       {"pin", cmd_pin},     {"dwn", cmd_dwn},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)

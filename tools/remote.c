@@ -865,6 +865,27 @@ static int peers_line(void *ctx, json_t *o) {
   return 0;
 }
 
+static int ping_line(void *ctx, json_t *o) {
+  const char *text = jstr(o, "Text");
+  if (*text) printf("%s\n", text);
+  else printf("Pong received: time=%.2f ms\n", (double)jnum(o, "Time") / 1e6);
+  fflush(stdout);
+  return 0;
+}
+
+int remote_ping(const char *peer, unsigned count) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = ping_line;
+  char n[16];
+  snprintf(n, sizeof n, "%u", count);
+  if (!rc) rc = q_add(&c, "arg", peer);
+  if (!rc) rc = q_add(&c, "count", n);
+  if (!rc) rc = call_run(&c, "ping");
+  call_free(&c);
+  return rc;
+}
+
 int remote_swarm_peers(void) {
   call_t c;
   int rc = call_init(&c, OUT_LINES);

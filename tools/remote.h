@@ -61,6 +61,8 @@ int remote_id(const char *peer);
 int remote_swarm_connect(const char *const *addrs, size_t n);
 /* `swarm peers`: one "<multiaddr>/p2p/<id>" line a connection. */
 int remote_swarm_peers(void);
+/* `ping PEER`: "Pong received: time=<ms> ms" a pong, then "Average latency: <ms>ms". */
+int remote_ping(const char *peer, unsigned count);
 int remote_version(void);
 /* `car export`: the CAR of cid written to fd. */
 int remote_dag_export(const char *cid, int fd);
