@@ -260,6 +260,11 @@ static char *conn_describe(const p2p_conn_t *c, char *out, size_t cap) {
   return out;
 }
 
+static void wire_release(const void *data, size_t len, void *arg) {
+  (void)len, (void)arg;
+  free((void *)data);
+}
+
 /* Encrypts len plaintext bytes into frames on the socket. */
 static int conn_send_encrypted(p2p_conn_t *c, const uint8_t *data, size_t len) {
   int rc = 0;
@@ -268,8 +273,16 @@ static int conn_send_encrypted(p2p_conn_t *c, const uint8_t *data, size_t len) {
     rc = noise_encrypt_frame(c->tx, data + off, n, &c->wire);
     off += n;
   }
-  if (rc == 0 && c->wire.len && evbuffer_add(bufferevent_get_output(c->bev), c->wire.data, c->wire.len) != 0)
-    rc = -ENOMEM;
+  if (rc == 0 && c->wire.len) {
+    /* large batches are handed to libevent without a copy (it frees them once sent) */
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (c->wire.len >= P2P_WIRE_HANDOFF_BYTES) {
+      if (evbuffer_add_reference(out, c->wire.data, c->wire.len, wire_release, NULL) != 0) rc = -ENOMEM;
+      else c->wire = (buf_t){0};
+    } else if (evbuffer_add(out, c->wire.data, c->wire.len) != 0) {
+      rc = -ENOMEM;
+    }
+  }
   buf_reset(&c->wire);
   return rc;
 }
@@ -622,7 +635,10 @@ static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
   if (c->state == CONN_READY && off < c->plain.len) {
     pthread_mutex_lock(&c->mu);
     c->discard_count = 0;
+    c->in_input = true;
     int rc = c->y ? yamux_input(c->y, c->plain.data + off, c->plain.len - off) : -ECONNRESET;
+    c->in_input = false;
+    stream_wake_pending(c);
     for (size_t i = 0; i < c->discard_count && c->y; i++) yamux_consumed(c->y, c->discard[i].id, c->discard[i].n);
     c->discard_count = 0;
     pthread_mutex_unlock(&c->mu);

@@ -30,12 +30,14 @@
 #define P2P_LOOPS_MAX 64
 #define P2P_OUT_BYTES_HIGH (4u * 1024 * 1024)   /* socket output queued before yamux output waits */
 #define P2P_READ_BYTES_MAX (1u * 1024 * 1024)   /* one socket read */
+#define P2P_WIRE_HANDOFF_BYTES (256u * 1024)    /* encrypted batches this big go to libevent uncopied */
 #define P2P_KEEPALIVE_MS 30000u                 /* yamux ping interval */
 #define P2P_IDENTIFY_BYTES_MAX (64u * 1024)     /* an identify message we accept */
 #define P2P_PEERS_MAX 2048                      /* peer store entries */
 #define P2P_PEER_BUCKETS 256
 #define P2P_STREAM_BUCKETS 64
 #define P2P_MSS_ATTEMPTS_MAX 16                 /* proposals a responder answers "na" before giving up */
+#define P2P_WAKE_MAX 64                         /* streams woken once per input batch; more are woken at once */
 #define P2P_DISCARD_MAX 16                      /* orphan stream ids whose bytes are dropped per input */
 #define P2P_ADDR_TTL_CONNECTED_MS (60u * 60 * 1000) /* ttl 0 addresses: while connected plus this */
 #define P2P_HANDLER_STACK_BYTES (1u * 1024 * 1024)
@@ -163,6 +165,7 @@ struct p2p_stream {
   bool rst;                      /* reset by either side, or the connection closed */
   bool write_closed;             /* we sent FIN */
   bool registered;               /* in c->streams (the loop delivers to it) */
+  bool wake_pending;             /* in c->wake */
   pthread_cond_t cond;           /* readers and writers wait here */
   struct p2p_stream *next;       /* c->streams bucket chain */
 };
@@ -208,6 +211,9 @@ struct p2p_conn {
   p2p_stream_t *stream_map[P2P_STREAM_BUCKETS];
   struct { uint32_t id; size_t n; } discard[P2P_DISCARD_MAX]; /* bytes to consume after yamux_input */
   size_t discard_count;
+  p2p_stream_t *wake[P2P_WAKE_MAX];  /* streams given data during one yamux_input: woken once after it */
+  size_t wake_count;
+  bool in_input;                 /* yamux_input runs (the loop defers wake-ups) */
 
   /* under p->mu */
   p2p_conn_t *next;
@@ -241,6 +247,8 @@ void stream_on_data(p2p_conn_t *c, uint32_t id, const uint8_t *data, size_t len)
 void stream_on_fin(p2p_conn_t *c, uint32_t id);
 void stream_on_reset(p2p_conn_t *c, uint32_t id);
 void stream_on_writable(p2p_conn_t *c, uint32_t id);
+/* Wakes the readers of the streams yamux_input gave data (c->mu held). */
+void stream_wake_pending(p2p_conn_t *c);
 /* The connection is gone: every stream fails (c->mu held). */
 void stream_conn_dead(p2p_conn_t *c);
 /* Opens a stream on c and selects the first protocol the remote accepts. */

@@ -40,6 +40,15 @@ static void map_add(p2p_conn_t *c, p2p_stream_t *s) {
 }
 
 static void map_remove(p2p_conn_t *c, p2p_stream_t *s) {
+  if (s->wake_pending) { /* no wake-up for a stream about to go */
+    for (size_t i = 0; i < c->wake_count; i++)
+      if (c->wake[i] == s) {
+        c->wake[i] = c->wake[--c->wake_count];
+        break;
+      }
+    s->wake_pending = false;
+    pthread_cond_broadcast(&s->cond);
+  }
   if (!s->registered) return;
   for (p2p_stream_t **pp = &c->stream_map[s->id % P2P_STREAM_BUCKETS]; *pp; pp = &(*pp)->next)
     if (*pp == s) {
@@ -112,7 +121,22 @@ void stream_on_data(p2p_conn_t *c, uint32_t id, const uint8_t *data, size_t len)
     log_warn(MOD, "out of memory: a stream's %zu bytes dropped, the stream reset", len);
     s->rst = true; /* the reader sees the reset; the owner's free resets yamux's side */
   }
-  pthread_cond_broadcast(&s->cond);
+  /* one wake-up per input batch, not one per frame */
+  if (s->wake_pending) return;
+  if (c->in_input && c->wake_count < P2P_WAKE_MAX) {
+    s->wake_pending = true;
+    c->wake[c->wake_count++] = s;
+  } else {
+    pthread_cond_broadcast(&s->cond);
+  }
+}
+
+void stream_wake_pending(p2p_conn_t *c) {
+  for (size_t i = 0; i < c->wake_count; i++) {
+    c->wake[i]->wake_pending = false;
+    pthread_cond_broadcast(&c->wake[i]->cond);
+  }
+  c->wake_count = 0;
 }
 
 void stream_on_fin(p2p_conn_t *c, uint32_t id) {
