@@ -931,6 +931,9 @@ int p2p_new(const p2p_opts_t *opts, p2p_t **out) {
   p->opts.key = &p->key;
   snprintf(p->agent, sizeof p->agent, "%s", opts->agent_version ? opts->agent_version : "anya");
   p->opts.agent_version = p->agent;
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  p->record_seq = (uint64_t)wall.tv_sec * 1000u + (uint64_t)wall.tv_nsec / 1000000u;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   p->loop_count = opts->threads ? (unsigned)opts->threads : (cores > 0 ? (unsigned)cores : 1);
   if (p->loop_count > P2P_LOOPS_MAX) p->loop_count = P2P_LOOPS_MAX;

@@ -121,6 +121,7 @@ struct p2p {
   p2p_opts_t opts;                       /* pointers inside are not kept */
   peer_key_t key;
   char agent[128];
+  uint64_t record_seq;                   /* our signed peer record's seq: creation time, ms since 1970 */
   p2p_loop_t loops[P2P_LOOPS_MAX];
   unsigned loop_count;
   atomic_uint next_loop;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "envelope.pb-c.h"
 #include "identify.pb-c.h"
 #include "log.h"
 #include "p2p_internal.h"
@@ -276,6 +277,54 @@ static size_t announce_addrs(p2p_t *p, multiaddr_t *out, size_t cap) {
   return n;
 }
 
+#define PEER_RECORD_DOMAIN "libp2p-peer-record"
+static const uint8_t peer_record_type[] = {0x03, 0x01}; /* multicodec libp2p-peer-record */
+
+/* Our addresses as a signed PeerRecord envelope (js and go keep a peer's
+ * addresses from it); into out, replaced.  seq: the record's version. */
+static int signed_peer_record(p2p_t *p, const multiaddr_t *addrs, size_t n, uint64_t seq, buf_t *out) {
+  P2p__PeerRecord__AddressInfo infos[P2P_ADDRS_MAX], *info_ptrs[P2P_ADDRS_MAX];
+  for (size_t i = 0; i < n && i < P2P_ADDRS_MAX; i++) {
+    p2p__peer_record__address_info__init(&infos[i]);
+    infos[i].has_multiaddr = true;
+    infos[i].multiaddr = (ProtobufCBinaryData){addrs[i].len, (uint8_t *)addrs[i].bytes};
+    info_ptrs[i] = &infos[i];
+  }
+  P2p__PeerRecord rec = P2P__PEER_RECORD__INIT;
+  rec.has_peer_id = true;
+  rec.peer_id = (ProtobufCBinaryData){p->key.id.len, p->key.id.bytes};
+  rec.has_seq = true;
+  rec.seq = seq;
+  rec.n_addresses = n;
+  rec.addresses = info_ptrs;
+  buf_t payload = {0}, signed_data = {0};
+  int rc = buf_reserve(&payload, p2p__peer_record__get_packed_size(&rec));
+  if (!rc) payload.len = p2p__peer_record__pack(&rec, payload.data);
+  /* signed: varint-prefixed domain, payload type and payload */
+  if (!rc) rc = buf_append_varint(&signed_data, sizeof PEER_RECORD_DOMAIN - 1);
+  if (!rc) rc = buf_append(&signed_data, PEER_RECORD_DOMAIN, sizeof PEER_RECORD_DOMAIN - 1);
+  if (!rc) rc = buf_append_varint(&signed_data, sizeof peer_record_type);
+  if (!rc) rc = buf_append(&signed_data, peer_record_type, sizeof peer_record_type);
+  if (!rc) rc = buf_append_varint(&signed_data, payload.len);
+  if (!rc) rc = buf_append(&signed_data, payload.data, payload.len);
+  uint8_t sig[64];
+  if (!rc) rc = peer_sign(&p->key, signed_data.data, signed_data.len, sig);
+  if (!rc) {
+    P2p__Envelope env = P2P__ENVELOPE__INIT;
+    env.has_public_key = env.has_payload_type = env.has_payload = env.has_signature = true;
+    env.public_key = (ProtobufCBinaryData){sizeof p->key.pub_pb, p->key.pub_pb};
+    env.payload_type = (ProtobufCBinaryData){sizeof peer_record_type, (uint8_t *)peer_record_type};
+    env.payload = (ProtobufCBinaryData){payload.len, payload.data};
+    env.signature = (ProtobufCBinaryData){sizeof sig, sig};
+    buf_reset(out);
+    rc = buf_reserve(out, p2p__envelope__get_packed_size(&env));
+    if (!rc) out->len = p2p__envelope__pack(&env, out->data);
+  }
+  buf_free(&payload);
+  buf_free(&signed_data);
+  return rc;
+}
+
 void identify_serve(p2p_stream_t *s, void *ctx) {
   p2p_t *p = ctx;
   multiaddr_t addrs[P2P_ADDRS_MAX];
@@ -297,6 +346,11 @@ void identify_serve(p2p_stream_t *s, void *ctx) {
   }
   msg.protocolversion = (char *)P2P_PROTOCOL_VERSION;
   msg.agentversion = p->agent;
+  buf_t record = {0};
+  if (signed_peer_record(p, addrs, na, p->record_seq, &record) == 0) {
+    msg.has_signedpeerrecord = true;
+    msg.signedpeerrecord = (ProtobufCBinaryData){record.len, record.data};
+  }
   size_t len = p2p__identify__get_packed_size(&msg);
   uint8_t *out = malloc(len ? len : 1);
   if (out) {
@@ -304,6 +358,7 @@ void identify_serve(p2p_stream_t *s, void *ctx) {
     if (p2p_stream_write_msg(s, out, len, IDENTIFY_TIMEOUT_MS) == 0) (void)p2p_stream_close_write(s);
     free(out);
   }
+  buf_free(&record);
   p2p_stream_free(s);
 }
 

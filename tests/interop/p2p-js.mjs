@@ -97,6 +97,16 @@ function checkIdentify (r, when) {
   check(listen.includes(anyadBare), `${when}: listenAddrs ${listen} lack ${anyadBare}`)
   check(r.observedAddr != null && r.observedAddr.toString().startsWith('/ip4/127.0.0.1/tcp/'),
     `${when}: observedAddr ${r.observedAddr}`)
+  // the signed peer record was accepted (js keeps a peer's addresses only from it)
+  check(r.signedPeerRecord != null && r.signedPeerRecord.addresses.some((ma) => ma.toString() === anyadBare),
+    `${when}: no signed peer record with ${anyadBare}`)
+}
+
+async function checkPeerStore (when) {
+  const peer = await node.peerStore.get(anyadId)
+  check(peer.addresses.some((a) => a.isCertified && a.multiaddr.toString() === anyadBare),
+    `${when}: the peer store has no certified ${anyadBare}: ${peer.addresses.map((a) => a.multiaddr.toString())}`)
+  check(peer.protocols.includes('/ipfs/ping/1.0.0'), `${when}: the peer store's protocols ${peer.protocols}`)
 }
 
 async function pingAnyad (when) {
@@ -121,6 +131,7 @@ step('js dials anyad; identify as js sees it')
 await node.dial(anyadMa, { signal: AbortSignal.timeout(STEP_MS) })
 await until('identify of anyad', () => identified.length >= 1)
 checkIdentify(identified[0], 'js dialed')
+await checkPeerStore('js dialed')
 
 step('ping js -> anyad')
 await pingAnyad('js dialed')
