@@ -58,6 +58,7 @@
 #include "exporter.h"
 #include "fsmeta.h"
 #include "importer.h"
+#include "ipns.h"
 #include "log.h"
 #include "multibase.h"
 #include "multihash.h"
@@ -81,6 +82,7 @@ struct rpc {
   void *files_ctx;
   node_t *node;            /* NULL: libp2p is off */
   pthread_mutex_t gc_lock; /* one repo gc at a time */
+  ipns_t *ipns;            /* NULL: the name commands answer that IPNS is off */
 };
 
 /* ---- arguments ---------------------------------------------------------------- */
@@ -2021,6 +2023,93 @@ static void cmd_dwn_process(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (b.data_fd >= 0) close(b.data_fd);
 }
 
+/* ---- name: IPNS (ipns.h) ---------------------------------------------------------------- */
+
+#define RPC_NAME_TIMEOUT_MS 60000u /* a DHT put or get, unless dht-timeout says */
+
+/* A Go duration ("48h", "5m", "1h30m", "300s", "250ms") in ms.  -EINVAL. */
+static int parse_duration_ms(const char *key, const char *text, uint64_t *out) {
+  static const struct {
+    const char *unit;
+    uint64_t ms;
+  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  uint64_t total = 0;
+  const char *p = text;
+  if (!*p) return err_set(-EINVAL, "option '%s': empty duration", key);
+  for (int parts = 0; *p; parts++) {
+    if (parts == 8 || *p < '0' || *p > '9') return err_set(-EINVAL, "option '%s': '%s' is not a duration like 48h or 5m", key, text);
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(p, &end, 10);
+    size_t i = 0;
+    while (i < sizeof units / sizeof units[0] && strncmp(end, units[i].unit, strlen(units[i].unit)) != 0) i++;
+    if (errno || i == sizeof units / sizeof units[0] || n > UINT64_MAX / units[i].ms / 2)
+      return err_set(-EINVAL, "option '%s': '%s' is not a duration like 48h or 5m", key, text);
+    total += n * units[i].ms;
+    p = end + strlen(units[i].unit);
+  }
+  *out = total;
+  return 0;
+}
+
+static void cmd_name_publish(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *argv[2];
+  size_t argc = arg_list(a, argv, 2);
+  if (argc != 1) return reply_error(req, 400, argc ? "name/publish takes one path" : "argument \"ipfs-path\" is required");
+  if (!rpc->ipns) return reply_error(req, 500, "IPNS is not available: the daemon runs without its node");
+  const char *key = arg_get(a, "key");
+  if (key && strcmp(key, "self") != 0) return reply_error(req, 400, "only the node's own key (\"self\") publishes here");
+  uint64_t lifetime_ms = IPNS_LIFETIME_MS_DEFAULT, ttl_ms = IPNS_TTL_NS_DEFAULT / 1000000, timeout_ms = RPC_NAME_TIMEOUT_MS;
+  const char *v;
+  int rc = 0;
+  if ((v = arg_get(a, "lifetime"))) rc = parse_duration_ms("lifetime", v, &lifetime_ms);
+  if (!rc && (v = arg_get(a, "ttl"))) rc = parse_duration_ms("ttl", v, &ttl_ms);
+  if (!rc && (v = arg_get(a, "dht-timeout"))) rc = parse_duration_ms("dht-timeout", v, &timeout_ms);
+  int check = rc ? 0 : arg_bool(a, "resolve");
+  if (!rc && check < 0 && check != -1) rc = check;
+  if (!rc && (!lifetime_ms || !ttl_ms)) rc = err_set(-EINVAL, "lifetime and ttl must be more than zero");
+  if (rc) return reply_rc(req, rc);
+  if (timeout_ms > UINT32_MAX) timeout_ms = UINT32_MAX;
+  /* Like Kubo (resolve=true): a /ipfs/ path must lead somewhere before it is published. */
+  cid_t cid;
+  if (check != 0 && strncmp(argv[0], "/ipns/", 6) != 0) {
+    exp_stat_t st;
+    block_source_t src = bs_source(rpc->repo->bs);
+    rc = resolve(rpc, argv[0], &cid);
+    if (!rc && (rc = exp_stat(&src, &cid, &st)) == -ENOENT)
+      rc = err_set(-ENOENT, "%s: not in this node's store (resolve=false publishes it anyway)", argv[0]);
+    if (rc) return reply_error(req, rc == -ENOENT ? 500 : status_for(rc), err_msg(rc));
+  }
+  ipns_entry_t *e = malloc(sizeof *e);
+  if (!e) return reply_error(req, 500, "out of memory");
+  rc = ipns_publish(rpc->ipns, argv[0], lifetime_ms, ttl_ms * 1000000, (uint32_t)timeout_ms, e);
+  char name[PEER_ID_TEXT_BYTES_MAX];
+  if (rc >= 0) ipns_self_name(rpc->ipns, name);
+  if (rc < 0) reply_rc(req, rc);
+  else reply_json(req, json_pack("{s:s,s:s}", "Name", name, "Value", e->value));
+  free(e);
+}
+
+static void cmd_name_resolve(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *argv[2];
+  size_t argc = arg_list(a, argv, 2);
+  if (argc > 1) return reply_error(req, 400, "name/resolve takes one name");
+  if (!rpc->ipns) return reply_error(req, 500, "IPNS is not available: the daemon runs without its node");
+  char self[PEER_ID_TEXT_BYTES_MAX];
+  ipns_self_name(rpc->ipns, self);
+  uint64_t timeout_ms = RPC_NAME_TIMEOUT_MS;
+  const char *v = arg_get(a, "dht-timeout");
+  int rc = v ? parse_duration_ms("dht-timeout", v, &timeout_ms) : 0;
+  if (rc) return reply_rc(req, rc);
+  if (timeout_ms > UINT32_MAX || timeout_ms == 0) timeout_ms = UINT32_MAX;
+  char *path = malloc(IPNS_PATH_BYTES_MAX);
+  if (!path) return reply_error(req, 500, "out of memory");
+  rc = ipns_resolve(rpc->ipns, argc ? argv[0] : self, (uint32_t)timeout_ms, path);
+  if (rc) reply_error(req, rc == -EINVAL ? 400 : 500, err_msg(rc));
+  else reply_json(req, json_pack("{s:s}", "Path", path));
+  free(path);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 typedef void (*rpc_cmd_fn)(rpc_t *rpc, http_req_t *req, const args_t *a);
@@ -2036,7 +2125,7 @@ static const struct {
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
     {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
     {"dag/import", cmd_dag_import}, {"swarm/connect", cmd_swarm_connect}, {"swarm/peers", cmd_swarm_peers},
-    {"ping", cmd_ping},
+    {"ping", cmd_ping}, {"name/publish", cmd_name_publish}, {"name/resolve", cmd_name_resolve},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
@@ -2048,6 +2137,7 @@ int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
   rpc->files_roots = opts->files_roots;
   rpc->files_ctx = opts->files_ctx;
   rpc->node = opts->node;
+  rpc->ipns = opts->ipns;
   if (opts->token && *opts->token && !(rpc->token = strdup(opts->token))) {
     free(rpc);
     return -ENOMEM;

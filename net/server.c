@@ -21,6 +21,7 @@
 #include "err.h"
 #include "gateway.h"
 #include "http.h"
+#include "ipns.h"
 #include "log.h"
 #include "metrics.h"
 #include "rpc.h"
@@ -50,6 +51,7 @@ struct net {
   rpc_t *rpc;
   dwn_http_t *dwn;
   node_t *node;             /* NULL when p2p is off */
+  ipns_t *ipns;           /* the node's names (gateway /ipns/, RPC name, the mount's ipns/) */
   listener_t listeners[3];
   char gateway_addr[128]; /* "" when off */
   bool metrics;
@@ -293,6 +295,18 @@ static int write_api_file(net_t *n, const char *addr) {
   return rc;
 }
 
+/* IPNS for the listeners and the mount: over opts->ipns_routing (the
+ * node's DHT) when given, else our own records only. */
+static int start_ipns(net_t *n, const net_opts_t *opts) {
+  peer_key_t key;
+  int rc = peer_key_load(opts->repo->path, &key);
+  if (rc) return rc;
+  ipns_opts_t o = {.routing = opts->ipns_routing, .key = &key, .repo_path = opts->repo->path};
+  rc = ipns_new(&o, &n->ipns);
+  explicit_bzero(&key, sizeof key);
+  return rc;
+}
+
 int net_start(const net_opts_t *opts, net_t **out) {
   *out = NULL;
   const config_t *cfg = opts->repo->config;
@@ -326,6 +340,7 @@ int net_start(const net_opts_t *opts, net_t **out) {
                            .tls_cert = config_string(cfg, "security.tls_cert"),
                            .tls_key = config_string(cfg, "security.tls_key")};
   int rc = http_server_new(&so, &n->http);
+  if (!rc) rc = start_ipns(n, opts);
   size_t nl = 0;
   if (!rc && !is_off(dwn_addr)) {
     dwn_http_opts_t o = {.dwn = opts->dwn, .max_data_bytes = config_size(cfg, "dwn.max_record_data_size")};
@@ -334,6 +349,7 @@ int net_start(const net_opts_t *opts, net_t **out) {
   }
   if (!rc && !is_off(gw_addr)) {
     rc = gateway_new(opts->repo, &n->gateway);
+    if (!rc) gateway_set_ipns(n->gateway, n->ipns);
     if (!rc) rc = add_listener(n, nl++, "gateway", gw_addr, gateway_handle, gateway_inline, n->gateway);
     if (!rc) snprintf(n->gateway_addr, sizeof n->gateway_addr, "%s", gw_addr);
   }
@@ -343,7 +359,7 @@ int net_start(const net_opts_t *opts, net_t **out) {
   }
   if (!rc && !is_off(rpc_addr)) {
     rpc_opts_t o = {.repo = opts->repo, .dwn = opts->dwn, .token = token, .files_roots = opts->files_roots,
-                    .files_ctx = opts->files_ctx, .node = n->node};
+                    .files_ctx = opts->files_ctx, .node = n->node, .ipns = n->ipns};
     rc = rpc_new(&o, &n->rpc);
     if (!rc) rc = add_listener(n, nl++, "rpc", rpc_addr, rpc_handle, NULL, n->rpc);
   }
@@ -362,6 +378,8 @@ int net_start(const net_opts_t *opts, net_t **out) {
   return 0;
 }
 
+ipns_t *net_ipns(net_t *n) { return n ? n->ipns : NULL; }
+
 void net_stop(net_t *n) {
   if (!n) return;
   pthread_mutex_lock(&n->lock);
@@ -378,6 +396,7 @@ void net_stop(net_t *n) {
   dwn_http_free(n->dwn);
   gateway_free(n->gateway);
   rpc_free(n->rpc);
+  ipns_free(n->ipns);
   node_stop(n->node);
   pthread_cond_destroy(&n->wake);
   pthread_mutex_destroy(&n->lock);

@@ -23,6 +23,7 @@
 #include "dwn/dwn.h"
 #include "gc.h"
 #include "node.h"
+#include "ipns.h"
 #include "repo.h"
 
 #define NET_API_FILE "api"
@@ -38,10 +39,14 @@ typedef struct net_opts {
   const char *p2p_addr;     /* libp2p listen multiaddr or "off"; NULL = network.p2p */
   gc_root_fn files_roots;   /* the mounted files/ tree's GC roots for the RPC's repo gc (rpc.h); may be NULL */
   void *files_ctx;
+  const ipns_routing_t *ipns_routing; /* the node's DHT for IPNS (copied); NULL: our own records only */
 } net_opts_t;
 
 /* Binds every enabled listener and starts serving. */
 int net_start(const net_opts_t *opts, net_t **out);
+/* The IPNS resolver and publisher the listeners use (the daemon gives it
+ * to the mount's ipns/); valid until net_stop. */
+ipns_t *net_ipns(net_t *n);
 /* Stops serving, removes <repo>/api, frees.  NULL is a no-op. */
 void net_stop(net_t *n);
 /* The node, or NULL when p2p is off. */

@@ -743,6 +743,32 @@ static int cmd_ping(int argc, char **argv) {
   return rc ? die(rc) : 0;
 }
 
+/* `name publish|resolve`: IPNS needs the node, so only through the daemon. */
+int cmd_name(int argc, char **argv) {
+  const char *sub = argc > 0 ? argv[0] : "";
+  bool publish = strcmp(sub, "publish") == 0;
+  if (!publish && strcmp(sub, "resolve") != 0) return usage_error("name: publish or resolve, not '%s'", sub);
+  opts_t o = {0};
+  static const opt_spec_t specs[] = {{"lifetime", 0, OPT_VALUE}, {"ttl", 0, OPT_VALUE}, {"resolve", 0, OPT_BOOL},
+                                     {"key", 'k', OPT_VALUE},     {"dht-timeout", 0, OPT_VALUE}};
+  PARSE(&o, argc - 1, argv + 1, specs);
+  if (publish && o.args_len != 1) return usage_error("name publish takes one path (/ipfs/<cid>[/path] or <cid>)%s", "");
+  if (!publish && o.args_len > 1) return usage_error("name resolve takes one name%s", "");
+  const char *key = opt_get(&o, "key");
+  if (key && strcmp(key, "self") != 0) return usage_error("name: only the node's own key publishes ('self', not '%s')", key);
+  if (!remote_active())
+    return die(err_set(-ENOTCONN, "name %s needs the running daemon (anyad): IPNS records travel over its DHT", sub));
+  int rc;
+  if (publish) {
+    const char *resolve = opt_get(&o, "resolve");
+    rc = remote_name_publish(o.args[0], opt_get(&o, "lifetime"), opt_get(&o, "ttl"),
+                             resolve ? (opt_true(&o, "resolve") ? "true" : "false") : NULL);
+  } else {
+    rc = remote_name_resolve(o.args_len ? o.args[0] : NULL, opt_get(&o, "dht-timeout"));
+  }
+  return rc ? die(rc) : 0;
+}
+
 static void usage(FILE *f) {
   fputs("usage: anya [--repo DIR] COMMAND [ARGS]\n"
         "  init [--profile dev|prod]       create the repository\n"
@@ -757,6 +783,8 @@ static void usage(FILE *f) {
         "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
         "  repo stat|fsck|gc\n"
         "  config show [--defaults] / config docs\n"
+        "  name publish [--lifetime 48h] [--ttl 5m] [--resolve=bool] /ipfs/CID[/path]|CID\n"
+        "  name resolve [--dht-timeout 1m] [NAME]   (through the daemon)\n"
         "  id [PEER]                       this node (or a connected peer, through the daemon)\n"
         "  swarm connect MULTIADDR... / swarm peers   libp2p connections (through the daemon)\n"
         "  ping [-n COUNT] PEER            libp2p ping (through the daemon)\n"
@@ -777,7 +805,7 @@ int main(int argc, char **argv) {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
       {"config", cmd_config}, {"swarm", cmd_swarm}, {"ping", cmd_ping},
-      {"pin", cmd_pin},     {"dwn", cmd_dwn},
+      {"pin", cmd_pin},     {"dwn", cmd_dwn},     {"name", cmd_name},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);

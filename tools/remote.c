@@ -909,6 +909,42 @@ int remote_version(void) {
   return rc;
 }
 
+/* ---- name (IPNS) ---------------------------------------------------------------------------- */
+
+static int name_published_line(void *ctx, json_t *o) {
+  printf("Published to %s: %s\n", jstr(o, "Name"), jstr(o, "Value"));
+  return 0;
+}
+
+int remote_name_publish(const char *path, const char *lifetime, const char *ttl, const char *resolve) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = name_published_line;
+  if (!rc) rc = q_add(&c, "arg", path);
+  if (!rc && lifetime) rc = q_add(&c, "lifetime", lifetime);
+  if (!rc && ttl) rc = q_add(&c, "ttl", ttl);
+  if (!rc && resolve) rc = q_add(&c, "resolve", resolve);
+  if (!rc) rc = call_run(&c, "name/publish");
+  call_free(&c);
+  return rc;
+}
+
+static int name_path_line(void *ctx, json_t *o) {
+  printf("%s\n", jstr(o, "Path"));
+  return 0;
+}
+
+int remote_name_resolve(const char *name, const char *timeout) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = name_path_line;
+  if (!rc && name) rc = q_add(&c, "arg", name);
+  if (!rc && timeout) rc = q_add(&c, "dht-timeout", timeout);
+  if (!rc) rc = call_run(&c, "name/resolve");
+  call_free(&c);
+  return rc;
+}
+
 /* ---- dwn ---------------------------------------------------------------------------------- */
 
 int remote_dwn_process(const char *tenant, const buf_t *message, const char *data_path, const char *out_path) {

@@ -70,6 +70,11 @@ int remote_dag_export(const char *cid, int fd);
  * the order the CAR names them, *blocks the blocks it held. */
 typedef void (*remote_root_fn)(void *ctx, const char *cid);
 int remote_dag_import(int fd, uint64_t *blocks, remote_root_fn on_root, void *ctx);
+/* `name publish`: "Published to <name>: <value>"; lifetime, ttl (Go
+ * durations) and resolve ("true"/"false") may be NULL (the daemon's defaults). */
+int remote_name_publish(const char *path, const char *lifetime, const char *ttl, const char *resolve);
+/* `name resolve`: the /ipfs/ path; name NULL = our own; timeout a Go duration or NULL. */
+int remote_name_resolve(const char *name, const char *timeout);
 /* Pins cid recursively, printing nothing. */
 int remote_pin_root(const char *cid);
 /* `dwn process`: message (the JSON text as read), data_path (may be NULL)
