@@ -20,6 +20,11 @@
  * Errors: a malformed frame at any layer closes that connection (logged with
  * the peer and the reason, the peer scored down), never the daemon.
  *
+ * Identify answers carry our signed peer record (net/proto/envelope.proto),
+ * from which js-libp2p and go-libp2p keep our addresses.  Limits: see
+ * p2p_internal.h (P2P_OUT_BYTES_HIGH, P2P_IDENTIFY_BYTES_MAX, P2P_PEERS_MAX,
+ * P2P_KEEPALIVE_MS); streams are bounded by the yamux window.
+ *
  * Threads: every function here is thread-safe.  Handlers and event callbacks
  * must not block a loop thread: callbacks (p2p_on_peer) run on the loop and
  * must return quickly.
@@ -91,8 +96,12 @@ size_t p2p_protocols(const p2p_t *p, const char **out, size_t cap);
 
 /* Dials addr (which may end in /p2p/<id>: the remote must then be that
  * peer) unless already connected to that peer; remote (may be NULL) gets
- * the peer ID.  Blocks up to timeout_ms (0 = the host's dial timeout).
- * -ETIMEDOUT, -ECONNREFUSED, -EACCES (identity mismatch), -EPROTO. */
+ * the peer ID.  Returns once the connection is up and our identify of the
+ * peer has run (so p2p_peer_info/p2p_peer_supports answer from it).  Blocks
+ * up to timeout_ms (0 = the host's dial timeout).  -ETIMEDOUT,
+ * -ECONNREFUSED, -EACCES (identity mismatch, or the peer is banned),
+ * -EPROTO (the upgrade failed), -ECONNRESET (closed during identify: the
+ * remote refused us, or a limit). */
 int p2p_connect(p2p_t *p, const multiaddr_t *addr, peer_id_t *remote, uint32_t timeout_ms);
 /* Connects to a peer by ID using the peer store's addresses; 0 at once when connected. */
 int p2p_connect_peer(p2p_t *p, const peer_id_t *peer, uint32_t timeout_ms);
