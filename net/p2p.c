@@ -274,6 +274,7 @@ static int conn_send_encrypted(p2p_conn_t *c, const uint8_t *data, size_t len) {
     off += n;
   }
   if (rc == 0 && c->wire.len) {
+    metrics_counter_add(c->p->m_sent, c->wire.len);
     /* large batches are handed to libevent without a copy (it frees them once sent) */
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->wire.len >= P2P_WIRE_HANDOFF_BYTES) {
@@ -329,6 +330,7 @@ static void conn_close(p2p_conn_t *c, int code, const char *reason, int32_t pena
   bool was_ready = c->state == CONN_READY;
   char who[MA_TEXT_BYTES_MAX + PEER_ID_TEXT_BYTES_MAX + 8];
   conn_describe(c, who, sizeof who);
+  if (penalty > 0) metrics_counter_inc(p->m_misbehaviour);
   if (reason) {
     if (penalty > 0)
       log_kv(LOG_LEVEL_WARN, MOD, ((log_kv_t[]){LOG_STR("peer", who), LOG_STR("reason", reason)}),
@@ -375,6 +377,7 @@ static void conn_close(p2p_conn_t *c, int code, const char *reason, int32_t pena
   if (was_ready) {
     assert(p->conn_count > 0);
     p->conn_count--;
+    metrics_gauge_add(p->m_connections, -1);
     p2p_peer_entry_t *e = peer_entry(p, &c->peer, false);
     if (e && e->connections > 0 && --e->connections == 0) {
       last = true;
@@ -484,6 +487,7 @@ static int conn_ready(p2p_conn_t *c) {
   c->state = CONN_READY;
   atomic_store(&c->ready, true);
   p->conn_count++;
+  metrics_gauge_add(p->m_connections, 1);
   if (e) {
     e->connections++;
     e->last_seen_ms = now;
@@ -669,6 +673,8 @@ static void read_cb(struct bufferevent *bev, void *arg) {
   (void)bev;
   p2p_conn_t *c = arg;
   struct evbuffer *in = bufferevent_get_input(c->bev);
+  size_t arrived = evbuffer_get_length(in);
+  if (arrived > c->input_counted) metrics_counter_add(c->p->m_received, arrived - c->input_counted);
   conn_ref(c);
   for (unsigned guard = 0; guard < 4096 && c->state != CONN_CLOSED; guard++) {
     enum conn_state before = c->state;
@@ -692,7 +698,10 @@ static void read_cb(struct bufferevent *bev, void *arg) {
     }
     if (rc == 0) break;
   }
-  if (c->state != CONN_CLOSED) conn_flush(c);
+  if (c->state != CONN_CLOSED) {
+    c->input_counted = evbuffer_get_length(in); /* what waits for the next read is counted already */
+    conn_flush(c);
+  }
   conn_unref(c);
 }
 
@@ -959,6 +968,14 @@ int p2p_new(const p2p_opts_t *opts, p2p_t **out) {
       return err_set(-ENOMEM, "cannot create an event loop");
     }
   }
+  metrics_registry_t *reg = metrics_default();
+  (void)metrics_gauge_register(reg, "anya_p2p_connections", "Open libp2p connections (upgraded)", &p->m_connections);
+  (void)metrics_counter_register(reg, "anya_p2p_received_bytes_total", "Bytes received on libp2p connections",
+                                 &p->m_received);
+  (void)metrics_counter_register(reg, "anya_p2p_sent_bytes_total", "Bytes sent on libp2p connections", &p->m_sent);
+  (void)metrics_counter_register(reg, "anya_p2p_misbehaviour_closes_total",
+                                 "libp2p connections closed for a protocol error", &p->m_misbehaviour);
+  (void)metrics_counter_register(reg, "anya_p2p_bans_total", "Peers banned for their score", &p->m_bans);
   int rc = 0;
   for (size_t i = 0; i < opts->listen_count && !rc; i++) rc = listen_on(p, opts->listen[i]);
   if (!rc) rc = add_handler(p, P2P_IDENTIFY_PROTOCOL, identify_serve, p);

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "metrics.h"
 #include "msselect.h"
 #include "noise.h"
 #include "p2p.h"
@@ -149,6 +150,13 @@ struct p2p {
   size_t workers_total;
   bool jobs_stop;
   pthread_t workers[P2P_HANDLER_THREADS_MAX];
+
+  /* metrics (process-wide families: several hosts in one process add up) */
+  metrics_gauge_t *m_connections;        /* anya_p2p_connections */
+  metrics_counter_t *m_received;         /* anya_p2p_received_bytes_total (socket bytes) */
+  metrics_counter_t *m_sent;             /* anya_p2p_sent_bytes_total */
+  metrics_counter_t *m_misbehaviour;     /* anya_p2p_misbehaviour_closes_total */
+  metrics_counter_t *m_bans;             /* anya_p2p_bans_total */
 };
 
 /* A stream (owned by its user: the handler, or whoever opened it). */
@@ -192,6 +200,7 @@ struct p2p_conn {
   p2p_dial_t *dial;              /* the dialer waiting (outbound), else NULL (p->mu) */
   bool identified;               /* our identify of the remote finished (p->mu) */
   uint32_t pings_unanswered;
+  size_t input_counted;          /* input bytes already counted in m_received */
   atomic_bool flush_pending;
 
   /* set before CONN_READY, constant after */

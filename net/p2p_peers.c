@@ -176,6 +176,7 @@ void p2p_peer_penalize(p2p_t *p, const peer_id_t *peer, int32_t penalty, const c
                        LOG_STR("reason", reason ? reason : "")}),
          "peer penalized");
   if (ban) {
+    metrics_counter_inc(p->m_bans);
     log_kv(LOG_LEVEL_WARN, MOD, ((log_kv_t[]){LOG_STR("peer", id), LOG_INT("minutes", P2P_BAN_MS / 60000)}),
            "peer banned");
     p2p_disconnect(p, peer);

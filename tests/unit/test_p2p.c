@@ -32,6 +32,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "metrics.h"
 #include "msselect.h"
 #include "noise.h"
 #include "p2p.h"
@@ -569,9 +570,27 @@ static void raw_noise_recv(int fd, noise_hs_t *hs) {
   free(msg);
 }
 
+/* A metric without labels from the process-wide registry's text; -1 when absent. */
+static double metric(const char *name) {
+  buf_t text = {0};
+  assert_int_equal(metrics_write_text(metrics_default(), &text), 0);
+  assert_non_null(buf_cstr(&text));
+  double v = -1;
+  size_t n = strlen(name);
+  for (char *line = (char *)text.data; line && *line;) {
+    char *end = strchr(line, '\n');
+    if (strncmp(line, name, n) == 0 && line[n] == ' ') v = strtod(line + n + 1, NULL);
+    line = end ? end + 1 : NULL;
+  }
+  buf_free(&text);
+  return v;
+}
+
 static void test_malformed_input(void **state) {
   (void)state;
   host_t *a = host_new(20, 0, 0), *b = host_new(21, 0, 0);
+  double bad_before = metric("anya_p2p_misbehaviour_closes_total");
+  assert_true(bad_before >= 0);
   /* 1: an HTTP request instead of multistream-select */
   int fd = raw_connect(a);
   const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -636,9 +655,12 @@ static void test_malformed_input(void **state) {
   noise_cipher_free(rx);
   noise_hs_free(hs);
   buf_free(&m);
+  assert_true(metric("anya_p2p_misbehaviour_closes_total") >= bad_before + 4);
   /* the host still serves */
   assert_int_equal(connect_to(b, a), 0);
   assert_true(p2p_ping(b->p, &a->key.id, 5000) >= 0);
+  assert_true(metric("anya_p2p_connections") >= 2); /* both ends of b's connection, in one process */
+  assert_true(metric("anya_p2p_received_bytes_total") > 0 && metric("anya_p2p_sent_bytes_total") > 0);
   host_free(a);
   host_free(b);
 }
