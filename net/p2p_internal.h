@@ -272,6 +272,14 @@ p2p_peer_entry_t *peer_entry(p2p_t *p, const peer_id_t *peer, bool create);
 bool peer_banned_locked(p2p_t *p, const peer_id_t *peer, uint64_t now_ms);
 void peer_add_addrs_locked(p2p_t *p, p2p_peer_entry_t *e, const multiaddr_t *addrs, size_t n, uint64_t ttl_ms,
                            uint64_t now_ms);
+/* Decodes an identify message from peer into out (agent, protocol version,
+ * protocols, listen addresses that parse; identified set) and which fields
+ * it carried (IDENTIFY_HAS_*).  -EPROTO: not an Identify protobuf, or a
+ * publicKey that is not peer's (err_set).  For fuzz_identify too. */
+#define IDENTIFY_HAS_AGENT 1u
+#define IDENTIFY_HAS_PROTOCOL_VERSION 2u
+#define IDENTIFY_HAS_PROTOCOLS 4u
+int identify_parse(const uint8_t *data, size_t len, const peer_id_t *peer, p2p_peer_info_t *out, unsigned *present);
 /* Runs identify on a new ready connection (a job; arg = c with a reference). */
 void identify_job(p2p_t *p, void *arg);
 void identify_cancel(p2p_t *p, void *arg);

@@ -363,40 +363,63 @@ void identify_serve(p2p_stream_t *s, void *ctx) {
   p2p_stream_free(s);
 }
 
-/* Stores an identify message about c's peer.  <0: the message is bad (err_set). */
-static int identify_apply(p2p_t *p, p2p_conn_t *c, const uint8_t *data, size_t len, bool push) {
+int identify_parse(const uint8_t *data, size_t len, const peer_id_t *peer, p2p_peer_info_t *out, unsigned *present) {
+  memset(out, 0, sizeof *out);
+  *present = 0;
   P2p__Identify *msg = p2p__identify__unpack(NULL, len, data);
   if (!msg) return err_set(-EPROTO, "an identify message that does not parse");
   int rc = 0;
+  out->id = *peer;
   if (msg->has_publickey) {
     peer_id_t id;
-    if (peer_id_from_pubkey(msg->publickey.data, msg->publickey.len, &id) != 0 || !peer_id_equal(&id, &c->peer))
+    if (peer_id_from_pubkey(msg->publickey.data, msg->publickey.len, &id) != 0 || !peer_id_equal(&id, peer))
       rc = err_set(-EPROTO, "identify's public key is not the peer's");
   }
-  multiaddr_t addrs[P2P_ADDRS_MAX];
-  size_t na = 0;
-  for (size_t i = 0; !rc && i < msg->n_listenaddrs && na < P2P_ADDRS_MAX; i++)
-    if (ma_from_bytes(msg->listenaddrs[i].data, msg->listenaddrs[i].len, &addrs[na]) == 0) na++;
+  for (size_t i = 0; !rc && i < msg->n_listenaddrs && out->addr_count < P2P_ADDRS_MAX; i++)
+    if (ma_from_bytes(msg->listenaddrs[i].data, msg->listenaddrs[i].len, &out->addrs[out->addr_count]) == 0)
+      out->addr_count++;
+  if (!rc && msg->agentversion) {
+    snprintf(out->agent, sizeof out->agent, "%s", msg->agentversion);
+    *present |= IDENTIFY_HAS_AGENT;
+  }
+  if (!rc && msg->protocolversion) {
+    snprintf(out->protocol_version, sizeof out->protocol_version, "%s", msg->protocolversion);
+    *present |= IDENTIFY_HAS_PROTOCOL_VERSION;
+  }
+  if (!rc && msg->n_protocols) *present |= IDENTIFY_HAS_PROTOCOLS;
+  for (size_t i = 0; !rc && i < msg->n_protocols && out->protocol_count < P2P_PROTOCOLS_MAX; i++)
+    if (strlen(msg->protocols[i]) < sizeof out->protocols[0])
+      snprintf(out->protocols[out->protocol_count++], sizeof out->protocols[0], "%s", msg->protocols[i]);
+  out->identified = rc == 0;
+  p2p__identify__free_unpacked(msg, NULL);
+  return rc;
+}
+
+/* Stores an identify message about c's peer (push: only the fields it
+ * carries replace ours).  <0: the message is bad (err_set). */
+static int identify_apply(p2p_t *p, p2p_conn_t *c, const uint8_t *data, size_t len, bool push) {
+  p2p_peer_info_t *got = malloc(sizeof *got);
+  if (!got) return -ENOMEM;
+  unsigned present = 0;
+  int rc = identify_parse(data, len, &c->peer, got, &present);
   if (!rc) {
     pthread_mutex_lock(&p->mu);
     p2p_peer_entry_t *e = peer_entry(p, &c->peer, true);
     if (e) {
       p2p_peer_info_t *info = &e->info;
-      if (msg->agentversion || !push) snprintf(info->agent, sizeof info->agent, "%s", msg->agentversion ? msg->agentversion : "");
-      if (msg->protocolversion || !push)
-        snprintf(info->protocol_version, sizeof info->protocol_version, "%s", msg->protocolversion ? msg->protocolversion : "");
-      if (msg->n_protocols || !push) {
-        info->protocol_count = 0;
-        for (size_t i = 0; i < msg->n_protocols && info->protocol_count < P2P_PROTOCOLS_MAX; i++)
-          if (strlen(msg->protocols[i]) < sizeof info->protocols[0])
-            snprintf(info->protocols[info->protocol_count++], sizeof info->protocols[0], "%s", msg->protocols[i]);
+      if (!push || (present & IDENTIFY_HAS_AGENT)) memcpy(info->agent, got->agent, sizeof info->agent);
+      if (!push || (present & IDENTIFY_HAS_PROTOCOL_VERSION))
+        memcpy(info->protocol_version, got->protocol_version, sizeof info->protocol_version);
+      if (!push || (present & IDENTIFY_HAS_PROTOCOLS)) {
+        memcpy(info->protocols, got->protocols, sizeof info->protocols);
+        info->protocol_count = got->protocol_count;
       }
-      peer_add_addrs_locked(p, e, addrs, na, 0, p2p_now_ms());
+      peer_add_addrs_locked(p, e, got->addrs, got->addr_count, 0, p2p_now_ms());
       info->identified = true;
     }
     pthread_mutex_unlock(&p->mu);
   }
-  p2p__identify__free_unpacked(msg, NULL);
+  free(got);
   return rc;
 }
 
