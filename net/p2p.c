@@ -735,6 +735,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     conn_close(c, -ETIMEDOUT, "keep-alive: three pings unanswered", 0);
     return;
   }
+  /* a burst's buffers are not kept for an idle connection's life */
+  buf_t *idle[] = {&c->plain, &c->wire, &c->take};
+  for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++)
+    if (idle[i]->len == 0 && idle[i]->cap > P2P_IDLE_BUFFER_BYTES_MAX) buf_free(idle[i]);
   pthread_mutex_lock(&c->mu);
   if (c->y) (void)yamux_ping(c->y, ++c->pings_unanswered);
   pthread_mutex_unlock(&c->mu);

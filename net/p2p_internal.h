@@ -33,6 +33,7 @@
 #define P2P_READ_BYTES_MAX (1u * 1024 * 1024)   /* one socket read */
 #define P2P_WIRE_HANDOFF_BYTES (256u * 1024)    /* encrypted batches this big go to libevent uncopied */
 #define P2P_KEEPALIVE_MS 30000u                 /* yamux ping interval */
+#define P2P_IDLE_BUFFER_BYTES_MAX (1u * 1024 * 1024) /* empty buffers above this are freed at each keep-alive */
 #define P2P_IDENTIFY_BYTES_MAX (64u * 1024)     /* an identify message we accept */
 #define P2P_PEERS_MAX 2048                      /* peer store entries */
 #define P2P_PEER_BUCKETS 256

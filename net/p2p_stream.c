@@ -22,6 +22,7 @@
 #define MOD "p2p"
 #define STREAM_NEGOTIATE_MS 10000u /* an inbound stream's multistream-select */
 #define RX_COMPACT_BYTES (64u * 1024)
+#define RX_KEEP_BYTES_MAX (4u * 1024 * 1024) /* a drained receive queue bigger than this is freed */
 
 /* ---- the stream map (c->mu held) ------------------------------------------------------------- */
 
@@ -191,6 +192,11 @@ static ssize_t stream_read_dl(p2p_stream_t *s, void *data, size_t len, const str
   size_t n = avail < len ? avail : len;
   memcpy(data, s->rx.data + s->rx_off, n);
   s->rx_off += n;
+  if (s->rx_off == s->rx.len) { /* drained: keep a small buffer, not a burst's */
+    if (s->rx.cap > RX_KEEP_BYTES_MAX) buf_free(&s->rx);
+    else buf_reset(&s->rx);
+    s->rx_off = 0;
+  }
   bool kick = false;
   if (s->registered && c->y) {
     yamux_consumed(c->y, s->id, n);
