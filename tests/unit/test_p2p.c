@@ -12,6 +12,7 @@
  * connection while the host keeps serving.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -498,6 +499,51 @@ static void test_connection_manager_trims(void **state) {
   host_free(h);
 }
 
+static void test_dial_errors(void **state) {
+  (void)state;
+  host_t *a = host_new(30, 0, 0), *b = host_new(31, 0, 0);
+  peer_id_t remote;
+  multiaddr_t ma;
+  /* a port nobody listens on */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+  assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+  socklen_t sl = sizeof sin;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+  assert_int_equal(ma_from_sockaddr((struct sockaddr *)&sin, &ma), 0);
+  assert_int_equal(p2p_connect(a->p, &ma, &remote, 5000), -ECONNREFUSED);
+  /* a listener that never answers: the upgrade times out */
+  assert_int_equal(listen(fd, 4), 0);
+  assert_int_equal(p2p_connect(a->p, &ma, &remote, 300), -ETIMEDOUT);
+  close(fd);
+  /* b's address claiming to be another peer */
+  multiaddr_t bare, wrong;
+  ma_without_peer(&b->addr, &bare);
+  assert_int_equal(ma_with_peer(&bare, &a->key.id, &wrong), 0); /* a's own id: refused before dialing */
+  assert_int_equal(p2p_connect(a->p, &wrong, &remote, 5000), -EINVAL);
+  peer_key_t other;
+  uint8_t seed[32];
+  memset(seed, 77, sizeof seed);
+  assert_int_equal(peer_key_from_seed(seed, &other), 0);
+  assert_int_equal(ma_with_peer(&bare, &other.id, &wrong), 0);
+  assert_int_equal(p2p_connect(a->p, &wrong, &remote, 5000), -EACCES);
+  assert_false(p2p_is_connected(a->p, &b->key.id));
+  /* not TCP */
+  assert_int_equal(ma_parse("/ip4/127.0.0.1/udp/4001/quic-v1", &ma), 0);
+  assert_int_equal(p2p_connect(a->p, &ma, &remote, 5000), -EAFNOSUPPORT);
+  /* a peer the store knows nothing about */
+  assert_int_equal(p2p_connect_peer(a->p, &other.id, 1000), -EHOSTUNREACH);
+  const char *protos[] = {ECHO};
+  p2p_stream_t *s = NULL;
+  assert_int_equal(p2p_stream_open(a->p, &other.id, protos, 1, 1000, &s), -EHOSTUNREACH);
+  /* addresses added by hand are dialed by peer ID */
+  assert_int_equal(p2p_peer_add_addrs(a->p, &b->key.id, &bare, 1, 60000), 0);
+  assert_int_equal(p2p_stream_open(a->p, &b->key.id, protos, 1, 5000, &s), 0);
+  p2p_stream_free(s);
+  host_free(a);
+  host_free(b);
+}
+
 /* ---- malformed input from a raw socket --------------------------------------------------- */
 
 static int raw_connect(host_t *h) {
@@ -674,6 +720,7 @@ int main(void) {
       cmocka_unit_test(test_slow_reader_stalls_writer),
       cmocka_unit_test(test_penalize_bans),
       cmocka_unit_test(test_connection_manager_trims),
+      cmocka_unit_test(test_dial_errors),
       cmocka_unit_test(test_malformed_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
