@@ -38,6 +38,7 @@
 #define P2P_PEERS_MAX 2048                      /* peer store entries */
 #define P2P_PEER_BUCKETS 256
 #define P2P_STREAM_BUCKETS 64
+#define P2P_CONN_INBOUND_MAX 256                /* inbound streams of one connection held by handlers at once */
 #define P2P_MSS_ATTEMPTS_MAX 16                 /* proposals a responder answers "na" before giving up */
 #define P2P_WAKE_MAX 64                         /* streams woken once per input batch; more are woken at once */
 #define P2P_DISCARD_MAX 16                      /* orphan stream ids whose bytes are dropped per input */
@@ -214,6 +215,7 @@ struct p2p_conn {
   uint64_t opened_ms;
   atomic_bool ready;             /* state reached CONN_READY and not closed */
   atomic_uint streams;           /* registered streams (for the connection manager) */
+  atomic_uint inbound_active;    /* inbound streams not yet freed (P2P_CONN_INBOUND_MAX) */
 
   /* under c->mu */
   pthread_mutex_t mu;

@@ -81,12 +81,19 @@ static void inbound_cancel(p2p_t *p, void *arg);
 
 int stream_on_opened(p2p_conn_t *c, uint32_t id) {
   if (atomic_load(&c->p->stopping)) return -ESHUTDOWN;
+  /* one peer cannot take the whole handler pool */
+  if (atomic_load(&c->inbound_active) >= P2P_CONN_INBOUND_MAX) {
+    log_debug(MOD, "inbound stream refused: %d of this connection's streams are being handled", P2P_CONN_INBOUND_MAX);
+    return -EAGAIN;
+  }
   p2p_stream_t *s = stream_alloc(c, id, true);
   if (!s) return -ENOMEM;
   map_add(c, s);
+  atomic_fetch_add(&c->inbound_active, 1);
   int rc = p2p_job_post(c->p, inbound_job, inbound_cancel, s);
   if (rc) {
     log_debug(MOD, "inbound stream refused: every handler thread is busy");
+    atomic_fetch_sub(&c->inbound_active, 1);
     map_remove(c, s);
     pthread_cond_destroy(&s->cond);
     conn_unref(c); /* never the last: the loop holds one */
@@ -349,6 +356,7 @@ void p2p_stream_free(p2p_stream_t *s) {
   }
   map_remove(c, s);
   pthread_mutex_unlock(&c->mu);
+  if (s->inbound) atomic_fetch_sub(&c->inbound_active, 1);
   conn_kick(c);
   buf_free(&s->rx);
   pthread_cond_destroy(&s->cond);

@@ -149,6 +149,14 @@ static void slow_handler(p2p_stream_t *s, void *ctx) {
   p2p_stream_free(s);
 }
 
+#define HOLD "/test/hold/1.0.0"
+static atomic_bool hold_release;
+static void hold_handler(p2p_stream_t *s, void *ctx) { /* keeps its thread until released */
+  (void)ctx;
+  for (unsigned i = 0; i < 3000 && !atomic_load(&hold_release); i++) sleep_ms(10);
+  p2p_stream_free(s);
+}
+
 /* ---- hosts --------------------------------------------------------------------------------- */
 
 typedef struct host {
@@ -184,6 +192,7 @@ static host_t *host_new(uint8_t seed_byte, size_t high, size_t low) {
   assert_int_equal(p2p_handle(h->p, SINK, sink_handler, NULL), 0);
   assert_int_equal(p2p_handle(h->p, MSGS, msgs_handler, NULL), 0);
   assert_int_equal(p2p_handle(h->p, SLOW, slow_handler, NULL), 0);
+  assert_int_equal(p2p_handle(h->p, HOLD, hold_handler, NULL), 0);
   assert_int_equal(p2p_on_peer(h->p, on_peer, h), 0);
   assert_int_equal(p2p_start(h->p), 0);
   multiaddr_t bare;
@@ -544,6 +553,34 @@ static void test_dial_errors(void **state) {
   host_free(b);
 }
 
+/* One connection holds at most 256 handler threads; past them its new streams are reset. */
+static void test_inbound_streams_bounded(void **state) {
+  (void)state;
+  host_t *a = host_new(32, 0, 0), *b = host_new(33, 0, 0);
+  assert_int_equal(connect_to(a, b), 0);
+  atomic_store(&hold_release, false);
+  enum { HELD = 256 };
+  p2p_stream_t **held = calloc(HELD, sizeof *held);
+  const char *protos[] = {HOLD};
+  for (int i = 0; i < HELD; i++) assert_int_equal(p2p_stream_open(a->p, &b->key.id, protos, 1, 5000, &held[i]), 0);
+  p2p_stream_t *extra = NULL;
+  assert_int_equal(p2p_stream_open(a->p, &b->key.id, protos, 1, 5000, &extra), -ECONNRESET);
+  assert_true(p2p_is_connected(a->p, &b->key.id)); /* refused streams, not a closed connection */
+  atomic_store(&hold_release, true);
+  for (int i = 0; i < HELD; i++) p2p_stream_free(held[i]);
+  free(held);
+  /* freed handlers make room again */
+  int rc = -1;
+  for (int i = 0; i < 200 && rc != 0; i++) {
+    rc = p2p_stream_open(a->p, &b->key.id, protos, 1, 5000, &extra);
+    if (rc) sleep_ms(10);
+  }
+  assert_int_equal(rc, 0);
+  p2p_stream_free(extra);
+  host_free(a);
+  host_free(b);
+}
+
 /* ---- malformed input from a raw socket --------------------------------------------------- */
 
 static int raw_connect(host_t *h) {
@@ -721,6 +758,7 @@ int main(void) {
       cmocka_unit_test(test_penalize_bans),
       cmocka_unit_test(test_connection_manager_trims),
       cmocka_unit_test(test_dial_errors),
+      cmocka_unit_test(test_inbound_streams_bounded),
       cmocka_unit_test(test_malformed_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
