@@ -79,6 +79,11 @@ void p2p_free(p2p_t *p);
 const peer_key_t *p2p_key(const p2p_t *p);
 /* Our listen addresses as bound (port 0 resolved), without /p2p/. */
 size_t p2p_listen_addrs(const p2p_t *p, multiaddr_t *out, size_t cap);
+/* The addresses we announce (identify, and for Kad's provider records):
+ * the listen addresses with wildcards (0.0.0.0, ::) expanded to the
+ * interfaces' addresses, private ones only with announce_private; up to
+ * cap, returns how many were written. */
+size_t p2p_announce_addrs(p2p_t *p, multiaddr_t *out, size_t cap);
 
 /* ---- protocols ---- */
 

@@ -242,8 +242,7 @@ static bool ma_unspecified(const multiaddr_t *ma) {
   return false;
 }
 
-/* The addresses identify announces: listeners, wildcards expanded to the interfaces. */
-static size_t announce_addrs(p2p_t *p, multiaddr_t *out, size_t cap) {
+size_t p2p_announce_addrs(p2p_t *p, multiaddr_t *out, size_t cap) {
   size_t n = 0;
   struct ifaddrs *ifs = NULL;
   bool have_ifs = false;
@@ -329,7 +328,7 @@ static int signed_peer_record(p2p_t *p, const multiaddr_t *addrs, size_t n, uint
 void identify_serve(p2p_stream_t *s, void *ctx) {
   p2p_t *p = ctx;
   multiaddr_t addrs[P2P_ADDRS_MAX];
-  size_t na = announce_addrs(p, addrs, P2P_ADDRS_MAX);
+  size_t na = p2p_announce_addrs(p, addrs, P2P_ADDRS_MAX);
   ProtobufCBinaryData listen[P2P_ADDRS_MAX];
   for (size_t i = 0; i < na; i++) listen[i] = (ProtobufCBinaryData){addrs[i].len, addrs[i].bytes};
   char *protocols[P2P_PROTOCOLS_MAX];

@@ -266,6 +266,10 @@ static void check_identify(host_t *of, host_t *about, uint8_t seed_byte) {
 static void test_connect_identify_ping(void **state) {
   (void)state;
   host_t *a = host_new(1, 0, 0), *b = host_new(2, 0, 0);
+  multiaddr_t announced[4], bare_b;
+  ma_without_peer(&b->addr, &bare_b);
+  assert_int_equal(p2p_announce_addrs(b->p, announced, 4), 1); /* loopback, announce_private */
+  assert_true(ma_equal(&announced[0], &bare_b));
   assert_int_equal(connect_to(a, b), 0);
   assert_true(p2p_is_connected(a->p, &b->key.id));
   check_identify(a, b, 2);
