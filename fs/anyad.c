@@ -27,9 +27,9 @@
  *
  * The HTTP listeners (--dwn, --gateway, --rpc; net/server.h) serve the DWN
  * (opened from the repository when its listener is on), the gateway and the
- * Kubo RPC subset, each with /health and /metrics.  The libp2p listener is
- * not built yet: its flag is accepted (so service files can name it) and
- * reported as not served.  --mount off serves the listeners alone.
+ * Kubo RPC subset, each with /health and /metrics; --p2p the IPFS node
+ * (net/node.h: libp2p over TCP, Noise, Yamux with identify and ping).
+ * --mount off serves the listeners alone.
  *
  * Start-up: the mountpoint is created if missing; a stale mount of a crashed
  * run (ENOTCONN) is detached first; a listener that cannot bind fails the
@@ -809,10 +809,6 @@ int main(int argc, char **argv) {
       log_format_parse(config_string(g.repo->config, "logging.format"), &format) == 0)
     log_configure(level, format);
   if (!mount) mount = config_string(g.repo->config, "network.mount");
-  const char *p2p = listener_values[3] ? listener_values[3] : config_string(g.repo->config, "network.p2p");
-  if (strcmp(p2p, "off") != 0)
-    log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("listener", "p2p")}),
-           "listener not served yet (the libp2p issue builds it)");
   const char *dwn_addr = listener_values[0] ? listener_values[0] : config_string(g.repo->config, "network.dwn");
   dwn_t *dwn = NULL;
   if (strcmp(dwn_addr, "off") != 0 && (rc = dwn_open_repo(g.repo, &dwn))) return repo_close(g.repo), die(rc);
@@ -823,6 +819,7 @@ int main(int argc, char **argv) {
     return fs_table_free(g.table), dwn_close(dwn), repo_close(g.repo), die(rc);
   net_opts_t nopts = {.repo = g.repo, .dwn = dwn, .dwn_addr = dwn_addr,
                       .gateway_addr = listener_values[1], .rpc_addr = listener_values[2],
+                      .p2p_addr = listener_values[3],
                       .files_roots = strcmp(mount, "off") != 0 ? files_gc_roots : NULL};
   net_t *net = NULL;
   int status = 0;

@@ -8,8 +8,8 @@
  *   wrap-with-directory, progress, only-hash, trickle, hash=sha2-256), cat
  *   (offset, length), get (tar), ls, block get|put|stat|rm, pin
  *   add|rm|ls|verify, repo stat|gc, id, version, dag export|import (CAR),
- *   name publish|resolve (IPNS, ipns.h), routing provide|findprovs (the
- *   DHT, kad.h), and anya's dwn/process.  Other issues add theirs (swarm).
+ *   name publish|resolve (IPNS, ipns.h), swarm connect|peers, ping,
+ *   routing provide|findprovs|findpeer (the DHT, kad.h), and anya's dwn/process.
  *
  * Answers: one JSON object and a newline, or a stream of them (one a line);
  * byte answers (cat, get, block get, dag export) declare their Content-Length first, so
@@ -36,6 +36,7 @@
 #include "dwn/dwn.h"
 #include "gc.h"
 #include "http.h"
+#include "node.h"
 #include "ipns.h"
 #include "repo.h"
 
@@ -52,7 +53,7 @@ typedef struct rpc_opts {
    * when it exists (and refuses to collect if it cannot). */
   gc_root_fn files_roots;
   void *files_ctx;
-  struct kad *kad;   /* borrowed; NULL: the routing commands answer that the DHT is off */
+  node_t *node;      /* borrowed; NULL when libp2p is off (id has no addresses, swarm fails) */
   ipns_t *ipns;      /* borrowed; name/publish and name/resolve; NULL: they answer 500 */
 } rpc_opts_t;
 

@@ -50,6 +50,7 @@ struct net {
   gateway_t *gateway;
   rpc_t *rpc;
   dwn_http_t *dwn;
+  node_t *node;             /* NULL when p2p is off */
   ipns_t *ipns;           /* the node's names (gateway /ipns/, RPC name, the mount's ipns/) */
   listener_t listeners[3];
   char gateway_addr[128]; /* "" when off */
@@ -104,7 +105,12 @@ static void run_checks(net_t *n) {
   else set_check(&now[CHECK_KEY], "ok", "peer %s", n->repo->peer_id);
   if (n->gateway_addr[0]) set_check(&now[CHECK_GATEWAY], "ok", "serving on %s", n->gateway_addr);
   else set_check(&now[CHECK_GATEWAY], "off", "the gateway listener is off");
-  set_check(&now[CHECK_DHT], "off", "libp2p and the DHT are not built yet");
+  if (n->node) {
+    size_t conns = p2p_connections(n->node->host, NULL, 0);
+    set_check(&now[CHECK_DHT], "off", "libp2p up with %zu connections; the DHT is not built yet", conns);
+  } else {
+    set_check(&now[CHECK_DHT], "off", "libp2p is off");
+  }
   const char *const *services;
   size_t ns = config_strings(n->repo->config, "pinning.remote_services", &services);
   if (ns) set_check(&now[CHECK_PINNING], "off", "%zu remote services configured; replication is not built yet", ns);
@@ -249,6 +255,20 @@ static int add_listener(net_t *n, size_t i, const char *name, const char *addr, 
   return 0;
 }
 
+/* "listening listener=p2p address=<multiaddr>/p2p/<id>", once per bound address. */
+static int log_p2p_listeners(node_t *node) {
+  multiaddr_t addrs[P2P_LISTEN_MAX];
+  size_t count = p2p_listen_addrs(node->host, addrs, P2P_LISTEN_MAX);
+  for (size_t i = 0; i < count; i++) {
+    multiaddr_t full;
+    char text[MA_TEXT_BYTES_MAX];
+    if (ma_with_peer(&addrs[i], &node->key.id, &full) != 0 || ma_format(&full, text) != 0)
+      return err_set(-EINVAL, "cannot format the p2p listen address");
+    log_kv(LOG_LEVEL_INFO, "net", ((log_kv_t[]){LOG_STR("listener", "p2p"), LOG_STR("address", text)}), "listening");
+  }
+  return 0;
+}
+
 /* <repo>/api: the RPC listener's base URL, written atomically. */
 static int write_api_file(net_t *n, const char *addr) {
   uint16_t port = http_server_port(n->http, "rpc");
@@ -293,6 +313,7 @@ int net_start(const net_opts_t *opts, net_t **out) {
   const char *dwn_addr = opts->dwn_addr ? opts->dwn_addr : config_string(cfg, "network.dwn");
   const char *gw_addr = opts->gateway_addr ? opts->gateway_addr : config_string(cfg, "network.gateway");
   const char *rpc_addr = opts->rpc_addr ? opts->rpc_addr : config_string(cfg, "network.rpc");
+  const char *p2p_addr = opts->p2p_addr ? opts->p2p_addr : config_string(cfg, "network.p2p");
   const char *token = config_string(cfg, "security.rpc_token");
   if (!opts->dwn) dwn_addr = "off";
   if (!is_off(rpc_addr) && !is_loopback(rpc_addr) && !*token)
@@ -332,9 +353,13 @@ int net_start(const net_opts_t *opts, net_t **out) {
     if (!rc) rc = add_listener(n, nl++, "gateway", gw_addr, gateway_handle, gateway_inline, n->gateway);
     if (!rc) snprintf(n->gateway_addr, sizeof n->gateway_addr, "%s", gw_addr);
   }
+  if (!rc && !is_off(p2p_addr)) {
+    rc = node_start(opts->repo, p2p_addr, &n->node);
+    if (!rc) rc = log_p2p_listeners(n->node);
+  }
   if (!rc && !is_off(rpc_addr)) {
     rpc_opts_t o = {.repo = opts->repo, .dwn = opts->dwn, .token = token, .files_roots = opts->files_roots,
-                    .files_ctx = opts->files_ctx, .ipns = n->ipns};
+                    .files_ctx = opts->files_ctx, .node = n->node, .ipns = n->ipns};
     rc = rpc_new(&o, &n->rpc);
     if (!rc) rc = add_listener(n, nl++, "rpc", rpc_addr, rpc_handle, NULL, n->rpc);
   }
@@ -372,7 +397,10 @@ void net_stop(net_t *n) {
   gateway_free(n->gateway);
   rpc_free(n->rpc);
   ipns_free(n->ipns);
+  node_stop(n->node);
   pthread_cond_destroy(&n->wake);
   pthread_mutex_destroy(&n->lock);
   free(n);
 }
+
+node_t *net_node(net_t *n) { return n ? n->node : NULL; }

@@ -54,7 +54,15 @@ int remote_pin_ls(const char *const *args, size_t len, const char *type, bool qu
 int remote_pin_verify(void);
 int remote_repo_stat(void);
 int remote_repo_gc(void);
-int remote_id(void);
+/* `id` of the daemon's node, or (peer non-NULL) what it learned of a peer by identify:
+ * the daemon's JSON (ID, PublicKey, Addresses, AgentVersion, ProtocolVersion, Protocols). */
+int remote_id(const char *peer);
+/* `swarm connect`: one "connect <id> success" line an address. */
+int remote_swarm_connect(const char *const *addrs, size_t n);
+/* `swarm peers`: one "<multiaddr>/p2p/<id>" line a connection. */
+int remote_swarm_peers(void);
+/* `ping PEER`: "Pong received: time=<ms> ms" a pong, then "Average latency: <ms>ms". */
+int remote_ping(const char *peer, unsigned count);
 /* `routing provide`: quiet on success (like ipfs without -v). */
 int remote_routing_provide(const char *cid);
 /* `routing findprovs`: one provider peer ID a line. */
