@@ -371,12 +371,20 @@ static void on_peer(void *ctx, enum p2p_event event, const peer_id_t *peer) {
   kad_t *k = ctx;
   if (event != P2P_PEER_IDENTIFIED) return; /* disconnected peers stay until a query to them fails (go) */
   bool supports = p2p_peer_supports(k->host, peer, k->protocol);
+  int rc = 0;
   pthread_mutex_lock(&k->mu);
   if (!k->stopping) {
-    if (supports) kad_table_add(&k->table, peer, mono_ms(), NULL);
+    if (supports) rc = kad_table_add(&k->table, peer, mono_ms(), NULL);
     else kad_table_remove(&k->table, peer);
   }
+  size_t size = k->table.size;
   pthread_mutex_unlock(&k->mu);
+  if (log_enabled(LOG_LEVEL_DEBUG)) {
+    char id[PEER_ID_TEXT_BYTES_MAX] = "?";
+    peer_id_format(peer, id);
+    log_debug("kad", "peer %s identified: %s (%d), routing table %zu", id, supports ? "a DHT server" : "not a DHT server",
+              rc, size);
+  }
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -521,7 +529,11 @@ static void *lookup_worker(void *arg) {
       l->queried++;
       kad_msg_free(&reply);
     } else {
-      log_trace("kad", "query failed: %s", err_msg(rc));
+      if (log_enabled(LOG_LEVEL_DEBUG)) {
+        char text[PEER_ID_TEXT_BYTES_MAX] = "?";
+        peer_id_format(&id, text);
+        log_debug("kad", "request type=%d to %s failed: %s", (int)l->req.type, text, err_msg(rc));
+      }
       pthread_mutex_lock(&l->mu);
     }
     lk_peer_t *again = lookup_find(l, &id);
