@@ -160,11 +160,12 @@ static bool unspecified(const multiaddr_t *ma) {
   return false;
 }
 
-/* Our listen addresses for records we hand out (wildcards left out). */
+/* Our addresses for records we hand out: identify's (wildcards expanded,
+ * private ones only when the host announces them); never an unspecified one. */
 static size_t own_addrs(kad_t *k, multiaddr_t *out, size_t cap) {
   if (!k->host) return 0;
   multiaddr_t all[KAD_MSG_ADDRS_MAX];
-  size_t n = p2p_listen_addrs(k->host, all, KAD_MSG_ADDRS_MAX), kept = 0;
+  size_t n = p2p_announce_addrs(k->host, all, KAD_MSG_ADDRS_MAX), kept = 0;
   for (size_t i = 0; i < n && i < KAD_MSG_ADDRS_MAX && kept < cap; i++)
     if (!unspecified(&all[i])) out[kept++] = all[i];
   return kept;

@@ -469,7 +469,7 @@ static void node_up(net_node_t *n, uint32_t i, const char *dir) {
   peer_key_t key;
   assert_int_equal(peer_key_from_seed(seed, &key), 0);
   const char *listen[] = {"/ip4/127.0.0.1/tcp/0"};
-  p2p_opts_t po = {.key = &key, .listen = listen, .listen_count = 1, .agent_version = "anya-test", .threads = 2,
+  p2p_opts_t po = {.key = &key, .listen = listen, .listen_count = 1, .agent_version = "anya-test", .threads = 1,
                    .connections_high = 100, .announce_private = true};
   assert_int_equal(p2p_new(&po, &n->host), 0);
   char path[512];
