@@ -414,6 +414,11 @@ static int request(kad_t *k, const peer_id_t *peer, const kad_msg_t *req, kad_ms
   return rc;
 }
 
+int kad_request(kad_t *k, const peer_id_t *peer, const kad_msg_t *req, kad_msg_t *reply, uint32_t timeout_ms) {
+  if (!k->host) return -ENOTCONN;
+  return request(k, peer, req, reply, timeout_ms);
+}
+
 /* ---- the iterative lookup ---------------------------------------------- */
 
 enum { LK_HEARD, LK_WAITING, LK_QUERIED, LK_FAILED };

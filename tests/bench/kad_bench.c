@@ -7,7 +7,9 @@
  * 127.0.0.1:0, its store under DIR/n<i>, real TCP between them), joins them
  * into one network, then in this process (also a server) times:
  *   - kad_reprovide of KEYS synthetic multihashes (batched by region: one
- *     lookup per region, each peer all of a region's records on one stream);
+ *     lookup per region, each peer all of a region's records on one stream),
+ *     until every peer has stored the last record of its stream (asked with
+ *     GET_PROVIDERS: a stream is handled in order, so all before it are in);
  *   - kad_provide of NAIVE_KEYS other keys one by one (one lookup per key,
  *     the naive way), extrapolated to KEYS for the ratio.
  * Prints key=value lines: keys, regions, announcements, reprovide_s,
@@ -83,6 +85,40 @@ static int node_up(const char *dir, uint32_t i, bool with_source, node_t *n) {
   if (!rc && p2p_listen_addrs(n->host, &bound, 1) != 1) rc = -EADDRNOTAVAIL;
   if (!rc) rc = ma_with_peer(&bound, &key.id, &full);
   if (!rc) rc = ma_format(&full, n->addr);
+  return rc;
+}
+
+/* Polls every peer of the table until it lists us as a provider of the key
+ * written last (the largest hash: regions go in keyspace order). */
+static int wait_stored(node_t *self) {
+  uint8_t last[34], best_hash[KAD_HASH_BYTES] = {0};
+  for (uint32_t i = 0; i < source_keys; i++) {
+    uint8_t mh[34], h[KAD_HASH_BYTES];
+    key_at(i, mh);
+    kad_hash(mh, sizeof mh, h);
+    if (i == 0 || memcmp(h, best_hash, KAD_HASH_BYTES) > 0) memcpy(best_hash, h, KAD_HASH_BYTES), memcpy(last, mh, 34);
+  }
+  peer_id_t peers[NODES_MAX];
+  int n = kad_table_peers(self->kad, peers, NODES_MAX);
+  const peer_id_t *me = &p2p_key(self->host)->id;
+  kad_msg_t req = {0};
+  req.type = KAD_GET_PROVIDERS;
+  if (buf_append(&req.key, last, sizeof last)) return -ENOMEM;
+  int rc = 0;
+  for (int i = 0; i < n && i < NODES_MAX && !rc; i++) {
+    bool stored = false;
+    for (int attempt = 0; attempt < 6000 && !stored; attempt++) { /* 60 s at most */
+      kad_msg_t reply;
+      if (kad_request(self->kad, &peers[i], &req, &reply, 10000) == 0) {
+        for (size_t p = 0; p < reply.provider_count; p++)
+          if (peer_id_equal(&reply.providers[p].id, me)) stored = true;
+        kad_msg_free(&reply);
+      }
+      if (!stored) usleep(10000);
+    }
+    if (!stored) rc = err_set(-ETIMEDOUT, "a peer never stored the last record");
+  }
+  kad_msg_free(&req);
   return rc;
 }
 
@@ -175,6 +211,7 @@ int main(int argc, char **argv) {
     kad_reprovide_stat_t st;
     double t0 = now_s();
     rc = kad_reprovide(self.kad, &st);
+    if (!rc) rc = wait_stored(&self);
     double t1 = now_s();
     if (rc) fprintf(stderr, "reprovide: %s\n", err_msg(rc));
     double naive_s = 0;
