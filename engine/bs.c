@@ -211,8 +211,10 @@ struct bs {
   /* Fetch on miss (bs_set_fetcher): read by bs_source's get under
    * fetcher_mutex, a lock of its own so a fetch never touches the store's. */
   pthread_mutex_t fetcher_mutex;
+  pthread_cond_t fetcher_cond;   /* fetcher_calls dropped to 0 */
   bs_fetch_fn fetcher;           /* NULL: a miss stays -ENOENT */
   void *fetcher_ctx;
+  uint64_t fetcher_calls;        /* calls into the fetcher in progress */
 };
 
 /* ---- small helpers ---- */
@@ -1774,15 +1776,22 @@ static int source_get(void *ctx, const cid_t *cid, buf_t *out) {
   pthread_mutex_lock(&bs->fetcher_mutex);
   bs_fetch_fn fn = bs->fetcher;
   void *fn_ctx = bs->fetcher_ctx;
+  if (fn) bs->fetcher_calls++;
   pthread_mutex_unlock(&bs->fetcher_mutex);
   if (!fn) return rc;
-  return fn(fn_ctx, cid, out);
+  rc = fn(fn_ctx, cid, out);
+  pthread_mutex_lock(&bs->fetcher_mutex);
+  if (--bs->fetcher_calls == 0) pthread_cond_broadcast(&bs->fetcher_cond);
+  pthread_mutex_unlock(&bs->fetcher_mutex);
+  return rc;
 }
 
 void bs_set_fetcher(bs_t *bs, bs_fetch_fn fn, void *ctx) {
   pthread_mutex_lock(&bs->fetcher_mutex);
   bs->fetcher = fn;
   bs->fetcher_ctx = fn ? ctx : NULL;
+  /* The old fetcher may go away once this returns: wait out its calls. */
+  while (bs->fetcher_calls) pthread_cond_wait(&bs->fetcher_cond, &bs->fetcher_mutex);
   pthread_mutex_unlock(&bs->fetcher_mutex);
 }
 
@@ -2139,6 +2148,7 @@ static void bs_free(bs_t *bs) {
   pthread_mutex_destroy(&bs->compact_mutex);
   pthread_mutex_destroy(&bs->seg_mutex);
   pthread_mutex_destroy(&bs->fetcher_mutex);
+  pthread_cond_destroy(&bs->fetcher_cond);
   pthread_cond_destroy(&bs->seg_cond);
   pthread_cond_destroy(&bs->flusher_cond);
   pthread_cond_destroy(&bs->done_cond);
@@ -2162,6 +2172,7 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   pthread_mutexattr_destroy(&attr);
   pthread_mutex_init(&bs->compact_mutex, NULL);
   pthread_mutex_init(&bs->fetcher_mutex, NULL);
+  pthread_cond_init(&bs->fetcher_cond, NULL);
   pthread_cond_init(&bs->seg_cond, NULL);
   pthread_cond_init(&bs->flusher_cond, NULL);
   pthread_cond_init(&bs->done_cond, NULL);
