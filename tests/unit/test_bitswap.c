@@ -4,7 +4,9 @@
  * item count, malformed CIDs and prefixes skipped and counted), the CID
  * prefix rebuilt from a block's bytes (a corrupt block gets another CID),
  * the server's ledger rules (full replaces, cancel removes, updates never
- * downgrade a want-block, the 1024-entry cap, priority order, requeue).
+ * downgrade a want-block, the 1024-entry cap, priority order, requeue), and
+ * the block engine's fetch on miss (bs_source asks the fetcher, bs_get never
+ * does; clearing it waits for a call in progress).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "bitswap.h"
 #include "bitswap.pb-c.h"
@@ -397,13 +401,107 @@ static void test_decode_into_ledger(void **state) {
   buf_free(&out);
 }
 
+/* ---- fetch on miss (engine/bs.c) ---- */
+
+typedef struct fake_fetcher {
+  bs_t *bs;
+  int calls;
+  int result;          /* what it answers */
+  bool store;          /* stores the block it was asked for */
+  const uint8_t *data; /* the block it "fetches" */
+  size_t len;
+  volatile bool entered, release;
+} fake_fetcher_t;
+
+static int fake_fetch(void *ctx, const cid_t *cid, buf_t *out) {
+  fake_fetcher_t *f = ctx;
+  f->calls++;
+  f->entered = true;
+  for (int i = 0; i < 5000 && !f->release; i++) usleep(1000);
+  if (f->result) return f->result;
+  if (f->store) assert_true(bs_put(f->bs, cid, f->data, f->len) >= 0);
+  buf_reset(out);
+  return buf_append(out, f->data, f->len);
+}
+
+static void *clear_fetcher(void *arg) {
+  bs_set_fetcher(arg, NULL, NULL);
+  return NULL;
+}
+
+static void *source_get_thread(void *arg) {
+  fake_fetcher_t *f = arg;
+  block_source_t src = bs_source(f->bs);
+  cid_t c = raw_cid(f->data, f->len);
+  buf_t out = {0};
+  f->result = 0;
+  intptr_t rc = src.get(src.ctx, &c, &out);
+  buf_free(&out);
+  return (void *)rc;
+}
+
+static void test_fetch_on_miss(void **state) {
+  (void)state;
+  char dir[512];
+  assert_int_equal(testdir_make(dir, sizeof dir, "anya-bitswap"), 0);
+  bs_t *bs;
+  assert_int_equal(bs_open(dir, NULL, &bs), 0);
+  uint8_t data[777];
+  testdir_fill(data, sizeof data, 11);
+  cid_t c = raw_cid(data, sizeof data);
+  buf_t out = {0};
+  block_source_t src = bs_source(bs);
+  /* No fetcher: a miss is -ENOENT. */
+  assert_int_equal(src.get(src.ctx, &c, &out), -ENOENT);
+  fake_fetcher_t f = {.bs = bs, .data = data, .len = sizeof data, .store = true, .release = true};
+  bs_set_fetcher(bs, fake_fetch, &f);
+  /* bs_get stays local. */
+  assert_int_equal(bs_get(bs, &c, &out), -ENOENT);
+  assert_int_equal(f.calls, 0);
+  /* The source asks the fetcher, which stores: the next read is local. */
+  assert_int_equal(src.get(src.ctx, &c, &out), 0);
+  assert_int_equal(f.calls, 1);
+  assert_int_equal(out.len, sizeof data);
+  assert_memory_equal(out.data, data, sizeof data);
+  assert_int_equal(src.get(src.ctx, &c, &out), 0);
+  assert_int_equal(f.calls, 1);
+  /* Its errors come through. */
+  cid_t other = raw_cid(data, 10);
+  f.result = -ETIMEDOUT;
+  assert_int_equal(src.get(src.ctx, &other, &out), -ETIMEDOUT);
+  assert_int_equal(f.calls, 2);
+  /* Clearing waits for a call in progress. */
+  f.result = 0;
+  f.release = false;
+  f.entered = false;
+  f.store = false;
+  f.len = 10;
+  pthread_t getter, clearer;
+  assert_int_equal(pthread_create(&getter, NULL, source_get_thread, &f), 0);
+  for (int i = 0; i < 5000 && !f.entered; i++) usleep(1000);
+  assert_true(f.entered);
+  assert_int_equal(pthread_create(&clearer, NULL, clear_fetcher, bs), 0);
+  usleep(20000);
+  assert_int_equal(pthread_tryjoin_np(clearer, NULL), EBUSY); /* still waiting */
+  f.release = true;
+  void *rc;
+  assert_int_equal(pthread_join(getter, &rc), 0);
+  assert_int_equal((intptr_t)rc, 0);
+  assert_int_equal(pthread_join(clearer, NULL), 0);
+  assert_int_equal(src.get(src.ctx, &other, &out), -ENOENT);
+  assert_int_equal(f.calls, 3);
+  buf_free(&out);
+  assert_int_equal(bs_close(bs), 0);
+  testdir_remove(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_v120),   cmocka_unit_test(test_older_versions),
       cmocka_unit_test(test_versions),         cmocka_unit_test(test_prefix),
       cmocka_unit_test(test_bad_items),        cmocka_unit_test(test_limits),
       cmocka_unit_test(test_ledger_rules),     cmocka_unit_test(test_ledger_cap),
-      cmocka_unit_test(test_decode_into_ledger),
+      cmocka_unit_test(test_decode_into_ledger), cmocka_unit_test(test_fetch_on_miss),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
