@@ -214,6 +214,7 @@ static int fail_engine(rq_t *r, int rc, const char *what) {
   switch (rc) {
     case -ENOENT: return fail(r, 404, "%s: %s (not in this node's store)", what, msg);
     case -ENOTDIR: return fail(r, 404, "%s: %s", what, msg);
+    case -ETIMEDOUT: return fail(r, 504, "%s: %s (not in this node's store; the network did not deliver it in time)", what, msg);
     case -ENAMETOOLONG: return fail(r, 400, "%s: %s", what, msg);
     case -EIO:
       return fail(r, 501, "%s: %s; the node is not UnixFS: ask for ?format=raw or ?format=car", what, msg);
