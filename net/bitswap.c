@@ -44,7 +44,8 @@
 #define BITSWAP_KAD_QUEUE_MAX 64       /* DHT lookups waiting */
 #define BITSWAP_CONN_POLL_MAX 1024     /* connections looked at per poll */
 #define BITSWAP_FETCH_TIMEOUT_MS_DEFAULT 60000
-#define BITSWAP_RETRY_MS 5000          /* a peer whose stream failed is tried again after this */
+#define BITSWAP_RETRY_MS 5000
+#define BITSWAP_INSTANCES_MAX 64       /* bitswap_t alive at once in a process */          /* a peer whose stream failed is tried again after this */
 
 static const char *const bitswap_protocols[] = {BITSWAP_PROTOCOL_120, BITSWAP_PROTOCOL_110,
                                                 BITSWAP_PROTOCOL_100, BITSWAP_PROTOCOL_LEGACY};
@@ -96,6 +97,7 @@ typedef struct bwant {
 
 struct bitswap {
   bitswap_opts_t opts;
+  uint64_t instance;          /* the handler's ctx: an id in the registry, not a pointer */
   uint32_t stall_ms;
   uint32_t fetch_timeout_ms;
 
@@ -161,6 +163,58 @@ static uint64_t mh_fingerprint(const mh_t *mh) {
 static const char *cid_text(const cid_t *c, char out[CID_TEXT_BYTES_MAX]) {
   if (cid_format_default(c, out) < 0) snprintf(out, CID_TEXT_BYTES_MAX, "(cid)");
   return out;
+}
+
+/* ---- the registry ----
+ * The host keeps our handler registered until p2p_free, which may come
+ * after bitswap_free: the handler's ctx is an instance id looked up here, so
+ * a stream arriving for a freed instance is refused instead of touching
+ * freed memory.  A handler counts itself in (b->handlers) under this lock,
+ * and bitswap_free leaves the registry before it waits for them. */
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static bitswap_t *registry[BITSWAP_INSTANCES_MAX];
+static uint64_t registry_next_id = 1;
+
+static int registry_add(bitswap_t *b) {
+  pthread_mutex_lock(&registry_mu);
+  int rc = err_set(-EMFILE, "bitswap: more than %d instances", BITSWAP_INSTANCES_MAX);
+  for (size_t i = 0; i < BITSWAP_INSTANCES_MAX; i++)
+    if (!registry[i]) {
+      registry[i] = b;
+      b->instance = registry_next_id++;
+      rc = 0;
+      break;
+    }
+  pthread_mutex_unlock(&registry_mu);
+  return rc;
+}
+
+static void registry_remove(bitswap_t *b) {
+  pthread_mutex_lock(&registry_mu);
+  for (size_t i = 0; i < BITSWAP_INSTANCES_MAX; i++)
+    if (registry[i] == b) registry[i] = NULL;
+  pthread_mutex_unlock(&registry_mu);
+}
+
+/* The live instance of id, counted in as a handler of stream s; NULL when gone. */
+static bitswap_t *registry_enter(uint64_t id, p2p_stream_t *s) {
+  bitswap_t *found = NULL;
+  pthread_mutex_lock(&registry_mu);
+  for (size_t i = 0; i < BITSWAP_INSTANCES_MAX && !found; i++)
+    if (registry[i] && registry[i]->instance == id) found = registry[i];
+  if (found) {
+    pthread_mutex_lock(&found->mu);
+    if (found->stopping || found->inbound_len >= P2P_HANDLER_THREADS_MAX) {
+      found = (pthread_mutex_unlock(&found->mu), NULL);
+    } else {
+      found->inbound[found->inbound_len++] = s;
+      found->handlers++;
+      pthread_mutex_unlock(&found->mu);
+    }
+  }
+  pthread_mutex_unlock(&registry_mu);
+  return found;
 }
 
 /* ---- peers ---- */
@@ -484,17 +538,12 @@ static void take_message(bitswap_t *b, const peer_id_t *from, const bitswap_msg_
 }
 
 static void handle_stream(p2p_stream_t *s, void *ctx) {
-  bitswap_t *b = ctx;
-  pthread_mutex_lock(&b->mu);
-  if (b->stopping || b->inbound_len >= P2P_HANDLER_THREADS_MAX) {
-    pthread_mutex_unlock(&b->mu);
+  bitswap_t *b = registry_enter((uint64_t)(uintptr_t)ctx, s);
+  if (!b) {
     p2p_stream_reset(s);
     p2p_stream_free(s);
     return;
   }
-  b->inbound[b->inbound_len++] = s;
-  b->handlers++;
-  pthread_mutex_unlock(&b->mu);
 
   peer_id_t from = *p2p_stream_peer(s);
   buf_t raw = {0};
@@ -1057,9 +1106,9 @@ int bitswap_new(const bitswap_opts_t *opts, bitswap_t **out) {
   pthread_cond_init(&b->idle_cond, &ca);
   pthread_condattr_destroy(&ca);
 
-  int rc = 0;
+  int rc = registry_add(b);
   for (size_t i = 0; i < BITSWAP_PROTOCOL_COUNT && rc == 0; i++)
-    rc = p2p_handle(opts->host, bitswap_protocols[i], handle_stream, b);
+    rc = p2p_handle(opts->host, bitswap_protocols[i], handle_stream, (void *)(uintptr_t)b->instance);
   for (size_t i = 0; i < BITSWAP_WORKERS && rc == 0; i++) {
     if (pthread_create(&b->workers[i], NULL, worker_main, b) != 0) rc = err_set(-EAGAIN, "bitswap: no thread");
     else b->workers_started++;
@@ -1083,6 +1132,7 @@ int bitswap_new(const bitswap_opts_t *opts, bitswap_t **out) {
 
 void bitswap_free(bitswap_t *b) {
   if (!b) return;
+  registry_remove(b); /* no handler enters from now on */
   pthread_mutex_lock(&b->mu);
   b->stopping = true;
   pthread_cond_broadcast(&b->work_cond);

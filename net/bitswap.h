@@ -235,8 +235,10 @@ typedef struct bitswap_opts {
 /* Before p2p_start: registers the protocols and the fetcher. */
 int bitswap_new(const bitswap_opts_t *opts, bitswap_t **out);
 /* Removes the fetcher, waits for fetches in progress (they fail
- * -ECANCELED), closes our streams, stops the threads.  NULL ok.  Before
- * p2p_free. */
+ * -ECANCELED), resets the inbound streams being handled and waits for their
+ * handlers, closes our streams, stops the threads.  NULL ok.  Call it before
+ * p2p_free (it frees streams of the host); a bitswap stream that arrives
+ * after it is reset (the handler's ctx is an instance id, not a pointer). */
 void bitswap_free(bitswap_t *b);
 /* One block from the network, verified and stored (already stored: read
  * locally).  -ETIMEDOUT after timeout_ms (0 = fetch_timeout_ms), -ENOENT
