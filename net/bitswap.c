@@ -37,6 +37,7 @@
 #include "err.h"
 #include "log.h"
 #include "unixfs.h"
+#include "varint.h"
 
 #define BITSWAP_TICK_MS 50             /* manager: stalls, prefetch, peers */
 #define BITSWAP_ASK_MAX 16             /* peers asked per want */
@@ -45,7 +46,8 @@
 #define BITSWAP_CONN_POLL_MAX 1024     /* connections looked at per poll */
 #define BITSWAP_FETCH_TIMEOUT_MS_DEFAULT 60000
 #define BITSWAP_RETRY_MS 5000
-#define BITSWAP_INSTANCES_MAX 64       /* bitswap_t alive at once in a process */          /* a peer whose stream failed is tried again after this */
+#define BITSWAP_INSTANCES_MAX 64       /* bitswap_t alive at once in a process */
+#define BITSWAP_POLL_MS 500            /* an idle inbound stream's read wakes to notice bitswap_free */          /* a peer whose stream failed is tried again after this */
 
 static const char *const bitswap_protocols[] = {BITSWAP_PROTOCOL_120, BITSWAP_PROTOCOL_110,
                                                 BITSWAP_PROTOCOL_100, BITSWAP_PROTOCOL_LEGACY};
@@ -537,6 +539,47 @@ static void take_message(bitswap_t *b, const peer_id_t *from, const bitswap_msg_
   }
 }
 
+static bool is_stopping(bitswap_t *b) { return __atomic_load_n(&b->stopping, __ATOMIC_ACQUIRE); }
+
+/* One varint-length-prefixed message into out.  Reads wake every
+ * BITSWAP_POLL_MS so a handler notices bitswap_free without depending on a
+ * reset waking a blocked reader.  0, -ENODATA clean end, -ECANCELED
+ * stopping, -EMSGSIZE, -EPROTO, or the stream's error. */
+static int read_message(bitswap_t *b, p2p_stream_t *s, buf_t *out) {
+  uint8_t prefix[10];
+  size_t have = 0;
+  uint64_t len = 0;
+  for (;;) {
+    ssize_t n = p2p_stream_read(s, &prefix[have], 1, BITSWAP_POLL_MS);
+    if (n == -ETIMEDOUT) {
+      if (is_stopping(b)) return -ECANCELED;
+      continue;
+    }
+    if (n < 0) return (int)n;
+    if (n == 0) return have ? -EPROTO : -ENODATA;
+    have++;
+    int rc = varint_decode(prefix, have, &len);
+    if (rc > 0) break;
+    if (rc != -EAGAIN || have == sizeof prefix) return -EPROTO;
+  }
+  if (len > BITSWAP_MESSAGE_BYTES_MAX) return -EMSGSIZE;
+  buf_reset(out);
+  if (buf_reserve(out, (size_t)len) < 0) return -ENOMEM;
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = p2p_stream_read(s, out->data + got, (size_t)len - got, BITSWAP_POLL_MS);
+    if (n == -ETIMEDOUT) {
+      if (is_stopping(b)) return -ECANCELED;
+      continue;
+    }
+    if (n < 0) return (int)n;
+    if (n == 0) return -EPROTO;
+    got += (size_t)n;
+  }
+  out->len = (size_t)len;
+  return 0;
+}
+
 static void handle_stream(p2p_stream_t *s, void *ctx) {
   bitswap_t *b = registry_enter((uint64_t)(uintptr_t)ctx, s);
   if (!b) {
@@ -548,7 +591,7 @@ static void handle_stream(p2p_stream_t *s, void *ctx) {
   peer_id_t from = *p2p_stream_peer(s);
   buf_t raw = {0};
   for (;;) {
-    int rc = p2p_stream_read_msg(s, &raw, BITSWAP_MESSAGE_BYTES_MAX, 0);
+    int rc = read_message(b, s, &raw);
     if (rc < 0) {
       if (rc == -EMSGSIZE || rc == -EPROTO)
         p2p_peer_penalize(b->opts.host, &from, BITSWAP_PENALTY_BAD_MESSAGE, "bitswap: malformed stream");
@@ -1134,7 +1177,7 @@ void bitswap_free(bitswap_t *b) {
   if (!b) return;
   registry_remove(b); /* no handler enters from now on */
   pthread_mutex_lock(&b->mu);
-  b->stopping = true;
+  __atomic_store_n(&b->stopping, true, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&b->work_cond);
   pthread_cond_broadcast(&b->want_cond);
   pthread_cond_broadcast(&b->mgr_cond);
