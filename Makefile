@@ -71,11 +71,8 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Werror -Wshadow,$(ALL_CFLAGS)) -c $< -o $@
 
-# Anything may include a generated header: generate them first.  (Listed as
-# explicit targets: a prerequisite-only pattern rule adds nothing to the
-# pattern rules that build them.)
-$(ENGINE_OBJ) $(NET_SRC:%.c=$(BUILD)/obj/%.o) $(FS_OBJ) $(BUILD)/obj/fs/anyad.o $(TOOLS_OBJ) \
-  $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(FUZZ_SRC:%.c=$(BUILD)/obj/%.o): | $(GEN_H)
+# Anything may include a generated header: generate them first.
+$(BUILD)/obj/%.o: | $(GEN_H)
 
 $(BUILD)/obj/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)
