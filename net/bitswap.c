@@ -520,6 +520,14 @@ static void take_presence(bitswap_t *b, bpeer_t *p, const bitswap_presence_t *pr
 
 /* One message from peer. */
 static void take_message(bitswap_t *b, const peer_id_t *from, const bitswap_msg_t *m) {
+  if (log_enabled(LOG_LEVEL_DEBUG)) {
+    char id[PEER_ID_TEXT_BYTES_MAX];
+    if (peer_id_format(from, id) < 0) snprintf(id, sizeof id, "?");
+    log_kv(LOG_LEVEL_DEBUG, "bitswap",
+           ((log_kv_t[]){LOG_STR("peer", id), LOG_INT("entries", m->entries_len), LOG_INT("full", m->full),
+                         LOG_INT("blocks", m->blocks_len), LOG_INT("presences", m->presences_len)}),
+           "received");
+  }
   pthread_mutex_lock(&b->mu);
   b->stats.messages_received++;
   bpeer_t *p = peer_get_locked(b, from);
@@ -755,6 +763,14 @@ static void serve_peer(bitswap_t *b, bpeer_t *p, worker_scratch_t *ws) {
       log_warn("bitswap", "encoding a reply failed: %s", err_msg(rc));
     }
     sent = rc == 0;
+    if (log_enabled(LOG_LEVEL_DEBUG)) {
+      char id[PEER_ID_TEXT_BYTES_MAX];
+      if (peer_id_format(&p->id, id) < 0) snprintf(id, sizeof id, "?");
+      log_kv(LOG_LEVEL_DEBUG, "bitswap",
+             ((log_kv_t[]){LOG_STR("peer", id), LOG_INT("entries", n_entries), LOG_INT("blocks", n_blocks),
+                           LOG_INT("presences", n_pres), LOG_INT("bytes", ws->msg.len), LOG_INT("rc", rc)}),
+             "sent");
+    }
   }
   for (size_t i = 0; i < n_blocks; i++)
     if (ws->block_bufs[i].cap > 4 * BITSWAP_MESSAGE_BLOCK_BYTES_MAX) buf_free(&ws->block_bufs[i]);
@@ -862,7 +878,16 @@ static void prefetch_fill(bitswap_t *b) {
       continue;
     }
     pthread_mutex_lock(&b->mu);
-    if (!want_find_locked(b, &c.hash)) want_new_locked(b, &c, true, true);
+    bwant_t *w = want_find_locked(b, &c.hash) ? NULL : want_new_locked(b, &c, true, true);
+    if (w) w->waiters++; /* held while the store is looked at again */
+    pthread_mutex_unlock(&b->mu);
+    if (!w) continue;
+    /* As in bitswap_get: stored since the first look? */
+    int has = bs_has(b->opts.bs, &c, &size);
+    pthread_mutex_lock(&b->mu);
+    w->waiters--;
+    if (has == 1) w->done = true;
+    if (w->done && !w->waiters) want_remove_locked(b, w);
     pthread_mutex_unlock(&b->mu);
   }
 }
@@ -1090,6 +1115,15 @@ int bitswap_get(bitswap_t *b, const cid_t *cid, buf_t *out, uint32_t timeout_ms)
       pthread_mutex_unlock(&b->mu);
       return err_set(-EBUSY, "too many blocks wanted at once (%u)", BITSWAP_WANTS_MAX);
     }
+    w->waiters++;
+    pthread_mutex_unlock(&b->mu);
+    /* The block may have landed between our first look and the want (a
+     * prefetch finishing just then): a block stored before the want existed
+     * is seen now; one stored after finds the want. */
+    int has = bs_has(b->opts.bs, cid, NULL);
+    pthread_mutex_lock(&b->mu);
+    w->waiters--;
+    if (has == 1) w->done = true;
   } else if (w->prefetch && !w->waiters) {
     /* A reader caught up with the prefetcher: its want now. */
     assert(b->prefetch_active > 0);
