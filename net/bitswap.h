@@ -157,7 +157,22 @@ typedef struct bitswap_msg {
   size_t bad_entries;           /* decode: entries/presences skipped (malformed CID) */
   size_t bad_blocks;            /* decode: blocks skipped (bad prefix, unknown hash, over the size limit) */
   void *pb;                     /* decode: the unpacked protobuf blocks point into */
+  struct bitswap_arena *arena;  /* decode_arena: where pb lives */
 } bitswap_msg_t;
+
+/* Memory for decoded messages that a reader reuses from one message to the
+ * next, so a stream of large messages does not map, fault in and unmap a
+ * fresh region per block (glibc serves allocations over 128 KiB with mmap).
+ * Zero-initialise; bitswap_arena_free releases.  One message at a time: the
+ * previous message must be freed before the next decode. */
+typedef struct bitswap_arena {
+  uint8_t *data;          /* heap, cap bytes */
+  size_t cap, used;       /* bytes allocated / handed out for the current message */
+  void **extra;           /* allocations that did not fit (freed at the next reset) */
+  size_t extra_len, extra_cap;
+  bool busy;              /* a decoded message uses it */
+} bitswap_arena_t;
+void bitswap_arena_free(bitswap_arena_t *a);
 
 /* Decodes one message (without its length prefix).  Items that cannot be
  * used are skipped and counted (bad_entries, bad_blocks), the rest kept.
@@ -165,6 +180,8 @@ typedef struct bitswap_msg {
  * items, -EBADMSG not a Bitswap protobuf, -ENOMEM.  *out owns memory on
  * success only (bitswap_msg_free). */
 int bitswap_msg_decode(const uint8_t *in, size_t len, bitswap_msg_t *out);
+/* The same with the protobuf's memory from arena (reused; see above). */
+int bitswap_msg_decode_arena(const uint8_t *in, size_t len, bitswap_msg_t *out, bitswap_arena_t *arena);
 /* Frees what decode allocated (no-op for a caller-built message's arrays: it
  * frees only when pb is set); the message is zeroed. */
 void bitswap_msg_free(bitswap_msg_t *m);

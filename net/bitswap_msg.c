@@ -58,12 +58,57 @@ int bitswap_cid_from_prefix(const uint8_t *prefix, size_t prefix_len, const uint
              : 0;
 }
 
+/* ---- the arena ---- */
+
+#define ARENA_ALIGN 16
+#define ARENA_SLACK_BYTES (64u * 1024) /* beyond the message: structs and pointer arrays */
+
+static void arena_reset(bitswap_arena_t *a) {
+  for (size_t i = 0; i < a->extra_len; i++) free(a->extra[i]);
+  a->extra_len = 0;
+  a->used = 0;
+}
+
+void bitswap_arena_free(bitswap_arena_t *a) {
+  if (!a) return;
+  assert(!a->busy);
+  arena_reset(a);
+  free(a->extra);
+  free(a->data);
+  memset(a, 0, sizeof *a);
+}
+
+static void *arena_alloc(void *ctx, size_t size) {
+  bitswap_arena_t *a = ctx;
+  size_t at = (a->used + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+  if (at <= a->cap && size <= a->cap - at) {
+    a->used = at + size;
+    return a->data + at;
+  }
+  if (a->extra_len == a->extra_cap) {
+    size_t cap = a->extra_cap ? a->extra_cap * 2 : 16;
+    void **grown = realloc(a->extra, cap * sizeof *grown);
+    if (!grown) return NULL;
+    a->extra = grown;
+    a->extra_cap = cap;
+  }
+  void *p = malloc(size ? size : 1);
+  if (p) a->extra[a->extra_len++] = p;
+  return p;
+}
+
+static void arena_free_noop(void *ctx, void *p) { (void)ctx, (void)p; }
+
 /* ---- decode ---- */
 
 void bitswap_msg_free(bitswap_msg_t *m) {
   if (!m) return;
   if (m->pb) {
-    p2p__bitswap_message__free_unpacked(m->pb, NULL);
+    if (m->arena) {
+      m->arena->busy = false; /* its memory is reused by the next decode */
+    } else {
+      p2p__bitswap_message__free_unpacked(m->pb, NULL);
+    }
     free(m->entries);
     free(m->blocks);
     free(m->presences);
@@ -72,17 +117,39 @@ void bitswap_msg_free(bitswap_msg_t *m) {
 }
 
 int bitswap_msg_decode(const uint8_t *in, size_t len, bitswap_msg_t *out) {
+  return bitswap_msg_decode_arena(in, len, out, NULL);
+}
+
+int bitswap_msg_decode_arena(const uint8_t *in, size_t len, bitswap_msg_t *out, bitswap_arena_t *arena) {
   assert(out && (in || len == 0));
   memset(out, 0, sizeof *out);
   if (len > BITSWAP_MESSAGE_BYTES_MAX)
     return err_set(-EMSGSIZE, "bitswap: message of %zu bytes (limit %u)", len, BITSWAP_MESSAGE_BYTES_MAX);
-  pb_msg_t *pb = p2p__bitswap_message__unpack(NULL, len, in);
+  ProtobufCAllocator allocator = {.alloc = arena_alloc, .free = arena_free_noop, .allocator_data = arena};
+  if (arena) {
+    assert(!arena->busy);
+    arena_reset(arena);
+    if (arena->cap < len + ARENA_SLACK_BYTES) {
+      size_t cap = len + ARENA_SLACK_BYTES;
+      uint8_t *grown = malloc(cap);
+      if (!grown) return -ENOMEM;
+      free(arena->data);
+      arena->data = grown;
+      arena->cap = cap;
+    }
+  }
+  pb_msg_t *pb = p2p__bitswap_message__unpack(arena ? &allocator : NULL, len, in);
   if (!pb) return err_set(-EBADMSG, "bitswap: not a bitswap message");
+  if (arena) {
+    arena->busy = true;
+    out->arena = arena;
+  }
   size_t n_entries = pb->wantlist ? pb->wantlist->n_entries : 0;
   size_t n_blocks = pb->n_blocks + pb->n_payload;
   size_t n_presences = pb->n_blockpresences;
   if (n_entries + n_blocks + n_presences > BITSWAP_MESSAGE_ITEMS_MAX) {
-    p2p__bitswap_message__free_unpacked(pb, NULL);
+    out->pb = pb;
+    bitswap_msg_free(out);
     return err_set(-EMSGSIZE, "bitswap: %zu items in one message (limit %u)", n_entries + n_blocks + n_presences,
                    BITSWAP_MESSAGE_ITEMS_MAX);
   }

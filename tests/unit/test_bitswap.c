@@ -279,6 +279,43 @@ static void test_limits(void **state) {
   buf_free(&out);
 }
 
+static cid_t nth_cid(uint32_t i);
+
+/* The arena: reused across messages, large and small, with allocations
+ * that do not fit going to the heap (ASan checks the bookkeeping). */
+static void test_arena(void **state) {
+  (void)state;
+  static uint8_t big[BITSWAP_BLOCK_BYTES_MAX];
+  testdir_fill(big, sizeof big, 12);
+  bitswap_arena_t arena = {0};
+  for (int round = 0; round < 3; round++) {
+    size_t n = round == 1 ? sizeof big : 1000 + (size_t)round;
+    bitswap_block_t blk = {.cid = raw_cid(big, n), .data = big, .len = n};
+    bitswap_entry_t e[300];
+    for (size_t i = 0; i < 300; i++) e[i] = (bitswap_entry_t){.cid = nth_cid((uint32_t)i), .priority = (int32_t)i};
+    bitswap_msg_t m = {.has_wantlist = true, .entries = e, .entries_len = round == 2 ? 300 : 2, .blocks = &blk,
+                       .blocks_len = 1};
+    buf_t out = {0};
+    assert_int_equal(bitswap_msg_encode(&m, BITSWAP_V120, &out), 0);
+    bitswap_msg_t d;
+    assert_int_equal(bitswap_msg_decode_arena(out.data, out.len, &d, &arena), 0);
+    assert_true(arena.busy);
+    assert_int_equal(d.blocks_len, 1);
+    assert_int_equal(d.blocks[0].len, n);
+    assert_memory_equal(d.blocks[0].data, big, n);
+    assert_int_equal(d.entries_len, m.entries_len);
+    assert_int_equal(d.entries[m.entries_len - 1].priority, (int32_t)m.entries_len - 1);
+    bitswap_msg_free(&d);
+    assert_false(arena.busy);
+    buf_free(&out);
+  }
+  /* A bad message leaves the arena free for the next. */
+  bitswap_msg_t d;
+  assert_int_equal(bitswap_msg_decode_arena((const uint8_t *)"\xff\xff", 2, &d, &arena), -EBADMSG);
+  assert_false(arena.busy);
+  bitswap_arena_free(&arena);
+}
+
 /* ---- ledger ---- */
 
 static bitswap_msg_t wl_msg(bitswap_entry_t *e, size_t n, bool full) {
@@ -500,7 +537,7 @@ int main(void) {
       cmocka_unit_test(test_roundtrip_v120),   cmocka_unit_test(test_older_versions),
       cmocka_unit_test(test_versions),         cmocka_unit_test(test_prefix),
       cmocka_unit_test(test_bad_items),        cmocka_unit_test(test_limits),
-      cmocka_unit_test(test_ledger_rules),     cmocka_unit_test(test_ledger_cap),
+      cmocka_unit_test(test_arena),            cmocka_unit_test(test_ledger_rules),     cmocka_unit_test(test_ledger_cap),
       cmocka_unit_test(test_decode_into_ledger), cmocka_unit_test(test_fetch_on_miss),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
