@@ -71,8 +71,9 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Werror -Wshadow,$(ALL_CFLAGS)) -c $< -o $@
 
-# Anything may include a generated header: generate them first.
-$(BUILD)/obj/%.o: | $(GEN_H)
+# Anything may include a generated header: generate them first (explicit targets:
+# a recipe-less pattern rule would not add the prerequisite).
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard engine/*.c engine/dwn/*.c net/*.c fs/*.c tools/*.c tests/*/*.c)): | $(GEN_H)
 
 $(BUILD)/obj/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)
@@ -111,7 +112,7 @@ $(BUILD)/replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_ma
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(LIB)
+$(BUILD)/interop/%: $(BUILD)/obj/tests/interop/%.o $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -119,7 +120,7 @@ $(BUILD)/integration/%: $(BUILD)/obj/tests/integration/%.o $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(NETLIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 

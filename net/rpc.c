@@ -58,12 +58,14 @@
 #include "exporter.h"
 #include "fsmeta.h"
 #include "importer.h"
+#include "ipns.h"
 #include "log.h"
 #include "multibase.h"
 #include "multihash.h"
 #include "multipart.h"
 #include "pins.h"
 #include "policy.h"
+#include "yamux.h"
 
 #define RPC_ARGS_MAX 256            /* query parameters a request may carry */
 #define RPC_VALUE_BYTES_MAX 8192    /* one decoded parameter */
@@ -78,7 +80,9 @@ struct rpc {
   char *token; /* NULL: none required */
   gc_root_fn files_roots;
   void *files_ctx;
+  node_t *node;            /* NULL: libp2p is off */
   pthread_mutex_t gc_lock; /* one repo gc at a time */
+  ipns_t *ipns;            /* NULL: the name commands answer that IPNS is off */
 };
 
 /* ---- arguments ---------------------------------------------------------------- */
@@ -1468,17 +1472,167 @@ static void cmd_repo_gc(rpc_t *rpc, http_req_t *req, const args_t *a) {
 
 /* ---- id, version ---------------------------------------------------------------------- */
 
+/* "<multiaddr>/p2p/<id>" texts of addrs into arr. */
+static void add_addrs(json_t *arr, const multiaddr_t *addrs, size_t n, const peer_id_t *id) {
+  for (size_t i = 0; i < n; i++) {
+    multiaddr_t full;
+    char text[MA_TEXT_BYTES_MAX];
+    if (ma_with_peer(&addrs[i], id, &full) == 0 && ma_format(&full, text) == 0) json_array_append_new(arr, json_string(text));
+  }
+}
+
+/* Kubo's `id [peer]`: ours, or what identify told us about a peer. */
 static void cmd_id(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *arg = arg_get(a, "arg");
+  char agent[64];
+  snprintf(agent, sizeof agent, "anya/%s", RPC_VERSION);
+  json_t *addrs = json_array(), *protocols = json_array();
+  char key64[PEER_PUBKEY_PB_BYTES_MAX * 2] = "";
+  if (arg && *arg) {
+    peer_id_t peer;
+    if (peer_id_parse(arg, &peer) != 0) {
+      json_decref(addrs), json_decref(protocols);
+      return reply_error(req, 400, "argument \"peer\": not a peer ID");
+    }
+    if (!rpc->node) {
+      json_decref(addrs), json_decref(protocols);
+      return reply_error(req, 500, "libp2p is off (--p2p off): no peers known");
+    }
+    p2p_peer_info_t *info = malloc(sizeof *info);
+    int rc = info ? p2p_peer_info(rpc->node->host, &peer, info) : -ENOMEM;
+    if (rc || !info->identified) {
+      free(info);
+      json_decref(addrs), json_decref(protocols);
+      return reply_error(req, 500, rc == -ENOMEM ? "out of memory" : "peer not identified: connect to it first (swarm connect)");
+    }
+    const uint8_t *pb;
+    size_t pb_len;
+    if (peer_id_pubkey(&peer, &pb, &pb_len) == 0) EVP_EncodeBlock((unsigned char *)key64, pb, (int)pb_len);
+    add_addrs(addrs, info->addrs, info->addr_count, &peer);
+    for (size_t i = 0; i < info->protocol_count; i++) json_array_append_new(protocols, json_string(info->protocols[i]));
+    char id[PEER_ID_TEXT_BYTES_MAX];
+    (void)peer_id_format(&peer, id);
+    reply_json(req, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o}", "ID", id, "PublicKey", key64, "Addresses", addrs,
+                              "AgentVersion", info->agent, "ProtocolVersion", info->protocol_version, "Protocols",
+                              protocols));
+    free(info);
+    return;
+  }
   /* An Ed25519 peer id is the identity multihash of the protobuf public key. */
   uint8_t mh[128];
-  char key64[128] = "";
   const char *id = rpc->repo->peer_id;
   int n = mbase_decode_to(MBASE_BASE58BTC, id, strlen(id), mh, sizeof mh);
   if (n > 2 && mh[0] == 0x00 && mh[1] == n - 2) EVP_EncodeBlock((unsigned char *)key64, mh + 2, n - 2);
-  char agent[64];
-  snprintf(agent, sizeof agent, "anya/%s", RPC_VERSION);
-  reply_json(req, json_pack("{s:s,s:s,s:[],s:s,s:[]}", "ID", id, "PublicKey", key64, "Addresses", "AgentVersion",
-                            agent, "Protocols"));
+  if (rpc->node) {
+    const p2p_t *host = rpc->node->host;
+    multiaddr_t listen[P2P_LISTEN_MAX];
+    size_t nl = p2p_listen_addrs(host, listen, P2P_LISTEN_MAX);
+    add_addrs(addrs, listen, nl, &p2p_key(host)->id);
+    const char *names[P2P_PROTOCOLS_MAX];
+    size_t np = p2p_protocols(host, names, P2P_PROTOCOLS_MAX);
+    for (size_t i = 0; i < np; i++) json_array_append_new(protocols, json_string(names[i]));
+  }
+  reply_json(req, json_pack("{s:s,s:s,s:o,s:s,s:s,s:o}", "ID", id, "PublicKey", key64, "Addresses", addrs,
+                            "AgentVersion", agent, "ProtocolVersion", P2P_PROTOCOL_VERSION, "Protocols", protocols));
+}
+
+/* ---- swarm ------------------------------------------------------------------------------ */
+
+#define SWARM_CONNECT_MAX 16 /* addresses one swarm/connect takes */
+
+static void cmd_swarm_connect(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc->node) return reply_error(req, 500, "libp2p is off (--p2p off)");
+  const char *args[SWARM_CONNECT_MAX];
+  size_t n = arg_list(a, args, SWARM_CONNECT_MAX);
+  if (n == 0) return reply_error(req, 400, "argument \"address\" is required");
+  if (n > SWARM_CONNECT_MAX) return reply_error(req, 400, "too many addresses in one swarm/connect");
+  json_t *strings = json_array();
+  for (size_t i = 0; i < n; i++) {
+    multiaddr_t ma;
+    peer_id_t peer;
+    if (ma_parse(args[i], &ma) != 0) {
+      json_decref(strings);
+      return reply_error(req, 400, "invalid multiaddr");
+    }
+    int rc = p2p_connect(rpc->node->host, &ma, &peer, 0);
+    if (rc) {
+      char msg[ERR_MSG_BYTES_MAX + 64];
+      snprintf(msg, sizeof msg, "connect %s failure: %s", args[i], err_msg(rc));
+      json_decref(strings);
+      return reply_error(req, 500, msg);
+    }
+    char id[PEER_ID_TEXT_BYTES_MAX], line[PEER_ID_TEXT_BYTES_MAX + 32];
+    (void)peer_id_format(&peer, id);
+    snprintf(line, sizeof line, "connect %s success", id);
+    json_array_append_new(strings, json_string(line));
+  }
+  reply_json(req, json_pack("{s:o}", "Strings", strings));
+}
+
+#define PING_COUNT_MAX 100
+
+/* Kubo's ping: arg=<peer ID or multiaddr with /p2p/>, count (default 10);
+ * a line per pong {"Success":true,"Time":<ns>,"Text":""}, then the average. */
+static void cmd_ping(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc->node) return reply_error(req, 500, "libp2p is off (--p2p off)");
+  const char *arg = arg_get(a, "arg");
+  if (!arg || !*arg) return reply_error(req, 400, "argument \"peer ID\" is required");
+  uint64_t count = 10;
+  int rc = arg_u64(a, "count", &count);
+  if (rc) return reply_rc(req, rc);
+  if (count == 0 || count > PING_COUNT_MAX) return reply_error(req, 400, "count must be 1..100");
+  p2p_t *host = rpc->node->host;
+  peer_id_t peer;
+  if (arg[0] == '/') {
+    multiaddr_t ma;
+    if (ma_parse(arg, &ma) != 0) return reply_error(req, 400, "invalid multiaddr");
+    rc = p2p_connect(host, &ma, &peer, 0);
+    if (rc) return reply_rc(req, rc);
+  } else if (peer_id_parse(arg, &peer) != 0) {
+    return reply_error(req, 400, "argument \"peer ID\": not a peer ID or multiaddr");
+  }
+  stream_t out = {.req = req, .live = true};
+  int64_t total_us = 0;
+  uint64_t got = 0;
+  rc = 0;
+  for (uint64_t i = 0; i < count && !rc; i++) {
+    int64_t us = p2p_ping(host, &peer, 10000);
+    if (us < 0) {
+      rc = (int)us;
+      break;
+    }
+    total_us += us;
+    got++;
+    rc = stream_line(&out, json_pack("{s:b,s:I,s:s}", "Success", 1, "Time", (json_int_t)us * 1000, "Text", ""));
+  }
+  if (!rc) {
+    char text[64];
+    snprintf(text, sizeof text, "Average latency: %.2fms", got ? (double)total_us / (double)got / 1000.0 : 0.0);
+    rc = stream_line(&out, json_pack("{s:b,s:i,s:s}", "Success", 1, "Time", 0, "Text", text));
+  }
+  stream_end(&out, rc);
+}
+
+static void cmd_swarm_peers(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc->node) return reply_error(req, 500, "libp2p is off (--p2p off)");
+  p2p_t *host = rpc->node->host;
+  size_t cap = p2p_connections(host, NULL, 0) + 8; /* a few more may come meanwhile */
+  p2p_conn_info_t *conns = calloc(cap, sizeof *conns);
+  if (!conns) return reply_error(req, 500, "out of memory");
+  size_t n = p2p_connections(host, conns, cap);
+  if (n > cap) n = cap;
+  json_t *peers = json_array();
+  for (size_t i = 0; i < n; i++) {
+    char addr[MA_TEXT_BYTES_MAX] = "", id[PEER_ID_TEXT_BYTES_MAX] = "";
+    (void)ma_format(&conns[i].remote_addr, addr);
+    (void)peer_id_format(&conns[i].peer, id);
+    /* Direction as Kubo's network.Direction: 1 inbound, 2 outbound */
+    json_array_append_new(peers, json_pack("{s:s,s:s,s:s,s:s,s:i,s:n}", "Addr", addr, "Peer", id, "Latency", "",
+                                           "Muxer", YAMUX_PROTOCOL, "Direction", conns[i].outbound ? 2 : 1,
+                                           "Streams"));
+  }
+  free(conns);
+  reply_json(req, json_pack("{s:o}", "Peers", peers));
 }
 
 static void cmd_version(rpc_t *rpc, http_req_t *req, const args_t *a) {
@@ -1870,6 +2024,93 @@ static void cmd_dwn_process(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (b.data_fd >= 0) close(b.data_fd);
 }
 
+/* ---- name: IPNS (ipns.h) ---------------------------------------------------------------- */
+
+#define RPC_NAME_TIMEOUT_MS 60000u /* a DHT put or get, unless dht-timeout says */
+
+/* A Go duration ("48h", "5m", "1h30m", "300s", "250ms") in ms.  -EINVAL. */
+static int parse_duration_ms(const char *key, const char *text, uint64_t *out) {
+  static const struct {
+    const char *unit;
+    uint64_t ms;
+  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+  uint64_t total = 0;
+  const char *p = text;
+  if (!*p) return err_set(-EINVAL, "option '%s': empty duration", key);
+  for (int parts = 0; *p; parts++) {
+    if (parts == 8 || *p < '0' || *p > '9') return err_set(-EINVAL, "option '%s': '%s' is not a duration like 48h or 5m", key, text);
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(p, &end, 10);
+    size_t i = 0;
+    while (i < sizeof units / sizeof units[0] && strncmp(end, units[i].unit, strlen(units[i].unit)) != 0) i++;
+    if (errno || i == sizeof units / sizeof units[0] || n > UINT64_MAX / units[i].ms / 2)
+      return err_set(-EINVAL, "option '%s': '%s' is not a duration like 48h or 5m", key, text);
+    total += n * units[i].ms;
+    p = end + strlen(units[i].unit);
+  }
+  *out = total;
+  return 0;
+}
+
+static void cmd_name_publish(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *argv[2];
+  size_t argc = arg_list(a, argv, 2);
+  if (argc != 1) return reply_error(req, 400, argc ? "name/publish takes one path" : "argument \"ipfs-path\" is required");
+  if (!rpc->ipns) return reply_error(req, 500, "IPNS is not available: the daemon runs without its node");
+  const char *key = arg_get(a, "key");
+  if (key && strcmp(key, "self") != 0) return reply_error(req, 400, "only the node's own key (\"self\") publishes here");
+  uint64_t lifetime_ms = IPNS_LIFETIME_MS_DEFAULT, ttl_ms = IPNS_TTL_NS_DEFAULT / 1000000, timeout_ms = RPC_NAME_TIMEOUT_MS;
+  const char *v;
+  int rc = 0;
+  if ((v = arg_get(a, "lifetime"))) rc = parse_duration_ms("lifetime", v, &lifetime_ms);
+  if (!rc && (v = arg_get(a, "ttl"))) rc = parse_duration_ms("ttl", v, &ttl_ms);
+  if (!rc && (v = arg_get(a, "dht-timeout"))) rc = parse_duration_ms("dht-timeout", v, &timeout_ms);
+  int check = rc ? 0 : arg_bool(a, "resolve");
+  if (!rc && check < 0 && check != -1) rc = check;
+  if (!rc && (!lifetime_ms || !ttl_ms)) rc = err_set(-EINVAL, "lifetime and ttl must be more than zero");
+  if (rc) return reply_rc(req, rc);
+  if (timeout_ms > UINT32_MAX) timeout_ms = UINT32_MAX;
+  /* Like Kubo (resolve=true): a /ipfs/ path must lead somewhere before it is published. */
+  cid_t cid;
+  if (check != 0 && strncmp(argv[0], "/ipns/", 6) != 0) {
+    exp_stat_t st;
+    block_source_t src = bs_source(rpc->repo->bs);
+    rc = resolve(rpc, argv[0], &cid);
+    if (!rc && (rc = exp_stat(&src, &cid, &st)) == -ENOENT)
+      rc = err_set(-ENOENT, "%s: not in this node's store (resolve=false publishes it anyway)", argv[0]);
+    if (rc) return reply_error(req, rc == -ENOENT ? 500 : status_for(rc), err_msg(rc));
+  }
+  ipns_entry_t *e = malloc(sizeof *e);
+  if (!e) return reply_error(req, 500, "out of memory");
+  rc = ipns_publish(rpc->ipns, argv[0], lifetime_ms, ttl_ms * 1000000, (uint32_t)timeout_ms, e);
+  char name[PEER_ID_TEXT_BYTES_MAX];
+  if (rc >= 0) ipns_self_name(rpc->ipns, name);
+  if (rc < 0) reply_rc(req, rc);
+  else reply_json(req, json_pack("{s:s,s:s}", "Name", name, "Value", e->value));
+  free(e);
+}
+
+static void cmd_name_resolve(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  const char *argv[2];
+  size_t argc = arg_list(a, argv, 2);
+  if (argc > 1) return reply_error(req, 400, "name/resolve takes one name");
+  if (!rpc->ipns) return reply_error(req, 500, "IPNS is not available: the daemon runs without its node");
+  char self[PEER_ID_TEXT_BYTES_MAX];
+  ipns_self_name(rpc->ipns, self);
+  uint64_t timeout_ms = RPC_NAME_TIMEOUT_MS;
+  const char *v = arg_get(a, "dht-timeout");
+  int rc = v ? parse_duration_ms("dht-timeout", v, &timeout_ms) : 0;
+  if (rc) return reply_rc(req, rc);
+  if (timeout_ms > UINT32_MAX || timeout_ms == 0) timeout_ms = UINT32_MAX;
+  char *path = malloc(IPNS_PATH_BYTES_MAX);
+  if (!path) return reply_error(req, 500, "out of memory");
+  rc = ipns_resolve(rpc->ipns, argc ? argv[0] : self, (uint32_t)timeout_ms, path);
+  if (rc) reply_error(req, rc == -EINVAL ? 400 : 500, err_msg(rc));
+  else reply_json(req, json_pack("{s:s}", "Path", path));
+  free(path);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 typedef void (*rpc_cmd_fn)(rpc_t *rpc, http_req_t *req, const args_t *a);
@@ -1884,7 +2125,8 @@ static const struct {
     {"pin/rm", cmd_pin_rm},     {"pin/ls", cmd_pin_ls},       {"pin/verify", cmd_pin_verify},
     {"repo/stat", cmd_repo_stat}, {"repo/gc", cmd_repo_gc},   {"id", cmd_id},
     {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
-    {"dag/import", cmd_dag_import},
+    {"dag/import", cmd_dag_import}, {"swarm/connect", cmd_swarm_connect}, {"swarm/peers", cmd_swarm_peers},
+    {"ping", cmd_ping}, {"name/publish", cmd_name_publish}, {"name/resolve", cmd_name_resolve},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
@@ -1895,6 +2137,8 @@ int rpc_new(const rpc_opts_t *opts, rpc_t **out) {
   rpc->dwn = opts->dwn;
   rpc->files_roots = opts->files_roots;
   rpc->files_ctx = opts->files_ctx;
+  rpc->node = opts->node;
+  rpc->ipns = opts->ipns;
   if (opts->token && *opts->token && !(rpc->token = strdup(opts->token))) {
     free(rpc);
     return -ENOMEM;

@@ -8,7 +8,8 @@
  *   wrap-with-directory, progress, only-hash, trickle, hash=sha2-256), cat
  *   (offset, length), get (tar), ls, block get|put|stat|rm, pin
  *   add|rm|ls|verify, repo stat|gc, id, version, dag export|import (CAR),
- *   and anya's dwn/process.  Other issues add theirs (swarm, routing, name).
+ *   name publish|resolve (IPNS, ipns.h), swarm connect|peers, ping, and
+ *   anya's dwn/process.  Other issues add theirs (routing).
  *
  * Answers: one JSON object and a newline, or a stream of them (one a line);
  * byte answers (cat, get, block get, dag export) declare their Content-Length first, so
@@ -35,6 +36,8 @@
 #include "dwn/dwn.h"
 #include "gc.h"
 #include "http.h"
+#include "node.h"
+#include "ipns.h"
 #include "repo.h"
 
 #define RPC_VERSION "0.1.0"  /* the agent's version (anya's ANYA_VERSION) */
@@ -50,6 +53,8 @@ typedef struct rpc_opts {
    * when it exists (and refuses to collect if it cannot). */
   gc_root_fn files_roots;
   void *files_ctx;
+  node_t *node;      /* borrowed; NULL when libp2p is off (id has no addresses, swarm fails) */
+  ipns_t *ipns;      /* borrowed; name/publish and name/resolve; NULL: they answer 500 */
 } rpc_opts_t;
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out);

@@ -21,6 +21,7 @@
 #include "err.h"
 #include "gateway.h"
 #include "http.h"
+#include "ipns.h"
 #include "log.h"
 #include "metrics.h"
 #include "rpc.h"
@@ -49,6 +50,8 @@ struct net {
   gateway_t *gateway;
   rpc_t *rpc;
   dwn_http_t *dwn;
+  node_t *node;             /* NULL when p2p is off */
+  ipns_t *ipns;           /* the node's names (gateway /ipns/, RPC name, the mount's ipns/) */
   listener_t listeners[3];
   char gateway_addr[128]; /* "" when off */
   bool metrics;
@@ -102,7 +105,12 @@ static void run_checks(net_t *n) {
   else set_check(&now[CHECK_KEY], "ok", "peer %s", n->repo->peer_id);
   if (n->gateway_addr[0]) set_check(&now[CHECK_GATEWAY], "ok", "serving on %s", n->gateway_addr);
   else set_check(&now[CHECK_GATEWAY], "off", "the gateway listener is off");
-  set_check(&now[CHECK_DHT], "off", "libp2p and the DHT are not built yet");
+  if (n->node) {
+    size_t conns = p2p_connections(n->node->host, NULL, 0);
+    set_check(&now[CHECK_DHT], "off", "libp2p up with %zu connections; the DHT is not built yet", conns);
+  } else {
+    set_check(&now[CHECK_DHT], "off", "libp2p is off");
+  }
   const char *const *services;
   size_t ns = config_strings(n->repo->config, "pinning.remote_services", &services);
   if (ns) set_check(&now[CHECK_PINNING], "off", "%zu remote services configured; replication is not built yet", ns);
@@ -247,6 +255,20 @@ static int add_listener(net_t *n, size_t i, const char *name, const char *addr, 
   return 0;
 }
 
+/* "listening listener=p2p address=<multiaddr>/p2p/<id>", once per bound address. */
+static int log_p2p_listeners(node_t *node) {
+  multiaddr_t addrs[P2P_LISTEN_MAX];
+  size_t count = p2p_listen_addrs(node->host, addrs, P2P_LISTEN_MAX);
+  for (size_t i = 0; i < count; i++) {
+    multiaddr_t full;
+    char text[MA_TEXT_BYTES_MAX];
+    if (ma_with_peer(&addrs[i], &node->key.id, &full) != 0 || ma_format(&full, text) != 0)
+      return err_set(-EINVAL, "cannot format the p2p listen address");
+    log_kv(LOG_LEVEL_INFO, "net", ((log_kv_t[]){LOG_STR("listener", "p2p"), LOG_STR("address", text)}), "listening");
+  }
+  return 0;
+}
+
 /* <repo>/api: the RPC listener's base URL, written atomically. */
 static int write_api_file(net_t *n, const char *addr) {
   uint16_t port = http_server_port(n->http, "rpc");
@@ -273,12 +295,25 @@ static int write_api_file(net_t *n, const char *addr) {
   return rc;
 }
 
+/* IPNS for the listeners and the mount: over opts->ipns_routing (the
+ * node's DHT) when given, else our own records only. */
+static int start_ipns(net_t *n, const net_opts_t *opts) {
+  peer_key_t key;
+  int rc = peer_key_load(opts->repo->path, &key);
+  if (rc) return rc;
+  ipns_opts_t o = {.routing = opts->ipns_routing, .key = &key, .repo_path = opts->repo->path};
+  rc = ipns_new(&o, &n->ipns);
+  explicit_bzero(&key, sizeof key);
+  return rc;
+}
+
 int net_start(const net_opts_t *opts, net_t **out) {
   *out = NULL;
   const config_t *cfg = opts->repo->config;
   const char *dwn_addr = opts->dwn_addr ? opts->dwn_addr : config_string(cfg, "network.dwn");
   const char *gw_addr = opts->gateway_addr ? opts->gateway_addr : config_string(cfg, "network.gateway");
   const char *rpc_addr = opts->rpc_addr ? opts->rpc_addr : config_string(cfg, "network.rpc");
+  const char *p2p_addr = opts->p2p_addr ? opts->p2p_addr : config_string(cfg, "network.p2p");
   const char *token = config_string(cfg, "security.rpc_token");
   if (!opts->dwn) dwn_addr = "off";
   if (!is_off(rpc_addr) && !is_loopback(rpc_addr) && !*token)
@@ -305,6 +340,7 @@ int net_start(const net_opts_t *opts, net_t **out) {
                            .tls_cert = config_string(cfg, "security.tls_cert"),
                            .tls_key = config_string(cfg, "security.tls_key")};
   int rc = http_server_new(&so, &n->http);
+  if (!rc) rc = start_ipns(n, opts);
   size_t nl = 0;
   if (!rc && !is_off(dwn_addr)) {
     dwn_http_opts_t o = {.dwn = opts->dwn, .max_data_bytes = config_size(cfg, "dwn.max_record_data_size")};
@@ -313,12 +349,17 @@ int net_start(const net_opts_t *opts, net_t **out) {
   }
   if (!rc && !is_off(gw_addr)) {
     rc = gateway_new(opts->repo, &n->gateway);
+    if (!rc) gateway_set_ipns(n->gateway, n->ipns);
     if (!rc) rc = add_listener(n, nl++, "gateway", gw_addr, gateway_handle, gateway_inline, n->gateway);
     if (!rc) snprintf(n->gateway_addr, sizeof n->gateway_addr, "%s", gw_addr);
   }
+  if (!rc && !is_off(p2p_addr)) {
+    rc = node_start(opts->repo, p2p_addr, &n->node);
+    if (!rc) rc = log_p2p_listeners(n->node);
+  }
   if (!rc && !is_off(rpc_addr)) {
     rpc_opts_t o = {.repo = opts->repo, .dwn = opts->dwn, .token = token, .files_roots = opts->files_roots,
-                    .files_ctx = opts->files_ctx};
+                    .files_ctx = opts->files_ctx, .node = n->node, .ipns = n->ipns};
     rc = rpc_new(&o, &n->rpc);
     if (!rc) rc = add_listener(n, nl++, "rpc", rpc_addr, rpc_handle, NULL, n->rpc);
   }
@@ -337,6 +378,8 @@ int net_start(const net_opts_t *opts, net_t **out) {
   return 0;
 }
 
+ipns_t *net_ipns(net_t *n) { return n ? n->ipns : NULL; }
+
 void net_stop(net_t *n) {
   if (!n) return;
   pthread_mutex_lock(&n->lock);
@@ -353,7 +396,11 @@ void net_stop(net_t *n) {
   dwn_http_free(n->dwn);
   gateway_free(n->gateway);
   rpc_free(n->rpc);
+  ipns_free(n->ipns);
+  node_stop(n->node);
   pthread_cond_destroy(&n->wake);
   pthread_mutex_destroy(&n->lock);
   free(n);
 }
+
+node_t *net_node(net_t *n) { return n ? n->node : NULL; }

@@ -12,12 +12,18 @@
  * While it runs, <repo>/api holds the RPC listener's base URL
  * ("http://127.0.0.1:5001\n") so `anya` commands go through it; removed at
  * stop.  An RPC listener off loopback without security.rpc_token is refused.
+ *
+ * Unless p2p is "off", net_start also starts the IPFS node (node.h) first,
+ * logs "listening listener=p2p address=<multiaddr>/p2p/<id>" once, and hands
+ * the node to the RPC (id, swarm).
  */
 #ifndef ANYA_NET_SERVER_H
 #define ANYA_NET_SERVER_H
 
 #include "dwn/dwn.h"
 #include "gc.h"
+#include "node.h"
+#include "ipns.h"
 #include "repo.h"
 
 #define NET_API_FILE "api"
@@ -30,13 +36,20 @@ typedef struct net_opts {
   const char *dwn_addr;     /* "HOST:PORT" or "off"; NULL = network.dwn */
   const char *gateway_addr; /* NULL = network.gateway */
   const char *rpc_addr;     /* NULL = network.rpc */
+  const char *p2p_addr;     /* libp2p listen multiaddr or "off"; NULL = network.p2p */
   gc_root_fn files_roots;   /* the mounted files/ tree's GC roots for the RPC's repo gc (rpc.h); may be NULL */
   void *files_ctx;
+  const ipns_routing_t *ipns_routing; /* the node's DHT for IPNS (copied); NULL: our own records only */
 } net_opts_t;
 
 /* Binds every enabled listener and starts serving. */
 int net_start(const net_opts_t *opts, net_t **out);
+/* The IPNS resolver and publisher the listeners use (the daemon gives it
+ * to the mount's ipns/); valid until net_stop. */
+ipns_t *net_ipns(net_t *n);
 /* Stops serving, removes <repo>/api, frees.  NULL is a no-op. */
 void net_stop(net_t *n);
+/* The node, or NULL when p2p is off. */
+node_t *net_node(net_t *n);
 
 #endif

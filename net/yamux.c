@@ -2,8 +2,9 @@
  * yamux: the session state machine (see yamux.h for the wire and the rules).
  *
  * Streams live in an open-addressing table keyed by id (linear probing,
- * backward-shift deletion, load ≤ 1/2 since at most 2 × YAMUX_STREAMS_MAX
- * streams exist), so every frame finds its stream in O(1).  Input is parsed
+ * backward-shift deletion, doubling at load 1/2 from 16 slots up to 4096 for
+ * the 2 × YAMUX_STREAMS_MAX streams that can exist), so every frame finds
+ * its stream in O(1) and an idle session stays small.  Input is parsed
  * in place: a header is copied only when it arrives split, and Data payload
  * goes from the caller's bytes straight to the data event.  Output frames are
  * appended to one buf_t the host drains, so a steady transfer allocates
@@ -30,9 +31,10 @@
 enum frame_type { TYPE_DATA = 0, TYPE_WINDOW_UPDATE = 1, TYPE_PING = 2, TYPE_GO_AWAY = 3 };
 enum frame_flag { FLAG_SYN = 1, FLAG_ACK = 2, FLAG_FIN = 4, FLAG_RST = 8 };
 
-#define TABLE_SLOTS 4096u /* power of two ≥ 4 × YAMUX_STREAMS_MAX */
-_Static_assert(TABLE_SLOTS >= 4u * YAMUX_STREAMS_MAX, "stream table load must stay ≤ 1/2");
-_Static_assert((TABLE_SLOTS & (TABLE_SLOTS - 1)) == 0, "stream table size is a power of two");
+#define TABLE_SLOTS_MIN 16u   /* the table's first size; it doubles at load 1/2 */
+#define TABLE_SLOTS_MAX 4096u /* enough for 2 × YAMUX_STREAMS_MAX at load 1/2 */
+_Static_assert(TABLE_SLOTS_MAX >= 4u * YAMUX_STREAMS_MAX, "stream table load must stay ≤ 1/2");
+_Static_assert((TABLE_SLOTS_MAX & (TABLE_SLOTS_MAX - 1)) == 0, "stream table size is a power of two");
 #define GROWTH_RTTS 4 /* the window doubles when a grant was used within this many round trips */
 
 typedef struct stream {
@@ -54,7 +56,8 @@ struct yamux {
   void *ctx;
   buf_t out;
 
-  stream_t *table[TABLE_SLOTS]; /* NULL = empty slot */
+  stream_t **table;             /* table_slots entries, NULL = empty slot; owned */
+  size_t table_slots;           /* a power of two, TABLE_SLOTS_MIN..TABLE_SLOTS_MAX */
   size_t streams_inbound;       /* open streams the remote opened */
   size_t streams_outbound;      /* open streams we opened */
   size_t streams_unacked;       /* outbound streams without the remote's reply */
@@ -92,47 +95,68 @@ static uint64_t monotonic_us(void *unused) {
 
 /* ---- the stream table ---------------------------------------------------- */
 
-static size_t slot_of(uint32_t id) { return (size_t)((id * 2654435761u) >> 20) & (TABLE_SLOTS - 1); }
+/* Fibonacci hashing: the top bits of id × 2^32/φ, as many as the table needs. */
+static size_t slot_of(const yamux_t *y, uint32_t id) {
+  return (size_t)((id * 2654435761u) >> 12) & (y->table_slots - 1);
+}
 
 static stream_t *stream_find(const yamux_t *y, uint32_t id) {
-  if (id == 0) return NULL;
-  size_t slot = slot_of(id);
-  for (size_t probes = 0; probes < TABLE_SLOTS; probes++) {
+  if (id == 0 || !y->table) return NULL;
+  size_t mask = y->table_slots - 1, slot = slot_of(y, id);
+  for (size_t probes = 0; probes < y->table_slots; probes++) {
     stream_t *s = y->table[slot];
     if (!s) return NULL;
     if (s->id == id) return s;
-    slot = (slot + 1) & (TABLE_SLOTS - 1);
+    slot = (slot + 1) & mask;
   }
   return NULL;
 }
 
-static void table_insert(yamux_t *y, stream_t *s) {
-  size_t slot = slot_of(s->id);
-  for (size_t probes = 0; probes < TABLE_SLOTS; probes++) {
+static void table_place(yamux_t *y, stream_t *s) {
+  size_t mask = y->table_slots - 1, slot = slot_of(y, s->id);
+  for (size_t probes = 0; probes < y->table_slots; probes++) {
     assert(!y->table[slot] || y->table[slot]->id != s->id);
     if (!y->table[slot]) {
       y->table[slot] = s;
       return;
     }
-    slot = (slot + 1) & (TABLE_SLOTS - 1);
+    slot = (slot + 1) & mask;
   }
   assert(!"stream table full");
+}
+
+/* Room for one more stream at load ≤ 1/2 (the table doubles when needed). */
+static int table_reserve(yamux_t *y) {
+  size_t count = y->streams_inbound + y->streams_outbound;
+  if (y->table && (count + 1) * 2 <= y->table_slots) return 0;
+  size_t slots = y->table ? y->table_slots * 2 : TABLE_SLOTS_MIN;
+  assert(slots <= TABLE_SLOTS_MAX);
+  stream_t **grown = calloc(slots, sizeof *grown);
+  if (!grown) return -ENOMEM;
+  stream_t **old = y->table;
+  size_t old_slots = y->table_slots;
+  y->table = grown;
+  y->table_slots = slots;
+  for (size_t i = 0; i < old_slots; i++)
+    if (old[i]) table_place(y, old[i]);
+  free(old);
+  return 0;
 }
 
 static bool inbound(const yamux_t *y, uint32_t id) { return (id & 1u) != (y->client ? 1u : 0u); }
 
 /* Removes s from the table (backward-shift deletion keeps probe chains whole) and frees it. */
 static void stream_free(yamux_t *y, stream_t *s) {
-  size_t hole = slot_of(s->id);
+  size_t mask = y->table_slots - 1, hole = slot_of(y, s->id);
   size_t probes = 0;
   while (y->table[hole] != s) {
-    hole = (hole + 1) & (TABLE_SLOTS - 1);
-    assert(++probes < TABLE_SLOTS);
+    hole = (hole + 1) & mask;
+    assert(++probes < y->table_slots);
   }
   y->table[hole] = NULL;
-  size_t next = (hole + 1) & (TABLE_SLOTS - 1);
-  for (probes = 0; probes < TABLE_SLOTS && y->table[next]; probes++) {
-    size_t home = slot_of(y->table[next]->id);
+  size_t next = (hole + 1) & mask;
+  for (probes = 0; probes < y->table_slots && y->table[next]; probes++) {
+    size_t home = slot_of(y, y->table[next]->id);
     /* move the entry back when its home is not within (hole, next] */
     bool stays = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
     if (!stays) {
@@ -140,7 +164,7 @@ static void stream_free(yamux_t *y, stream_t *s) {
       y->table[next] = NULL;
       hole = next;
     }
-    next = (next + 1) & (TABLE_SLOTS - 1);
+    next = (next + 1) & mask;
   }
   if (inbound(y, s->id)) {
     assert(y->streams_inbound > 0);
@@ -157,6 +181,7 @@ static void stream_free(yamux_t *y, stream_t *s) {
 }
 
 static stream_t *stream_new(yamux_t *y, uint32_t id) {
+  if (table_reserve(y) < 0) return NULL;
   stream_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->id = id;
@@ -164,7 +189,7 @@ static stream_t *stream_new(yamux_t *y, uint32_t id) {
   s->recv_window = YAMUX_WINDOW_BYTES_INITIAL;
   s->recv_avail = YAMUX_WINDOW_BYTES_INITIAL;
   s->epoch_start_us = y->now_us(y->clock_ctx);
-  table_insert(y, s);
+  table_place(y, s);
   if (inbound(y, id)) {
     y->streams_inbound++;
     s->acked = true;
@@ -229,7 +254,8 @@ int yamux_new(bool client, const yamux_events_t *events, void *ctx, yamux_t **ou
 
 void yamux_free(yamux_t *y) {
   if (!y) return;
-  for (size_t i = 0; i < TABLE_SLOTS; i++) free(y->table[i]);
+  for (size_t i = 0; i < y->table_slots; i++) free(y->table[i]);
+  free(y->table);
   buf_free(&y->out);
   free(y);
 }
@@ -402,15 +428,15 @@ static int accept_stream(yamux_t *y, uint32_t id, stream_t **out) {
   if (rc < 0) return err_set(rc, "yamux: out of memory");
   stream_t *s = stream_new(y, id);
   if (!s) return err_set(-ENOMEM, "yamux: out of memory for stream %u", id);
+  /* ACK before the event, so anything the host writes from it follows the ACK */
+  rc = send_frame(y, TYPE_WINDOW_UPDATE, FLAG_ACK, id, 0);
+  assert(rc == 0); /* reserved above */
   if (y->events.opened && y->events.opened(y->ctx, id) < 0) {
-    s = stream_find(y, id); /* the event may have reset it already */
-    if (s) return yamux_reset(y, id);
+    if (stream_find(y, id)) return yamux_reset(y, id); /* unless the event reset it already */
     return 0;
   }
-  s = stream_find(y, id);
-  if (!s) return 0; /* reset from inside the event */
-  *out = s;
-  return send_frame(y, TYPE_WINDOW_UPDATE, FLAG_ACK, id, 0);
+  *out = stream_find(y, id); /* NULL when reset from inside the event */
+  return 0;
 }
 
 /* Handles one header of a Data or Window Update frame; for Data it sets up

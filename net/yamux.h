@@ -19,8 +19,9 @@
  *
  * Behaviour where the spec is silent follows go-yamux and js-yamux:
  *  - a stream is opened with a Window Update carrying SYN (sent by
- *    yamux_open), and accepted with a Window Update carrying ACK (sent as soon
- *    as `opened` returns 0);
+ *    yamux_open), and accepted with a Window Update carrying ACK, queued
+ *    before `opened` runs (so what the host writes from it follows the ACK);
+ *    a refusal from `opened` then sends RST;
  *  - frames for a stream that existed but is gone (reset, or closed both
  *    ways) are dropped, data included, without a session error; a frame
  *    without SYN on an id that was never opened (the remote's parity above

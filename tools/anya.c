@@ -696,17 +696,76 @@ int cmd_id(int argc, char **argv) {
   opts_t o = {0};
   static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
   PARSE(&o, argc, argv, none);
+  if (o.args_len > 1) return usage_error("id takes at most one peer ID, got '%s' too", o.args[1]);
   if (remote_active()) {
-    int rrc = remote_id();
+    int rrc = remote_id(o.args_len ? o.args[0] : NULL);
     return rrc ? die(rrc) : 0;
   }
+  if (o.args_len) return die(err_set(-ENOTCONN, "id PEER needs the running daemon (anyad)"));
   repo_t *r;
   int rc = open_repo("anya id", &r);
   if (rc) return die(rc);
   char agent[64];
   snprintf(agent, sizeof agent, "anya/%s", ANYA_VERSION);
-  print_id(r->peer_id, agent);
+  print_id(r->peer_id, NULL, 0, agent); /* no daemon: nothing listens */
   rc = close_repo(r, 0);
+  return rc ? die(rc) : 0;
+}
+
+/* swarm connect MULTIADDR... / swarm peers: the daemon's libp2p connections. */
+static int cmd_swarm(int argc, char **argv) {
+  if (argc < 1) return usage_error("swarm needs connect or peers%s", "");
+  const char *sub = argv[0];
+  opts_t o = {0};
+  static const opt_spec_t none[] = {{"", 0, OPT_FLAG}};
+  PARSE(&o, argc - 1, argv + 1, none);
+  bool connect = strcmp(sub, "connect") == 0;
+  if (!connect && strcmp(sub, "peers") != 0) return usage_error("unknown swarm command '%s'", sub);
+  if (connect && o.args_len == 0) return usage_error("swarm connect needs a MULTIADDR%s", "");
+  if (!connect && o.args_len) return usage_error("swarm peers takes no arguments, got '%s'", o.args[0]);
+  if (!remote_active()) return die(err_set(-ENOTCONN, "swarm %s needs the running daemon (anyad)", sub));
+  int rc = connect ? remote_swarm_connect(o.args, o.args_len) : remote_swarm_peers();
+  return rc ? die(rc) : 0;
+}
+
+/* ping [-n COUNT] PEER: round trips through the daemon's libp2p host. */
+static int cmd_ping(int argc, char **argv) {
+  opts_t o = {0};
+  static const opt_spec_t specs[] = {{"count", 'n', OPT_VALUE}};
+  PARSE(&o, argc, argv, specs);
+  if (o.args_len != 1) return usage_error("ping needs one peer ID or /p2p/ multiaddr%s", "");
+  uint64_t count = 10;
+  if (opt_get(&o, "count") && parse_u64(opt_get(&o, "count"), 100, &count) != 0)
+    return usage_error("--count takes 1..100, got '%s'", opt_get(&o, "count"));
+  if (count == 0) return usage_error("--count takes 1..100, got '%s'", "0");
+  if (!remote_active()) return die(err_set(-ENOTCONN, "ping needs the running daemon (anyad)"));
+  int rc = remote_ping(o.args[0], (unsigned)count);
+  return rc ? die(rc) : 0;
+}
+
+/* `name publish|resolve`: IPNS needs the node, so only through the daemon. */
+int cmd_name(int argc, char **argv) {
+  const char *sub = argc > 0 ? argv[0] : "";
+  bool publish = strcmp(sub, "publish") == 0;
+  if (!publish && strcmp(sub, "resolve") != 0) return usage_error("name: publish or resolve, not '%s'", sub);
+  opts_t o = {0};
+  static const opt_spec_t specs[] = {{"lifetime", 0, OPT_VALUE}, {"ttl", 0, OPT_VALUE}, {"resolve", 0, OPT_BOOL},
+                                     {"key", 'k', OPT_VALUE},     {"dht-timeout", 0, OPT_VALUE}};
+  PARSE(&o, argc - 1, argv + 1, specs);
+  if (publish && o.args_len != 1) return usage_error("name publish takes one path (/ipfs/<cid>[/path] or <cid>)%s", "");
+  if (!publish && o.args_len > 1) return usage_error("name resolve takes one name%s", "");
+  const char *key = opt_get(&o, "key");
+  if (key && strcmp(key, "self") != 0) return usage_error("name: only the node's own key publishes ('self', not '%s')", key);
+  if (!remote_active())
+    return die(err_set(-ENOTCONN, "name %s needs the running daemon (anyad): IPNS records travel over its DHT", sub));
+  int rc;
+  if (publish) {
+    const char *resolve = opt_get(&o, "resolve");
+    rc = remote_name_publish(o.args[0], opt_get(&o, "lifetime"), opt_get(&o, "ttl"),
+                             resolve ? (opt_true(&o, "resolve") ? "true" : "false") : NULL);
+  } else {
+    rc = remote_name_resolve(o.args_len ? o.args[0] : NULL, opt_get(&o, "dht-timeout"));
+  }
   return rc ? die(rc) : 0;
 }
 
@@ -724,7 +783,11 @@ static void usage(FILE *f) {
         "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
         "  repo stat|fsck|gc\n"
         "  config show [--defaults] / config docs\n"
-        "  id\n"
+        "  name publish [--lifetime 48h] [--ttl 5m] [--resolve=bool] /ipfs/CID[/path]|CID\n"
+        "  name resolve [--dht-timeout 1m] [NAME]   (through the daemon)\n"
+        "  id [PEER]                       this node (or a connected peer, through the daemon)\n"
+        "  swarm connect MULTIADDR... / swarm peers   libp2p connections (through the daemon)\n"
+        "  ping [-n COUNT] PEER            libp2p ping (through the daemon)\n"
         "  version\n",
         f);
 }
@@ -741,8 +804,8 @@ int main(int argc, char **argv) {
   static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
-      {"config", cmd_config},
-      {"pin", cmd_pin},     {"dwn", cmd_dwn},
+      {"config", cmd_config}, {"swarm", cmd_swarm}, {"ping", cmd_ping},
+      {"pin", cmd_pin},     {"dwn", cmd_dwn},     {"name", cmd_name},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (strcmp(cmd, commands[c].name) == 0) return commands[c].fn(argc - i - 1, argv + i + 1);

@@ -98,7 +98,8 @@ void print_repo_stat(const repo_stat_out_t *s);
 void print_pin(const char *cid, const char *type, const char *name, bool quiet);
 /* A pin a policy's keep_last released. */
 void print_released(const char *cid, const char *name, const char *policy, unsigned keep_last);
-void print_id(const char *peer_id, const char *agent);
+/* `anya id`: {"ID": ..., "Addresses": [...], "AgentVersion": ...} (addresses are multiaddr texts). */
+void print_id(const char *peer_id, const char *const *addrs, size_t n, const char *agent);
 
 /* The subcommands (tools/<name>.c or tools/anya.c). */
 int cmd_init(int argc, char **argv);
@@ -113,5 +114,6 @@ int cmd_id(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_pin(int argc, char **argv);
 int cmd_dwn(int argc, char **argv);
+int cmd_name(int argc, char **argv);
 
 #endif

@@ -72,6 +72,8 @@ void print_released(const char *cid, const char *name, const char *policy, unsig
   printf("unpinned %s %s (policy %s keeps the last %u)\n", cid, name, policy, keep_last);
 }
 
-void print_id(const char *peer_id, const char *agent) {
-  printf("{\"ID\": \"%s\", \"Addresses\": [], \"AgentVersion\": \"%s\"}\n", peer_id, agent);
+void print_id(const char *peer_id, const char *const *addrs, size_t n, const char *agent) {
+  printf("{\"ID\": \"%s\", \"Addresses\": [", peer_id);
+  for (size_t i = 0; i < n; i++) printf("%s\"%s\"", i ? ", " : "", addrs[i]);
+  printf("], \"AgentVersion\": \"%s\"}\n", agent);
 }

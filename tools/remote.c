@@ -810,15 +810,87 @@ int remote_repo_gc(void) {
 }
 
 static int id_line(void *ctx, json_t *o) {
-  print_id(jstr(o, "ID"), jstr(o, "AgentVersion"));
+  if (ctx) { /* a peer: the daemon's answer as it is */
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (!text) return -ENOMEM;
+    printf("%s\n", text);
+    free(text);
+    return 0;
+  }
+  json_t *arr = json_object_get(o, "Addresses");
+  size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+  const char *addrs[64];
+  if (n > 64) n = 64;
+  for (size_t i = 0; i < n; i++) addrs[i] = json_string_value(json_array_get(arr, i)) ?: "";
+  print_id(jstr(o, "ID"), addrs, n, jstr(o, "AgentVersion"));
   return 0;
 }
 
-int remote_id(void) {
+int remote_id(const char *peer) {
   call_t c;
   int rc = call_init(&c, OUT_LINES);
   c.line = id_line;
+  c.ctx = (void *)peer;
+  if (!rc && peer) rc = q_add(&c, "arg", peer);
   if (!rc) rc = call_run(&c, "id");
+  call_free(&c);
+  return rc;
+}
+
+/* ---- swarm -------------------------------------------------------------------------------- */
+
+static int strings_line(void *ctx, json_t *o) {
+  json_t *arr = json_object_get(o, "Strings");
+  for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr); i++)
+    printf("%s\n", json_string_value(json_array_get(arr, i)) ?: "");
+  return 0;
+}
+
+int remote_swarm_connect(const char *const *addrs, size_t n) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = strings_line;
+  for (size_t i = 0; i < n && !rc; i++) rc = q_add(&c, "arg", addrs[i]);
+  if (!rc) rc = call_run(&c, "swarm/connect");
+  call_free(&c);
+  return rc;
+}
+
+static int peers_line(void *ctx, json_t *o) {
+  json_t *arr = json_object_get(o, "Peers");
+  for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
+    json_t *p = json_array_get(arr, i);
+    printf("%s/p2p/%s\n", jstr(p, "Addr"), jstr(p, "Peer"));
+  }
+  return 0;
+}
+
+static int ping_line(void *ctx, json_t *o) {
+  const char *text = jstr(o, "Text");
+  if (*text) printf("%s\n", text);
+  else printf("Pong received: time=%.2f ms\n", (double)jnum(o, "Time") / 1e6);
+  fflush(stdout);
+  return 0;
+}
+
+int remote_ping(const char *peer, unsigned count) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = ping_line;
+  char n[16];
+  snprintf(n, sizeof n, "%u", count);
+  if (!rc) rc = q_add(&c, "arg", peer);
+  if (!rc) rc = q_add(&c, "count", n);
+  if (!rc) rc = call_run(&c, "ping");
+  call_free(&c);
+  return rc;
+}
+
+int remote_swarm_peers(void) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = peers_line;
+  if (!rc) rc = call_run(&c, "swarm/peers");
   call_free(&c);
   return rc;
 }
@@ -833,6 +905,42 @@ int remote_version(void) {
   int rc = call_init(&c, OUT_LINES);
   c.line = version_line;
   if (!rc) rc = call_run(&c, "version");
+  call_free(&c);
+  return rc;
+}
+
+/* ---- name (IPNS) ---------------------------------------------------------------------------- */
+
+static int name_published_line(void *ctx, json_t *o) {
+  printf("Published to %s: %s\n", jstr(o, "Name"), jstr(o, "Value"));
+  return 0;
+}
+
+int remote_name_publish(const char *path, const char *lifetime, const char *ttl, const char *resolve) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = name_published_line;
+  if (!rc) rc = q_add(&c, "arg", path);
+  if (!rc && lifetime) rc = q_add(&c, "lifetime", lifetime);
+  if (!rc && ttl) rc = q_add(&c, "ttl", ttl);
+  if (!rc && resolve) rc = q_add(&c, "resolve", resolve);
+  if (!rc) rc = call_run(&c, "name/publish");
+  call_free(&c);
+  return rc;
+}
+
+static int name_path_line(void *ctx, json_t *o) {
+  printf("%s\n", jstr(o, "Path"));
+  return 0;
+}
+
+int remote_name_resolve(const char *name, const char *timeout) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = name_path_line;
+  if (!rc && name) rc = q_add(&c, "arg", name);
+  if (!rc && timeout) rc = q_add(&c, "dht-timeout", timeout);
+  if (!rc) rc = call_run(&c, "name/resolve");
   call_free(&c);
   return rc;
 }

@@ -54,7 +54,15 @@ int remote_pin_ls(const char *const *args, size_t len, const char *type, bool qu
 int remote_pin_verify(void);
 int remote_repo_stat(void);
 int remote_repo_gc(void);
-int remote_id(void);
+/* `id` of the daemon's node, or (peer non-NULL) what it learned of a peer by identify:
+ * the daemon's JSON (ID, PublicKey, Addresses, AgentVersion, ProtocolVersion, Protocols). */
+int remote_id(const char *peer);
+/* `swarm connect`: one "connect <id> success" line an address. */
+int remote_swarm_connect(const char *const *addrs, size_t n);
+/* `swarm peers`: one "<multiaddr>/p2p/<id>" line a connection. */
+int remote_swarm_peers(void);
+/* `ping PEER`: "Pong received: time=<ms> ms" a pong, then "Average latency: <ms>ms". */
+int remote_ping(const char *peer, unsigned count);
 int remote_version(void);
 /* `car export`: the CAR of cid written to fd. */
 int remote_dag_export(const char *cid, int fd);
@@ -62,6 +70,11 @@ int remote_dag_export(const char *cid, int fd);
  * the order the CAR names them, *blocks the blocks it held. */
 typedef void (*remote_root_fn)(void *ctx, const char *cid);
 int remote_dag_import(int fd, uint64_t *blocks, remote_root_fn on_root, void *ctx);
+/* `name publish`: "Published to <name>: <value>"; lifetime, ttl (Go
+ * durations) and resolve ("true"/"false") may be NULL (the daemon's defaults). */
+int remote_name_publish(const char *path, const char *lifetime, const char *ttl, const char *resolve);
+/* `name resolve`: the /ipfs/ path; name NULL = our own; timeout a Go duration or NULL. */
+int remote_name_resolve(const char *name, const char *timeout);
 /* Pins cid recursively, printing nothing. */
 int remote_pin_root(const char *cid);
 /* `dwn process`: message (the JSON text as read), data_path (may be NULL)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench section 13: Bitswap over loopback, 64 MiB (BENCH_BITSWAP_MIB) of random bytes
+# make bench section 14: Bitswap over loopback, 64 MiB (BENCH_BITSWAP_MIB) of random bytes
 # (`add --cid-version 1`: 256 KiB raw leaves), Anya -> Anya against Helia -> Helia in the
 # same run:
 #   Anya:  two anyad (--mount off, gateway and RPC on port 0, --p2p /ip4/127.0.0.1/tcp/0);

@@ -48,7 +48,7 @@ fs_bench_section() {
   local bytes=$((FS_MIB * 1024 * 1024))
 
   fs_up() {
-    "$ANYAD" --repo "$R" --mount "$MNT" --dwn off --gateway off --rpc off --foreground >>"$W/fs-anyad.err" 2>&1 &
+    "$ANYAD" --repo "$R" --mount "$MNT" --p2p off --dwn off --gateway off --rpc off --foreground >>"$W/fs-anyad.err" 2>&1 &
     fs_pid=$!
     local _
     for _ in $(seq 200); do [ -d "$MNT/files" ] && return 0; kill -0 "$fs_pid" 2>/dev/null || break; sleep 0.1; done

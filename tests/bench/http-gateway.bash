@@ -84,7 +84,7 @@ EOF
   local gpid=""
   start_anyad() {
     : >"$G/anyad.err"
-    env "$@" "$ROOT/$BUILD/bin/anyad" --repo "$repo" --mount off --foreground --dwn off --rpc off \
+    env "$@" "$ROOT/$BUILD/bin/anyad" --repo "$repo" --mount off --p2p off --foreground --dwn off --rpc off \
       --gateway 127.0.0.1:0 >/dev/null 2>"$G/anyad.err" &
     gpid=$!
     GW_BENCH_PIDS+=("$gpid")

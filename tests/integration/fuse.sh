@@ -17,7 +17,7 @@ M="$T/mnt"
 trap 'for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; umount -l "$M" 2>/dev/null || true; rm -rf "$T"' EXIT
 
 start() {
-  "$ANYAD" --mount "$M" --dwn off --gateway off --rpc off --foreground 2>>"$T/anyad.err" &
+  "$ANYAD" --mount "$M" --p2p off --dwn off --gateway off --rpc off --foreground 2>>"$T/anyad.err" &
   PID=$!
   PIDS+=("$PID")
   # serving once ipfs/ answers (a stale mount of a killed run is a mountpoint too)

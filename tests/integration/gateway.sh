@@ -64,7 +64,7 @@ LEAF=$("$ANYA" add -Q -n "$T/leaf")
 
 step "the server: anyad --mount off, the gateway alone on a port the kernel picks"
 : >"$T/anyad.err" # before the daemon opens it, so the polling below can read it
-"$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
+"$ANYAD" --repo "$ANYA_REPO" --mount off --p2p off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
   2>"$T/anyad.err" &
 PIDS+=($!)
 PORT=$(anyad_wait_listener "${PIDS[0]}" "$T/anyad.err" gateway) || { cat "$T/anyad.err"; fail "the gateway did not start"; }

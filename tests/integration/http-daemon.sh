@@ -18,7 +18,7 @@ command -v curl >/dev/null || fail "curl is missing: run make deps"
 # start_daemon ARGS...: anyad --mount off in the foreground, ports from the log.
 start_daemon() {
   : >"$T/anyad.err"
-  "$ANYAD" --mount off --foreground "$@" 2>>"$T/anyad.err" &
+  "$ANYAD" --mount off --p2p off --foreground "$@" 2>>"$T/anyad.err" &
   PID=$!
   PIDS+=("$PID")
   local want
@@ -90,18 +90,18 @@ PIDS+=("$HOLDER")
 for _ in $(seq 1 50); do [ -s "$T/taken" ] && break; sleep 0.1; done
 TAKEN=$(cat "$T/taken")
 rc=0
-"$ANYAD" --mount off --foreground --dwn off --rpc off --gateway "127.0.0.1:$TAKEN" 2>"$T/err" || rc=$?
+"$ANYAD" --mount off --p2p off --foreground --dwn off --rpc off --gateway "127.0.0.1:$TAKEN" 2>"$T/err" || rc=$?
 [ "$rc" = 1 ] || fail "a taken port: exit $rc, want 1"
 grep -q "127.0.0.1:$TAKEN" "$T/err" || { cat "$T/err"; fail "the error does not name the address"; }
 kill "$HOLDER"
 rc=0
-"$ANYAD" --mount off --foreground --dwn off --gateway off --rpc 0.0.0.0:0 2>"$T/err" || rc=$?
+"$ANYAD" --mount off --p2p off --foreground --dwn off --gateway off --rpc 0.0.0.0:0 2>"$T/err" || rc=$?
 [ "$rc" = 1 ] || fail "RPC off loopback without a token: exit $rc, want 1"
 grep -q "rpc_token" "$T/err" || { cat "$T/err"; fail "the error does not name security.rpc_token"; }
 echo "ok: $(tail -1 "$T/err")"
 
 step "without --foreground the command returns once serving"
-"$ANYAD" --mount off --dwn off --gateway off --rpc 127.0.0.1:0 2>"$T/err" || { cat "$T/err"; fail "detached start failed"; }
+"$ANYAD" --mount off --p2p off --dwn off --gateway off --rpc 127.0.0.1:0 2>"$T/err" || { cat "$T/err"; fail "detached start failed"; }
 URL=$(cat "$ANYA_REPO/api")
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")
 [ "$code" = 200 ] || fail "detached daemon: /health answered $code right after start"

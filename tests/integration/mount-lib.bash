@@ -39,7 +39,7 @@ trap 'for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || tru
 
 anyad_start() {
   # the HTTP listeners stay off unless a test asks (ARGS come later and win)
-  "$ANYAD" --mount "$M" --dwn off --gateway off --rpc off --foreground "$@" 2>>"$T/anyad.err" &
+  "$ANYAD" --mount "$M" --p2p off --dwn off --gateway off --rpc off --foreground "$@" 2>>"$T/anyad.err" &
   ANYAD_PID=$!
   PIDS+=("$ANYAD_PID")
   # served once files/ answers (a stale mount of a killed run is a mountpoint too)

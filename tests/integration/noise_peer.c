@@ -102,13 +102,15 @@ int main(int argc, char **argv) {
       rc = n < 0 ? err_set(-EIO, "connection closed during the handshake") : noise_hs_read(hs, msg, (size_t)n);
     }
   }
-  if (rc) return die(rc, "handshake");
-  noise_cipher_t *send, *recv;
+  noise_cipher_t *send = NULL, *recv = NULL;
   peer_id_t remote;
   char muxer[64];
-  rc = noise_hs_finish(hs, &send, &recv, &remote, muxer);
+  if (rc == 0) rc = noise_hs_finish(hs, &send, &recv, &remote, muxer);
   noise_hs_free(hs);
-  if (rc) return die(rc, "finish");
+  if (rc) {
+    buf_free(&out);
+    return die(rc, "handshake");
+  }
   char id[PEER_ID_TEXT_BYTES_MAX];
   peer_id_format(&remote, id);
   char hello[256];

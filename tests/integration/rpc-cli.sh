@@ -26,7 +26,7 @@ DAEMON_PID=
 # REPO on free loopback ports, without the mount; PORT from <repo>/api.
 start_daemon() {
   local repo=$1
-  "$ANYAD" --repo "$repo" --mount off --rpc 127.0.0.1:0 --dwn 127.0.0.1:0 --gateway off --foreground \
+  "$ANYAD" --repo "$repo" --mount off --p2p off --rpc 127.0.0.1:0 --dwn 127.0.0.1:0 --gateway off --foreground \
     2>"$T/server.log" &
   DAEMON_PID=$!
   PIDS+=("$DAEMON_PID")

@@ -52,7 +52,7 @@ echo "--- the gateway (anyad --mount off)"
 ANYAD="$BUILD/bin/anyad"
 [ -x "$ANYAD" ] || fail "$ANYAD is not built"
 : >"$WORK/anyad.err"
-"$ANYAD" --repo "$ANYA_REPO" --mount off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
+"$ANYAD" --repo "$ANYA_REPO" --mount off --p2p off --foreground --dwn off --rpc off --gateway 127.0.0.1:0 \
   2>"$WORK/anyad.err" &
 PIDS+=($!)
 PORT=$(anyad_wait_listener "${PIDS[0]}" "$WORK/anyad.err" gateway) || { cat "$WORK/anyad.err"; fail "the gateway did not start"; }

@@ -52,7 +52,7 @@ cat >expected.json <<JSON
  "repo": "$ANYA_REPO"}
 JSON
 
-"$ANYAD" --repo "$ANYA_REPO" --mount off --rpc 127.0.0.1:0 --dwn off --gateway off --foreground 2>server.log &
+"$ANYAD" --repo "$ANYA_REPO" --mount off --p2p off --rpc 127.0.0.1:0 --dwn off --gateway off --foreground 2>server.log &
 PID=$!
 for _ in $(seq 1 100); do [ -f "$ANYA_REPO/api" ] && break; sleep 0.1; done
 [ -f "$ANYA_REPO/api" ] || { cat server.log; fail "anyad did not start its RPC listener"; }

@@ -35,6 +35,7 @@ typedef struct peer {
   record_t *records; /* RECORDS_MAX, by arrival */
   size_t record_count;
   int refuse;            /* opened returns -ECONNREFUSED */
+  int greet_in_opened;   /* opened writes "hi" on the new stream */
   int consume_in_event;  /* data event calls yamux_consumed right away */
   int reset_in_event;    /* data event resets the stream */
   uint32_t pongs[16];
@@ -70,6 +71,7 @@ static record_t *rec(peer_t *p, uint32_t id) {
 static int ev_opened(void *ctx, uint32_t id) {
   peer_t *p = ctx;
   rec(p, id)->opened++;
+  if (p->greet_in_opened) assert_int_equal(yamux_write(p->y, id, (const uint8_t *)"hi", 2), 2);
   return p->refuse ? -ECONNREFUSED : 0;
 }
 static void ev_data(void *ctx, uint32_t id, const uint8_t *data, size_t len) {
@@ -196,6 +198,20 @@ static void test_open_accept_data_both_ways(void **state) {
   assert_memory_equal(rec(&c, 1)->data.data, "reply", 5);
   assert_int_equal(yamux_stream_count(c.y), 3);
   assert_int_equal(yamux_stream_count(s.y), 3);
+  /* a write from inside the opened event follows the ACK on the wire */
+  s.greet_in_opened = 1;
+  uint32_t id4;
+  assert_int_equal(yamux_open(c.y, &id4), 0);
+  buf_reset(yamux_output(s.y));
+  transfer(&c, &s);
+  uint8_t ack[YAMUX_HEADER_BYTES], greeting[YAMUX_HEADER_BYTES];
+  frame(ack, 0, 1, 2, id4, 0);
+  frame(greeting, 0, 0, 0, id4, 2);
+  assert_int_equal(yamux_output(s.y)->len, 2 * YAMUX_HEADER_BYTES + 2);
+  assert_memory_equal(yamux_output(s.y)->data, ack, YAMUX_HEADER_BYTES);
+  assert_memory_equal(yamux_output(s.y)->data + YAMUX_HEADER_BYTES, greeting, YAMUX_HEADER_BYTES);
+  pump(&c, &s);
+  assert_memory_equal(rec(&c, id4)->data.data, "hi", 2);
   /* the wire form of an open: Window Update, SYN, id 1, delta 0 */
   peer_t c2;
   peer_init(&c2, true);
