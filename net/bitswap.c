@@ -692,9 +692,11 @@ static void serve_peer(bitswap_t *b, bpeer_t *p, worker_scratch_t *ws) {
   }
   pthread_mutex_lock(&b->mu);
   size_t n_entries = p->outq_len < BITSWAP_SEND_ENTRIES_MAX ? p->outq_len : BITSWAP_SEND_ENTRIES_MAX;
-  memcpy(ws->entries, p->outq, n_entries * sizeof *ws->entries);
-  memmove(p->outq, p->outq + n_entries, (p->outq_len - n_entries) * sizeof *p->outq);
-  p->outq_len -= n_entries;
+  if (n_entries) {
+    memcpy(ws->entries, p->outq, n_entries * sizeof *ws->entries);
+    memmove(p->outq, p->outq + n_entries, (p->outq_len - n_entries) * sizeof *p->outq);
+    p->outq_len -= n_entries;
+  }
   size_t n_taken = bitswap_ledger_take(&p->ledger, ws->taken, BITSWAP_TAKE_MAX);
   bitswap_version_t version = p->version;
   pthread_mutex_unlock(&b->mu);
@@ -1032,6 +1034,12 @@ static void *manager_main(void *arg) {
 
 /* ---- DHT lookups ---- */
 
+/* A weak reference: bitswap links (and works without a DHT) in a program
+ * that has no kad.o; wherever a kad_t exists, kad_new pulled kad.o in and
+ * this binds to it. */
+extern int kad_find_providers(kad_t *k, const uint8_t *mh, size_t len, size_t max, uint32_t timeout_ms,
+                              kad_provider_fn fn, void *ctx) __attribute__((weak));
+
 typedef struct found {
   peer_id_t peers[BITSWAP_PROVIDERS_MAX];
   size_t n;
@@ -1195,7 +1203,7 @@ int bitswap_new(const bitswap_opts_t *opts, bitswap_t **out) {
     if (pthread_create(&b->manager, NULL, manager_main, b) != 0) rc = err_set(-EAGAIN, "bitswap: no thread");
     else b->manager_started = true;
   }
-  if (rc == 0 && opts->kad) {
+  if (rc == 0 && opts->kad && kad_find_providers) {
     if (pthread_create(&b->kad_thread, NULL, kad_main, b) != 0) rc = err_set(-EAGAIN, "bitswap: no thread");
     else b->kad_started = true;
   }

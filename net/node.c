@@ -47,6 +47,11 @@ int node_start(repo_t *repo, const char *p2p_addr, node_t **out) {
   /* ---- before p2p_start: modules that register protocols and peer events ----
    * kad_new (network.dht_mode, network.bootstrap_peers, <repo>/dht),
    * bitswap_new (repo->bs, network.fetch_timeout), the IPNS validator. */
+  if (!rc) {
+    bitswap_opts_t bo = {.host = n->host, .bs = repo->bs, .kad = n->kad,
+                         .fetch_timeout_ms = (uint32_t)config_duration_ms(cfg, "network.fetch_timeout")};
+    rc = bitswap_new(&bo, &n->bitswap);
+  }
   if (!rc) rc = p2p_start(n->host);
   /* ---- after p2p_start: background work (kad_start: bootstrap, refresh, reprovide) ---- */
   if (rc) {
@@ -61,6 +66,7 @@ void node_stop(node_t *n) {
   if (!n) return;
   /* ---- the modules stop first (their handlers end when the host closes their streams) ----
    * bitswap_free, kad_free: after p2p_free when they only own handler state. */
+  bitswap_free(n->bitswap); /* before the host: it frees streams of the host */
   p2p_free(n->host);
   free(n);
 }

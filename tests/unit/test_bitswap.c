@@ -6,7 +6,14 @@
  * the server's ledger rules (full replaces, cancel removes, updates never
  * downgrade a want-block, the 1024-entry cap, priority order, requeue), and
  * the block engine's fetch on miss (bs_source asks the fetcher, bs_get never
- * does; clearing it waits for a call in progress).
+ * does; clearing it waits for a call in progress); then with the host, nodes
+ * in-process on loopback, each with its own store in a temp directory: a
+ * node alone answers a miss at once; DONT_HAVE, and a want that stays in the
+ * server's ledger until the block arrives there; a 3 MiB multi-block DAG
+ * read through the fetcher from two holders (spread over both); a raw peer
+ * that answers with corrupt blocks is rejected and scored down while an
+ * honest one serves; a raw peer that says HAVE and never sends is re-routed
+ * around after the stall timeout.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +32,11 @@
 #include "buf.h"
 #include "cid.h"
 #include "err.h"
+#include "exporter.h"
+#include "importer.h"
+#include "multiaddr.h"
+#include "p2p.h"
+#include "peer.h"
 
 #include "testdir.h"
 
@@ -532,6 +544,299 @@ static void test_fetch_on_miss(void **state) {
   testdir_remove(dir);
 }
 
+/* ---- with the host: nodes in-process on loopback ---- */
+
+#define NET_TIMEOUT_MS 20000
+
+typedef struct node {
+  char dir[512];
+  bs_t *bs;
+  p2p_t *host;
+  bitswap_t *bitswap;            /* NULL for a raw peer */
+  peer_key_t key;
+  /* raw peers (a test-only Bitswap speaker over the host's stream API) */
+  int mode;                      /* RAW_CORRUPT, RAW_STALL */
+  volatile int wants_seen;
+} node_t;
+
+enum { RAW_CORRUPT = 1, RAW_STALL = 2 };
+
+static void raw_reply(node_t *n, const peer_id_t *to, const bitswap_msg_t *reply) {
+  buf_t out = {0};
+  assert_int_equal(bitswap_msg_encode(reply, BITSWAP_V120, &out), 0);
+  p2p_stream_t *s;
+  const char *proto[] = {BITSWAP_PROTOCOL_120};
+  if (p2p_stream_open(n->host, to, proto, 1, 5000, &s) == 0) {
+    p2p_stream_write_msg(s, out.data, out.len, 5000);
+    p2p_stream_free(s);
+  }
+  buf_free(&out);
+}
+
+/* The raw peer: CORRUPT answers every want with the block's bytes flipped
+ * (same prefix); STALL says HAVE to want-haves and never sends a block. */
+static void raw_handler(p2p_stream_t *s, void *ctx) {
+  node_t *n = ctx;
+  peer_id_t from = *p2p_stream_peer(s);
+  buf_t raw = {0};
+  while (p2p_stream_read_msg(s, &raw, BITSWAP_MESSAGE_BYTES_MAX, 0) == 0) {
+    bitswap_msg_t m;
+    if (bitswap_msg_decode(raw.data, raw.len, &m) != 0) break;
+    for (size_t i = 0; i < m.entries_len; i++) {
+      const bitswap_entry_t *e = &m.entries[i];
+      if (e->cancel) continue;
+      n->wants_seen++;
+      if (n->mode == RAW_CORRUPT) {
+        uint8_t junk[64];
+        memset(junk, 0x5a, sizeof junk);
+        bitswap_block_t blk = {.cid = e->cid, .data = junk, .len = sizeof junk};
+        bitswap_msg_t reply = {.blocks = &blk, .blocks_len = 1};
+        raw_reply(n, &from, &reply);
+      } else if (e->want_have) {
+        bitswap_presence_t pr = {.cid = e->cid, .have = true};
+        bitswap_msg_t reply = {.presences = &pr, .presences_len = 1};
+        raw_reply(n, &from, &reply);
+      }
+    }
+    bitswap_msg_free(&m);
+  }
+  buf_free(&raw);
+  p2p_stream_free(s);
+}
+
+static void node_start(node_t *n, int raw_mode, uint32_t stall_ms) {
+  memset(n, 0, sizeof *n);
+  assert_int_equal(testdir_make(n->dir, sizeof n->dir, "anya-bitswap-net"), 0);
+  assert_int_equal(bs_open(n->dir, NULL, &n->bs), 0);
+  assert_int_equal(peer_key_generate(&n->key), 0);
+  const char *listen[] = {"/ip4/127.0.0.1/tcp/0"};
+  p2p_opts_t po = {.key = &n->key, .listen = listen, .listen_count = 1, .agent_version = "anya-test",
+                   .threads = 1, .connections_high = 64, .announce_private = true};
+  assert_int_equal(p2p_new(&po, &n->host), 0);
+  n->mode = raw_mode;
+  if (raw_mode) {
+    assert_int_equal(p2p_handle(n->host, BITSWAP_PROTOCOL_120, raw_handler, n), 0);
+  } else {
+    bitswap_opts_t bo = {.host = n->host, .bs = n->bs, .fetch_timeout_ms = NET_TIMEOUT_MS, .stall_ms = stall_ms};
+    assert_int_equal(bitswap_new(&bo, &n->bitswap), 0);
+  }
+  assert_int_equal(p2p_start(n->host), 0);
+}
+
+static void node_stop(node_t *n) {
+  bitswap_free(n->bitswap);
+  p2p_free(n->host);
+  assert_int_equal(bs_close(n->bs), 0);
+  testdir_remove(n->dir);
+}
+
+static void node_connect(node_t *from, node_t *to) {
+  multiaddr_t addr;
+  assert_int_equal(p2p_listen_addrs(to->host, &addr, 1), 1);
+  peer_id_t remote;
+  assert_int_equal(p2p_connect(from->host, &addr, &remote, 10000), 0);
+  assert_true(peer_id_equal(&remote, &to->key.id));
+}
+
+/* A file of len bytes (seeded) imported into n's store; its root CID. */
+static cid_t node_add_file(node_t *n, size_t len, uint32_t seed, uint32_t chunk, uint8_t **content) {
+  uint8_t *data = malloc(len);
+  assert_non_null(data);
+  testdir_fill(data, len, seed);
+  imp_options_t io;
+  imp_options_default(&io);
+  io.chunk_bytes = chunk;
+  block_sink_t sink = bs_sink(n->bs);
+  imp_file_t *f;
+  assert_int_equal(imp_file_new(&io, &sink, &f), 0);
+  assert_int_equal(imp_file_write(f, data, len), 0);
+  cid_t root;
+  uint64_t tsize;
+  assert_int_equal(imp_file_finish(f, &root, &tsize), 0);
+  *content = data;
+  return root;
+}
+
+/* Reads the whole file through n's block source (fetch on miss). */
+static void read_all(node_t *n, const cid_t *root, const uint8_t *want, size_t len) {
+  block_source_t src = bs_source(n->bs);
+  exp_file_t *f;
+  assert_int_equal(exp_open(&src, root, &f), 0);
+  uint8_t *got = malloc(len + 1);
+  size_t off = 0;
+  while (off < len + 1) {
+    ssize_t r = exp_pread(f, got + off, len + 1 - off, off);
+    assert_true(r >= 0);
+    if (r == 0) break;
+    off += (size_t)r;
+  }
+  assert_int_equal(off, len);
+  assert_memory_equal(got, want, len);
+  free(got);
+  exp_close(f);
+}
+
+/* Waits (bounded) until node sees a bitswap peer count. */
+static void wait_peers(node_t *n, uint64_t count) {
+  bitswap_stats_t st;
+  for (int i = 0; i < 200; i++) {
+    bitswap_stats(n->bitswap, &st);
+    if (st.peers >= count) return;
+    usleep(20000);
+  }
+  fail_msg("bitswap never saw %llu peers", (unsigned long long)count);
+}
+
+static void test_net_fetch_dag(void **state) {
+  (void)state;
+  node_t a, b, c;
+  node_start(&a, 0, 0);
+  node_start(&b, 0, 0);
+  node_start(&c, 0, 0);
+  uint8_t *content;
+  size_t len = 3 * 1024 * 1024 + 123;
+  cid_t root = node_add_file(&a, len, 21, 65536, &content); /* ~49 blocks, 2 levels with links_max 174 */
+  uint8_t *again;
+  cid_t root_b = node_add_file(&b, len, 21, 65536, &again); /* both hold it */
+  assert_true(cid_equal(&root, &root_b));
+  free(again);
+  node_connect(&c, &a);
+  node_connect(&c, &b);
+  wait_peers(&c, 2);
+  buf_t out = {0};
+  assert_int_equal(bitswap_get(c.bitswap, &root, &out, NET_TIMEOUT_MS), 0);
+  read_all(&c, &root, content, len);
+  bitswap_stats_t sc, sa, sb;
+  bitswap_stats(c.bitswap, &sc);
+  bitswap_stats(a.bitswap, &sa);
+  bitswap_stats(b.bitswap, &sb);
+  assert_true(sc.blocks_received >= 49);
+  assert_int_equal(sc.blocks_rejected, 0);
+  assert_true(sa.blocks_sent + sb.blocks_sent >= 49);
+  /* Spread over both holders. */
+  assert_true(sa.blocks_sent > 0 && sb.blocks_sent > 0);
+  /* The store now has it: a second read is local. */
+  uint64_t before = sc.blocks_received;
+  read_all(&c, &root, content, len);
+  bitswap_stats(c.bitswap, &sc);
+  assert_int_equal(sc.blocks_received, before);
+  buf_free(&out);
+  free(content);
+  node_stop(&c);
+  node_stop(&b);
+  node_stop(&a);
+}
+
+static void test_net_dont_have(void **state) {
+  (void)state;
+  node_t a, c;
+  node_start(&a, 0, 0);
+  node_start(&c, 0, 0);
+  node_connect(&c, &a);
+  wait_peers(&c, 1);
+  uint8_t data[100];
+  testdir_fill(data, sizeof data, 5);
+  cid_t absent = raw_cid(data, sizeof data);
+  buf_t out = {0};
+  assert_int_equal(bitswap_get(c.bitswap, &absent, &out, 600), -ETIMEDOUT);
+  bitswap_stats_t sa;
+  bitswap_stats(a.bitswap, &sa);
+  assert_true(sa.dont_haves_sent >= 1);
+  /* Through the block source: the gateway's and the mount's path. */
+  block_source_t src = bs_source(c.bs);
+  /* A held block arriving later at a is sent to c (its want stays in a's ledger). */
+  assert_int_equal(bs_put(a.bs, &absent, data, sizeof data), 0);
+  assert_int_equal(src.get(src.ctx, &absent, &out), 0);
+  assert_memory_equal(out.data, data, sizeof data);
+  buf_free(&out);
+  node_stop(&c);
+  node_stop(&a);
+}
+
+static void test_net_alone(void **state) {
+  (void)state;
+  node_t c;
+  node_start(&c, 0, 0);
+  uint8_t data[10] = {1};
+  cid_t absent = raw_cid(data, sizeof data);
+  buf_t out = {0};
+  block_source_t src = bs_source(c.bs);
+  assert_int_equal(src.get(src.ctx, &absent, &out), -ENOENT); /* nobody to ask: at once */
+  buf_free(&out);
+  node_stop(&c);
+}
+
+static void test_net_corrupt_peer(void **state) {
+  (void)state;
+  node_t a, c, d;
+  node_start(&a, 0, 0);
+  node_start(&c, 0, 0);
+  node_start(&d, RAW_CORRUPT, 0);
+  uint8_t data[5000];
+  testdir_fill(data, sizeof data, 6);
+  cid_t cid = raw_cid(data, sizeof data);
+  assert_int_equal(bs_put(a.bs, &cid, data, sizeof data), 0);
+  node_connect(&c, &d);
+  wait_peers(&c, 1);
+  buf_t out = {0};
+  /* Only the corrupt peer: its block is rejected, nothing stored. */
+  assert_int_equal(bitswap_get(c.bitswap, &cid, &out, 800), -ETIMEDOUT);
+  assert_int_equal(bs_has(c.bs, &cid, NULL), 0);
+  p2p_peer_info_t info;
+  assert_int_equal(p2p_peer_info(c.host, &d.key.id, &info), 0);
+  assert_true(info.score < 0);
+  bitswap_stats_t sc;
+  bitswap_stats(c.bitswap, &sc);
+  assert_true(sc.blocks_rejected >= 1);
+  /* With an honest peer too, the fetch completes with the right bytes. */
+  node_connect(&c, &a);
+  wait_peers(&c, 2);
+  assert_int_equal(bitswap_get(c.bitswap, &cid, &out, NET_TIMEOUT_MS), 0);
+  assert_int_equal(out.len, sizeof data);
+  assert_memory_equal(out.data, data, sizeof data);
+  buf_free(&out);
+  node_stop(&d);
+  node_stop(&c);
+  node_stop(&a);
+}
+
+static void test_net_stall_reroute(void **state) {
+  (void)state;
+  node_t a, c, s;
+  node_start(&a, 0, 0);
+  node_start(&c, 0, 300);
+  node_start(&s, RAW_STALL, 0);
+  uint8_t data[200000];
+  testdir_fill(data, sizeof data, 8);
+  cid_t cid = raw_cid(data, sizeof data);
+  assert_int_equal(bs_put(a.bs, &cid, data, sizeof data), 0);
+  node_connect(&c, &s);
+  wait_peers(&c, 1);
+  node_connect(&c, &a);
+  wait_peers(&c, 2);
+  buf_t out = {0};
+  assert_int_equal(bitswap_get(c.bitswap, &cid, &out, NET_TIMEOUT_MS), 0);
+  assert_memory_equal(out.data, data, sizeof data);
+  assert_true(s.wants_seen >= 1);
+  /* Several blocks: the staller is asked (it says HAVE to everything) and
+   * each of its want-blocks is re-routed to a. */
+  for (uint32_t i = 0; i < 4; i++) {
+    uint8_t more[3000];
+    testdir_fill(more, sizeof more, 100 + i);
+    cid_t mc = raw_cid(more, sizeof more);
+    assert_int_equal(bs_put(a.bs, &mc, more, sizeof more), 0);
+    assert_int_equal(bitswap_get(c.bitswap, &mc, &out, NET_TIMEOUT_MS), 0);
+    assert_memory_equal(out.data, more, sizeof more);
+  }
+  bitswap_stats_t sc;
+  bitswap_stats(c.bitswap, &sc);
+  assert_true(sc.stalls >= 1);
+  buf_free(&out);
+  node_stop(&s);
+  node_stop(&c);
+  node_stop(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_v120),   cmocka_unit_test(test_older_versions),
@@ -539,6 +844,9 @@ int main(void) {
       cmocka_unit_test(test_bad_items),        cmocka_unit_test(test_limits),
       cmocka_unit_test(test_arena),            cmocka_unit_test(test_ledger_rules),     cmocka_unit_test(test_ledger_cap),
       cmocka_unit_test(test_decode_into_ledger), cmocka_unit_test(test_fetch_on_miss),
+      cmocka_unit_test(test_net_alone),        cmocka_unit_test(test_net_dont_have),
+      cmocka_unit_test(test_net_fetch_dag),    cmocka_unit_test(test_net_corrupt_peer),
+      cmocka_unit_test(test_net_stall_reroute),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
