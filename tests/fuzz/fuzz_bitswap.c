@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     for (size_t i = 0; i < m.blocks_len; i++)
       if (!cid_equal(&again.blocks[i].cid, &m.blocks[i].cid) || again.blocks[i].len != m.blocks[i].len ||
-          memcmp(again.blocks[i].data, m.blocks[i].data, m.blocks[i].len) != 0)
+          (m.blocks[i].len && memcmp(again.blocks[i].data, m.blocks[i].data, m.blocks[i].len) != 0))
         abort();
     bitswap_msg_free(&again);
   }
