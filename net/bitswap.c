@@ -421,6 +421,21 @@ static void reroute_locked(bitswap_t *b, bwant_t *w, uint8_t why) {
       return;
     }
   }
+  /* Everyone was asked: ask again, for a want that stalled, the peer that
+   * stalled least among those that did not say DONT_HAVE (it may have lost
+   * the want, or the block on the way).  A cancel first, so a peer that
+   * remembers having answered takes it as a new want. */
+  if (why != ASK_STALLED) return;
+  bpeer_t *again = NULL;
+  for (size_t i = 0; i < w->asked_len; i++) {
+    ask_t *a = &w->asked[i];
+    if (!peer_usable(a->peer) || a->state == SAID_DONT_HAVE || a->state == ASK_FAILED) continue;
+    if (!again || a->peer->stalls < again->stalls) again = a->peer;
+  }
+  if (!again) return;
+  bitswap_entry_t cancel = {.cid = w->cid, .cancel = true};
+  peer_queue_locked(b, again, &cancel);
+  send_want_locked(b, w, again, true);
 }
 
 /* ---- receiving ---- */

@@ -559,7 +559,7 @@ typedef struct node {
   volatile int wants_seen;
 } node_t;
 
-enum { RAW_CORRUPT = 1, RAW_STALL = 2 };
+enum { RAW_CORRUPT = 1, RAW_STALL = 2, RAW_FORGETFUL = 3 };
 
 static void raw_reply(node_t *n, const peer_id_t *to, const bitswap_msg_t *reply) {
   buf_t out = {0};
@@ -592,6 +592,16 @@ static void raw_handler(p2p_stream_t *s, void *ctx) {
         bitswap_block_t blk = {.cid = e->cid, .data = junk, .len = sizeof junk};
         bitswap_msg_t reply = {.blocks = &blk, .blocks_len = 1};
         raw_reply(n, &from, &reply);
+      } else if (n->mode == RAW_FORGETFUL) {
+        /* drops the first want-block of each block, answers the next from its store */
+        if (e->want_have || n->wants_seen == 1) continue;
+        buf_t data = {0};
+        if (bs_get(n->bs, &e->cid, &data) == 0) {
+          bitswap_block_t blk = {.cid = e->cid, .data = data.data, .len = data.len};
+          bitswap_msg_t reply = {.blocks = &blk, .blocks_len = 1};
+          raw_reply(n, &from, &reply);
+        }
+        buf_free(&data);
       } else if (e->want_have) {
         bitswap_presence_t pr = {.cid = e->cid, .have = true};
         bitswap_msg_t reply = {.presences = &pr, .presences_len = 1};
@@ -800,6 +810,30 @@ static void test_net_corrupt_peer(void **state) {
   node_stop(&a);
 }
 
+/* One peer that lost the want: asked again after the stall timeout. */
+static void test_net_stall_reask(void **state) {
+  (void)state;
+  node_t c, f;
+  node_start(&c, 0, 300);
+  node_start(&f, RAW_FORGETFUL, 0);
+  uint8_t data[70000];
+  testdir_fill(data, sizeof data, 9);
+  cid_t cid = raw_cid(data, sizeof data);
+  assert_int_equal(bs_put(f.bs, &cid, data, sizeof data), 0);
+  node_connect(&c, &f);
+  wait_peers(&c, 1);
+  buf_t out = {0};
+  assert_int_equal(bitswap_get(c.bitswap, &cid, &out, NET_TIMEOUT_MS), 0);
+  assert_memory_equal(out.data, data, sizeof data);
+  assert_true(f.wants_seen >= 2);
+  bitswap_stats_t sc;
+  bitswap_stats(c.bitswap, &sc);
+  assert_true(sc.stalls >= 1);
+  buf_free(&out);
+  node_stop(&f);
+  node_stop(&c);
+}
+
 static void test_net_stall_reroute(void **state) {
   (void)state;
   node_t a, c, s;
@@ -846,7 +880,7 @@ int main(void) {
       cmocka_unit_test(test_decode_into_ledger), cmocka_unit_test(test_fetch_on_miss),
       cmocka_unit_test(test_net_alone),        cmocka_unit_test(test_net_dont_have),
       cmocka_unit_test(test_net_fetch_dag),    cmocka_unit_test(test_net_corrupt_peer),
-      cmocka_unit_test(test_net_stall_reroute),
+      cmocka_unit_test(test_net_stall_reroute), cmocka_unit_test(test_net_stall_reask),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
