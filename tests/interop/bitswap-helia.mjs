@@ -8,8 +8,11 @@
 //   add <file>                -> ok <cid>   (@helia/unixfs addFile as Kubo's `add --cid-version 1`:
 //                                            raw leaves, 256 KiB chunks, 174 links)
 //   cat <cid> <file> [ms]     -> ok <bytes> <milliseconds>   (@helia/unixfs cat, written to file)
+//   provide <cid>             -> ok   (helia.routing.provide: the DHT, with ANYA_HELIA_DHT=1)
 //   quit
-// Usage: ANYA_NPM_DIR=<npm_oracle dir> node bitswap-helia.mjs
+// Usage: ANYA_NPM_DIR=<npm_oracle dir> [ANYA_HELIA_DHT=1] node bitswap-helia.mjs
+// ANYA_HELIA_DHT=1 adds @libp2p/kad-dht (and the ping it needs) in server mode (/ipfs/kad/1.0.0, loopback addresses
+// kept), so Helia finds providers and provides through the DHT.
 import { createWriteStream, createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 
@@ -38,6 +41,9 @@ const { tcp } = await load('@libp2p/tcp')
 const { noise } = await load('@chainsafe/libp2p-noise')
 const { yamux } = await load('@chainsafe/libp2p-yamux')
 const { identify } = await load('@libp2p/identify')
+const withDht = process.env.ANYA_HELIA_DHT === '1'
+const { kadDHT, passthroughMapper } = withDht ? await load('@libp2p/kad-dht') : {}
+const { ping } = withDht ? await load('@libp2p/ping') : {}
 const { multiaddr } = await load('@multiformats/multiaddr')
 const { CID } = await import(`${dir}/node_modules/multiformats/dist/src/cid.js`)
 const { fixedSize } = await import(`${dir}/node_modules/ipfs-unixfs-importer/dist/src/chunker/index.js`)
@@ -71,7 +77,10 @@ const helia = withBitswap(withOwnLibp2p(createHeliaLight({}), {
   transports: [tcp()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
-  services: { identify: identify() }
+  services: {
+    identify: identify(),
+    ...(withDht ? { ping: ping(), dht: kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }) } : {})
+  }
 }))
 await helia.start()
 const fs = unixfs(helia)
@@ -107,6 +116,9 @@ async function command (words) {
       await new Promise((resolve, reject) => out.end((err) => err ? reject(err) : resolve()))
       return `${bytes} ${Math.round(performance.now() - start)}`
     }
+    case 'provide':
+      await helia.routing.provide(CID.parse(words[1]), { signal: AbortSignal.timeout(60000) })
+      return ''
     case 'quit':
       await helia.stop()
       process.exit(0)
