@@ -34,6 +34,7 @@ int bitswap_version_of(const char *protocol, bitswap_version_t *out) {
 int bitswap_cid_from_prefix(const uint8_t *prefix, size_t prefix_len, const uint8_t *data, size_t len,
                             cid_t *out) {
   assert(out && (data || len == 0));
+  if (!prefix || prefix_len == 0) return err_set(-EINVAL, "bitswap: a block without a prefix");
   uint64_t v[4];
   size_t off = 0;
   for (int i = 0; i < 4; i++) {

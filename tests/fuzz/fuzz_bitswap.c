@@ -1,7 +1,8 @@
 /*
  * fuzz_bitswap: what a remote peer controls on the server side.  Arbitrary
  * bytes go through bitswap_msg_decode; an accepted message must re-encode
- * and decode to the same items (CIDs, flags, block bytes), and its
+ * and decode to the same items (CIDs, flags, block bytes), half of them
+ * decoded into an arena reused across inputs, and its
  * wantlist is applied to a ledger carried across inputs (so full/cancel/
  * cap interplay is explored), whose invariants are checked after every
  * update and a take.  Violations abort().
@@ -13,6 +14,7 @@
 #include "bitswap.h"
 
 static bitswap_ledger_t ledger;
+static bitswap_arena_t arena; /* reused across inputs, as a stream's reader does */
 
 static void check_ledger(const bitswap_ledger_t *l) {
   if (l->len > BITSWAP_LEDGER_ENTRIES_MAX || l->len > l->cap || l->pending > l->len) abort();
@@ -27,8 +29,11 @@ static void check_ledger(const bitswap_ledger_t *l) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   bitswap_msg_t m;
-  if (bitswap_msg_decode(data, size, &m) != 0) {
+  bool use_arena = size & 2;
+  int rc = use_arena ? bitswap_msg_decode_arena(data, size, &m, &arena) : bitswap_msg_decode(data, size, &m);
+  if (rc != 0) {
     if (m.pb || m.entries || m.blocks || m.presences) abort(); /* owns nothing on error */
+    if (arena.busy) abort();
     return 0;
   }
   for (size_t i = 0; i < m.blocks_len; i++) {

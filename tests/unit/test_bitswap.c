@@ -173,6 +173,7 @@ static void test_prefix(void **state) {
   assert_int_equal(bitswap_cid_from_prefix(prefix, n, data, sizeof data, &got), 0);
   assert_true(cid_equal(&got, &c1));
   /* Rejections. */
+  assert_int_equal(bitswap_cid_from_prefix(NULL, 0, data, 1, &got), -EINVAL);
   assert_int_equal(bitswap_cid_from_prefix((const uint8_t *)"\x01\x55\x12", 3, data, 1, &got), -EINVAL);
   assert_int_equal(bitswap_cid_from_prefix((const uint8_t *)"\x01\x55\x12\x20\x00", 5, data, 1, &got), -EINVAL);
   assert_int_equal(bitswap_cid_from_prefix((const uint8_t *)"\x01\x55\x12\x14", 4, data, 1, &got), -EINVAL);
