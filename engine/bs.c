@@ -207,6 +207,14 @@ struct bs {
   bool gc_active;                /* between bs_gc_begin and bs_gc_end */
   bool gc_overflow;              /* the touched set could not grow: sweep nothing */
   mhset_t gc_touched;            /* multihashes put or touched during the GC */
+
+  /* Fetch on miss (bs_set_fetcher): read by bs_source's get under
+   * fetcher_mutex, a lock of its own so a fetch never touches the store's. */
+  pthread_mutex_t fetcher_mutex;
+  pthread_cond_t fetcher_cond;   /* fetcher_calls dropped to 0 */
+  bs_fetch_fn fetcher;           /* NULL: a miss stays -ENOENT */
+  void *fetcher_ctx;
+  uint64_t fetcher_calls;        /* calls into the fetcher in progress */
 };
 
 /* ---- small helpers ---- */
@@ -1760,7 +1768,32 @@ static int sink_put(void *ctx, const cid_t *cid, const uint8_t *data, size_t len
   return rc < 0 ? rc : 0;
 }
 
-static int source_get(void *ctx, const cid_t *cid, buf_t *out) { return bs_get(ctx, cid, out); }
+/* A miss asks the fetcher (if any), which verifies, stores and fills out. */
+static int source_get(void *ctx, const cid_t *cid, buf_t *out) {
+  bs_t *bs = ctx;
+  int rc = bs_get(bs, cid, out);
+  if (rc != -ENOENT) return rc;
+  pthread_mutex_lock(&bs->fetcher_mutex);
+  bs_fetch_fn fn = bs->fetcher;
+  void *fn_ctx = bs->fetcher_ctx;
+  if (fn) bs->fetcher_calls++;
+  pthread_mutex_unlock(&bs->fetcher_mutex);
+  if (!fn) return rc;
+  rc = fn(fn_ctx, cid, out);
+  pthread_mutex_lock(&bs->fetcher_mutex);
+  if (--bs->fetcher_calls == 0) pthread_cond_broadcast(&bs->fetcher_cond);
+  pthread_mutex_unlock(&bs->fetcher_mutex);
+  return rc;
+}
+
+void bs_set_fetcher(bs_t *bs, bs_fetch_fn fn, void *ctx) {
+  pthread_mutex_lock(&bs->fetcher_mutex);
+  bs->fetcher = fn;
+  bs->fetcher_ctx = fn ? ctx : NULL;
+  /* The old fetcher may go away once this returns: wait out its calls. */
+  while (bs->fetcher_calls) pthread_cond_wait(&bs->fetcher_cond, &bs->fetcher_mutex);
+  pthread_mutex_unlock(&bs->fetcher_mutex);
+}
 
 block_sink_t bs_sink(bs_t *bs) { return (block_sink_t){.put = sink_put, .ctx = bs}; }
 block_source_t bs_source(bs_t *bs) { return (block_source_t){.get = source_get, .ctx = bs}; }
@@ -2114,6 +2147,8 @@ static void bs_free(bs_t *bs) {
   pthread_mutex_destroy(&bs->mutex);
   pthread_mutex_destroy(&bs->compact_mutex);
   pthread_mutex_destroy(&bs->seg_mutex);
+  pthread_mutex_destroy(&bs->fetcher_mutex);
+  pthread_cond_destroy(&bs->fetcher_cond);
   pthread_cond_destroy(&bs->seg_cond);
   pthread_cond_destroy(&bs->flusher_cond);
   pthread_cond_destroy(&bs->done_cond);
@@ -2136,6 +2171,8 @@ int bs_open(const char *dir, const bs_options_t *opts, bs_t **out) {
   pthread_mutex_init(&bs->seg_mutex, &attr);
   pthread_mutexattr_destroy(&attr);
   pthread_mutex_init(&bs->compact_mutex, NULL);
+  pthread_mutex_init(&bs->fetcher_mutex, NULL);
+  pthread_cond_init(&bs->fetcher_cond, NULL);
   pthread_cond_init(&bs->seg_cond, NULL);
   pthread_cond_init(&bs->flusher_cond, NULL);
   pthread_cond_init(&bs->done_cond, NULL);

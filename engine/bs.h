@@ -200,7 +200,9 @@ block_source_t bs_source(bs_t *bs);
  * the store lacks (bs_get itself never does: fsck, GC and stat stay local).
  * The fetcher verifies and stores the block, fills out, and returns 0,
  * -ENOENT (nobody has it) or -ETIMEDOUT.  NULL fn removes it.  Set before
- * readers start, cleared before the fetcher goes away. */
+ * readers start, cleared before the fetcher goes away: bs_set_fetcher
+ * returns only when no call into the previous fetcher is in progress (so
+ * make those calls return first, e.g. -ECANCELED). */
 typedef int (*bs_fetch_fn)(void *ctx, const cid_t *cid, buf_t *out);
 void bs_set_fetcher(bs_t *bs, bs_fetch_fn fn, void *ctx);
 

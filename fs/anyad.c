@@ -152,7 +152,8 @@ static int reply_node(fuse_req_t req, const fs_node_t *n) {
 /* errno for the kernel from an engine error (err_set messages go to the log). */
 static int kernel_errno(int rc) {
   if (rc == -ENOENT || rc == -ENOTDIR || rc == -EISDIR || rc == -EINVAL || rc == -ENOMEM || rc == -ENAMETOOLONG ||
-      rc == -ENFILE || rc == -EEXIST || rc == -EPERM || rc == -EACCES || rc == -EROFS)
+      rc == -ENFILE || rc == -EEXIST || rc == -EPERM || rc == -EACCES || rc == -EROFS ||
+      rc == -ETIMEDOUT) /* a block the network did not deliver in time (fetch on miss) */
     return -rc;
   log_kv(LOG_LEVEL_WARN, "fs", ((log_kv_t[]){LOG_INT("errno", -rc), LOG_STR("error", err_msg(rc))}), "I/O error");
   return EIO;

@@ -117,7 +117,8 @@ static int src_get(void *ctx, const cid_t *cid, buf_t *out) {
     s->bailed = true;
     return err_set(-EAGAIN, "inline budget spent");
   }
-  int rc = bs_get(s->bs, cid, out);
+  block_source_t src = bs_source(s->bs); /* a miss asks the network (bs_set_fetcher) */
+  int rc = src.get(src.ctx, cid, out);
   if (rc) return rc;
   s->fetches++;
   s->bytes += out->len;
@@ -221,6 +222,7 @@ static int fail_engine(rq_t *r, int rc, const char *what) {
   switch (rc) {
     case -ENOENT: return fail(r, 404, "%s: %s (not in this node's store)", what, msg);
     case -ENOTDIR: return fail(r, 404, "%s: %s", what, msg);
+    case -ETIMEDOUT: return fail(r, 504, "%s: %s (not in this node's store; the network did not deliver it in time)", what, msg);
     case -ENAMETOOLONG: return fail(r, 400, "%s: %s", what, msg);
     case -EIO:
       return fail(r, 501, "%s: %s; the node is not UnixFS: ask for ?format=raw or ?format=car", what, msg);
@@ -387,7 +389,14 @@ static int serve_car(rq_t *r) {
   r->src.recording = true;
   if (r->t.segments == 0 && r->root.hash.code != MH_IDENTITY) {
     int present = bs_has(r->gw->bs, &r->root, NULL);
-    if (present <= 0) return fail(r, 404, "block %s not found (not in this node's store)", r->root_text);
+    if (present <= 0) {
+      /* not stored: the network may have it (fetch on miss) */
+      buf_t block = {0};
+      int frc = src_get(&r->src, &r->root, &block);
+      buf_free(&block);
+      if (frc == -ENOENT) return fail(r, 404, "block %s not found (not in this node's store)", r->root_text);
+      if (frc) return fail_engine(r, frc, "block");
+    }
   }
   int rc = walk_path(r);
   if (rc >= 0) return rc;

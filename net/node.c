@@ -84,8 +84,13 @@ int node_start(repo_t *repo, const char *p2p_addr, node_t **out) {
   };
   rc = p2p_new(&o, &n->host);
   /* ---- before p2p_start: modules that register protocols and peer events ----
-   * bitswap_new (repo->bs, network.fetch_timeout). */
+   * the DHT first (Bitswap asks it for providers). */
   if (!rc) rc = kad_up(n);
+  if (!rc) {
+    bitswap_opts_t bo = {.host = n->host, .bs = repo->bs, .kad = n->kad,
+                         .fetch_timeout_ms = (uint32_t)config_duration_ms(cfg, "network.fetch_timeout")};
+    rc = bitswap_new(&bo, &n->bitswap);
+  }
   if (!rc) rc = p2p_start(n->host);
   /* ---- after p2p_start: background work ---- */
   if (!rc) rc = kad_start(n->kad);
@@ -102,6 +107,7 @@ void node_stop(node_t *n) {
   /* ---- the modules stop first (their handlers end when the host closes their streams) ----
    * bitswap_free, kad_free: after p2p_free when they only own handler state. */
   kad_stop(n->kad);
+  bitswap_free(n->bitswap); /* before the host: it frees streams of the host */
   p2p_free(n->host);
   kad_free(n->kad);
   free(n);

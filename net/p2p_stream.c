@@ -340,6 +340,7 @@ void p2p_stream_reset(p2p_stream_t *s) {
   map_remove(c, s);
   s->rst = true;
   s->rx_off = s->rx.len; /* what was not read is gone with the stream */
+  pthread_cond_broadcast(&s->cond); /* another thread blocked on the stream fails at once */
   pthread_mutex_unlock(&c->mu);
   conn_kick(c);
 }

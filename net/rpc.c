@@ -1116,7 +1116,8 @@ static void cmd_block_get(rpc_t *rpc, http_req_t *req, const args_t *a) {
   buf_t data = {0};
   int rc = arg ? parse_cid(arg, &cid) : err_set(-EINVAL, "argument \"cid\" is required");
   char text[CID_TEXT_BYTES_MAX];
-  if (!rc) cid_format_default(&cid, text), rc = bs_get(rpc->repo->bs, &cid, &data);
+  block_source_t src = bs_source(rpc->repo->bs); /* fetched from the network on a miss */
+  if (!rc) cid_format_default(&cid, text), rc = src.get(src.ctx, &cid, &data);
   if (rc == -ENOENT) rc = err_set(rc, "block %s not found", text);
   if (rc) reply_rc(req, rc);
   else http_respond(req, 200, "application/octet-stream", data.data, data.len);

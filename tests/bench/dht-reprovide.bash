@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench section 14: the DHT reprovider (net/kad.c) on a loopback network of
+# make bench section 15: the DHT reprovider (net/kad.c) on a loopback network of
 # BENCH_DHT_NODES (20) DHT server processes (build/bench/kad_bench: one host per process, real
 # TCP and Noise and yamux between them, each node its own LevelDB store): the time to reprovide
 # BENCH_DHT_KEYS (100000) multihashes batched by keyspace region (one lookup per region, each

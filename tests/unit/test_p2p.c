@@ -338,6 +338,42 @@ static void test_echo_and_negotiation(void **state) {
   host_free(b);
 }
 
+/* A reset from another thread wakes a reader blocked on the stream at once. */
+typedef struct reset_arg {
+  p2p_stream_t *s;
+  ssize_t got;
+} reset_arg_t;
+static void *blocked_reader(void *arg) {
+  reset_arg_t *r = arg;
+  char byte;
+  r->got = p2p_stream_read(r->s, &byte, 1, 20000);
+  return NULL;
+}
+static void test_reset_wakes_reader(void **state) {
+  (void)state;
+  host_t *a = host_new(21, 0, 0), *b = host_new(22, 0, 0);
+  assert_int_equal(connect_to(a, b), 0);
+  atomic_store(&hold_release, false);
+  const char *protos[] = {HOLD};
+  reset_arg_t r = {0};
+  assert_int_equal(p2p_stream_open(a->p, &b->key.id, protos, 1, 5000, &r.s), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, blocked_reader, &r), 0);
+  sleep_ms(200); /* the reader is waiting: the holder sends nothing */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  p2p_stream_reset(r.s);
+  pthread_join(t, NULL);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(r.got, -ECONNRESET);
+  /* woken by the reset, not by its 20 s timeout */
+  assert_true(t1.tv_sec - t0.tv_sec < 10);
+  p2p_stream_free(r.s);
+  atomic_store(&hold_release, true);
+  host_free(a);
+  host_free(b);
+}
+
 static void test_64mib_stream(void **state) {
   (void)state;
   host_t *a = host_new(5, 0, 0), *b = host_new(6, 0, 0);
@@ -764,6 +800,7 @@ int main(void) {
       cmocka_unit_test(test_dial_errors),
       cmocka_unit_test(test_inbound_streams_bounded),
       cmocka_unit_test(test_malformed_input),
+      cmocka_unit_test(test_reset_wakes_reader),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
