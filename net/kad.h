@@ -135,7 +135,9 @@ int kad_provide_report(kad_t *k, const uint8_t *mh, size_t len, uint32_t timeout
 /* Providers of mh, local store first, then the network: fn per provider
  * (addresses added to the peer store first); fn returns nonzero to stop.
  * Returns how many were reported (max 0 = 20): 0 when the lookup ended
- * without any, -ETIMEDOUT when the time ran out without any. */
+ * without any, -ETIMEDOUT when the time ran out without any.  fn runs on the
+ * caller's thread for the local store's providers and on one of the lookup's
+ * threads for the network's, one call at a time, all before the return. */
 typedef int (*kad_provider_fn)(void *ctx, const peer_id_t *peer, const multiaddr_t *addrs, size_t n);
 int kad_find_providers(kad_t *k, const uint8_t *mh, size_t len, size_t max, uint32_t timeout_ms,
                        kad_provider_fn fn, void *ctx);
