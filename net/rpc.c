@@ -2066,8 +2066,8 @@ static int provided_to(void *ctx, const peer_id_t *peer) {
 static void cmd_routing_provide(rpc_t *rpc, http_req_t *req, const args_t *a) {
   cid_t cid;
   if (routing_cid(rpc, req, a, &cid)) return;
-  int rc = arg_bool(a, "recursive");
-  if (rc < 0) return reply_rc(req, rc);
+  int rc = arg_bool(a, "recursive"); /* -1: not given */
+  if (rc < -1) return reply_rc(req, rc);
   if (rc == 1) return reply_error(req, 400, "recursive provide is not supported; provide each CID");
   uint64_t size;
   if (bs_has(rpc->repo->bs, &cid, &size) != 1) return reply_error(req, 500, "block not found locally, cannot provide");
