@@ -160,11 +160,12 @@ static bool unspecified(const multiaddr_t *ma) {
   return false;
 }
 
-/* Our listen addresses for records we hand out (wildcards left out). */
+/* Our addresses for records we hand out: identify's (wildcards expanded,
+ * private ones only when the host announces them); never an unspecified one. */
 static size_t own_addrs(kad_t *k, multiaddr_t *out, size_t cap) {
   if (!k->host) return 0;
   multiaddr_t all[KAD_MSG_ADDRS_MAX];
-  size_t n = p2p_listen_addrs(k->host, all, KAD_MSG_ADDRS_MAX), kept = 0;
+  size_t n = p2p_announce_addrs(k->host, all, KAD_MSG_ADDRS_MAX), kept = 0;
   for (size_t i = 0; i < n && i < KAD_MSG_ADDRS_MAX && kept < cap; i++)
     if (!unspecified(&all[i])) out[kept++] = all[i];
   return kept;
@@ -371,12 +372,20 @@ static void on_peer(void *ctx, enum p2p_event event, const peer_id_t *peer) {
   kad_t *k = ctx;
   if (event != P2P_PEER_IDENTIFIED) return; /* disconnected peers stay until a query to them fails (go) */
   bool supports = p2p_peer_supports(k->host, peer, k->protocol);
+  int rc = 0;
   pthread_mutex_lock(&k->mu);
   if (!k->stopping) {
-    if (supports) kad_table_add(&k->table, peer, mono_ms(), NULL);
+    if (supports) rc = kad_table_add(&k->table, peer, mono_ms(), NULL);
     else kad_table_remove(&k->table, peer);
   }
+  size_t size = k->table.size;
   pthread_mutex_unlock(&k->mu);
+  if (log_enabled(LOG_LEVEL_DEBUG)) {
+    char id[PEER_ID_TEXT_BYTES_MAX] = "?";
+    peer_id_format(peer, id);
+    log_debug("kad", "peer %s identified: %s (%d), routing table %zu", id, supports ? "a DHT server" : "not a DHT server",
+              rc, size);
+  }
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -403,6 +412,11 @@ static int request(kad_t *k, const peer_id_t *peer, const kad_msg_t *req, kad_ms
   else kad_table_mark_useful(&k->table, peer, mono_ms());
   pthread_mutex_unlock(&k->mu);
   return rc;
+}
+
+int kad_request(kad_t *k, const peer_id_t *peer, const kad_msg_t *req, kad_msg_t *reply, uint32_t timeout_ms) {
+  if (!k->host) return -ENOTCONN;
+  return request(k, peer, req, reply, timeout_ms);
 }
 
 /* ---- the iterative lookup ---------------------------------------------- */
@@ -521,7 +535,11 @@ static void *lookup_worker(void *arg) {
       l->queried++;
       kad_msg_free(&reply);
     } else {
-      log_trace("kad", "query failed: %s", err_msg(rc));
+      if (log_enabled(LOG_LEVEL_DEBUG)) {
+        char text[PEER_ID_TEXT_BYTES_MAX] = "?";
+        peer_id_format(&id, text);
+        log_debug("kad", "request type=%d to %s failed: %s", (int)l->req.type, text, err_msg(rc));
+      }
       pthread_mutex_lock(&l->mu);
     }
     lk_peer_t *again = lookup_find(l, &id);

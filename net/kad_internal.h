@@ -184,5 +184,8 @@ struct kad;
 int kad_handle_message(struct kad *k, const peer_id_t *from, const kad_msg_t *in, kad_msg_t *out, bool *reply);
 /* One routing-table refresh now (what the background thread does every 10 min). */
 void kad_refresh(struct kad *k);
+/* One request to one peer; reply (may be NULL: nothing read back) to be
+ * kad_msg_free'd on success.  A peer that fails leaves the routing table. */
+int kad_request(struct kad *k, const peer_id_t *peer, const kad_msg_t *req, kad_msg_t *reply, uint32_t timeout_ms);
 
 #endif

@@ -7,7 +7,9 @@
  * 127.0.0.1:0, its store under DIR/n<i>, real TCP between them), joins them
  * into one network, then in this process (also a server) times:
  *   - kad_reprovide of KEYS synthetic multihashes (batched by region: one
- *     lookup per region, each peer all of a region's records on one stream);
+ *     lookup per region, each peer all of a region's records on one stream),
+ *     until the peers of the last region have stored its last record (asked
+ *     with GET_PROVIDERS: a stream is handled in order, so all before it are in);
  *   - kad_provide of NAIVE_KEYS other keys one by one (one lookup per key,
  *     the naive way), extrapolated to KEYS for the ratio.
  * Prints key=value lines: keys, regions, announcements, reprovide_s,
@@ -83,6 +85,65 @@ static int node_up(const char *dir, uint32_t i, bool with_source, node_t *n) {
   if (!rc && p2p_listen_addrs(n->host, &bound, 1) != 1) rc = -EADDRNOTAVAIL;
   if (!rc) rc = ma_with_peer(&bound, &key.id, &full);
   if (!rc) rc = ma_format(&full, n->addr);
+  return rc;
+}
+
+static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, KAD_HASH_BYTES); }
+
+static const uint8_t *dist_target;
+static int peer_dist_cmp(const void *a, const void *b) {
+  uint8_t ha[KAD_HASH_BYTES], hb[KAD_HASH_BYTES];
+  kad_hash(((const peer_id_t *)a)->bytes, ((const peer_id_t *)a)->len, ha);
+  kad_hash(((const peer_id_t *)b)->bytes, ((const peer_id_t *)b)->len, hb);
+  return kad_distance_cmp(dist_target, ha, hb);
+}
+
+/* Polls the peers that got the last region (the k closest of our table to
+ * its middle key, which is what the region's lookup finds in a network we
+ * fully know) until each lists us as a provider of the key written last: a
+ * stream is handled in order, so everything before it is stored. */
+static int wait_stored(node_t *self, unsigned bits) {
+  typedef struct { uint8_t hash[KAD_HASH_BYTES]; uint32_t i; } hk_t;
+  hk_t *keys = malloc((size_t)source_keys * sizeof *keys);
+  if (!keys || !source_keys) return free(keys), source_keys ? -ENOMEM : 0;
+  for (uint32_t i = 0; i < source_keys; i++) {
+    uint8_t mh[34];
+    key_at(i, mh);
+    kad_hash(mh, sizeof mh, keys[i].hash);
+    keys[i].i = i;
+  }
+  qsort(keys, source_keys, sizeof *keys, hash_cmp);
+  size_t first = source_keys - 1; /* the last region's first key */
+  while (first > 0 && kad_cpl(keys[first - 1].hash, keys[source_keys - 1].hash) >= bits) first--;
+  uint8_t target[KAD_HASH_BYTES], last[34];
+  memcpy(target, keys[first + (source_keys - first) / 2].hash, KAD_HASH_BYTES);
+  key_at(keys[source_keys - 1].i, last);
+  free(keys);
+  peer_id_t peers[NODES_MAX];
+  int n = kad_table_peers(self->kad, peers, NODES_MAX);
+  if (n > NODES_MAX) n = NODES_MAX;
+  dist_target = target;
+  qsort(peers, (size_t)n, sizeof *peers, peer_dist_cmp);
+  if (n > KAD_K) n = KAD_K;
+  const peer_id_t *me = &p2p_key(self->host)->id;
+  kad_msg_t req = {0};
+  req.type = KAD_GET_PROVIDERS;
+  if (buf_append(&req.key, last, sizeof last)) return -ENOMEM;
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    bool stored = false;
+    for (int attempt = 0; attempt < 6000 && !stored; attempt++) { /* 60 s at most */
+      kad_msg_t reply;
+      if (kad_request(self->kad, &peers[i], &req, &reply, 10000) == 0) {
+        for (size_t p = 0; p < reply.provider_count; p++)
+          if (peer_id_equal(&reply.providers[p].id, me)) stored = true;
+        kad_msg_free(&reply);
+      }
+      if (!stored) usleep(10000);
+    }
+    if (!stored) rc = err_set(-ETIMEDOUT, "a peer never stored the last record");
+  }
+  kad_msg_free(&req);
   return rc;
 }
 
@@ -175,6 +236,7 @@ int main(int argc, char **argv) {
     kad_reprovide_stat_t st;
     double t0 = now_s();
     rc = kad_reprovide(self.kad, &st);
+    if (!rc) rc = wait_stored(&self, st.prefix_bits);
     double t1 = now_s();
     if (rc) fprintf(stderr, "reprovide: %s\n", err_msg(rc));
     double naive_s = 0;
