@@ -298,7 +298,8 @@ static int write_api_file(net_t *n, const char *addr) {
 }
 
 /* IPNS for the listeners and the mount: over opts->ipns_routing when given,
- * else the node's DHT when the node runs, else our own records only. */
+ * else the node's DHT when the node runs, else our own records only.  With
+ * routing, our record is republished every IPNS_REPUBLISH_INTERVAL_MS. */
 static int start_ipns(net_t *n, const net_opts_t *opts) {
   peer_key_t key;
   int rc = peer_key_load(opts->repo->path, &key);
@@ -309,7 +310,8 @@ static int start_ipns(net_t *n, const net_opts_t *opts) {
     dht = ipns_kad_routing(n->node->kad);
     routing = &dht;
   }
-  ipns_opts_t o = {.routing = routing, .key = &key, .repo_path = opts->repo->path};
+  ipns_opts_t o = {.routing = routing, .key = &key, .repo_path = opts->repo->path,
+                   .republish_interval_ms = routing ? IPNS_REPUBLISH_INTERVAL_MS : 0};
   rc = ipns_new(&o, &n->ipns);
   explicit_bzero(&key, sizeof key);
   return rc;
@@ -404,6 +406,7 @@ void net_stop(net_t *n) {
   dwn_http_free(n->dwn);
   gateway_free(n->gateway);
   rpc_free(n->rpc);
+  if (n->node) kad_stop(n->node->kad); /* cuts a republish in progress short */
   ipns_free(n->ipns);
   node_stop(n->node);
   pthread_cond_destroy(&n->wake);
