@@ -22,7 +22,7 @@
 //      anyad answers neither, and still resolves /ipfs/CID_A
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createLibp2p } from 'libp2p'
+import { createHeliaLight, withOwnLibp2p } from './helia-lib.mjs'
 import { unixfs } from '@helia/unixfs'
 import { ipns, createIPNSRecord, IPNSEntry, multihashToIPNSRoutingKey } from '@helia/ipns'
 import { tcp } from '@libp2p/tcp'
@@ -37,44 +37,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { base36 } from 'multiformats/bases/base36'
 import { base32 } from 'multiformats/bases/base32'
 
-// libp2p 3 uses Promise.withResolvers (Node 22); this machine has Node 20.
-Promise.withResolvers ??= function () {
-  let resolve, reject
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej })
-  return { promise, resolve, reject }
-}
-
-// helia's index imports @helia/libp2p's and @helia/http's defaults (undici 8
-// needs Node 22): the Helia class and the libp2p router come from their own
-// files (this script runs from the npm directory), and the libp2p mixin is
-// @helia/libp2p's withLibp2pLight without those defaults.  So Helia has no
-// HTTP routers or gateways: nothing leaves this machine.
+// Helia 7 without its Node 22 defaults, and the Node 20 polyfill: helia-lib.mjs.
 const nodeModules = new URL('./node_modules/', import.meta.url)
-const { Helia } = await import(new URL('helia/dist/src/helia.js', nodeModules))
-const { libp2pRouting } = await import(new URL('@helia/libp2p/dist/src/routing.js', nodeModules))
 const { Key } = await import(new URL('interface-datastore/dist/src/index.js', nodeModules))
-
-function withOwnLibp2p (helia, opts) {
-  let node
-  Object.defineProperty(helia, 'libp2p', {
-    configurable: true,
-    enumerable: true,
-    get () {
-      if (node == null) throw new Error('libp2p not started')
-      return node
-    }
-  })
-  helia.addMixin({
-    name: 'libp2p',
-    start: async (h) => {
-      node ??= await createLibp2p({ ...opts, datastore: h.datastore })
-      if (!h.hasRouter('libp2p-router')) h.addRouter(libp2pRouting(node))
-      await node.start()
-    },
-    stop: async () => { await node?.stop() }
-  })
-  return helia
-}
 
 const [ANYA, ANYAD_MA, GW_PORT, FILE_A, FILE_B, CID_A, CID_B, MOUNT] = process.argv.slice(2)
 const STEP_MS = 30000
@@ -110,7 +75,7 @@ async function until (what, fn) {
 
 const bytesA = readFileSync(FILE_A)
 const bytesB = readFileSync(FILE_B)
-const helia = withOwnLibp2p(new Helia({ name: 'helia', version: '7' }), {
+const helia = withOwnLibp2p(createHeliaLight({}), {
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
   transports: [tcp()],
   connectionEncrypters: [noise()],
