@@ -6,9 +6,10 @@
  * p2p_stream.c holds the streams, p2p_peers.c the peer store, identify,
  * ping and the connection manager; p2p_internal.h says who owns what.
  *
- * Data path.  In: the loop decrypts every complete Noise frame of a socket
- * read into one plaintext buffer and hands it to yamux_input in one call
- * (c->mu held once), whose data events append to the streams' queues.  Out:
+ * Data path.  In: the loop decrypts each complete Noise frame of a socket
+ * read in place in libevent's input buffer and hands it straight to
+ * yamux_input (c->mu held per frame), whose data events append to the
+ * streams' queues; the streams are woken once per batch.  Out:
  * writers copy into yamux (yamux_write, under c->mu) and kick the loop
  * (one event_active per batch); the loop swaps yamux's whole output buffer
  * out under the lock, then encrypts it outside the lock into frames of up
@@ -608,24 +609,22 @@ static int step_noise(p2p_conn_t *c, struct evbuffer *in) {
   return 1;
 }
 
-/* Every complete Noise frame decrypted into c->plain, then handed on. */
-static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
-  for (;;) {
-    uint8_t hdr[2];
-    size_t avail = evbuffer_get_length(in);
-    if (avail < 2) break;
-    evbuffer_copyout(in, hdr, 2);
-    size_t len = (size_t)hdr[0] << 8 | hdr[1];
-    if (len < NOISE_TAG_BYTES) return err_set(-EPROTO, "a Noise frame of %zu bytes", len);
-    if (avail < 2 + len) break;
-    if (buf_reserve(&c->plain, len)) return -ENOMEM;
-    uint8_t *d = evbuffer_pullup(in, (ssize_t)(2 + len));
-    int n = noise_decrypt(c->rx, d + 2, len, c->plain.data + c->plain.len);
-    evbuffer_drain(in, 2 + len);
-    if (n < 0) return err_set(-EPROTO, "a Noise frame does not decrypt");
-    c->plain.len += (size_t)n;
-    if (c->plain.len >= P2P_READ_BYTES_MAX * 4) break; /* hand these on first */
-  }
+/* Hands len decrypted bytes to yamux (c->mu taken here; wake-ups wait for
+ * the end of the batch: c->in_input). */
+static int conn_yamux_input(p2p_conn_t *c, const uint8_t *data, size_t len) {
+  pthread_mutex_lock(&c->mu);
+  c->discard_count = 0;
+  int rc = c->y ? yamux_input(c->y, data, len) : -ECONNRESET;
+  for (size_t i = 0; i < c->discard_count && c->y; i++) yamux_consumed(c->y, c->discard[i].id, c->discard[i].n);
+  c->discard_count = 0;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+/* Decrypted bytes before yamux runs: multistream-select of /yamux/1.0.0
+ * through c->plain; what follows the agreement goes to yamux. */
+static int conn_upgrade_input(p2p_conn_t *c, const uint8_t *data, size_t len) {
+  if (buf_append(&c->plain, data, len)) return -ENOMEM;
   size_t off = 0;
   while (c->state == CONN_MSS_YAMUX && off < c->plain.len) {
     char text[MSS_PROTOCOL_BYTES_MAX + 1];
@@ -636,37 +635,63 @@ static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
     int rc = upgrade_mss_message(c, text);
     if (rc < 0) return rc;
   }
+  int rc = 0;
   if (c->state == CONN_READY && off < c->plain.len) {
-    pthread_mutex_lock(&c->mu);
-    c->discard_count = 0;
-    c->in_input = true;
-    int rc = c->y ? yamux_input(c->y, c->plain.data + off, c->plain.len - off) : -ECONNRESET;
-    c->in_input = false;
-    stream_wake_pending(c);
-    for (size_t i = 0; i < c->discard_count && c->y; i++) yamux_consumed(c->y, c->discard[i].id, c->discard[i].n);
-    c->discard_count = 0;
-    pthread_mutex_unlock(&c->mu);
+    rc = conn_yamux_input(c, c->plain.data + off, c->plain.len - off);
     off = c->plain.len;
-    if (rc < 0) {
-      buf_reset(&c->plain);
-      return rc;
-    }
   }
-  if (off == c->plain.len) {
+  if (off == c->plain.len || rc < 0) {
     buf_reset(&c->plain);
   } else if (off) {
     memmove(c->plain.data, c->plain.data + off, c->plain.len - off);
     c->plain.len -= off;
   }
-  if (c->state == CONN_CLOSED) return 0;
-  /* more complete frames may wait (the batch limit above) */
-  uint8_t hdr[2];
-  size_t avail = evbuffer_get_length(in);
-  if (avail >= 2) {
+  return rc;
+}
+
+/* Every complete Noise frame, up to P2P_INPUT_BATCH_BYTES: decrypted in place
+ * in the input buffer and handed on at once (to yamux straight from there),
+ * the streams given data woken once at the end.  1: more frames wait. */
+static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
+  pthread_mutex_lock(&c->mu);
+  c->in_input = true;
+  pthread_mutex_unlock(&c->mu);
+  int rc = 0;
+  for (size_t done = 0; rc == 0 && c->state != CONN_CLOSED;) {
+    uint8_t hdr[2];
+    size_t avail = evbuffer_get_length(in);
+    if (avail < 2) break;
     evbuffer_copyout(in, hdr, 2);
-    if (avail >= 2 + ((size_t)hdr[0] << 8 | hdr[1])) return 1;
+    size_t len = (size_t)hdr[0] << 8 | hdr[1];
+    if (len < NOISE_TAG_BYTES) {
+      rc = err_set(-EPROTO, "a Noise frame of %zu bytes", len);
+      break;
+    }
+    if (avail < 2 + len) break;
+    if (done >= P2P_INPUT_BATCH_BYTES) {
+      rc = 1; /* hand these on first */
+      break;
+    }
+    uint8_t *d = evbuffer_pullup(in, (ssize_t)(2 + len));
+    if (!d) {
+      rc = -ENOMEM;
+      break;
+    }
+    int n = noise_decrypt(c->rx, d + 2, len, d + 2);
+    if (n < 0) {
+      rc = err_set(-EPROTO, "a Noise frame does not decrypt");
+      break;
+    }
+    if (c->state == CONN_READY && c->plain.len == 0) rc = n ? conn_yamux_input(c, d + 2, (size_t)n) : 0;
+    else rc = conn_upgrade_input(c, d + 2, (size_t)n);
+    evbuffer_drain(in, 2 + len);
+    done += 2 + len;
   }
-  return 0;
+  pthread_mutex_lock(&c->mu);
+  c->in_input = false;
+  stream_wake_pending(c);
+  pthread_mutex_unlock(&c->mu);
+  return rc;
 }
 
 static void read_cb(struct bufferevent *bev, void *arg) {

@@ -31,6 +31,7 @@
 #define P2P_LOOPS_MAX 64
 #define P2P_OUT_BYTES_HIGH (4u * 1024 * 1024)   /* socket output queued before yamux output waits */
 #define P2P_READ_BYTES_MAX (1u * 1024 * 1024)   /* one socket read */
+#define P2P_INPUT_BATCH_BYTES (4u * 1024 * 1024) /* Noise frames handed on before the streams are woken */
 #define P2P_WIRE_HANDOFF_BYTES (256u * 1024)    /* encrypted batches this big go to libevent uncopied */
 #define P2P_KEEPALIVE_MS 30000u                 /* yamux ping interval */
 #define P2P_IDLE_BUFFER_BYTES_MAX (1u * 1024 * 1024) /* empty buffers above this are freed at each keep-alive */
@@ -194,7 +195,7 @@ struct p2p_conn {
   unsigned mss_attempts;
   noise_hs_t *hs;
   noise_cipher_t *tx, *rx;
-  buf_t plain;                   /* decrypted bytes not yet given to mss / yamux */
+  buf_t plain;                   /* decrypted bytes not yet given to mss (before yamux runs) */
   buf_t wire;                    /* encrypted frames going out */
   buf_t take;                    /* yamux output swapped out for encryption */
   struct event *ev_flush;        /* conn_kick activates it from any thread */
@@ -226,7 +227,7 @@ struct p2p_conn {
   size_t discard_count;
   p2p_stream_t *wake[P2P_WAKE_MAX];  /* streams given data during one yamux_input: woken once after it */
   size_t wake_count;
-  bool in_input;                 /* yamux_input runs (the loop defers wake-ups) */
+  bool in_input;                 /* the loop hands a batch to yamux (wake-ups wait for its end) */
 
   /* under p->mu */
   p2p_conn_t *next;
