@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -694,10 +696,45 @@ static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
   return rc;
 }
 
+/* libevent 2.1 reads at most 4096 bytes per readiness event (EVBUFFER_MAX_READ),
+ * so a bulk transfer would cost an epoll_wait, an ioctl and a readv every 4 KiB:
+ * what else waits on the socket (FIONREAD, up to P2P_READ_BYTES_MAX) is read
+ * here in one readv.  EOF and errors are left to libevent's next read. */
+static void conn_read_more(p2p_conn_t *c, struct evbuffer *in) {
+  evutil_socket_t fd = bufferevent_getfd(c->bev);
+  int waiting = 0;
+  if (fd < 0 || ioctl(fd, FIONREAD, &waiting) != 0 || waiting <= 0) return;
+  size_t want = (size_t)waiting < P2P_READ_BYTES_MAX ? (size_t)waiting : P2P_READ_BYTES_MAX;
+  struct evbuffer_iovec vec[2];
+  evbuffer_unfreeze(in, 0); /* the bufferevent keeps its input's end frozen between its own reads */
+  int nvec = evbuffer_reserve_space(in, (ev_ssize_t)want, vec, 2);
+  if (nvec <= 0) {
+    evbuffer_freeze(in, 0);
+    return;
+  }
+  struct iovec iov[2];
+  size_t room = 0;
+  for (int i = 0; i < nvec; i++) {
+    iov[i] = (struct iovec){.iov_base = vec[i].iov_base, .iov_len = vec[i].iov_len};
+    room += vec[i].iov_len;
+  }
+  assert(room >= want);
+  ssize_t n = readv(fd, iov, nvec);
+  size_t left = n > 0 ? (size_t)n : 0;
+  int used = 0;
+  for (; used < nvec && left > 0; used++) {
+    if (vec[used].iov_len > left) vec[used].iov_len = left;
+    left -= vec[used].iov_len;
+  }
+  evbuffer_commit_space(in, vec, used);
+  evbuffer_freeze(in, 0);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg) {
   (void)bev;
   p2p_conn_t *c = arg;
   struct evbuffer *in = bufferevent_get_input(c->bev);
+  conn_read_more(c, in);
   size_t arrived = evbuffer_get_length(in);
   if (arrived > c->input_counted) metrics_counter_add(c->p->m_received, arrived - c->input_counted);
   conn_ref(c);
