@@ -232,7 +232,6 @@ void conn_unref(p2p_conn_t *c) {
   noise_cipher_free(c->rx);
   yamux_free(c->y);
   buf_free(&c->plain);
-  buf_free(&c->wire);
   buf_free(&c->take);
   pthread_mutex_destroy(&c->mu);
   free(c);
@@ -263,32 +262,32 @@ static char *conn_describe(const p2p_conn_t *c, char *out, size_t cap) {
   return out;
 }
 
-static void wire_release(const void *data, size_t len, void *arg) {
-  (void)len, (void)arg;
-  free((void *)data);
-}
-
-/* Encrypts len plaintext bytes into frames on the socket. */
+/* Encrypts len plaintext bytes as frames straight into the socket's output
+ * buffer (one contiguous reservation: no copy, no buffer of our own). */
 static int conn_send_encrypted(p2p_conn_t *c, const uint8_t *data, size_t len) {
-  int rc = 0;
-  for (size_t off = 0; off < len && rc == 0;) {
+  if (len == 0) return 0;
+  size_t frames = (len + NOISE_PLAINTEXT_BYTES_MAX - 1) / NOISE_PLAINTEXT_BYTES_MAX;
+  size_t wire = NOISE_FRAME_BYTES(len) + (frames - 1) * NOISE_FRAME_BYTES(0);
+  struct evbuffer *out = bufferevent_get_output(c->bev);
+  struct evbuffer_iovec v;
+  if (evbuffer_reserve_space(out, (ev_ssize_t)wire, &v, 1) != 1 || v.iov_len < wire) return -ENOMEM;
+  uint8_t *p = v.iov_base;
+  size_t at = 0;
+  for (size_t off = 0; off < len;) {
     size_t n = len - off < NOISE_PLAINTEXT_BYTES_MAX ? len - off : NOISE_PLAINTEXT_BYTES_MAX;
-    rc = noise_encrypt_frame(c->tx, data + off, n, &c->wire);
+    int rc = noise_encrypt_frame_to(c->tx, data + off, n, p + at);
+    if (rc < 0) {
+      evbuffer_commit_space(out, &v, 0);
+      return rc;
+    }
+    at += (size_t)rc;
     off += n;
   }
-  if (rc == 0 && c->wire.len) {
-    metrics_counter_add(c->p->m_sent, c->wire.len);
-    /* large batches are handed to libevent without a copy (it frees them once sent) */
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (c->wire.len >= P2P_WIRE_HANDOFF_BYTES) {
-      if (evbuffer_add_reference(out, c->wire.data, c->wire.len, wire_release, NULL) != 0) rc = -ENOMEM;
-      else c->wire = (buf_t){0};
-    } else if (evbuffer_add(out, c->wire.data, c->wire.len) != 0) {
-      rc = -ENOMEM;
-    }
-  }
-  buf_reset(&c->wire);
-  return rc;
+  assert(at == wire);
+  v.iov_len = wire;
+  if (evbuffer_commit_space(out, &v, 1) != 0) return -ENOMEM;
+  metrics_counter_add(c->p->m_sent, wire);
+  return 0;
 }
 
 static void conn_close(p2p_conn_t *c, int code, const char *reason, int32_t penalty);
@@ -798,7 +797,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   /* a burst's buffers are not kept for an idle connection's life */
-  buf_t *idle[] = {&c->plain, &c->wire, &c->take};
+  buf_t *idle[] = {&c->plain, &c->take};
   for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++)
     if (idle[i]->len == 0 && idle[i]->cap > P2P_IDLE_BUFFER_BYTES_MAX) buf_free(idle[i]);
   pthread_mutex_lock(&c->mu);

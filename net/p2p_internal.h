@@ -32,7 +32,6 @@
 #define P2P_OUT_BYTES_HIGH (4u * 1024 * 1024)   /* socket output queued before yamux output waits */
 #define P2P_READ_BYTES_MAX (1u * 1024 * 1024)   /* one socket read */
 #define P2P_INPUT_BATCH_BYTES (4u * 1024 * 1024) /* Noise frames handed on before the streams are woken */
-#define P2P_WIRE_HANDOFF_BYTES (256u * 1024)    /* encrypted batches this big go to libevent uncopied */
 #define P2P_KEEPALIVE_MS 30000u                 /* yamux ping interval */
 #define P2P_IDLE_BUFFER_BYTES_MAX (1u * 1024 * 1024) /* empty buffers above this are freed at each keep-alive */
 #define P2P_IDENTIFY_BYTES_MAX (64u * 1024)     /* an identify message we accept */
@@ -196,7 +195,6 @@ struct p2p_conn {
   noise_hs_t *hs;
   noise_cipher_t *tx, *rx;
   buf_t plain;                   /* decrypted bytes not yet given to mss (before yamux runs) */
-  buf_t wire;                    /* encrypted frames going out */
   buf_t take;                    /* yamux output swapped out for encryption */
   struct event *ev_flush;        /* conn_kick activates it from any thread */
   struct event *ev_timer;        /* upgrade deadline, then keep-alive */
