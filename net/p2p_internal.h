@@ -172,6 +172,8 @@ struct p2p_stream {
   /* under c->mu */
   buf_t rx;                      /* received, not yet read: rx.data[rx_off..rx.len) */
   size_t rx_off;
+  uint8_t *direct;               /* a reader waiting on an empty rx lends its buffer: data goes there first */
+  size_t direct_cap, direct_len; /* its size, bytes put there */
   bool fin;                      /* the remote half-closed */
   bool rst;                      /* reset by either side, or the connection closed */
   bool write_closed;             /* we sent FIN */
