@@ -41,7 +41,7 @@ static const config_key_t keys[] = {
     {"network.max_connections", CONFIG_INT, "200", 1, 100000, NULL, false,
      "High watermark of the connection manager: past it the least useful peers are disconnected."},
     {"network.dht_mode", CONFIG_STRING, "auto", 0, 0, "auto|client|server", false,
-     "Kademlia mode: `server` answers queries, `client` only asks, `auto` decides by reachability."},
+     "Kademlia mode: `server` answers queries, `client` only asks; `auto` is `server` (anya runs no AutoNAT to test reachability, and an appliance is meant to be reachable)."},
     {"network.upstream_gateways", CONFIG_STRINGS, "", 0, 0, NULL, false,
      "Trustless HTTP gateways asked for blocks missing locally (after Bitswap); every block is verified."},
     {"network.fetch_timeout", CONFIG_DURATION, "60s", 1, 7 * MS_DAY, NULL, false,

@@ -1049,11 +1049,6 @@ static void *manager_main(void *arg) {
 
 /* ---- DHT lookups ---- */
 
-/* A weak reference: bitswap links (and works without a DHT) in a program
- * that has no kad.o; wherever a kad_t exists, kad_new pulled kad.o in and
- * this binds to it. */
-extern int kad_find_providers(kad_t *k, const uint8_t *mh, size_t len, size_t max, uint32_t timeout_ms,
-                              kad_provider_fn fn, void *ctx) __attribute__((weak));
 
 typedef struct found {
   peer_id_t peers[BITSWAP_PROVIDERS_MAX];
@@ -1218,7 +1213,7 @@ int bitswap_new(const bitswap_opts_t *opts, bitswap_t **out) {
     if (pthread_create(&b->manager, NULL, manager_main, b) != 0) rc = err_set(-EAGAIN, "bitswap: no thread");
     else b->manager_started = true;
   }
-  if (rc == 0 && opts->kad && kad_find_providers) {
+  if (rc == 0 && opts->kad) {
     if (pthread_create(&b->kad_thread, NULL, kad_main, b) != 0) rc = err_set(-EAGAIN, "bitswap: no thread");
     else b->kad_started = true;
   }

@@ -24,29 +24,6 @@
 
 /* ---- RFC 3339 ----------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = (unsigned)(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3u : 9u)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = (unsigned)(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static int digits(const char *s, size_t n, unsigned *out) {
   unsigned v = 0;
   for (size_t i = 0; i < n; i++) {
@@ -90,22 +67,21 @@ int ipns_validity_parse(const char *text, size_t len, int64_t *ms_out) {
   if (month < 1 || month > 12 || day < 1 || day > month_days[month - 1] || hour > 23 || minute > 59 || second > 60)
     return err_set(-EBADMSG, "IPNS validity '%.*s': a field is out of range", (int)len, text);
   if (second == 60) second = 59; /* a leap second: the instant before is close enough */
-  int64_t days = days_from_civil(year, month, day);
-  *ms_out = ((days * 86400 + hour * 3600 + minute * 60 + second) - offset_s) * 1000 + frac_ms;
+  struct tm tm = {.tm_year = (int)year - 1900, .tm_mon = (int)month - 1, .tm_mday = (int)day,
+                  .tm_hour = (int)hour, .tm_min = (int)minute, .tm_sec = (int)second};
+  *ms_out = ((int64_t)timegm(&tm) - offset_s) * 1000 + frac_ms;
   return 0;
 }
 
 int ipns_validity_format(int64_t ms, char out[IPNS_VALIDITY_TEXT_BYTES]) {
   int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
   int64_t frac = ms - s * 1000;
-  int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
-  int64_t sod = s - days * 86400;
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
-  if (y < 0 || y > 9999) return err_set(-ERANGE, "IPNS validity out of the years 0000-9999");
-  snprintf(out, IPNS_VALIDITY_TEXT_BYTES, "%04d-%02u-%02uT%02d:%02d:%02d.%03d000000Z", (int)y, m, d,
-           (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
+  time_t t = (time_t)s;
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+    return err_set(-ERANGE, "IPNS validity out of the years 0000-9999");
+  snprintf(out, IPNS_VALIDITY_TEXT_BYTES, "%04d-%02d-%02dT%02d:%02d:%02d.%03d000000Z", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
   return 0;
 }
 

@@ -40,11 +40,22 @@
  *   cache     name → value for the record's TTL (capped by
  *             IPNS_CACHE_TTL_MS_MAX and the record's validity), at most
  *             IPNS_CACHE_ENTRIES_MAX names (the oldest entry goes first).
+ *   republish a thread (ipns_opts_t.republish_interval_ms; the node uses
+ *             IPNS_REPUBLISH_INTERVAL_MS, 4 h, like Kubo) puts our last
+ *             record to the DHT again: first after
+ *             min(interval, IPNS_REPUBLISH_FIRST_MS), then every interval,
+ *             each put waiting at most IPNS_REPUBLISH_TIMEOUT_MS.  A record
+ *             with less than 24 h of its validity left is re-signed first
+ *             (same value, next sequence, a new 48 h lifetime), so a name
+ *             published with the default lifetime never lapses while the
+ *             daemon runs.  ipns_free stops it (waiting for a put in
+ *             progress: stop the DHT's lookups first, kad_stop, to cut it short).
  * Without a DHT (no routing: p2p off) publish keeps the record locally and
- * resolve answers our own name only.
+ * resolve answers our own name only; there is no republisher.
  *
  * Threads: the record functions are pure; an ipns_t is thread-safe (one
- * lock for the cache, one that serialises publishes).
+ * lock for the cache, one that serialises publishes, one for the
+ * republisher's stop flag).
  */
 #ifndef ANYA_NET_IPNS_H
 #define ANYA_NET_IPNS_H
@@ -64,6 +75,9 @@
 #define IPNS_CACHE_ENTRIES_MAX 1024   /* names cached */
 #define IPNS_CACHE_TTL_MS_MAX (60ull * 60 * 1000) /* a record's TTL is honoured up to an hour */
 #define IPNS_PATH_BYTES_MAX 4096      /* a resolved path: value and the rest of the request's path */
+#define IPNS_REPUBLISH_INTERVAL_MS (4ull * 3600 * 1000) /* Kubo's DefaultRebroadcastInterval */
+#define IPNS_REPUBLISH_FIRST_MS (60ull * 1000)          /* the first pass after start (Kubo's initial delay) */
+#define IPNS_REPUBLISH_TIMEOUT_MS 60000u                /* one republish's DHT put */
 
 typedef struct ipns_entry {
   char value[IPNS_VALUE_BYTES_MAX + 1]; /* "/ipfs/<cid>[/path]" or "/ipns/..." */
@@ -137,6 +151,8 @@ typedef struct ipns_opts {
   const peer_key_t *key;    /* copied: the node's key, whose name we publish */
   const char *repo_path;    /* the repository; records under <repo>/ipns/ */
   int64_t (*now_ms)(void);  /* NULL = ipns_now_ms (tests inject a clock) */
+  uint64_t republish_interval_ms; /* > 0 with routing: run the republisher thread at this
+                                   * interval (IPNS_REPUBLISH_INTERVAL_MS); 0: none */
 } ipns_opts_t;
 
 int ipns_new(const ipns_opts_t *opts, ipns_t **out);
@@ -159,10 +175,12 @@ int ipns_publish(ipns_t *ipns, const char *value, uint64_t lifetime_ms, uint64_t
 int ipns_resolve(ipns_t *ipns, const char *name, uint32_t timeout_ms, char out[IPNS_PATH_BYTES_MAX]);
 /* Our name in base36 ("k51…"). */
 int ipns_self_name(const ipns_t *ipns, char out[PEER_ID_TEXT_BYTES_MAX]);
-/* Puts our last record to the DHT again (the node calls this periodically,
- * e.g. every 4 h like Kubo); a record past half its lifetime is re-signed
- * first with the same value and the next sequence.  -ENOENT when we never
+/* Puts our last record to the DHT again (the republisher thread calls this
+ * every republish_interval_ms); a record with less than 24 h of validity
+ * left is re-signed first with the same value and the next sequence.  -ENOENT when we never
  * published.  Returns how many peers took it. */
 int ipns_republish(ipns_t *ipns, uint32_t timeout_ms);
+/* How many passes the republisher thread has finished (for tests and metrics). */
+uint64_t ipns_republish_passes(ipns_t *ipns);
 
 #endif

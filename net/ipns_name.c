@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cid.h"
@@ -39,7 +40,17 @@ struct ipns {
   pthread_mutex_t cache_lock;
   cache_entry_t *cache;                   /* IPNS_CACHE_ENTRIES_MAX slots, allocated with the ipns_t */
   size_t cache_len;
+  /* the republisher (ipns_opts_t.republish_interval_ms) */
+  uint64_t republish_interval_ms;         /* 0: none */
+  pthread_t republisher;
+  bool republisher_running;
+  pthread_mutex_t republish_lock;         /* guards stopping and republish_passes */
+  pthread_cond_t republish_wake;          /* CLOCK_MONOTONIC; signalled by ipns_free */
+  bool stopping;
+  uint64_t republish_passes;              /* ipns_republish calls made by the thread */
 };
+
+static void *republisher_main(void *arg);
 
 int ipns_new(const ipns_opts_t *opts, ipns_t **out) {
   if (!opts || !opts->key || !opts->repo_path) return err_set(-EINVAL, "ipns needs a key and a repository");
@@ -63,12 +74,34 @@ int ipns_new(const ipns_opts_t *opts, ipns_t **out) {
   }
   pthread_mutex_init(&n->publish_lock, NULL);
   pthread_mutex_init(&n->cache_lock, NULL);
+  pthread_mutex_init(&n->republish_lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&n->republish_wake, &attr);
+  pthread_condattr_destroy(&attr);
+  n->republish_interval_ms = n->routing.put ? opts->republish_interval_ms : 0;
+  if (n->republish_interval_ms) {
+    int prc = pthread_create(&n->republisher, NULL, republisher_main, n);
+    if (prc) {
+      ipns_free(n);
+      return err_set(-prc, "ipns: cannot start the republisher thread");
+    }
+    n->republisher_running = true;
+  }
   *out = n;
   return 0;
 }
 
 void ipns_free(ipns_t *n) {
   if (!n) return;
+  pthread_mutex_lock(&n->republish_lock);
+  n->stopping = true;
+  pthread_cond_broadcast(&n->republish_wake);
+  pthread_mutex_unlock(&n->republish_lock);
+  if (n->republisher_running) pthread_join(n->republisher, NULL);
+  pthread_cond_destroy(&n->republish_wake);
+  pthread_mutex_destroy(&n->republish_lock);
   for (size_t i = 0; i < n->cache_len; i++) free(n->cache[i].value);
   free(n->cache);
   pthread_mutex_destroy(&n->publish_lock);
@@ -220,6 +253,55 @@ int ipns_republish(ipns_t *n, uint32_t timeout_ms) {
   buf_free(&rec);
   buf_free(&fresh);
   return rc;
+}
+
+/* Waits until ms have passed on the monotonic clock or ipns_free says stop;
+ * true when stopping. */
+static bool republisher_wait(ipns_t *n, uint64_t ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += (time_t)(ms / 1000);
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  pthread_mutex_lock(&n->republish_lock);
+  /* bounded: each pass either times out (then we return) or is a wake-up
+   * (stop, or spurious: the deadline is unchanged) */
+  while (!n->stopping && pthread_cond_timedwait(&n->republish_wake, &n->republish_lock, &until) != ETIMEDOUT) {
+  }
+  bool stop = n->stopping;
+  pthread_mutex_unlock(&n->republish_lock);
+  return stop;
+}
+
+/* The republisher: the first pass after min(interval, IPNS_REPUBLISH_FIRST_MS),
+ * then one every interval, until ipns_free.  A pass that finds no record
+ * (never published) does nothing; failures are logged and retried at the
+ * next pass. */
+static void *republisher_main(void *arg) {
+  ipns_t *n = arg;
+  uint64_t wait_ms = n->republish_interval_ms < IPNS_REPUBLISH_FIRST_MS ? n->republish_interval_ms
+                                                                       : IPNS_REPUBLISH_FIRST_MS;
+  while (!republisher_wait(n, wait_ms)) {
+    int rc = ipns_republish(n, IPNS_REPUBLISH_TIMEOUT_MS);
+    if (rc >= 0)
+      log_kv(LOG_LEVEL_INFO, "ipns", ((log_kv_t[]){LOG_STR("name", n->self_name), LOG_INT("peers", rc)}),
+             "republished");
+    else if (rc != -ENOENT)
+      log_kv(LOG_LEVEL_WARN, "ipns", ((log_kv_t[]){LOG_STR("name", n->self_name), LOG_STR("error", err_msg(rc))}),
+             "republish failed");
+    pthread_mutex_lock(&n->republish_lock);
+    n->republish_passes++;
+    pthread_mutex_unlock(&n->republish_lock);
+    wait_ms = n->republish_interval_ms;
+  }
+  return NULL;
+}
+
+uint64_t ipns_republish_passes(ipns_t *n) {
+  pthread_mutex_lock(&n->republish_lock);
+  uint64_t passes = n->republish_passes;
+  pthread_mutex_unlock(&n->republish_lock);
+  return passes;
 }
 
 /* ---- the cache ------------------------------------------------------------------ */

@@ -211,7 +211,7 @@ const p2p_handler_t *p2p_handler_find(const p2p_t *p, const char *protocol) {
 }
 
 void p2p_emit(p2p_t *p, enum p2p_event ev, const peer_id_t *peer) {
-  if (p->event_fn) p->event_fn(p->event_ctx, ev, peer);
+  for (size_t i = 0; i < p->event_count; i++) p->event_fn[i](p->event_ctx[i], ev, peer);
 }
 
 /* ---- connections: lifetime ------------------------------------------------------------------- */
@@ -1159,8 +1159,10 @@ size_t p2p_protocols(const p2p_t *p, const char **out, size_t cap) {
 
 int p2p_on_peer(p2p_t *p, p2p_event_fn fn, void *ctx) {
   if (p->started) return err_set(-EBUSY, "p2p_on_peer comes before p2p_start");
-  p->event_fn = fn;
-  p->event_ctx = ctx;
+  if (p->event_count == P2P_EVENT_SUBSCRIBERS_MAX)
+    return err_set(-ENOSPC, "more than %d p2p_on_peer subscribers", P2P_EVENT_SUBSCRIBERS_MAX);
+  p->event_fn[p->event_count] = fn;
+  p->event_ctx[p->event_count++] = ctx;
   return 0;
 }
 

@@ -160,7 +160,10 @@ bool p2p_peer_banned(p2p_t *p, const peer_id_t *peer);
  * p2p_peer_info/p2p_peer_supports. */
 enum p2p_event { P2P_PEER_IDENTIFIED, P2P_PEER_DISCONNECTED };
 typedef void (*p2p_event_fn)(void *ctx, enum p2p_event event, const peer_id_t *peer);
-int p2p_on_peer(p2p_t *p, p2p_event_fn fn, void *ctx); /* before p2p_start */
+#define P2P_EVENT_SUBSCRIBERS_MAX 4
+/* Adds a subscriber (each gets every event, in the order added); before
+ * p2p_start.  -ENOSPC past P2P_EVENT_SUBSCRIBERS_MAX. */
+int p2p_on_peer(p2p_t *p, p2p_event_fn fn, void *ctx);
 
 /* Round trip of one ping (32 bytes echoed) in microseconds, or <0 (-ETIMEDOUT, -EPROTO). */
 int64_t p2p_ping(p2p_t *p, const peer_id_t *peer, uint32_t timeout_ms);

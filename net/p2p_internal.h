@@ -132,8 +132,9 @@ struct p2p {
   size_t listener_count;
   p2p_handler_t handlers[P2P_PROTOCOLS_MAX];
   size_t handler_count;
-  p2p_event_fn event_fn;
-  void *event_ctx;
+  p2p_event_fn event_fn[P2P_EVENT_SUBSCRIBERS_MAX]; /* p2p_on_peer's, in order */
+  void *event_ctx[P2P_EVENT_SUBSCRIBERS_MAX];
+  size_t event_count;
   bool started;
   atomic_bool stopping;
 

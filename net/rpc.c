@@ -58,6 +58,7 @@
 #include "exporter.h"
 #include "fsmeta.h"
 #include "importer.h"
+#include "kad.h"
 #include "ipns.h"
 #include "log.h"
 #include "multibase.h"
@@ -2024,6 +2025,113 @@ static void cmd_dwn_process(rpc_t *rpc, http_req_t *req, const args_t *a) {
   if (b.data_fd >= 0) close(b.data_fd);
 }
 
+/* ---- routing: the DHT ------------------------------------------------------------ */
+
+/* The node's DHT; NULL with --p2p off. */
+static kad_t *rpc_kad(const rpc_t *rpc) { return rpc->node ? rpc->node->kad : NULL; }
+
+#define RPC_ROUTING_TIMEOUT_MS 60000u      /* a provide or findprovs walk */
+#define RPC_FINDPROVS_MAX 1000             /* num-providers accepted */
+
+/* Kubo's routing.QueryEvent types */
+enum { QUERY_FINAL_PEER = 2, QUERY_PROVIDER = 4 };
+
+static int routing_cid(rpc_t *rpc, http_req_t *req, const args_t *a, cid_t *cid) {
+  if (!rpc_kad(rpc)) {
+    reply_error(req, 500, "the DHT is off (the daemon runs without its p2p node)");
+    return -1;
+  }
+  const char *arg[2];
+  size_t n = arg_list(a, arg, 2);
+  if (n != 1) {
+    reply_error(req, 400, n ? "routing takes one CID" : "argument \"key\" is required");
+    return -1;
+  }
+  int rc = parse_cid(arg[0], cid);
+  if (rc) {
+    reply_rc(req, rc);
+    return -1;
+  }
+  return 0;
+}
+
+static int provided_to(void *ctx, const peer_id_t *peer) {
+  char id[PEER_ID_TEXT_BYTES_MAX];
+  if (peer_id_format(peer, id) < 0) return 0;
+  return stream_line(ctx, json_pack("{s:s,s:s,s:n,s:i}", "Extra", "", "ID", id, "Responses", "Type",
+                                    QUERY_FINAL_PEER)) ? 1 : 0;
+}
+
+/* routing/provide: announces that we have the block (which must be here),
+ * one FinalPeer event a peer that took the record. */
+static void cmd_routing_provide(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  cid_t cid;
+  if (routing_cid(rpc, req, a, &cid)) return;
+  int rc = arg_bool(a, "recursive"); /* -1: not given */
+  if (rc < -1) return reply_rc(req, rc);
+  if (rc == 1) return reply_error(req, 400, "recursive provide is not supported; provide each CID");
+  uint64_t size;
+  if (bs_has(rpc->repo->bs, &cid, &size) != 1) return reply_error(req, 500, "block not found locally, cannot provide");
+  if (kad_table_size(rpc_kad(rpc)) == 0) return reply_error(req, 500, "cannot provide, no connected peers");
+  uint8_t mh[MH_BYTES_MAX];
+  size_t len = cid_mh_bytes(&cid, mh);
+  stream_t out = {.req = req, .live = true};
+  rc = kad_provide_report(rpc_kad(rpc), mh, len, RPC_ROUTING_TIMEOUT_MS, provided_to, &out);
+  if (rc == 0) rc = err_set(-EHOSTUNREACH, "no peer took the provider record");
+  stream_end(&out, rc < 0 ? rc : 0);
+}
+
+static int found_provider(void *ctx, const peer_id_t *peer, const multiaddr_t *addrs, size_t n) {
+  char id[PEER_ID_TEXT_BYTES_MAX], text[MA_TEXT_BYTES_MAX];
+  if (peer_id_format(peer, id) < 0) return 0;
+  json_t *list = json_array();
+  for (size_t i = 0; i < n && list; i++)
+    if (ma_format(&addrs[i], text) == 0) json_array_append_new(list, json_string(text));
+  json_t *resp = json_pack("[{s:s,s:o}]", "ID", id, "Addrs", list ? list : json_array());
+  return stream_line(ctx, json_pack("{s:s,s:s,s:o,s:i}", "Extra", "", "ID", "", "Responses", resp, "Type",
+                                    QUERY_PROVIDER)) ? 1 : 0;
+}
+
+/* routing/findprovs: one Provider event a provider, up to num-providers (20). */
+static void cmd_routing_findprovs(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  cid_t cid;
+  if (routing_cid(rpc, req, a, &cid)) return;
+  uint64_t max = KAD_K;
+  int rc = arg_u64(a, "num-providers", &max);
+  if (rc) return reply_rc(req, rc);
+  if (max < 1 || max > RPC_FINDPROVS_MAX) return reply_error(req, 400, "num-providers must be between 1 and 1000");
+  uint8_t mh[MH_BYTES_MAX];
+  size_t len = cid_mh_bytes(&cid, mh);
+  stream_t out = {.req = req, .live = true};
+  rc = kad_find_providers(rpc_kad(rpc), mh, len, (size_t)max, RPC_ROUTING_TIMEOUT_MS, found_provider, &out);
+  stream_end(&out, rc == -ETIMEDOUT || rc >= 0 ? 0 : rc);
+}
+
+/* routing/findpeer: the addresses of a peer (a FIND_NODE walk unless connected),
+ * one FinalPeer event {"Responses":[{"ID","Addrs"}]}. */
+static void cmd_routing_findpeer(rpc_t *rpc, http_req_t *req, const args_t *a) {
+  if (!rpc_kad(rpc)) return reply_error(req, 500, "the DHT is off (the daemon runs without its p2p node)");
+  const char *arg[2];
+  size_t n = arg_list(a, arg, 2);
+  if (n != 1) return reply_error(req, 400, n ? "routing findpeer takes one peer ID" : "argument \"peerID\" is required");
+  peer_id_t id;
+  if (peer_id_parse(arg[0], &id) < 0) return reply_error(req, 400, "invalid peer ID");
+  p2p_peer_info_t *info = malloc(sizeof *info);
+  if (!info) return reply_rc(req, -ENOMEM);
+  int rc = kad_find_peer(rpc_kad(rpc), &id, info, RPC_ROUTING_TIMEOUT_MS);
+  if (rc) {
+    free(info);
+    return reply_error(req, 500, rc == -ENOENT ? "routing: not found" : err_msg(rc));
+  }
+  char text[MA_TEXT_BYTES_MAX];
+  json_t *list = json_array();
+  for (size_t i = 0; i < info->addr_count && list; i++)
+    if (ma_format(&info->addrs[i], text) == 0) json_array_append_new(list, json_string(text));
+  free(info);
+  reply_json(req, json_pack("{s:s,s:s,s:[{s:s,s:o}],s:i}", "Extra", "", "ID", "", "Responses", "ID", arg[0], "Addrs",
+                            list ? list : json_array(), "Type", QUERY_FINAL_PEER));
+}
+
 /* ---- name: IPNS (ipns.h) ---------------------------------------------------------------- */
 
 #define RPC_NAME_TIMEOUT_MS 60000u /* a DHT put or get, unless dht-timeout says */
@@ -2127,6 +2235,8 @@ static const struct {
     {"version", cmd_version},   {"dwn/process", cmd_dwn_process}, {"dag/export", cmd_dag_export},
     {"dag/import", cmd_dag_import}, {"swarm/connect", cmd_swarm_connect}, {"swarm/peers", cmd_swarm_peers},
     {"ping", cmd_ping}, {"name/publish", cmd_name_publish}, {"name/resolve", cmd_name_resolve},
+    {"routing/provide", cmd_routing_provide}, {"routing/findpeer", cmd_routing_findpeer},
+    {"routing/findprovs", cmd_routing_findprovs},
 };
 
 int rpc_new(const rpc_opts_t *opts, rpc_t **out) {

@@ -8,8 +8,8 @@
  *   wrap-with-directory, progress, only-hash, trickle, hash=sha2-256), cat
  *   (offset, length), get (tar), ls, block get|put|stat|rm, pin
  *   add|rm|ls|verify, repo stat|gc, id, version, dag export|import (CAR),
- *   name publish|resolve (IPNS, ipns.h), swarm connect|peers, ping, and
- *   anya's dwn/process.  Other issues add theirs (routing).
+ *   name publish|resolve (IPNS, ipns.h), swarm connect|peers, ping,
+ *   routing provide|findprovs|findpeer (the DHT, kad.h), and anya's dwn/process.
  *
  * Answers: one JSON object and a newline, or a stream of them (one a line);
  * byte answers (cat, get, block get, dag export) declare their Content-Length first, so

@@ -107,7 +107,9 @@ static void run_checks(net_t *n) {
   else set_check(&now[CHECK_GATEWAY], "off", "the gateway listener is off");
   if (n->node) {
     size_t conns = p2p_connections(n->node->host, NULL, 0);
-    set_check(&now[CHECK_DHT], "off", "libp2p up with %zu connections; the DHT is not built yet", conns);
+    size_t table = kad_table_size(n->node->kad);
+    set_check(&now[CHECK_DHT], "ok", "%s mode, %zu peers in the routing table, %zu connections",
+              kad_is_server(n->node->kad) ? "server" : "client", table, conns);
   } else {
     set_check(&now[CHECK_DHT], "off", "libp2p is off");
   }
@@ -295,13 +297,21 @@ static int write_api_file(net_t *n, const char *addr) {
   return rc;
 }
 
-/* IPNS for the listeners and the mount: over opts->ipns_routing (the
- * node's DHT) when given, else our own records only. */
+/* IPNS for the listeners and the mount: over opts->ipns_routing when given,
+ * else the node's DHT when the node runs, else our own records only.  With
+ * routing, our record is republished every IPNS_REPUBLISH_INTERVAL_MS. */
 static int start_ipns(net_t *n, const net_opts_t *opts) {
   peer_key_t key;
   int rc = peer_key_load(opts->repo->path, &key);
   if (rc) return rc;
-  ipns_opts_t o = {.routing = opts->ipns_routing, .key = &key, .repo_path = opts->repo->path};
+  ipns_routing_t dht;
+  const ipns_routing_t *routing = opts->ipns_routing;
+  if (!routing && n->node && n->node->kad) {
+    dht = ipns_kad_routing(n->node->kad);
+    routing = &dht;
+  }
+  ipns_opts_t o = {.routing = routing, .key = &key, .repo_path = opts->repo->path,
+                   .republish_interval_ms = routing ? IPNS_REPUBLISH_INTERVAL_MS : 0};
   rc = ipns_new(&o, &n->ipns);
   explicit_bzero(&key, sizeof key);
   return rc;
@@ -340,6 +350,10 @@ int net_start(const net_opts_t *opts, net_t **out) {
                            .tls_cert = config_string(cfg, "security.tls_cert"),
                            .tls_key = config_string(cfg, "security.tls_key")};
   int rc = http_server_new(&so, &n->http);
+  if (!rc && !is_off(p2p_addr)) { /* first: IPNS goes over its DHT */
+    rc = node_start(opts->repo, p2p_addr, &n->node);
+    if (!rc) rc = log_p2p_listeners(n->node);
+  }
   if (!rc) rc = start_ipns(n, opts);
   size_t nl = 0;
   if (!rc && !is_off(dwn_addr)) {
@@ -352,10 +366,6 @@ int net_start(const net_opts_t *opts, net_t **out) {
     if (!rc) gateway_set_ipns(n->gateway, n->ipns);
     if (!rc) rc = add_listener(n, nl++, "gateway", gw_addr, gateway_handle, gateway_inline, n->gateway);
     if (!rc) snprintf(n->gateway_addr, sizeof n->gateway_addr, "%s", gw_addr);
-  }
-  if (!rc && !is_off(p2p_addr)) {
-    rc = node_start(opts->repo, p2p_addr, &n->node);
-    if (!rc) rc = log_p2p_listeners(n->node);
   }
   if (!rc && !is_off(rpc_addr)) {
     rpc_opts_t o = {.repo = opts->repo, .dwn = opts->dwn, .token = token, .files_roots = opts->files_roots,
@@ -396,6 +406,7 @@ void net_stop(net_t *n) {
   dwn_http_free(n->dwn);
   gateway_free(n->gateway);
   rpc_free(n->rpc);
+  if (n->node) kad_stop(n->node->kad); /* cuts a republish in progress short */
   ipns_free(n->ipns);
   node_stop(n->node);
   pthread_cond_destroy(&n->wake);

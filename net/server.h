@@ -39,7 +39,7 @@ typedef struct net_opts {
   const char *p2p_addr;     /* libp2p listen multiaddr or "off"; NULL = network.p2p */
   gc_root_fn files_roots;   /* the mounted files/ tree's GC roots for the RPC's repo gc (rpc.h); may be NULL */
   void *files_ctx;
-  const ipns_routing_t *ipns_routing; /* the node's DHT for IPNS (copied); NULL: our own records only */
+  const ipns_routing_t *ipns_routing; /* where IPNS records go (copied); NULL: the node's DHT, or our own records only with p2p off */
 } net_opts_t;
 
 /* Binds every enabled listener and starts serving. */

@@ -783,6 +783,7 @@ static void usage(FILE *f) {
         "  pin ls [--type direct|recursive|indirect|all] [-q] / pin verify / pin update OLD NEW\n"
         "  repo stat|fsck|gc\n"
         "  config show [--defaults] / config docs\n"
+        "  routing provide CID / routing findprovs [-n N] CID / routing findpeer PEER   (daemon)\n"
         "  name publish [--lifetime 48h] [--ttl 5m] [--resolve=bool] /ipfs/CID[/path]|CID\n"
         "  name resolve [--dht-timeout 1m] [NAME]   (through the daemon)\n"
         "  id [PEER]                       this node (or a connected peer, through the daemon)\n"
@@ -804,7 +805,7 @@ int main(int argc, char **argv) {
   static const struct { const char *name; int (*fn)(int, char **); } commands[] = {
       {"init", cmd_init}, {"add", cmd_add},     {"cat", cmd_cat},   {"get", cmd_get}, {"ls", cmd_ls},
       {"block", cmd_block}, {"car", cmd_car}, {"repo", cmd_repo}, {"id", cmd_id},
-      {"config", cmd_config}, {"swarm", cmd_swarm}, {"ping", cmd_ping},
+      {"config", cmd_config}, {"swarm", cmd_swarm}, {"ping", cmd_ping}, {"routing", cmd_routing},
       {"pin", cmd_pin},     {"dwn", cmd_dwn},     {"name", cmd_name},
   };
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)

@@ -114,6 +114,7 @@ int cmd_id(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_pin(int argc, char **argv);
 int cmd_dwn(int argc, char **argv);
+int cmd_routing(int argc, char **argv);
 int cmd_name(int argc, char **argv);
 
 #endif

@@ -1025,3 +1025,61 @@ int remote_pin_root(const char *cid) {
   call_free(&c);
   return rc;
 }
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+static int provide_line(void *ctx, json_t *o) {
+  ++*(unsigned *)ctx;
+  return 0;
+}
+
+int remote_routing_provide(const char *cid) {
+  call_t c;
+  unsigned peers = 0;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = provide_line, c.ctx = &peers;
+  if (!rc) rc = q_add(&c, "arg", cid);
+  if (!rc) rc = call_run(&c, "routing/provide");
+  call_free(&c);
+  return rc;
+}
+
+static int findprovs_line(void *ctx, json_t *o) {
+  if (jnum(o, "Type") != 4) return 0; /* Provider events only */
+  json_t *responses = json_object_get(o, "Responses");
+  for (size_t i = 0; i < json_array_size(responses); i++) printf("%s\n", jstr(json_array_get(responses, i), "ID"));
+  fflush(stdout);
+  return 0;
+}
+
+int remote_routing_findprovs(const char *cid, unsigned max) {
+  call_t c;
+  char n[16];
+  snprintf(n, sizeof n, "%u", max);
+  int rc = call_init(&c, OUT_LINES);
+  c.line = findprovs_line;
+  if (!rc) rc = q_add(&c, "arg", cid);
+  if (!rc) rc = q_add(&c, "num-providers", n);
+  if (!rc) rc = call_run(&c, "routing/findprovs");
+  call_free(&c);
+  return rc;
+}
+
+static int findpeer_line(void *ctx, json_t *o) {
+  json_t *responses = json_object_get(o, "Responses");
+  for (size_t i = 0; i < json_array_size(responses); i++) {
+    json_t *addrs = json_object_get(json_array_get(responses, i), "Addrs");
+    for (size_t j = 0; j < json_array_size(addrs); j++) printf("%s\n", json_string_value(json_array_get(addrs, j)));
+  }
+  return 0;
+}
+
+int remote_routing_findpeer(const char *peer) {
+  call_t c;
+  int rc = call_init(&c, OUT_LINES);
+  c.line = findpeer_line;
+  if (!rc) rc = q_add(&c, "arg", peer);
+  if (!rc) rc = call_run(&c, "routing/findpeer");
+  call_free(&c);
+  return rc;
+}

@@ -63,6 +63,12 @@ int remote_swarm_connect(const char *const *addrs, size_t n);
 int remote_swarm_peers(void);
 /* `ping PEER`: "Pong received: time=<ms> ms" a pong, then "Average latency: <ms>ms". */
 int remote_ping(const char *peer, unsigned count);
+/* `routing provide`: quiet on success (like ipfs without -v). */
+int remote_routing_provide(const char *cid);
+/* `routing findprovs`: one provider peer ID a line. */
+int remote_routing_findprovs(const char *cid, unsigned max);
+/* `routing findpeer`: the peer's addresses, one a line. */
+int remote_routing_findpeer(const char *peer);
 int remote_version(void);
 /* `car export`: the CAR of cid written to fd. */
 int remote_dag_export(const char *cid, int fd);

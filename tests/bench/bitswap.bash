@@ -48,10 +48,8 @@ bs_bench_section() {
   fi
   # the shared npm install of the libp2p interop tests
   local NPM_DIR="$ROOT/$BUILD/npm/libp2p"
-  if [ ! -f "$NPM_DIR/node_modules/helia/package.json" ]; then
-    (source "$ROOT/tests/interop/lib.bash" >/dev/null && source "$ROOT/tests/interop/p2p-lib.bash" && p2p_npm) ||
-      { say "| bitswap | skipped: the libp2p npm packages could not be installed | | | |"; return 0; }
-  fi
+  (source "$ROOT/tests/interop/lib.bash" >/dev/null && source "$ROOT/tests/interop/p2p-lib.bash" && p2p_npm) ||
+    { say "| bitswap | skipped: the libp2p npm packages could not be installed | | | |"; return 0; }
   { openssl enc -aes-128-ctr -K 0f0e0d0c0b0a09080706050403020100 -iv 0 -nosalt -in /dev/zero 2>/dev/null || true; } |
     head -c "$bytes" >"$B/file"
   local secs_of='BEGIN { printf "%.3f", (b - a) }'

@@ -15,26 +15,13 @@
 // kept), so Helia finds providers and provides through the DHT.
 import { createWriteStream, createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-
-// libp2p 3 uses Promise.withResolvers (Node 22); this machine has Node 20.
-Promise.withResolvers ??= function () {
-  let resolve, reject
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej })
-  return { promise, resolve, reject }
-}
+// Helia 7 without its Node 22 defaults, and the Node 20 polyfill.
+import { createHeliaLight, withOwnLibp2p } from './helia-lib.mjs'
 
 const dir = process.env.ANYA_NPM_DIR
 if (!dir) throw new Error('ANYA_NPM_DIR is not set')
 const load = (name) => import(`${dir}/node_modules/${name}/dist/src/index.js`)
 
-// helia's index imports @helia/libp2p's and @helia/http's defaults
-// (websockets, http: undici 8, which needs Node 22): createHeliaLight is
-// the Helia class, taken from its own file.
-const { Helia } = await import(`${dir}/node_modules/helia/dist/src/helia.js`)
-const createHeliaLight = (init) => new Helia({ name: 'helia', version: '7', ...init })
-const { createLibp2p } = await load('libp2p')
-// Likewise only @helia/libp2p's router is used.
-const { libp2pRouting } = await import(`${dir}/node_modules/@helia/libp2p/dist/src/routing.js`)
 const { withBitswap } = await load('@helia/bitswap')
 const { unixfs } = await load('@helia/unixfs')
 const { tcp } = await load('@libp2p/tcp')
@@ -48,29 +35,6 @@ const { multiaddr } = await load('@multiformats/multiaddr')
 const { CID } = await import(`${dir}/node_modules/multiformats/dist/src/cid.js`)
 const { fixedSize } = await import(`${dir}/node_modules/ipfs-unixfs-importer/dist/src/chunker/index.js`)
 const { balanced } = await import(`${dir}/node_modules/ipfs-unixfs-importer/dist/src/layout/index.js`)
-
-// What @helia/libp2p's withLibp2pLight does, minus the defaults import.
-function withOwnLibp2p (helia, opts) {
-  let node
-  Object.defineProperty(helia, 'libp2p', {
-    configurable: true,
-    enumerable: true,
-    get () {
-      if (node == null) throw new Error('libp2p not started')
-      return node
-    }
-  })
-  helia.addMixin({
-    name: 'libp2p',
-    start: async (h) => {
-      node ??= await createLibp2p({ ...opts, datastore: h.datastore })
-      if (!h.hasRouter('libp2p-router')) h.addRouter(libp2pRouting(node))
-      await node.start()
-    },
-    stop: async () => { await node?.stop() }
-  })
-  return helia
-}
 
 const helia = withBitswap(withOwnLibp2p(createHeliaLight({}), {
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },

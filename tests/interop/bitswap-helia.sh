@@ -16,15 +16,8 @@
 # Exit 0 pass, 77 skip (node/npm missing, registry unreachable), else fail.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/../anyad-lib.bash"
-if [ -f "$ROOT/tests/interop/p2p-lib.bash" ]; then
-  source "$ROOT/tests/interop/p2p-lib.bash"
-  p2p_npm
-else
-  npm_oracle libp2p libp2p 3.3.11 libp2p@3.3.11 @chainsafe/libp2p-noise@17.0.0 @chainsafe/libp2p-yamux@8.0.1 \
-    @libp2p/tcp@11.0.28 @libp2p/identify@4.1.14 @libp2p/ping@3.1.13 @libp2p/kad-dht@16.4.5 helia@7.1.15 \
-    @helia/unixfs@8.0.5 @helia/ipns@10.1.0 @libp2p/crypto@5.1.23 @libp2p/peer-id@6.0.15 \
-    @multiformats/multiaddr multiformats
-fi
+source "$ROOT/tests/interop/p2p-lib.bash"
+p2p_npm
 fail() {
   echo "FAIL: $*"
   for l in "$WORK"/*.log "$WORK"/helia.err; do [ -f "$l" ] && { echo "--- tail of $l"; tail -n 15 "$l"; }; done

@@ -2,7 +2,8 @@
 # one npm package set every libp2p test installs (build/npm/libp2p, installed
 # once), anyad with its p2p listener on a port the kernel picks, and JS node
 # scripts started and stopped by their PID.
-#   p2p_npm                       installs the packages (sets NPM_DIR) or skips (77)
+#   p2p_npm                       installs the packages (sets NPM_DIR) or skips (77), and puts
+#                                 helia-lib.mjs there for the Helia scripts
 #   p2p_oracle SCRIPT             copies tests/interop/SCRIPT into NPM_DIR (ESM resolves
 #                                 packages from the script's directory); prints the copy's path
 #   p2p_anyad_start REPO LOG [ARGS...]
@@ -25,6 +26,8 @@ p2p_npm() {
     @libp2p/tcp@11.0.28 @libp2p/identify@4.1.14 @libp2p/ping@3.1.13 @libp2p/kad-dht@16.4.5 helia@7.1.15 \
     @helia/unixfs@8.0.5 @helia/ipns@10.1.0 @libp2p/crypto@5.1.23 @libp2p/peer-id@6.0.15 \
     @multiformats/multiaddr multiformats
+  # the scripts' shared Helia set-up, beside their copies (atomically: tests run at once)
+  cp "$ROOT/tests/interop/helia-lib.mjs" "$NPM_DIR/helia-lib.mjs.$$" && mv -f "$NPM_DIR/helia-lib.mjs.$$" "$NPM_DIR/helia-lib.mjs"
 }
 
 p2p_oracle() {
