@@ -483,21 +483,29 @@ int noise_hs_finish(noise_hs_t *hs, noise_cipher_t **send, noise_cipher_t **recv
 
 /* --- transport --- */
 
-int noise_encrypt_frame(noise_cipher_t *c, const uint8_t *plaintext, size_t len, buf_t *out) {
+int noise_encrypt_frame_to(noise_cipher_t *c, const uint8_t *plaintext, size_t len, uint8_t *out) {
   assert(c != NULL && c->encrypt && out != NULL && (plaintext != NULL || len == 0));
   if (len > NOISE_PLAINTEXT_BYTES_MAX)
     return err_set(-E2BIG, "noise: %zu bytes in one frame (at most %d)", len, NOISE_PLAINTEXT_BYTES_MAX);
   if (c->n == NOISE_NONCE_MAX) return err_set(-EOVERFLOW, "noise: nonces exhausted");
   size_t body = len + NOISE_TAG_BYTES;
-  int rc = buf_reserve(out, 2 + body);
-  if (rc) return rc;
-  uint8_t *p = out->data + out->len;
-  p[0] = (uint8_t)(body >> 8);
-  p[1] = (uint8_t)body;
-  rc = aead(c->ctx, true, true, c->n, NULL, 0, plaintext, len, p + 2);
+  out[0] = (uint8_t)(body >> 8);
+  out[1] = (uint8_t)body;
+  int rc = aead(c->ctx, true, true, c->n, NULL, 0, plaintext, len, out + 2);
   if (rc) return err_set(rc, "noise: encryption failed");
   c->n++;
-  out->len += 2 + body;
+  return (int)(2 + body);
+}
+
+int noise_encrypt_frame(noise_cipher_t *c, const uint8_t *plaintext, size_t len, buf_t *out) {
+  assert(out != NULL);
+  if (len > NOISE_PLAINTEXT_BYTES_MAX)
+    return err_set(-E2BIG, "noise: %zu bytes in one frame (at most %d)", len, NOISE_PLAINTEXT_BYTES_MAX);
+  int rc = buf_reserve(out, 2 + len + NOISE_TAG_BYTES);
+  if (rc) return rc;
+  rc = noise_encrypt_frame_to(c, plaintext, len, out->data + out->len);
+  if (rc < 0) return rc;
+  out->len += (size_t)rc;
   return 0;
 }
 

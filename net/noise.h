@@ -65,6 +65,10 @@ int noise_hs_finish(noise_hs_t *hs, noise_cipher_t **send, noise_cipher_t **recv
 /* Encrypts len ≤ NOISE_PLAINTEXT_BYTES_MAX bytes and appends one whole wire
  * frame (length ‖ ciphertext ‖ tag) to out. -E2BIG, -EOVERFLOW at nonce 2^64-1. */
 int noise_encrypt_frame(noise_cipher_t *c, const uint8_t *plaintext, size_t len, buf_t *out);
+/* The same frame written at out, which has room for NOISE_FRAME_BYTES(len)
+ * bytes: returns that count, or -E2BIG, -EOVERFLOW. */
+#define NOISE_FRAME_BYTES(len) (2 + (len) + NOISE_TAG_BYTES)
+int noise_encrypt_frame_to(noise_cipher_t *c, const uint8_t *plaintext, size_t len, uint8_t *out);
 /* Decrypts one frame body (ciphertext ‖ tag, without the length) into out
  * (may equal in); returns the plaintext length or -EBADMSG. */
 int noise_decrypt(noise_cipher_t *c, const uint8_t *in, size_t len, uint8_t *out);

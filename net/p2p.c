@@ -6,9 +6,10 @@
  * p2p_stream.c holds the streams, p2p_peers.c the peer store, identify,
  * ping and the connection manager; p2p_internal.h says who owns what.
  *
- * Data path.  In: the loop decrypts every complete Noise frame of a socket
- * read into one plaintext buffer and hands it to yamux_input in one call
- * (c->mu held once), whose data events append to the streams' queues.  Out:
+ * Data path.  In: the loop decrypts each complete Noise frame of a socket
+ * read in place in libevent's input buffer and hands it straight to
+ * yamux_input (c->mu held per frame), whose data events append to the
+ * streams' queues; the streams are woken once per batch.  Out:
  * writers copy into yamux (yamux_write, under c->mu) and kick the loop
  * (one event_active per batch); the loop swaps yamux's whole output buffer
  * out under the lock, then encrypts it outside the lock into frames of up
@@ -25,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,7 +232,6 @@ void conn_unref(p2p_conn_t *c) {
   noise_cipher_free(c->rx);
   yamux_free(c->y);
   buf_free(&c->plain);
-  buf_free(&c->wire);
   buf_free(&c->take);
   pthread_mutex_destroy(&c->mu);
   free(c);
@@ -260,32 +262,32 @@ static char *conn_describe(const p2p_conn_t *c, char *out, size_t cap) {
   return out;
 }
 
-static void wire_release(const void *data, size_t len, void *arg) {
-  (void)len, (void)arg;
-  free((void *)data);
-}
-
-/* Encrypts len plaintext bytes into frames on the socket. */
+/* Encrypts len plaintext bytes as frames straight into the socket's output
+ * buffer (one contiguous reservation: no copy, no buffer of our own). */
 static int conn_send_encrypted(p2p_conn_t *c, const uint8_t *data, size_t len) {
-  int rc = 0;
-  for (size_t off = 0; off < len && rc == 0;) {
+  if (len == 0) return 0;
+  size_t frames = (len + NOISE_PLAINTEXT_BYTES_MAX - 1) / NOISE_PLAINTEXT_BYTES_MAX;
+  size_t wire = NOISE_FRAME_BYTES(len) + (frames - 1) * NOISE_FRAME_BYTES(0);
+  struct evbuffer *out = bufferevent_get_output(c->bev);
+  struct evbuffer_iovec v;
+  if (evbuffer_reserve_space(out, (ev_ssize_t)wire, &v, 1) != 1 || v.iov_len < wire) return -ENOMEM;
+  uint8_t *p = v.iov_base;
+  size_t at = 0;
+  for (size_t off = 0; off < len;) {
     size_t n = len - off < NOISE_PLAINTEXT_BYTES_MAX ? len - off : NOISE_PLAINTEXT_BYTES_MAX;
-    rc = noise_encrypt_frame(c->tx, data + off, n, &c->wire);
+    int rc = noise_encrypt_frame_to(c->tx, data + off, n, p + at);
+    if (rc < 0) {
+      evbuffer_commit_space(out, &v, 0);
+      return rc;
+    }
+    at += (size_t)rc;
     off += n;
   }
-  if (rc == 0 && c->wire.len) {
-    metrics_counter_add(c->p->m_sent, c->wire.len);
-    /* large batches are handed to libevent without a copy (it frees them once sent) */
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (c->wire.len >= P2P_WIRE_HANDOFF_BYTES) {
-      if (evbuffer_add_reference(out, c->wire.data, c->wire.len, wire_release, NULL) != 0) rc = -ENOMEM;
-      else c->wire = (buf_t){0};
-    } else if (evbuffer_add(out, c->wire.data, c->wire.len) != 0) {
-      rc = -ENOMEM;
-    }
-  }
-  buf_reset(&c->wire);
-  return rc;
+  assert(at == wire);
+  v.iov_len = wire;
+  if (evbuffer_commit_space(out, &v, 1) != 0) return -ENOMEM;
+  metrics_counter_add(c->p->m_sent, wire);
+  return 0;
 }
 
 static void conn_close(p2p_conn_t *c, int code, const char *reason, int32_t penalty);
@@ -608,24 +610,22 @@ static int step_noise(p2p_conn_t *c, struct evbuffer *in) {
   return 1;
 }
 
-/* Every complete Noise frame decrypted into c->plain, then handed on. */
-static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
-  for (;;) {
-    uint8_t hdr[2];
-    size_t avail = evbuffer_get_length(in);
-    if (avail < 2) break;
-    evbuffer_copyout(in, hdr, 2);
-    size_t len = (size_t)hdr[0] << 8 | hdr[1];
-    if (len < NOISE_TAG_BYTES) return err_set(-EPROTO, "a Noise frame of %zu bytes", len);
-    if (avail < 2 + len) break;
-    if (buf_reserve(&c->plain, len)) return -ENOMEM;
-    uint8_t *d = evbuffer_pullup(in, (ssize_t)(2 + len));
-    int n = noise_decrypt(c->rx, d + 2, len, c->plain.data + c->plain.len);
-    evbuffer_drain(in, 2 + len);
-    if (n < 0) return err_set(-EPROTO, "a Noise frame does not decrypt");
-    c->plain.len += (size_t)n;
-    if (c->plain.len >= P2P_READ_BYTES_MAX * 4) break; /* hand these on first */
-  }
+/* Hands len decrypted bytes to yamux (c->mu taken here; wake-ups wait for
+ * the end of the batch: c->in_input). */
+static int conn_yamux_input(p2p_conn_t *c, const uint8_t *data, size_t len) {
+  pthread_mutex_lock(&c->mu);
+  c->discard_count = 0;
+  int rc = c->y ? yamux_input(c->y, data, len) : -ECONNRESET;
+  for (size_t i = 0; i < c->discard_count && c->y; i++) yamux_consumed(c->y, c->discard[i].id, c->discard[i].n);
+  c->discard_count = 0;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+/* Decrypted bytes before yamux runs: multistream-select of /yamux/1.0.0
+ * through c->plain; what follows the agreement goes to yamux. */
+static int conn_upgrade_input(p2p_conn_t *c, const uint8_t *data, size_t len) {
+  if (buf_append(&c->plain, data, len)) return -ENOMEM;
   size_t off = 0;
   while (c->state == CONN_MSS_YAMUX && off < c->plain.len) {
     char text[MSS_PROTOCOL_BYTES_MAX + 1];
@@ -636,43 +636,104 @@ static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
     int rc = upgrade_mss_message(c, text);
     if (rc < 0) return rc;
   }
+  int rc = 0;
   if (c->state == CONN_READY && off < c->plain.len) {
-    pthread_mutex_lock(&c->mu);
-    c->discard_count = 0;
-    c->in_input = true;
-    int rc = c->y ? yamux_input(c->y, c->plain.data + off, c->plain.len - off) : -ECONNRESET;
-    c->in_input = false;
-    stream_wake_pending(c);
-    for (size_t i = 0; i < c->discard_count && c->y; i++) yamux_consumed(c->y, c->discard[i].id, c->discard[i].n);
-    c->discard_count = 0;
-    pthread_mutex_unlock(&c->mu);
+    rc = conn_yamux_input(c, c->plain.data + off, c->plain.len - off);
     off = c->plain.len;
-    if (rc < 0) {
-      buf_reset(&c->plain);
-      return rc;
-    }
   }
-  if (off == c->plain.len) {
+  if (off == c->plain.len || rc < 0) {
     buf_reset(&c->plain);
   } else if (off) {
     memmove(c->plain.data, c->plain.data + off, c->plain.len - off);
     c->plain.len -= off;
   }
-  if (c->state == CONN_CLOSED) return 0;
-  /* more complete frames may wait (the batch limit above) */
-  uint8_t hdr[2];
-  size_t avail = evbuffer_get_length(in);
-  if (avail >= 2) {
+  return rc;
+}
+
+/* Every complete Noise frame, up to P2P_INPUT_BATCH_BYTES: decrypted in place
+ * in the input buffer and handed on at once (to yamux straight from there),
+ * the streams given data woken once at the end.  1: more frames wait. */
+static int step_frames(p2p_conn_t *c, struct evbuffer *in) {
+  pthread_mutex_lock(&c->mu);
+  c->in_input = true;
+  pthread_mutex_unlock(&c->mu);
+  int rc = 0;
+  for (size_t done = 0; rc == 0 && c->state != CONN_CLOSED;) {
+    uint8_t hdr[2];
+    size_t avail = evbuffer_get_length(in);
+    if (avail < 2) break;
     evbuffer_copyout(in, hdr, 2);
-    if (avail >= 2 + ((size_t)hdr[0] << 8 | hdr[1])) return 1;
+    size_t len = (size_t)hdr[0] << 8 | hdr[1];
+    if (len < NOISE_TAG_BYTES) {
+      rc = err_set(-EPROTO, "a Noise frame of %zu bytes", len);
+      break;
+    }
+    if (avail < 2 + len) break;
+    if (done >= P2P_INPUT_BATCH_BYTES) {
+      rc = 1; /* hand these on first */
+      break;
+    }
+    uint8_t *d = evbuffer_pullup(in, (ssize_t)(2 + len));
+    if (!d) {
+      rc = -ENOMEM;
+      break;
+    }
+    int n = noise_decrypt(c->rx, d + 2, len, d + 2);
+    if (n < 0) {
+      rc = err_set(-EPROTO, "a Noise frame does not decrypt");
+      break;
+    }
+    if (c->state == CONN_READY && c->plain.len == 0) rc = n ? conn_yamux_input(c, d + 2, (size_t)n) : 0;
+    else rc = conn_upgrade_input(c, d + 2, (size_t)n);
+    evbuffer_drain(in, 2 + len);
+    done += 2 + len;
   }
-  return 0;
+  pthread_mutex_lock(&c->mu);
+  c->in_input = false;
+  stream_wake_pending(c);
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+/* libevent 2.1 reads at most 4096 bytes per readiness event (EVBUFFER_MAX_READ),
+ * so a bulk transfer would cost an epoll_wait, an ioctl and a readv every 4 KiB:
+ * what else waits on the socket (FIONREAD, up to P2P_READ_BYTES_MAX) is read
+ * here in one readv.  EOF and errors are left to libevent's next read. */
+static void conn_read_more(p2p_conn_t *c, struct evbuffer *in) {
+  evutil_socket_t fd = bufferevent_getfd(c->bev);
+  int waiting = 0;
+  if (fd < 0 || ioctl(fd, FIONREAD, &waiting) != 0 || waiting <= 0) return;
+  size_t want = (size_t)waiting < P2P_READ_BYTES_MAX ? (size_t)waiting : P2P_READ_BYTES_MAX;
+  struct evbuffer_iovec vec[2];
+  evbuffer_unfreeze(in, 0); /* the bufferevent keeps its input's end frozen between its own reads */
+  int nvec = evbuffer_reserve_space(in, (ev_ssize_t)want, vec, 2);
+  if (nvec <= 0) {
+    evbuffer_freeze(in, 0);
+    return;
+  }
+  struct iovec iov[2];
+  size_t room = 0;
+  for (int i = 0; i < nvec; i++) {
+    iov[i] = (struct iovec){.iov_base = vec[i].iov_base, .iov_len = vec[i].iov_len};
+    room += vec[i].iov_len;
+  }
+  assert(room >= want);
+  ssize_t n = readv(fd, iov, nvec);
+  size_t left = n > 0 ? (size_t)n : 0;
+  int used = 0;
+  for (; used < nvec && left > 0; used++) {
+    if (vec[used].iov_len > left) vec[used].iov_len = left;
+    left -= vec[used].iov_len;
+  }
+  evbuffer_commit_space(in, vec, used);
+  evbuffer_freeze(in, 0);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg) {
   (void)bev;
   p2p_conn_t *c = arg;
   struct evbuffer *in = bufferevent_get_input(c->bev);
+  conn_read_more(c, in);
   size_t arrived = evbuffer_get_length(in);
   if (arrived > c->input_counted) metrics_counter_add(c->p->m_received, arrived - c->input_counted);
   conn_ref(c);
@@ -736,7 +797,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   /* a burst's buffers are not kept for an idle connection's life */
-  buf_t *idle[] = {&c->plain, &c->wire, &c->take};
+  buf_t *idle[] = {&c->plain, &c->take};
   for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++)
     if (idle[i]->len == 0 && idle[i]->cap > P2P_IDLE_BUFFER_BYTES_MAX) buf_free(idle[i]);
   pthread_mutex_lock(&c->mu);

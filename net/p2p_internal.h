@@ -31,7 +31,7 @@
 #define P2P_LOOPS_MAX 64
 #define P2P_OUT_BYTES_HIGH (4u * 1024 * 1024)   /* socket output queued before yamux output waits */
 #define P2P_READ_BYTES_MAX (1u * 1024 * 1024)   /* one socket read */
-#define P2P_WIRE_HANDOFF_BYTES (256u * 1024)    /* encrypted batches this big go to libevent uncopied */
+#define P2P_INPUT_BATCH_BYTES (4u * 1024 * 1024) /* Noise frames handed on before the streams are woken */
 #define P2P_KEEPALIVE_MS 30000u                 /* yamux ping interval */
 #define P2P_IDLE_BUFFER_BYTES_MAX (1u * 1024 * 1024) /* empty buffers above this are freed at each keep-alive */
 #define P2P_IDENTIFY_BYTES_MAX (64u * 1024)     /* an identify message we accept */
@@ -173,6 +173,8 @@ struct p2p_stream {
   /* under c->mu */
   buf_t rx;                      /* received, not yet read: rx.data[rx_off..rx.len) */
   size_t rx_off;
+  uint8_t *direct;               /* a reader waiting on an empty rx lends its buffer: data goes there first */
+  size_t direct_cap, direct_len; /* its size, bytes put there */
   bool fin;                      /* the remote half-closed */
   bool rst;                      /* reset by either side, or the connection closed */
   bool write_closed;             /* we sent FIN */
@@ -195,8 +197,7 @@ struct p2p_conn {
   unsigned mss_attempts;
   noise_hs_t *hs;
   noise_cipher_t *tx, *rx;
-  buf_t plain;                   /* decrypted bytes not yet given to mss / yamux */
-  buf_t wire;                    /* encrypted frames going out */
+  buf_t plain;                   /* decrypted bytes not yet given to mss (before yamux runs) */
   buf_t take;                    /* yamux output swapped out for encryption */
   struct event *ev_flush;        /* conn_kick activates it from any thread */
   struct event *ev_timer;        /* upgrade deadline, then keep-alive */
@@ -227,7 +228,7 @@ struct p2p_conn {
   size_t discard_count;
   p2p_stream_t *wake[P2P_WAKE_MAX];  /* streams given data during one yamux_input: woken once after it */
   size_t wake_count;
-  bool in_input;                 /* yamux_input runs (the loop defers wake-ups) */
+  bool in_input;                 /* the loop hands a batch to yamux (wake-ups wait for its end) */
 
   /* under p->mu */
   p2p_conn_t *next;

@@ -117,7 +117,15 @@ void stream_on_data(p2p_conn_t *c, uint32_t id, const uint8_t *data, size_t len)
     }
     return;
   }
-  if (s->rx_off == s->rx.len) {
+  if (s->direct && s->rx_off == s->rx.len && s->direct_len < s->direct_cap) { /* into the reader's buffer */
+    size_t n = len < s->direct_cap - s->direct_len ? len : s->direct_cap - s->direct_len;
+    memcpy(s->direct + s->direct_len, data, n);
+    s->direct_len += n;
+    data += n;
+    len -= n;
+  }
+  if (len == 0) {
+  } else if (s->rx_off == s->rx.len) {
     buf_reset(&s->rx);
     s->rx_off = 0;
   } else if (s->rx_off >= RX_COMPACT_BYTES && s->rx_off >= s->rx.len - s->rx_off) {
@@ -125,7 +133,7 @@ void stream_on_data(p2p_conn_t *c, uint32_t id, const uint8_t *data, size_t len)
     s->rx.len -= s->rx_off;
     s->rx_off = 0;
   }
-  if (buf_append(&s->rx, data, len) != 0) {
+  if (len && buf_append(&s->rx, data, len) != 0) {
     log_warn(MOD, "out of memory: a stream's %zu bytes dropped, the stream reset", len);
     s->rst = true; /* the reader sees the reset; the owner's free resets yamux's side */
   }
@@ -184,25 +192,44 @@ static ssize_t stream_read_dl(p2p_stream_t *s, void *data, size_t len, const str
   p2p_conn_t *c = s->c;
   if (len == 0) return 0;
   pthread_mutex_lock(&c->mu);
-  while (s->rx_off == s->rx.len && !s->fin && !s->rst && !c->dead) {
+  /* Waiting on an empty queue, the reader lends its buffer: data that comes
+   * is copied there once instead of into the queue and out again. */
+  bool direct = false;
+  bool timed_out = false;
+  while (s->rx_off == s->rx.len && !s->fin && !s->rst && !c->dead && !(direct && s->direct_len)) {
+    if (!s->direct) {
+      s->direct = data;
+      s->direct_cap = len;
+      s->direct_len = 0;
+      direct = true;
+    }
     if (p2p_cond_wait(&s->cond, &c->mu, deadline) == ETIMEDOUT) {
-      pthread_mutex_unlock(&c->mu);
-      return err_set(-ETIMEDOUT, "stream read timed out");
+      timed_out = true;
+      break;
     }
   }
-  size_t avail = s->rx.len - s->rx_off;
-  if (avail == 0) {
-    bool fin = s->fin && !s->rst && !c->dead;
-    pthread_mutex_unlock(&c->mu);
-    return fin ? 0 : err_set(-ECONNRESET, "stream reset");
+  size_t n = 0;
+  if (direct) {
+    n = s->direct_len;
+    s->direct = NULL;
+    s->direct_cap = s->direct_len = 0;
   }
-  size_t n = avail < len ? avail : len;
-  memcpy(data, s->rx.data + s->rx_off, n);
-  s->rx_off += n;
-  if (s->rx_off == s->rx.len) { /* drained: keep a small buffer, not a burst's */
-    if (s->rx.cap > RX_KEEP_BYTES_MAX) buf_free(&s->rx);
-    else buf_reset(&s->rx);
-    s->rx_off = 0;
+  if (n == 0) {
+    size_t avail = s->rx.len - s->rx_off;
+    if (avail == 0) {
+      bool fin = s->fin && !s->rst && !c->dead;
+      pthread_mutex_unlock(&c->mu);
+      if (timed_out) return err_set(-ETIMEDOUT, "stream read timed out");
+      return fin ? 0 : err_set(-ECONNRESET, "stream reset");
+    }
+    n = avail < len ? avail : len;
+    memcpy(data, s->rx.data + s->rx_off, n);
+    s->rx_off += n;
+    if (s->rx_off == s->rx.len) { /* drained: keep a small buffer, not a burst's */
+      if (s->rx.cap > RX_KEEP_BYTES_MAX) buf_free(&s->rx);
+      else buf_reset(&s->rx);
+      s->rx_off = 0;
+    }
   }
   bool kick = false;
   if (s->registered && c->y) {
@@ -340,6 +367,7 @@ void p2p_stream_reset(p2p_stream_t *s) {
   map_remove(c, s);
   s->rst = true;
   s->rx_off = s->rx.len; /* what was not read is gone with the stream */
+  s->direct_len = 0;
   pthread_cond_broadcast(&s->cond); /* another thread blocked on the stream fails at once */
   pthread_mutex_unlock(&c->mu);
   conn_kick(c);

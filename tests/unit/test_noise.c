@@ -126,6 +126,15 @@ static void test_handshake_and_frames(void **state) {
   uint8_t out[64];
   assert_int_equal(noise_decrypt(ir, wire.data + 2, wire.len - 2, out), -EBADMSG);
   assert_int_equal(noise_decrypt(rr, wire.data + 2, wire.len - 2, out), 3);
+  /* a frame written in place: the same layout, the next nonce, exactly NOISE_FRAME_BYTES */
+  uint8_t at[NOISE_FRAME_BYTES(5) + 1];
+  at[NOISE_FRAME_BYTES(5)] = 0xee;
+  assert_int_equal(noise_encrypt_frame_to(is, (const uint8_t *)"hello", 5, at), NOISE_FRAME_BYTES(5));
+  assert_int_equal(at[NOISE_FRAME_BYTES(5)], 0xee);
+  assert_int_equal((size_t)at[0] << 8 | at[1], 5 + NOISE_TAG_BYTES);
+  assert_int_equal(noise_decrypt(rr, at + 2, 5 + NOISE_TAG_BYTES, out), 5);
+  assert_memory_equal(out, "hello", 5);
+  assert_int_equal(noise_encrypt_frame_to(is, at, NOISE_PLAINTEXT_BYTES_MAX + 1, at), -E2BIG);
   /* too much for one frame */
   uint8_t *big = calloc(1, NOISE_PLAINTEXT_BYTES_MAX + 1);
   assert_non_null(big);

@@ -9,7 +9,8 @@
  * connection manager trimming at its high watermark, and malformed input
  * at every layer from a raw socket (garbage for multistream-select, a bad
  * Noise message, a valid handshake then a bad yamux frame) closing that
- * connection while the host keeps serving.
+ * connection while the host keeps serving; reads in small odd sizes
+ * keeping the order (a waiting reader's buffer filled first, the rest queued).
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -370,6 +371,47 @@ static void test_reset_wakes_reader(void **state) {
   assert_true(t1.tv_sec - t0.tv_sec < 10);
   p2p_stream_free(r.s);
   atomic_store(&hold_release, true);
+  host_free(a);
+  host_free(b);
+}
+
+/* Reads in small odd sizes: a waiting reader's buffer gets what fits and
+ * the rest waits in the stream's queue, in order; a read with nothing
+ * coming times out; FIN after the data reads as 0. */
+static void test_small_reads_keep_order(void **state) {
+  (void)state;
+  host_t *a = host_new(23, 0, 0), *b = host_new(24, 0, 0);
+  assert_int_equal(connect_to(a, b), 0);
+  const char *protos[] = {ECHO};
+  p2p_stream_t *s = NULL;
+  assert_int_equal(p2p_stream_open(a->p, &b->key.id, protos, 1, 5000, &s), 0);
+  size_t total = 200 * 1024;
+  uint8_t *sent = malloc(total), *got = malloc(total);
+  assert_true(sent && got);
+  for (size_t i = 0; i < total; i++) sent[i] = (uint8_t)(i * 7 + i / 251);
+  static const size_t sizes[] = {1, 7, 1000, 4093, 65536, 3};
+  size_t have = 0;
+  for (size_t off = 0, round = 0; off < total; round++) { /* write a piece, read it back in small reads */
+    size_t piece = total - off < 50000 ? total - off : 50000;
+    assert_int_equal(p2p_stream_write(s, sent + off, piece, 10000), 0);
+    off += piece;
+    for (unsigned guard = 0; have < off && guard < 100000; guard++) {
+      size_t want = sizes[(round + guard) % (sizeof sizes / sizeof sizes[0])];
+      if (want > off - have) want = off - have;
+      ssize_t n = p2p_stream_read(s, got + have, want, 10000);
+      assert_true(n > 0 && (size_t)n <= want);
+      have += (size_t)n;
+    }
+    assert_int_equal(have, off);
+  }
+  assert_memory_equal(got, sent, total);
+  uint8_t one;
+  assert_int_equal(p2p_stream_read(s, &one, 1, 100), -ETIMEDOUT);
+  assert_int_equal(p2p_stream_close_write(s), 0);
+  assert_int_equal(p2p_stream_read(s, &one, 1, 10000), 0);
+  free(sent);
+  free(got);
+  p2p_stream_free(s);
   host_free(a);
   host_free(b);
 }
@@ -801,6 +843,7 @@ int main(void) {
       cmocka_unit_test(test_inbound_streams_bounded),
       cmocka_unit_test(test_malformed_input),
       cmocka_unit_test(test_reset_wakes_reader),
+      cmocka_unit_test(test_small_reads_keep_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
