@@ -319,7 +319,7 @@ int ipns_record_validate(const peer_id_t *name, const uint8_t *record, size_t le
     rc = peer_verify(pub, pub_len, signed_v2.data, signed_v2.len, e->signaturev2.data, e->signaturev2.len);
     if (rc == -EBADMSG) rc = err_set(-EACCES, "IPNS record: signatureV2 does not verify with the name's key");
     else if (rc == -EINVAL) rc = err_set(-EBADMSG, "IPNS record: the public key is malformed");
-    else if (rc == -ENOTSUP) rc = err_set(-ENOTSUP, "IPNS record: only Ed25519 names are verified here");
+    else if (rc == -ENOTSUP) rc = err_set(-ENOTSUP, "IPNS record: a key type that cannot be verified");
   }
   /* The V1 copies, when present, must say what the signed data says. */
   if (!rc && (e->has_signaturev1 || e->has_value)) {

@@ -9,9 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,7 +137,8 @@ int peer_sign(const peer_key_t *key, const void *msg, size_t len, uint8_t sig[64
 }
 
 /* Decodes a PublicKey pb: its type and data.  -EINVAL malformed. */
-static int pubkey_decode(const uint8_t *pb, size_t pb_len, int *type, uint8_t ed25519[PEER_ED25519_BYTES]) {
+static int pubkey_decode(const uint8_t *pb, size_t pb_len, int *type, uint8_t ed25519[PEER_ED25519_BYTES],
+                         uint8_t *data, size_t *data_len) {
   if (pb_len == 0 || pb_len > PEER_PUBKEY_PB_BYTES_MAX)
     return err_set(-EINVAL, "peer: a PublicKey of %zu bytes", pb_len);
   P2p__PublicKey *pk = p2p__public_key__unpack(NULL, pb_len, pb);
@@ -148,9 +152,41 @@ static int pubkey_decode(const uint8_t *pb, size_t pb_len, int *type, uint8_t ed
       memcpy(ed25519, pk->data.data, PEER_ED25519_BYTES);
   } else if (pk->data.len == 0) {
     rc = err_set(-EINVAL, "peer: an empty public key");
+  } else if (data) { /* shorter than the protobuf that holds it */
+    memcpy(data, pk->data.data, pk->data.len);
+    *data_len = pk->data.len;
   }
   p2p__public_key__free_unpacked(pk, NULL);
   return rc;
+}
+
+/* The OpenSSL key of a non-Ed25519 libp2p key (the peer-ids spec): RSA and
+ * ECDSA keys are PKIX DER, secp256k1 a compressed (or plain) curve point.
+ * RSA below PEER_RSA_BITS_MIN is refused like go-libp2p does.  NULL: malformed. */
+static EVP_PKEY *pkey_other(int type, const uint8_t *data, size_t len) {
+  EVP_PKEY *pkey = NULL;
+  if (type == P2P__KEY_TYPE__RSA || type == P2P__KEY_TYPE__ECDSA) {
+    const unsigned char *p = data;
+    pkey = d2i_PUBKEY(NULL, &p, (long)len);
+    int want = type == P2P__KEY_TYPE__RSA ? EVP_PKEY_RSA : EVP_PKEY_EC;
+    if (pkey && (p != data + len || EVP_PKEY_get_base_id(pkey) != want ||
+                 (want == EVP_PKEY_RSA && EVP_PKEY_get_bits(pkey) < PEER_RSA_BITS_MIN))) {
+      EVP_PKEY_free(pkey);
+      pkey = NULL;
+    }
+    return pkey;
+  }
+  /* secp256k1 */
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"secp256k1", 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)data, len),
+      OSSL_PARAM_construct_end(),
+  };
+  EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+  if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+    pkey = NULL;
+  EVP_PKEY_CTX_free(ctx);
+  return pkey;
 }
 
 int peer_verify(const uint8_t *pubkey_pb, size_t pb_len, const void *msg, size_t len, const uint8_t *sig,
@@ -159,21 +195,35 @@ int peer_verify(const uint8_t *pubkey_pb, size_t pb_len, const void *msg, size_t
   assert(msg != NULL || len == 0);
   int type;
   uint8_t pub[PEER_ED25519_BYTES];
-  int rc = pubkey_decode(pubkey_pb, pb_len, &type, pub);
+  uint8_t data[PEER_PUBKEY_PB_BYTES_MAX];
+  size_t data_len = 0;
+  int rc = pubkey_decode(pubkey_pb, pb_len, &type, pub, data, &data_len);
   if (rc) return rc;
-  if (type != P2P__KEY_TYPE__Ed25519) return err_set(-ENOTSUP, "peer: cannot verify key type %d", type);
-  if (!sig || sig_len != PEER_ED25519_SIG_BYTES)
-    return err_set(-EBADMSG, "peer: an Ed25519 signature of %zu bytes", sig_len);
-  EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, sizeof pub);
-  if (!pkey) return err_set(-EINVAL, "peer: OpenSSL rejects the Ed25519 public key");
+  EVP_PKEY *pkey;
+  const EVP_MD *digest = NULL; /* Ed25519 hashes itself; the others sign SHA-256 */
+  if (type == P2P__KEY_TYPE__Ed25519) {
+    if (!sig || sig_len != PEER_ED25519_SIG_BYTES)
+      return err_set(-EBADMSG, "peer: an Ed25519 signature of %zu bytes", sig_len);
+    pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, sizeof pub);
+    if (!pkey) return err_set(-EINVAL, "peer: OpenSSL rejects the Ed25519 public key");
+  } else if (type == P2P__KEY_TYPE__RSA || type == P2P__KEY_TYPE__Secp256k1 || type == P2P__KEY_TYPE__ECDSA) {
+    if (!sig || sig_len == 0 || sig_len > PEER_SIGNATURE_BYTES_MAX)
+      return err_set(-EBADMSG, "peer: a signature of %zu bytes", sig_len);
+    pkey = pkey_other(type, data, data_len);
+    if (!pkey) return err_set(-EINVAL, "peer: a malformed or too weak public key of type %d", type);
+    digest = EVP_sha256();
+  } else {
+    return err_set(-ENOTSUP, "peer: cannot verify key type %d", type);
+  }
   EVP_MD_CTX *md = EVP_MD_CTX_new();
   static const uint8_t empty[1];
   int ok = -1;
-  if (md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pkey) == 1)
+  if (md && EVP_DigestVerifyInit(md, NULL, digest, NULL, pkey) == 1)
     ok = EVP_DigestVerify(md, sig, sig_len, len ? msg : empty, len);
   EVP_MD_CTX_free(md);
   EVP_PKEY_free(pkey);
-  return ok == 1 ? 0 : err_set(-EBADMSG, "peer: bad Ed25519 signature");
+  ERR_clear_error();
+  return ok == 1 ? 0 : err_set(-EBADMSG, "peer: bad signature (key type %d)", type);
 }
 
 /* --- peer IDs --- */
@@ -181,7 +231,7 @@ int peer_verify(const uint8_t *pubkey_pb, size_t pb_len, const void *msg, size_t
 int peer_id_from_pubkey(const uint8_t *pubkey_pb, size_t pb_len, peer_id_t *out) {
   assert(out != NULL);
   int type;
-  int rc = pubkey_decode(pubkey_pb, pb_len, &type, NULL);
+  int rc = pubkey_decode(pubkey_pb, pb_len, &type, NULL, NULL, NULL);
   if (rc) return rc;
   peer_id_t id;
   memset(&id, 0, sizeof id);
@@ -226,7 +276,7 @@ int peer_id_from_bytes(const uint8_t *mh, size_t len, peer_id_t *out) {
     if (digest_len == 0 || digest_len > PEER_INLINE_KEY_BYTES_MAX)
       return err_set(-EINVAL, "peer ID: an inline key of %llu bytes", (unsigned long long)digest_len);
     int type;
-    int rc = pubkey_decode(mh + 2, (size_t)digest_len, &type, NULL);
+    int rc = pubkey_decode(mh + 2, (size_t)digest_len, &type, NULL, NULL, NULL);
     if (rc) return err_set(-EINVAL, "peer ID: the inline key is not a PublicKey");
   } else {
     return err_set(-EINVAL, "peer ID: multihash code 0x%llx (identity or sha2-256 expected)",

@@ -10,8 +10,11 @@
  *                            also accepted: CIDv1 with codec libp2p-key (0x72), any
  *                            multibase ("bafzaa...", "k51...")
  *
- * Only Ed25519 keys sign and verify here; other key types parse (their peer
- * IDs are valid) but peer_verify answers -ENOTSUP.
+ * Our own keys are Ed25519.  peer_verify also checks the other libp2p key
+ * types, so that peers with them (go-libp2p's RSA bootstrap nodes, older
+ * Kubo) can connect: RSA (PKIX DER, ≥ PEER_RSA_BITS_MIN bits, PKCS#1 v1.5
+ * over SHA-256), secp256k1 (a curve point, ECDSA over SHA-256, DER
+ * signature) and ECDSA (PKIX DER, over SHA-256, DER signature).
  * Test vector (seed = 32 zero bytes): 12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN.
  */
 #ifndef ANYA_NET_PEER_H
@@ -26,6 +29,7 @@
 #define PEER_PUBKEY_PB_BYTES_MAX 1024 /* a PublicKey protobuf we accept (RSA-4096 fits) */
 #define PEER_ED25519_BYTES 32
 #define PEER_SIGNATURE_BYTES_MAX 1024
+#define PEER_RSA_BITS_MIN 2048      /* weaker RSA keys are refused (go-libp2p's rule) */
 
 typedef struct peer_id {
   uint8_t bytes[PEER_ID_BYTES_MAX]; /* the multihash */
@@ -51,7 +55,7 @@ int peer_key_generate(peer_key_t *out);
 int peer_sign(const peer_key_t *key, const void *msg, size_t len, uint8_t sig[64]);
 
 /* Verifies sig over msg with a PublicKey protobuf.  0 valid, -EBADMSG bad
- * signature, -EINVAL malformed key, -ENOTSUP a key type other than Ed25519. */
+ * signature, -EINVAL malformed (or RSA too weak) key, -ENOTSUP an unknown key type. */
 int peer_verify(const uint8_t *pubkey_pb, size_t pb_len, const void *msg, size_t len, const uint8_t *sig,
                 size_t sig_len);
 

@@ -14,7 +14,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
-import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair, publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 
 // node 20 lacks Promise.withResolvers (ES2024), which it-queue (under the peer
 // store's mortice) calls at run time; the same thing, written out:
@@ -185,6 +185,29 @@ check(await rawClosed(Buffer.concat([mss, Buffer.from([0, 8]), Buffer.alloc(8, 0
 check((await anyaPeers()).some((l) => l.endsWith(`/p2p/${jsId}`)), 'the js connection did not survive the bad ones')
 await pingAnyad('after the bad connections')
 await anyaPingJs('after the bad connections')
+
+step('peers with RSA and secp256k1 identities (go-libp2p bootstrap nodes, older Kubo) dial anyad, both ways')
+for (const type of ['RSA', 'secp256k1']) {
+  const other = await createLibp2p({
+    privateKey: await generateKeyPair(type, type === 'RSA' ? 2048 : undefined),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), ping: ping() }
+  })
+  const otherId = other.peerId.toString()
+  check(type !== 'RSA' || otherId.startsWith('Qm'), `an RSA peer ID ${otherId}`)
+  const rtt = await other.services.ping.ping(anyadMa, { signal: AbortSignal.timeout(STEP_MS) })
+  check(typeof rtt === 'number' && rtt >= 0, `${type}: ping returned ${rtt}`)
+  await until(`anya swarm peers to list the ${type} peer`, async () => (await anyaPeers()).some((l) => l.endsWith(`/p2p/${otherId}`)))
+  await other.hangUp(anyadId)
+  await until(`anyad to drop the ${type} peer`, async () => !(await anyaPeers()).some((l) => l.endsWith(`/p2p/${otherId}`)))
+  const otherAddr = other.getMultiaddrs().find((ma) => ma.toString().startsWith('/ip4/127.0.0.1/tcp/'))
+  const out = await anya('swarm', 'connect', otherAddr.toString())
+  check(out.trim() === `connect ${otherId} success`, `${type}: swarm connect printed ${out}`)
+  await other.stop()
+}
 
 await node.stop()
 console.log('ok')

@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "err.h"
 #include "multibase.h"
@@ -107,9 +110,9 @@ static void test_sign_verify(void **state) {
 static void test_verify_key_errors(void **state) {
   (void)state;
   uint8_t sig[64] = {0};
-  /* RSA (type 0) parses, cannot verify */
+  /* an RSA (type 0) key that is not PKIX DER */
   static const uint8_t rsa[] = {0x08, 0x00, 0x12, 0x03, 0x01, 0x02, 0x03};
-  assert_int_equal(peer_verify(rsa, sizeof rsa, "x", 1, sig, 64), -ENOTSUP);
+  assert_int_equal(peer_verify(rsa, sizeof rsa, "x", 1, sig, 64), -EINVAL);
   /* Ed25519 of the wrong size, truncated, empty, garbage */
   static const uint8_t short_ed[] = {0x08, 0x01, 0x12, 0x03, 0x01, 0x02, 0x03};
   assert_int_equal(peer_verify(short_ed, sizeof short_ed, "x", 1, sig, 64), -EINVAL);
@@ -122,6 +125,87 @@ static void test_verify_key_errors(void **state) {
   /* missing Data (required) */
   static const uint8_t no_data[] = {0x08, 0x01};
   assert_int_equal(peer_verify(no_data, sizeof no_data, "x", 1, sig, 64), -EINVAL);
+}
+
+/* A PublicKey protobuf of type with data (the length a 1- or 2-byte varint). */
+static size_t pb_of(int type, const uint8_t *data, size_t len, uint8_t *out) {
+  size_t n = 0;
+  out[n++] = 0x08, out[n++] = (uint8_t)type, out[n++] = 0x12;
+  if (len < 128) out[n++] = (uint8_t)len;
+  else out[n++] = (uint8_t)(0x80 | (len & 0x7f)), out[n++] = (uint8_t)(len >> 7);
+  memcpy(out + n, data, len);
+  return n + len;
+}
+
+/* Signs msg with OpenSSL as libp2p's other key types do (SHA-256), then
+ * checks peer_verify accepts it, refuses a flipped bit, and derives a hashed
+ * peer ID (these keys are longer than 42 bytes, but secp256k1's). */
+static void check_other_key(EVP_PKEY *key, int type, const uint8_t *data, size_t len) {
+  uint8_t pb[PEER_PUBKEY_PB_BYTES_MAX];
+  size_t pb_len = pb_of(type, data, len, pb);
+  static const char msg[] = "noise-libp2p-static-key:0123456789abcdef0123456789abcdef";
+  uint8_t sig[PEER_SIGNATURE_BYTES_MAX];
+  size_t sig_len = sizeof sig;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  assert_non_null(md);
+  assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+  assert_int_equal(EVP_DigestSign(md, sig, &sig_len, (const uint8_t *)msg, sizeof msg - 1), 1);
+  EVP_MD_CTX_free(md);
+  assert_int_equal(peer_verify(pb, pb_len, msg, sizeof msg - 1, sig, sig_len), 0);
+  sig[sig_len / 2] ^= 0x10;
+  assert_int_equal(peer_verify(pb, pb_len, msg, sizeof msg - 1, sig, sig_len), -EBADMSG);
+  sig[sig_len / 2] ^= 0x10;
+  assert_int_equal(peer_verify(pb, pb_len, "other", 5, sig, sig_len), -EBADMSG);
+  peer_id_t id;
+  assert_int_equal(peer_id_from_pubkey(pb, pb_len, &id), 0);
+  assert_int_equal(id.bytes[0], pb_len <= 42 ? 0x00 : 0x12);
+}
+
+static size_t pkix_der(EVP_PKEY *key, uint8_t *out, size_t cap) {
+  int n = i2d_PUBKEY(key, NULL);
+  assert_true(n > 0 && (size_t)n <= cap);
+  uint8_t *p = out;
+  assert_int_equal(i2d_PUBKEY(key, &p), n);
+  return (size_t)n;
+}
+
+static void test_other_key_types(void **state) {
+  (void)state;
+  uint8_t data[PEER_PUBKEY_PB_BYTES_MAX];
+  /* RSA 2048: PKIX DER, PKCS#1 v1.5 */
+  EVP_PKEY *rsa = EVP_RSA_gen(2048);
+  assert_non_null(rsa);
+  check_other_key(rsa, 0, data, pkix_der(rsa, data, 900));
+  EVP_PKEY_free(rsa);
+  /* RSA 1024 is refused */
+  EVP_PKEY *weak = EVP_RSA_gen(1024);
+  assert_non_null(weak);
+  uint8_t pb[PEER_PUBKEY_PB_BYTES_MAX], sig[64] = {0};
+  size_t pb_len = pb_of(0, data, pkix_der(weak, data, 900), pb);
+  assert_int_equal(peer_verify(pb, pb_len, "x", 1, sig, sizeof sig), -EINVAL);
+  EVP_PKEY_free(weak);
+  /* ECDSA P-256: PKIX DER, DER signature */
+  EVP_PKEY *p256 = EVP_EC_gen("P-256");
+  assert_non_null(p256);
+  check_other_key(p256, 3, data, pkix_der(p256, data, 900));
+  /* a P-256 key labelled RSA is refused */
+  pb_len = pb_of(0, data, pkix_der(p256, data, 900), pb);
+  assert_int_equal(peer_verify(pb, pb_len, "x", 1, sig, sizeof sig), -EINVAL);
+  EVP_PKEY_free(p256);
+  /* secp256k1: the 33-byte compressed point */
+  EVP_PKEY *k1 = EVP_EC_gen("secp256k1");
+  assert_non_null(k1);
+  assert_int_equal(EVP_PKEY_set_utf8_string_param(k1, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"), 1);
+  size_t point_len = 0;
+  assert_int_equal(EVP_PKEY_get_octet_string_param(k1, OSSL_PKEY_PARAM_PUB_KEY, data, sizeof data, &point_len), 1);
+  assert_int_equal(point_len, 33);
+  check_other_key(k1, 2, data, point_len);
+  /* a point off the curve is refused */
+  data[5] ^= 0xff;
+  pb_len = pb_of(2, data, point_len, pb);
+  int rc = peer_verify(pb, pb_len, "x", 1, sig, sizeof sig);
+  assert_true(rc == -EINVAL || rc == -EBADMSG);
+  EVP_PKEY_free(k1);
 }
 
 static void test_parse_both_forms(void **state) {
@@ -294,7 +378,7 @@ static void test_key_load(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seed0_vector),    cmocka_unit_test(test_sign_verify),
-      cmocka_unit_test(test_verify_key_errors), cmocka_unit_test(test_parse_both_forms),
+      cmocka_unit_test(test_verify_key_errors), cmocka_unit_test(test_other_key_types), cmocka_unit_test(test_parse_both_forms),
       cmocka_unit_test(test_base32_cid_form), cmocka_unit_test(test_hashed_id_for_large_key),
       cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_key_load),
   };
